@@ -1,0 +1,2 @@
+//! Validation (schemas and policies), object diff and change classification, as pure functions
+//! that return findings as data.

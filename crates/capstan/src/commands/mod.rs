@@ -1,0 +1,30 @@
+//! One module per command; each writes to the `impl Write` it is given and returns the exit code.
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+
+/// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Clean,
+    Findings,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        match exit {
+            Exit::Clean => std::process::ExitCode::SUCCESS,
+            Exit::Findings => std::process::ExitCode::from(1),
+        }
+    }
+}
+
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Version => {
+            writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
+            Ok(Exit::Clean)
+        }
+    }
+}
