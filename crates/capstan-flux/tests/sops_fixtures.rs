@@ -279,3 +279,29 @@ fn ini_is_reported_as_unsupported() {
     .expect_err("unsupported");
     assert!(err.to_string().contains("INI"), "{err}");
 }
+
+#[test]
+fn generator_sources_decrypt_only_when_encrypted() {
+    let keys = keys("test-key");
+    let env = sops::decrypt_source(
+        &read("encrypted/app.env"),
+        Format::for_env_source("app.env"),
+        &keys,
+        "app.env",
+    )
+    .expect("decrypts")
+    .expect("encrypted");
+    assert_eq!(env, read("expected/app.env"));
+    let plain = sops::decrypt_source(&read("plain/app.env"), Format::Dotenv, &keys, "plain.env")
+        .expect("no error");
+    assert_eq!(plain, None);
+    let blob = sops::decrypt_source(
+        &read("encrypted/blob.bin"),
+        Format::for_file_source("blob=blob.bin"),
+        &keys,
+        "b",
+    )
+    .expect("decrypts")
+    .expect("encrypted");
+    assert_eq!(blob, read("expected/blob.bin"));
+}

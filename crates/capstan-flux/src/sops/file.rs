@@ -76,6 +76,38 @@ impl Format {
         }
     }
 
+    /// kustomize-controller's format for a secretGenerator `files:` entry (`[key=]path`): the
+    /// one the key's extension names.
+    pub fn for_file_source(entry: &str) -> Format {
+        let key = entry.split_once('=').map_or(entry, |(key, _)| key);
+        Format::for_secret_key(key)
+    }
+
+    /// kustomize-controller's format for a secretGenerator `envs:` entry: from the path, with
+    /// dotenv instead of binary.
+    pub fn for_env_source(path: &str) -> Format {
+        match Format::for_path(path) {
+            Format::Binary => Format::Dotenv,
+            format => format,
+        }
+    }
+
+    /// The bytes kustomize-controller looks for to tell a SOPS file of this format.
+    fn marker(self) -> &'static [u8] {
+        match self {
+            Format::Binary | Format::Json => b"\"mac\": \"ENC[",
+            Format::Dotenv => b"sops_mac=ENC[",
+            Format::Ini => b"[sops]",
+            Format::Yaml => b"mac: ENC[",
+        }
+    }
+
+    /// True when `bytes` hold a SOPS file of this format (kustomize-controller's marker test).
+    pub fn is_encrypted_file(self, bytes: &[u8]) -> bool {
+        let marker = self.marker();
+        bytes.windows(marker.len()).any(|w| w == marker)
+    }
+
     /// The format's name as SOPS prints it.
     pub fn name(self) -> &'static str {
         match self {
@@ -103,6 +135,22 @@ pub fn decrypt_file(
     origin: &str,
 ) -> Result<Vec<u8>, SopsError> {
     decrypt_file_as(bytes, format, format, keys, origin)
+}
+
+/// A secretGenerator source or patch file as kustomize-controller decrypts it before the
+/// build: `Ok(None)` when the bytes are not a SOPS file of `format` (left as they are),
+/// otherwise the decrypted bytes in the same format. Pick `format` with
+/// [`Format::for_file_source`], [`Format::for_env_source`] or, for patches, [`Format::for_path`].
+pub fn decrypt_source(
+    bytes: &[u8],
+    format: Format,
+    keys: &Keys,
+    origin: &str,
+) -> Result<Option<Vec<u8>>, SopsError> {
+    if !format.is_encrypted_file(bytes) {
+        return Ok(None);
+    }
+    decrypt_file(bytes, format, keys, origin).map(Some)
 }
 
 /// Decrypts a SOPS file read as `input` and writes it as `output` (kustomize-controller
@@ -576,6 +624,15 @@ mod tests {
         assert_eq!(Format::detect(b"a=b\nsops_mac=ENC[x"), Some(Format::Dotenv));
         assert_eq!(Format::detect(b"sops:\n    mac: ENC[x"), Some(Format::Yaml));
         assert_eq!(Format::detect(b"plain"), None);
+        assert_eq!(
+            Format::for_file_source("creds.env=path/to/file.bin"),
+            Format::Dotenv
+        );
+        assert_eq!(Format::for_file_source("path/config.yaml"), Format::Yaml);
+        assert_eq!(Format::for_env_source("vars.txt"), Format::Dotenv);
+        assert_eq!(Format::for_env_source("vars.json"), Format::Json);
+        assert!(Format::Yaml.is_encrypted_file(b"sops:\n    mac: ENC[x"));
+        assert!(!Format::Dotenv.is_encrypted_file(b"sops:\n    mac: ENC[x"));
     }
 
     #[test]
