@@ -223,6 +223,7 @@ fn encrypt_and_compare(
     let format = match output_type {
         "yaml" => Format::Yaml,
         "json" => Format::Json,
+        "ini" => Format::Ini,
         _ => Format::Dotenv,
     };
     let got = sops::decrypt_file(&encrypted, format, &keys, name)

@@ -6,7 +6,7 @@
 //! one's metadata), JSON (one object), binary (a JSON envelope with a single `data` string),
 //! dotenv (`KEY=value` lines, `\n` escaped, metadata flattened into `sops_*` keys). Output
 //! follows SOPS' emitters: JSON indented with tabs as Go's encoder writes it, YAML with
-//! 4-space indentation as go-yaml v3 writes it, dotenv lines as read. INI is not supported.
+//! 4-space indentation as go-yaml v3 writes it, dotenv lines as read, INI as go-ini writes it.
 
 use capstan_core::Value;
 
@@ -14,7 +14,7 @@ use super::SopsError;
 use super::keys::Keys;
 use super::metadata::Metadata;
 use super::tree::TreeDecryptor;
-use super::yaml_emit;
+use super::{ini, yaml_emit};
 
 /// A SOPS file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Format {
     Json,
     /// `KEY=value` lines.
     Dotenv,
-    /// INI sections (recognised, not supported).
+    /// INI sections.
     Ini,
     /// Any bytes, stored in a JSON envelope.
     Binary,
@@ -166,20 +166,20 @@ pub(crate) fn decrypt_file_as(
         origin: origin.to_string(),
         reason,
     };
+    if input == Format::Ini {
+        return decrypt_ini(bytes, output, keys, origin);
+    }
     let (mut branches, metadata) = match input {
         Format::Json | Format::Binary => load_json(bytes, origin)?,
         Format::Yaml => load_yaml(bytes, origin)?,
         Format::Dotenv => load_dotenv(bytes, origin)?,
-        Format::Ini => {
-            return Err(format_error(
-                "INI files are not supported by capstan's SOPS decryption".into(),
-            ));
-        }
+        Format::Ini => unreachable!("handled above"),
     };
     if output == Format::Ini {
-        return Err(format_error(
-            "INI output is not supported by capstan's SOPS decryption".into(),
-        ));
+        return Err(format_error(format!(
+            "writing a {} file as INI is not supported",
+            input.name()
+        )));
     }
     let metadata = Metadata::parse(&metadata, origin)?;
     let key = metadata.data_key(keys, origin)?;
@@ -211,6 +211,79 @@ pub(crate) fn decrypt_file_as(
 }
 
 type Loaded = (Vec<Vec<Item>>, Value);
+
+fn decrypt_ini(
+    bytes: &[u8],
+    output: Format,
+    keys: &Keys,
+    origin: &str,
+) -> Result<Vec<u8>, SopsError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| SopsError::Format {
+        origin: origin.to_string(),
+        reason: "not valid UTF-8".into(),
+    })?;
+    let mut sections = ini::parse(text, origin)?;
+    let at = sections
+        .iter()
+        .position(|s| s.name == "sops")
+        .ok_or_else(|| SopsError::NoMetadata {
+            origin: origin.to_string(),
+        })?;
+    let sops_section = sections.remove(at);
+    let flat: Vec<(String, String)> = sops_section
+        .keys
+        .into_iter()
+        .map(|k| (k.name, k.value.replace("\\n", "\n")))
+        .collect();
+    let metadata = unflatten(&flat).map_err(|reason| SopsError::Metadata {
+        origin: origin.to_string(),
+        field: "[sops]".into(),
+        reason,
+    })?;
+    let metadata = Metadata::parse(&metadata, origin)?;
+    let key = metadata.data_key(keys, origin)?;
+    let mut decryptor = TreeDecryptor::new(&metadata, &key, origin);
+    for section in &mut sections {
+        let path = [section.name.clone()];
+        if let Some(comment) = &section.comment {
+            section.comment = Some(decryptor.comment(&ini::strip_comment_char(comment), &path));
+        }
+        for entry in &mut section.keys {
+            let mut value = Value::String(std::mem::take(&mut entry.value));
+            decryptor.leaf(&mut value, &[section.name.clone(), entry.name.clone()])?;
+            entry.value = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if let Some(comment) = &entry.comment {
+                entry.comment = Some(decryptor.comment(&ini::strip_comment_char(comment), &path));
+            }
+        }
+    }
+    decryptor.verify()?;
+    if output == Format::Ini {
+        return Ok(ini::emit(&sections));
+    }
+    let branch: Vec<Item> = sections
+        .into_iter()
+        .map(|s| {
+            let map = s
+                .keys
+                .into_iter()
+                .map(|k| (k.name, Value::String(k.value)))
+                .collect();
+            Item::Entry(s.name, Value::Object(map))
+        })
+        .collect();
+    let branches = vec![branch];
+    match output {
+        Format::Binary => emit_binary(&branches, None, origin),
+        Format::Dotenv => emit_dotenv(&branches, origin),
+        Format::Json => Ok(emit_json(&branches[0])),
+        Format::Yaml => Ok(yaml_emit::emit_documents(&branches)),
+        Format::Ini => unreachable!("handled above"),
+    }
+}
 
 fn entries_of(map: serde_json::Map<String, Value>) -> Vec<Item> {
     map.into_iter()

@@ -19,7 +19,7 @@
 //! - [`decrypt_source`] with [`Format::for_file_source`] / [`Format::for_env_source`] /
 //!   [`Format::for_path`]: kustomize-controller's `DecryptSources` for one secretGenerator
 //!   source or patch file, before the kustomize build (`Ok(None)` when it is not encrypted).
-//! - [`decrypt_file`]: any SOPS file (YAML, JSON, dotenv, binary) decrypted to the bytes
+//! - [`decrypt_file`]: any SOPS file (YAML, JSON, dotenv, binary, INI) decrypted to the bytes
 //!   `sops --decrypt` writes.
 //!
 //! Errors name the file or object (`origin`, supplied by the caller) and the field path; a
@@ -29,6 +29,7 @@
 mod cipher;
 mod document;
 mod file;
+mod ini;
 mod keys;
 mod metadata;
 mod tree;
