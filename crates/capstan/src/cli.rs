@@ -8,7 +8,12 @@ use clap::{Parser, Subcommand};
 /// capstan discovers, renders, checks and diffs a Flux-style cluster repository offline, and
 /// classifies every change as Bootstrap or GitOps phase with its risk and approval.
 #[derive(Debug, Parser)]
-#[command(name = "capstan", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "capstan",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,4 +23,6 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Build a kustomization directory, as `kubectl kustomize` does.
+    Kustomize(crate::commands::kustomize::KustomizeArgs),
 }
