@@ -9,6 +9,7 @@
 pub mod discovery;
 pub mod graph;
 pub mod model;
+pub mod sops;
 pub mod source;
 
 pub use discovery::{Discovery, discover};
