@@ -52,30 +52,42 @@ fn pad(out: &mut String, column: usize) {
     out.extend(std::iter::repeat_n(' ', column));
 }
 
+/// go-yaml v3's indentation: nested nodes align to the next multiple of the indent width,
+/// except inside a sequence item, where they just skip the `- `.
+fn next_indent(column: usize) -> usize {
+    INDENT * ((column + INDENT) / INDENT)
+}
+
+/// Writes `key: value` with the key at `column` (the cursor already there).
 fn write_entry(out: &mut String, key: &str, value: &Value, column: usize) {
     out.push_str(&scalar_string(key, column));
     out.push(':');
-    write_value_after_key(out, value, column);
-}
-
-fn write_value_after_key(out: &mut String, value: &Value, column: usize) {
+    let child = next_indent(column);
     match value {
         Value::Object(map) if !map.is_empty() => {
             out.push('\n');
-            for (k, v) in map {
-                pad(out, column + INDENT);
-                write_entry(out, k, v, column + INDENT);
-            }
+            write_mapping(out, map, child, true);
         }
         Value::Array(items) if !items.is_empty() => {
             out.push('\n');
-            write_sequence(out, items, column + INDENT, true);
+            write_sequence(out, items, child, true);
         }
         _ => {
             out.push(' ');
-            out.push_str(&scalar(value, column + INDENT));
+            out.push_str(&scalar(value, child));
             out.push('\n');
         }
+    }
+}
+
+/// Writes mapping entries at `column`; when `pad_first` is false the cursor already sits at
+/// the first key's column (a mapping right after `- `).
+fn write_mapping(out: &mut String, map: &capstan_core::Map, column: usize, pad_first: bool) {
+    for (index, (key, value)) in map.iter().enumerate() {
+        if index > 0 || pad_first {
+            pad(out, column);
+        }
+        write_entry(out, key, value, column);
     }
 }
 
@@ -89,14 +101,7 @@ fn write_sequence(out: &mut String, items: &[Value], column: usize, pad_first: b
         out.push_str("- ");
         let inner = column + 2;
         match item {
-            Value::Object(map) if !map.is_empty() => {
-                for (i, (k, v)) in map.iter().enumerate() {
-                    if i > 0 {
-                        pad(out, inner);
-                    }
-                    write_entry(out, k, v, inner);
-                }
-            }
+            Value::Object(map) if !map.is_empty() => write_mapping(out, map, inner, false),
             Value::Array(nested) if !nested.is_empty() => write_sequence(out, nested, inner, false),
             _ => {
                 out.push_str(&scalar(item, inner));
@@ -153,9 +158,9 @@ fn scalar_string(s: &str, column: usize) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// go-yaml's `is_printable`: no NEL, nothing outside the Basic Multilingual Plane.
 fn printable(c: char) -> bool {
-    matches!(c as u32, 0x0A | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
-        && c != '\u{FEFF}'
+    matches!(c as u32, 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{FEFF}'
 }
 
 fn literal_allowed(s: &str) -> bool {
