@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Build a kustomization directory, as `kubectl kustomize` does.
+    Kustomize(crate::commands::kustomize::KustomizeArgs),
     /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.
     Get(GetArgs),
     /// Show the dependsOn graph of Kustomizations and HelmReleases: apply waves, cycles, and

@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 
 mod get;
 mod graph;
+pub mod kustomize;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,5 +32,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
+        Command::Kustomize(args) => kustomize::run(args, out),
     }
 }
