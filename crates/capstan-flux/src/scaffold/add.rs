@@ -103,7 +103,10 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
     let app_dir = conventions.apps_dir.join(&request.name);
     let kustomization_name = format!("{}{}", conventions.name_prefix, request.name);
     if fs.exists(&root.join(&app_dir)) {
-        return Err(exists(request, format!("{} already exists", app_dir.display())));
+        return Err(exists(
+            request,
+            format!("{} already exists", app_dir.display()),
+        ));
     }
     if let Some(ks) = index
         .kustomizations
@@ -121,11 +124,39 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
     }
 
     // The namespace: the app's own, unless it joins one declared elsewhere.
-    let namespace = request.namespace.clone().unwrap_or_else(|| request.name.clone());
+    let namespace = request
+        .namespace
+        .clone()
+        .unwrap_or_else(|| request.name.clone());
     let existing_ns = index.namespaces.iter().find(|n| n.value.name == namespace);
     let mut depends_on = match &request.depends_on {
         Some(list) => list.clone(),
-        None => conventions.depends_on.clone(),
+        None => {
+            let mut list = conventions.depends_on.clone();
+            let mut learned = |provider: &Option<String>, why: String| {
+                if let Some(dep) = provider
+                    && !list.contains(dep)
+                {
+                    notes.push(format!("dependsOn {dep} ({why})"));
+                    list.push(dep.clone());
+                }
+            };
+            if request.storage.is_some() {
+                let class = conventions.storage_class.as_deref().unwrap_or("default");
+                learned(
+                    &conventions.storage_provider,
+                    format!("it provides storage class {class}"),
+                );
+            }
+            if request.ingress_host.is_some() {
+                let class = conventions.ingress_class.as_deref().unwrap_or("default");
+                learned(
+                    &conventions.ingress_provider,
+                    format!("it provides ingress class {class}"),
+                );
+            }
+            list
+        }
     };
     let create_namespace = match existing_ns {
         None => true,
@@ -138,7 +169,10 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
             if let Some(owner) = index.kustomizations_covering(&found.file).first()
                 && !depends_on.contains(&owner.name)
             {
-                notes.push(format!("dependsOn {} (it creates namespace {namespace})", owner.name));
+                notes.push(format!(
+                    "dependsOn {} (it creates namespace {namespace})",
+                    owner.name
+                ));
                 depends_on.push(owner.name.clone());
             }
             false
@@ -165,7 +199,11 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
                 .filter(|k| k.contains(dep.as_str()) || dep.contains(k.as_str()))
                 .cloned()
                 .collect();
-            let shown = if suggestions.is_empty() { &known } else { &suggestions };
+            let shown = if suggestions.is_empty() {
+                &known
+            } else {
+                &suggestions
+            };
             return Err(ScaffoldError::UnknownDependency {
                 name: dep.clone(),
                 known: if shown.is_empty() {
@@ -173,7 +211,11 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
                 } else {
                     format!(
                         "; {}: {}",
-                        if suggestions.is_empty() { "known" } else { "did you mean" },
+                        if suggestions.is_empty() {
+                            "known"
+                        } else {
+                            "did you mean"
+                        },
                         list_names(shown, 12)
                     )
                 },
@@ -274,7 +316,7 @@ fn resolve_host(
     if let Some(taken) = index
         .ingresses
         .iter()
-        .find(|i| i.value.hosts.iter().any(|h| *h == full))
+        .find(|i| i.value.hosts.contains(&full))
     {
         return Err(invalid(
             "--ingress-host",

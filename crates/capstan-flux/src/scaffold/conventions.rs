@@ -39,6 +39,10 @@ pub struct Conventions {
     pub shared_spec: Vec<(String, Value)>,
     /// The dependsOn entries every existing app has.
     pub depends_on: Vec<String>,
+    /// The Kustomization that provides the storage class PVCs use, an app with storage needs it.
+    pub storage_provider: Option<String>,
+    /// The Kustomization that provides the ingress class, an app with an Ingress needs it.
+    pub ingress_provider: Option<String>,
     pub domain: Option<String>,
     pub cluster_issuer: Option<String>,
     pub ingress_class: Option<String>,
@@ -112,13 +116,14 @@ pub fn learn(
             .iter()
             .filter_map(|k| k.object.pointer("/spec/sourceRef").cloned()),
     )
-    .unwrap_or_else(|| {
-        serde_json::json!({"kind": "GitRepository", "name": "flux-system"})
-    });
+    .unwrap_or_else(|| serde_json::json!({"kind": "GitRepository", "name": "flux-system"}));
     let shared_spec = SHARED_FIELDS
         .iter()
         .filter_map(|field| {
-            let first = siblings.first()?.object.pointer(&format!("/spec/{field}"))?;
+            let first = siblings
+                .first()?
+                .object
+                .pointer(&format!("/spec/{field}"))?;
             siblings
                 .iter()
                 .all(|k| k.object.pointer(&format!("/spec/{field}")) == Some(first))
@@ -133,7 +138,10 @@ pub fn learn(
         if depends_on.is_empty() {
             String::new()
         } else {
-            format!(", dependsOn {} (shared by every app)", depends_on.join(", "))
+            format!(
+                ", dependsOn {} (shared by every app)",
+                depends_on.join(", ")
+            )
         }
     ));
 
@@ -175,14 +183,24 @@ pub fn learn(
             .filter(|p| p.file.starts_with(&apps_dir))
             .filter_map(|p| p.value.clone()),
     );
+    let storage_provider = storage_class
+        .as_deref()
+        .and_then(|class| provider(index, &index.storage_classes, class));
+    let ingress_provider = ingress_class
+        .as_deref()
+        .and_then(|class| provider(index, &index.ingress_classes, class));
     let app_namespaces: Vec<_> = index
         .namespaces
         .iter()
         .filter(|n| n.file.starts_with(&apps_dir))
         .collect();
     let majority = |count: usize| app_namespaces.is_empty() || count * 2 > app_namespaces.len();
-    let namespace_prune_disabled =
-        majority(app_namespaces.iter().filter(|n| n.value.prune_disabled).count());
+    let namespace_prune_disabled = majority(
+        app_namespaces
+            .iter()
+            .filter(|n| n.value.prune_disabled)
+            .count(),
+    );
     let namespace_name_label =
         majority(app_namespaces.iter().filter(|n| n.value.name_label).count());
     if namespace_prune_disabled {
@@ -208,6 +226,8 @@ pub fn learn(
         source_ref,
         shared_spec,
         depends_on,
+        storage_provider,
+        ingress_provider,
         domain,
         cluster_issuer,
         ingress_class,
@@ -354,6 +374,29 @@ fn locate_cluster(
             ))),
         },
     }
+}
+
+/// The Kustomization that provides a class: the one applying the class object when the
+/// repository declares it, otherwise the one whose name carries the class's name (the class of a
+/// chart, such as Longhorn's `longhorn` or ingress-nginx's `nginx`).
+fn provider(
+    index: &RepoIndex,
+    declared: &[super::index::Found<String>],
+    class: &str,
+) -> Option<String> {
+    if let Some(found) = declared.iter().find(|f| f.value == class) {
+        return index
+            .kustomizations_covering(&found.file)
+            .first()
+            .map(|k| k.name.clone());
+    }
+    let family = class.split('-').next().unwrap_or(class);
+    index
+        .kustomizations
+        .iter()
+        .filter(|k| k.name.split('-').any(|part| part == family))
+        .min_by_key(|k| k.name.len())
+        .map(|k| k.name.clone())
 }
 
 fn learn_prefix(siblings: &[&FluxKustomization]) -> String {

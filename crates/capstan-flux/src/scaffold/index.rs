@@ -87,6 +87,10 @@ pub struct RepoIndex {
     pub ingresses: Vec<Found<IngressInfo>>,
     /// `spec.storageClassName` of each PVC (None when it uses the default class).
     pub pvcs: Vec<Found<Option<String>>>,
+    /// Names of StorageClasses.
+    pub storage_classes: Vec<Found<String>>,
+    /// Names of IngressClasses.
+    pub ingress_classes: Vec<Found<String>>,
     /// Names of cert-manager ClusterIssuers.
     pub cluster_issuers: Vec<Found<String>>,
     /// Files that could not be read or parsed, with the reason.
@@ -124,8 +128,10 @@ impl RepoIndex {
         let entries = match fs.read_dir(dir) {
             Ok(entries) => entries,
             Err(error) => {
-                self.unreadable
-                    .push((relative(root, dir), format!("cannot list directory: {error}")));
+                self.unreadable.push((
+                    relative(root, dir),
+                    format!("cannot list directory: {error}"),
+                ));
                 return;
             }
         };
@@ -162,10 +168,8 @@ impl RepoIndex {
         let segs = match segments(&text) {
             Ok(segs) => segs,
             Err(error) => {
-                self.unreadable.push((
-                    rel,
-                    format!("line {}: {}", error.line, error.message),
-                ));
+                self.unreadable
+                    .push((rel, format!("line {}: {}", error.line, error.message)));
                 return;
             }
         };
@@ -216,13 +220,17 @@ impl RepoIndex {
                     "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune",
                 )
                 .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
-                let name_label = str_at(&object, "/metadata/labels/name").as_deref()
-                    == Some(name.as_str());
-                self.namespaces.push(at(file, segment, NamespaceInfo {
-                    name,
-                    prune_disabled,
-                    name_label,
-                }));
+                let name_label =
+                    str_at(&object, "/metadata/labels/name").as_deref() == Some(name.as_str());
+                self.namespaces.push(at(
+                    file,
+                    segment,
+                    NamespaceInfo {
+                        name,
+                        prune_disabled,
+                        name_label,
+                    },
+                ));
             }
             ("networking.k8s.io", "Ingress") => {
                 let mut hosts: Vec<String> = object
@@ -233,14 +241,24 @@ impl RepoIndex {
                     .filter_map(|r| str_at(r, "/host"))
                     .collect();
                 hosts.dedup();
-                self.ingresses.push(at(file, segment, IngressInfo {
-                    hosts,
-                    class: str_at(&object, "/spec/ingressClassName"),
-                    cluster_issuer: str_at(
-                        &object,
-                        "/metadata/annotations/cert-manager.io~1cluster-issuer",
-                    ),
-                }));
+                self.ingresses.push(at(
+                    file,
+                    segment,
+                    IngressInfo {
+                        hosts,
+                        class: str_at(&object, "/spec/ingressClassName"),
+                        cluster_issuer: str_at(
+                            &object,
+                            "/metadata/annotations/cert-manager.io~1cluster-issuer",
+                        ),
+                    },
+                ));
+            }
+            ("storage.k8s.io", "StorageClass") if !name.is_empty() => {
+                self.storage_classes.push(at(file, segment, name));
+            }
+            ("networking.k8s.io", "IngressClass") if !name.is_empty() => {
+                self.ingress_classes.push(at(file, segment, name));
             }
             ("cert-manager.io", "ClusterIssuer") if !name.is_empty() => {
                 self.cluster_issuers.push(at(file, segment, name));
@@ -255,11 +273,7 @@ impl RepoIndex {
 
     /// Every Kustomization name, sorted and deduplicated.
     pub fn kustomization_names(&self) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .kustomizations
-            .iter()
-            .map(|k| k.name.clone())
-            .collect();
+        let names: BTreeSet<String> = self.kustomizations.iter().map(|k| k.name.clone()).collect();
         names.into_iter().collect()
     }
 
@@ -280,7 +294,10 @@ impl RepoIndex {
 }
 
 pub(crate) fn str_at(value: &Value, pointer: &str) -> Option<String> {
-    value.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn relative(root: &Path, path: &Path) -> PathBuf {

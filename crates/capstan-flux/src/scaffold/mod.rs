@@ -48,9 +48,7 @@ pub enum ScaffoldError {
     #[error("app {name:?} already exists: {what}")]
     AppExists { name: String, what: String },
 
-    #[error(
-        "--depends-on {name:?}: no Flux Kustomization of that name in the repository{known}"
-    )]
+    #[error("--depends-on {name:?}: no Flux Kustomization of that name in the repository{known}")]
     UnknownDependency { name: String, known: String },
 
     #[error("cannot find the apps file{searched}: {reason}; point at it with --apps-file PATH")]
@@ -67,8 +65,8 @@ pub enum ScaffoldError {
     },
 
     #[error(
-        "cannot remove {name:?}: {dependents} list it in dependsOn and would never become ready; \
-         change or remove them first"
+        "cannot remove {name:?}: it is in the dependsOn of {dependents}, which would never \
+         become ready again; change or remove them first"
     )]
     HasDependents { name: String, dependents: String },
 

@@ -64,9 +64,9 @@ pub fn parse_pinned_image(value: &str) -> Result<ImageRef, String> {
     }
     let (name, digest) = match value.split_once('@') {
         Some((name, digest)) => {
-            let hex = digest.strip_prefix("sha256:").ok_or_else(|| {
-                format!("digest {digest:?} must be sha256:<64 hex digits>")
-            })?;
+            let hex = digest
+                .strip_prefix("sha256:")
+                .ok_or_else(|| format!("digest {digest:?} must be sha256:<64 hex digits>"))?;
             if hex.len() != 64 || !hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
                 return Err(format!(
                     "digest {digest:?} must be sha256: followed by 64 lowercase hex digits"
@@ -93,7 +93,9 @@ pub fn parse_pinned_image(value: &str) -> Result<ImageRef, String> {
         .chars()
         .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':')))
     {
-        return Err(format!("repository {repository:?} has characters an image name cannot have"));
+        return Err(format!(
+            "repository {repository:?} has characters an image name cannot have"
+        ));
     }
     let parts: Vec<&str> = repository.split('/').collect();
     let is_registry = |part: &str| part.contains('.') || part.contains(':') || part == "localhost";
@@ -105,9 +107,9 @@ pub fn parse_pinned_image(value: &str) -> Result<ImageRef, String> {
     if path.iter().any(|part| {
         part.is_empty()
             || part.contains(':')
-            || part
-                .chars()
-                .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
+            || part.chars().any(|c| {
+                !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            })
     }) {
         return Err(format!(
             "repository {repository:?} must be lowercase path components separated by '/'"
@@ -145,7 +147,9 @@ pub fn parse_pinned_image(value: &str) -> Result<ImageRef, String> {
 /// Checks a storage size as a Kubernetes quantity with a binary or decimal suffix (`1Gi`,
 /// `500Mi`, `10G`); a bare number of bytes is refused as almost certainly a mistake.
 pub fn check_storage_size(value: &str) -> Result<(), String> {
-    const SUFFIXES: &[&str] = &["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"];
+    const SUFFIXES: &[&str] = &[
+        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E",
+    ];
     let Some(suffix) = SUFFIXES.iter().find(|s| value.ends_with(*s)) else {
         return Err("use a size with a unit, such as 1Gi or 500Mi".into());
     };
@@ -172,7 +176,15 @@ mod tests {
         for ok in ["a", "my-app", "app2", &"a".repeat(63)] {
             assert!(check_dns1123_label(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "My-App", "-app", "app-", "my_app", "a.b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "My-App",
+            "-app",
+            "app-",
+            "my_app",
+            "a.b",
+            &"a".repeat(64),
+        ] {
             assert!(check_dns1123_label(bad).is_err(), "{bad}");
         }
     }

@@ -106,7 +106,11 @@ pub fn preview_prune(
             Fate::Deleted
         };
         let release = (id.group == "helm.toolkit.fluxcd.io" && id.kind == "HelmRelease")
-            .then(|| charts.iter().find(|(r, _)| r.name == id.name && r.namespace == id.namespace))
+            .then(|| {
+                charts
+                    .iter()
+                    .find(|(r, _)| r.name == id.name && r.namespace == id.namespace)
+            })
             .flatten();
         entries.push(PruneEntry {
             id: id.clone(),

@@ -27,7 +27,12 @@ pub fn raw(text: impl ToString) -> Node {
 }
 
 pub fn map<const N: usize>(entries: [(&str, Node); N]) -> Node {
-    Node::Map(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Node::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 pub fn seq(items: impl IntoIterator<Item = Node>) -> Node {
@@ -37,8 +42,8 @@ pub fn seq(items: impl IntoIterator<Item = Node>) -> Node {
 /// Quotes a string scalar when a plain scalar would not read back as the same string.
 pub fn quote(text: &str) -> String {
     const INDICATORS: &[char] = &[
-        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%',
-        '@', '`',
+        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
+        '`',
     ];
     let needs_quotes = resolves_to_non_string(text)
         || text.starts_with(INDICATORS)
@@ -182,12 +187,21 @@ pub fn app_files(app: &AppSpec, conventions: &Conventions) -> Vec<(String, Strin
     };
     let mut files = Vec::new();
     if app.create_namespace {
-        files.push(("namespace.yaml".to_owned(), style.document(&namespace(app, conventions))));
+        files.push((
+            "namespace.yaml".to_owned(),
+            style.document(&namespace(app, conventions)),
+        ));
     }
     if let Some(size) = &app.storage {
-        files.push(("pvc.yaml".to_owned(), style.document(&pvc(app, size, conventions))));
+        files.push((
+            "pvc.yaml".to_owned(),
+            style.document(&pvc(app, size, conventions)),
+        ));
     }
-    files.push(("deployment.yaml".to_owned(), style.document(&deployment(app))));
+    files.push((
+        "deployment.yaml".to_owned(),
+        style.document(&deployment(app)),
+    ));
     files.push(("service.yaml".to_owned(), style.document(&service(app))));
     if let Some(host) = &app.host {
         files.push((
@@ -201,7 +215,10 @@ pub fn app_files(app: &AppSpec, conventions: &Conventions) -> Vec<(String, Strin
         ("kind", s("Kustomization")),
         ("resources", resources),
     ]);
-    files.push(("kustomization.yaml".to_owned(), style.document(&kustomization)));
+    files.push((
+        "kustomization.yaml".to_owned(),
+        style.document(&kustomization),
+    ));
     files
 }
 
@@ -369,10 +386,7 @@ fn ingress(app: &AppSpec, host: &str, conventions: &Conventions) -> Node {
                             "backend",
                             map([(
                                 "service",
-                                map([
-                                    ("name", s(&app.name)),
-                                    ("port", map([("name", s("http"))])),
-                                ]),
+                                map([("name", s(&app.name)), ("port", map([("name", s("http"))]))]),
                             )]),
                         ),
                     ])]),
@@ -438,13 +452,19 @@ mod tests {
         assert_eq!(quote("80"), "\"80\"");
         assert_eq!(quote("a: b"), "\"a: b\"");
         assert_eq!(quote("*.x"), "\"*.x\"");
-        assert_eq!(quote("ghcr.io/a/b:1.0@sha256:00"), "ghcr.io/a/b:1.0@sha256:00");
+        assert_eq!(
+            quote("ghcr.io/a/b:1.0@sha256:00"),
+            "ghcr.io/a/b:1.0@sha256:00"
+        );
     }
 
     #[test]
     fn styles_round_trip() {
         let node = map([
-            ("a", seq([map([("b", s("c")), ("d", seq([s("e")]))]), s("f")])),
+            (
+                "a",
+                seq([map([("b", s("c")), ("d", seq([s("e")]))]), s("f")]),
+            ),
             ("g", map([("h", raw(1))])),
             ("empty", seq([])),
         ]);
@@ -460,7 +480,10 @@ mod tests {
             indent_sequences: false,
         }
         .document(&node);
-        assert_eq!(flush, "a:\n- b: c\n  d:\n  - e\n- f\ng:\n  h: 1\nempty: []\n");
+        assert_eq!(
+            flush,
+            "a:\n- b: c\n  d:\n  - e\n- f\ng:\n  h: 1\nempty: []\n"
+        );
         assert_eq!(
             parse_document(&indented).unwrap(),
             parse_document(&flush).unwrap()
