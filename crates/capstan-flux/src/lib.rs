@@ -3,8 +3,10 @@
 //!
 //! - [`model`]: the Flux objects as typed structs.
 //! - [`scaffold`]: `app add` / `app remove` planned as pure file changes.
+//! - [`sops`]: SOPS decryption (age + AES-256-GCM).
 
 pub mod model;
 pub mod scaffold;
+pub mod sops;
 
 pub use model::{FluxKind, FluxObject, ObjectKey};
