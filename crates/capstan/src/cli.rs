@@ -27,6 +27,8 @@ pub enum Command {
     Version,
     /// Add or remove an application: the seeds' app workflows as one safe command.
     App(AppArgs),
+    /// Build a kustomization directory, as `kubectl kustomize` does.
+    Kustomize(crate::commands::kustomize::KustomizeArgs),
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod kustomize;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,5 +30,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
             Ok(Exit::Clean)
         }
         Command::App(args) => app::run(args, out),
+        Command::Kustomize(args) => kustomize::run(args, out),
     }
 }
