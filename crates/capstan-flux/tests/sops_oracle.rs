@@ -237,6 +237,56 @@ fn encrypt_and_compare(
     );
 }
 
+/// Writes a mapping as block YAML with comments before some keys and sequence items (scalars
+/// as JSON strings, which YAML reads as double-quoted scalars).
+fn write_commented_yaml(out: &mut String, map: &Map, indent: usize, rng: &mut Rng) {
+    for (key, value) in map {
+        if rng.below(3) == 0 {
+            out.push_str(&format!(
+                "{}# about {}\n",
+                " ".repeat(indent),
+                key.replace('\n', " ")
+            ));
+        }
+        let key = serde_json::to_string(key).expect("json");
+        match value {
+            Value::Object(inner) if !inner.is_empty() => {
+                out.push_str(&format!("{}{key}:\n", " ".repeat(indent)));
+                write_commented_yaml(out, inner, indent + 2, rng);
+            }
+            Value::Array(items)
+                if !items.is_empty() && items.iter().all(|i| !i.is_object() && !i.is_array()) =>
+            {
+                out.push_str(&format!("{}{key}:\n", " ".repeat(indent)));
+                for item in items {
+                    if rng.below(3) == 0 {
+                        out.push_str(&format!("{}  # an item\n", " ".repeat(indent)));
+                    }
+                    out.push_str(&format!(
+                        "{}  - {}\n",
+                        " ".repeat(indent),
+                        serde_json::to_string(item).expect("json")
+                    ));
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                out.push_str(&format!(
+                    "{}{key}: {}\n",
+                    " ".repeat(indent),
+                    serde_json::to_string(value).expect("json")
+                ));
+            }
+            scalar => {
+                out.push_str(&format!(
+                    "{}{key}: {}\n",
+                    " ".repeat(indent),
+                    serde_json::to_string(scalar).expect("json")
+                ));
+            }
+        }
+    }
+}
+
 #[test]
 fn random_documents_decrypt_like_sops() {
     let Some(sops_bin) = find_sops() else {
@@ -286,5 +336,55 @@ fn random_documents_decrypt_like_sops() {
             "dotenv",
             RULES[round % 4],
         );
+    }
+    for round in 0..6 {
+        let mut text = String::new();
+        let mut map = random_map(&mut rng, 0);
+        while map.is_empty() {
+            map = random_map(&mut rng, 0);
+        }
+        write_commented_yaml(&mut text, &map, 0, &mut rng);
+        if rng.below(2) == 0 {
+            text.push_str("# the end\n");
+        }
+        let name = format!("commented{round}.yaml");
+        std::fs::write(dir.path().join(&name), text).expect("write");
+        encrypt_and_compare(
+            &sops_bin,
+            dir.path(),
+            &name,
+            "yaml",
+            "yaml",
+            RULES[round % RULES.len()],
+        );
+    }
+    for round in 0..4 {
+        let mut text = String::new();
+        for section in 0..1 + rng.below(3) {
+            if rng.below(3) == 0 {
+                text.push_str("; about this section\n");
+            }
+            text.push_str(&format!("[section_{section}]\n"));
+            for i in 0..1 + rng.below(4) {
+                if rng.below(4) == 0 {
+                    text.push_str("# about this key\n");
+                }
+                let value = rng.pick(&[
+                    "plain",
+                    "with space",
+                    "yes",
+                    "42",
+                    "a:b",
+                    "héllo",
+                    "x_secret",
+                    "",
+                ]);
+                let key = rng.pick(&["name", "port", "token", "key_unencrypted", "data"]);
+                text.push_str(&format!("{key}{i} = {value}\n"));
+            }
+        }
+        let name = format!("ini{round}.ini");
+        std::fs::write(dir.path().join(&name), text).expect("write");
+        encrypt_and_compare(&sops_bin, dir.path(), &name, "ini", "ini", RULES[round % 4]);
     }
 }

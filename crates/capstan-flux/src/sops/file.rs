@@ -4,9 +4,10 @@
 //!
 //! Formats as SOPS stores them: YAML (metadata under `sops:`, several documents share the first
 //! one's metadata), JSON (one object), binary (a JSON envelope with a single `data` string),
-//! dotenv (`KEY=value` lines, `\n` escaped, metadata flattened into `sops_*` keys). Output
-//! follows SOPS' emitters: JSON indented with tabs as Go's encoder writes it, YAML with
-//! 4-space indentation as go-yaml v3 writes it, dotenv lines as read, INI as go-ini writes it.
+//! dotenv (`KEY=value` lines, `\n` escaped, metadata flattened into `sops_*` keys), INI (a
+//! `[sops]` section). Output follows SOPS' emitters: JSON indented with tabs as Go's encoder
+//! writes it, YAML with 4-space indentation as go-yaml v3 writes it (comments decrypted and
+//! kept in place), dotenv lines as read, INI as go-ini writes it.
 
 use capstan_core::Value;
 
@@ -14,7 +15,7 @@ use super::SopsError;
 use super::keys::Keys;
 use super::metadata::Metadata;
 use super::tree::TreeDecryptor;
-use super::{ini, yaml_emit};
+use super::{ini, yaml_comments, yaml_emit};
 
 /// A SOPS file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +185,8 @@ pub(crate) fn decrypt_file_as(
     let metadata = Metadata::parse(&metadata, origin)?;
     let key = metadata.data_key(keys, origin)?;
     let mut decryptor = TreeDecryptor::new(&metadata, &key, origin);
+    decryptor.keep_comment_items = output == Format::Yaml;
+    decryptor.keep_floats = true;
     let mut binary = None;
     for branch in &mut branches {
         for item in branch.iter_mut() {
@@ -198,14 +201,25 @@ pub(crate) fn decrypt_file_as(
             }
         }
     }
-    decryptor.verify()?;
+    decryptor.verify_mac()?;
     match output {
         Format::Binary => emit_binary(&branches, binary, origin),
         Format::Dotenv => emit_dotenv(&branches, origin),
         Format::Json => Ok(emit_json(
             branches.first().map(Vec::as_slice).unwrap_or_default(),
         )),
-        Format::Yaml => Ok(yaml_emit::emit_documents(&branches)),
+        Format::Yaml => {
+            let mut comments = match input {
+                Format::Yaml => std::str::from_utf8(bytes)
+                    .map(yaml_comments::scan)
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for document in &mut comments {
+                document.map_texts(|text, path| decryptor.comment(text, path));
+            }
+            Ok(yaml_emit::emit_documents(&branches, &comments))
+        }
         Format::Ini => Err(format_error("INI output is not supported".into())),
     }
 }
@@ -280,7 +294,7 @@ fn decrypt_ini(
         Format::Binary => emit_binary(&branches, None, origin),
         Format::Dotenv => emit_dotenv(&branches, origin),
         Format::Json => Ok(emit_json(&branches[0])),
-        Format::Yaml => Ok(yaml_emit::emit_documents(&branches)),
+        Format::Yaml => Ok(yaml_emit::emit_documents(&branches, &[])),
         Format::Ini => unreachable!("handled above"),
     }
 }

@@ -33,6 +33,7 @@ mod ini;
 mod keys;
 mod metadata;
 mod tree;
+mod yaml_comments;
 mod yaml_emit;
 
 pub use document::{
