@@ -214,14 +214,13 @@ fn the_seeds_practices_hold() {
         let mut problem = |what: &str| problems.push(format!("{dir}: {kind} {name}: {what}"));
         match kind {
             "Secret" => problem("a plaintext Secret; use an ExternalSecret"),
-            "Namespace" => {
+            "Namespace"
                 if str_at(
                     &object,
                     "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune",
-                ) != Some("disabled")
-                {
-                    problem("Namespace without kustomize.toolkit.fluxcd.io/prune: disabled");
-                }
+                ) != Some("disabled") =>
+            {
+                problem("Namespace without kustomize.toolkit.fluxcd.io/prune: disabled");
             }
             "PersistentVolumeClaim" => {
                 let finalizers = object
