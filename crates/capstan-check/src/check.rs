@@ -67,7 +67,10 @@ pub struct Report {
 
 impl Report {
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity == severity).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
     }
 
     pub fn has_errors(&self) -> bool {
@@ -80,7 +83,8 @@ impl Report {
         for f in &self.findings {
             *counts.entry(f.rule.as_str()).or_default() += 1;
         }
-        let mut out: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut out: Vec<(String, usize)> =
+            counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         out.sort();
         out
     }
@@ -114,11 +118,18 @@ fn display_id(id: &ResourceId) -> String {
 }
 
 /// Runs every check over `input`.
-pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: Option<&Sources<'_>>) -> Result<Report, schema::Error> {
+pub fn check(
+    input: &CheckInput,
+    config: &Config,
+    kube_version: &str,
+    sources: Option<&Sources<'_>>,
+) -> Result<Report, schema::Error> {
     let mut schemas = SchemaSet::new(kube_version)?;
     for unit in &input.units {
         for rendered in &unit.objects {
-            if rendered.object.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition") {
+            if rendered.object.get("kind").and_then(Value::as_str)
+                == Some("CustomResourceDefinition")
+            {
                 schemas.add_crd(&rendered.object);
             }
         }
@@ -135,31 +146,53 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
                     message: error.message.clone(),
                     object: Some(display_id(&unit.id)),
                     unit: Some(u),
-                    location: if error.location.is_empty() { unit.location.clone() } else { error.location.clone() },
+                    location: if error.location.is_empty() {
+                        unit.location.clone()
+                    } else {
+                        error.location.clone()
+                    },
                 });
             }
         }
         for rendered in &unit.objects {
             let object = &rendered.object;
             let id = ResourceId::of(object);
-            let mut push = |rule: &str, severity: Severity, message: String, field: Option<String>| {
-                if ignored_by_annotation(object, rule) {
-                    return;
-                }
-                let mut location = rendered.location.clone();
-                location.field = field;
-                findings.push(Finding { rule: rule.to_owned(), severity, message, object: Some(display_id(&id)), unit: Some(u), location });
-            };
+            let mut push =
+                |rule: &str, severity: Severity, message: String, field: Option<String>| {
+                    if ignored_by_annotation(object, rule) {
+                        return;
+                    }
+                    let mut location = rendered.location.clone();
+                    location.field = field;
+                    findings.push(Finding {
+                        rule: rule.to_owned(),
+                        severity,
+                        message,
+                        object: Some(display_id(&id)),
+                        unit: Some(u),
+                        location,
+                    });
+                };
             match schemas.validate(object) {
                 Outcome::Checked(errors) => {
                     for e in errors {
-                        push(e.problem.code(), Severity::Error, format!("{}: {}", e.field, e.message), Some(e.field));
+                        push(
+                            e.problem.code(),
+                            Severity::Error,
+                            format!("{}: {}", e.field, e.message),
+                            Some(e.field),
+                        );
                     }
                 }
                 Outcome::NotServed => push(
                     "schema/not-served",
                     Severity::Error,
-                    format!("{} {} is not served by Kubernetes {}", id.api_version(), id.kind, schemas.kube_version()),
+                    format!(
+                        "{} {} is not served by Kubernetes {}",
+                        id.api_version(),
+                        id.kind,
+                        schemas.kube_version()
+                    ),
                     None,
                 ),
                 Outcome::NoSchema => {
@@ -167,7 +200,11 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
                         push(
                             "schema/unknown-kind",
                             Severity::Warning,
-                            format!("no schema for {} {} (no CRD for it in the repository): not validated", id.api_version(), id.kind),
+                            format!(
+                                "no schema for {} {} (no CRD for it in the repository): not validated",
+                                id.api_version(),
+                                id.kind
+                            ),
                             None,
                         );
                     }
@@ -186,7 +223,9 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
         let mut hits = Vec::new();
         rule.check(input, &rule_config, &mut hits);
         for hit in hits {
-            let Some(unit) = input.units.get(hit.unit) else { continue };
+            let Some(unit) = input.units.get(hit.unit) else {
+                continue;
+            };
             let (object, mut location) = match hit.object.and_then(|o| unit.objects.get(o)) {
                 Some(rendered) => (&rendered.object, rendered.location.clone()),
                 None => (&unit.manifest, unit.location.clone()),
@@ -196,7 +235,9 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
                 Some(ns) => format!("{}/{}/{}", id.kind, ns, id.name),
                 None => format!("{}/{}", id.kind, id.name),
             };
-            if ignored_by_annotation(object, meta.id) || rule_config.allow.iter().any(|g| glob_match(g, &name)) {
+            if ignored_by_annotation(object, meta.id)
+                || rule_config.allow.iter().any(|g| glob_match(g, &name))
+            {
                 continue;
             }
             location.field = hit.field;
@@ -216,7 +257,7 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
     }
 
     if let Some(sources) = sources {
-        locate_lines(&mut findings, sources);
+        locate_lines(&mut findings, input, sources);
     }
 
     let units = input
@@ -228,7 +269,9 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
                 UnitStatus::Skipped(reason) => (Verdict::Skipped, Some(reason.clone())),
                 UnitStatus::Failed(_) => (Verdict::Fail, Some("build failed".to_owned())),
                 UnitStatus::Rendered => {
-                    let failed = findings.iter().any(|f| f.unit == Some(u) && f.severity == Severity::Error);
+                    let failed = findings
+                        .iter()
+                        .any(|f| f.unit == Some(u) && f.severity == Severity::Error);
                     (if failed { Verdict::Fail } else { Verdict::Pass }, None)
                 }
             };
@@ -247,7 +290,11 @@ pub fn check(input: &CheckInput, config: &Config, kube_version: &str, sources: O
         units,
         findings,
         objects: input.units.iter().map(|u| u.objects.len()).sum(),
-        kustomizations: input.units.iter().filter(|u| u.kind == UnitKind::Kustomization).count(),
+        kustomizations: input
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Kustomization)
+            .count(),
     })
 }
 
@@ -268,18 +315,74 @@ fn finding_of(diagnostic: &Diagnostic, input: &CheckInput) -> Finding {
     }
 }
 
-fn locate_lines(findings: &mut [Finding], sources: &Sources<'_>) {
-    let mut texts: HashMap<PathBuf, Option<String>> = HashMap::new();
+/// A source file's text and its parsed documents, read once per check.
+struct SourceFile {
+    text: String,
+    documents: Vec<Value>,
+}
+
+/// Fills in document indexes (by matching kind and name when the renderer did not know the
+/// index) and line numbers for every finding whose file is known.
+fn locate_lines(findings: &mut [Finding], input: &CheckInput, sources: &Sources<'_>) {
+    let mut files: HashMap<PathBuf, Option<SourceFile>> = HashMap::new();
     for finding in findings {
-        let location = &mut finding.location;
-        if location.line.is_some() {
+        if finding.location.line.is_some() {
             continue;
         }
-        let (Some(file), Some(document)) = (&location.file, location.document) else { continue };
-        let path: PathBuf = if file.is_absolute() { file.clone() } else { sources.root.join(file) };
-        let text = texts.entry(path.clone()).or_insert_with(|| sources.fs.read_to_string(Path::new(&path)).ok());
-        if let Some(text) = text {
-            location.line = line_of(text, document, location.field.as_deref());
+        let Some(file) = finding.location.file.clone() else {
+            continue;
+        };
+        let path: PathBuf = if file.is_absolute() {
+            file
+        } else {
+            sources.root.join(file)
+        };
+        let source = files.entry(path.clone()).or_insert_with(|| {
+            let text = sources.fs.read_to_string(Path::new(&path)).ok()?;
+            let documents = capstan_core::yaml::parse_documents(&text).unwrap_or_default();
+            Some(SourceFile { text, documents })
+        });
+        let Some(source) = source else { continue };
+        let location = &mut finding.location;
+        if location.document.is_none() {
+            location.document = document_of(
+                finding.object.as_deref(),
+                finding.unit,
+                input,
+                &source.documents,
+            );
+        }
+        if let Some(document) = location.document {
+            location.line = line_of(&source.text, document, location.field.as_deref());
         }
     }
+}
+
+/// The index of the document that declares the finding's object: same kind and name, else same
+/// kind, else the only document.
+fn document_of(
+    object: Option<&str>,
+    unit: Option<usize>,
+    input: &CheckInput,
+    documents: &[Value],
+) -> Option<usize> {
+    let object = object?;
+    let unit = &input.units[unit?];
+    let id = std::iter::once(&unit.manifest)
+        .chain(unit.objects.iter().map(|r| &r.object))
+        .map(ResourceId::of)
+        .find(|id| id.to_string() == object)?;
+    let same = |d: &Value, with_name: bool| {
+        let other = ResourceId::of(d);
+        other.kind == id.kind && (!with_name || other.name == id.name)
+    };
+    documents
+        .iter()
+        .position(|d| same(d, true))
+        .or_else(|| documents.iter().position(|d| same(d, false)))
+        .or_else(|| {
+            (documents.iter().filter(|d| !d.is_null()).count() == 1)
+                .then(|| documents.iter().position(|d| !d.is_null()))
+                .flatten()
+        })
 }

@@ -43,10 +43,12 @@ pub struct RuleConfig {
 impl RuleConfig {
     /// A string-list option, e.g. `objects: [a, b]`.
     pub fn list(&self, key: &str) -> Option<Vec<String>> {
-        self.options
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        self.options.get(key).and_then(Value::as_array).map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
     }
 
     pub fn string(&self, key: &str) -> Option<&str> {
@@ -68,10 +70,16 @@ pub struct Config {
 impl Config {
     /// Reads the text of `.capstan.yaml`; rule ids are checked against `known`.
     pub fn parse(text: &str, known: &[&str]) -> Result<Config, ConfigError> {
-        let doc = capstan_core::yaml::parse_document(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+        let doc = capstan_core::yaml::parse_document(text)
+            .map_err(|e| ConfigError::Yaml(e.to_string()))?;
         let mut config = Config::default();
-        let Some(check) = doc.get("check") else { return Ok(config) };
-        let field_err = |field: &str, message: &str| ConfigError::Field { field: field.to_owned(), message: message.to_owned() };
+        let Some(check) = doc.get("check") else {
+            return Ok(config);
+        };
+        let field_err = |field: &str, message: &str| ConfigError::Field {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        };
         if !check.is_object() {
             return Err(field_err("check", "must be a mapping"));
         }
@@ -79,31 +87,60 @@ impl Config {
             None => {}
             Some(Value::String(s)) => config.kube_version = Some(s.clone()),
             Some(Value::Number(n)) => config.kube_version = Some(n.to_string()),
-            Some(_) => return Err(field_err("check.kubeVersion", "must be a version such as \"1.33\"")),
+            Some(_) => {
+                return Err(field_err(
+                    "check.kubeVersion",
+                    "must be a version such as \"1.33\"",
+                ));
+            }
         }
-        let Some(rules) = check.get("rules") else { return Ok(config) };
-        let Some(rules) = rules.as_object() else { return Err(field_err("check.rules", "must be a mapping")) };
+        let Some(rules) = check.get("rules") else {
+            return Ok(config);
+        };
+        let Some(rules) = rules.as_object() else {
+            return Err(field_err("check.rules", "must be a mapping"));
+        };
         for (id, settings) in rules {
             let field = format!("check.rules.{id}");
             if !known.contains(&id.as_str()) {
-                return Err(field_err(&field, &format!("unknown rule (known: {})", known.join(", "))));
+                return Err(field_err(
+                    &field,
+                    &format!("unknown rule (known: {})", known.join(", ")),
+                ));
             }
-            let Some(settings) = settings.as_object() else { return Err(field_err(&field, "must be a mapping")) };
+            let Some(settings) = settings.as_object() else {
+                return Err(field_err(&field, "must be a mapping"));
+            };
             let mut rule = RuleConfig::default();
             for (key, value) in settings {
                 match key.as_str() {
-                    "enabled" => rule.enabled = Some(value.as_bool().ok_or_else(|| field_err(&format!("{field}.enabled"), "must be true or false"))?),
+                    "enabled" => {
+                        rule.enabled = Some(value.as_bool().ok_or_else(|| {
+                            field_err(&format!("{field}.enabled"), "must be true or false")
+                        })?)
+                    }
                     "severity" => {
                         rule.severity = Some(match value.as_str() {
                             Some("error") => Severity::Error,
                             Some("warning") => Severity::Warning,
                             Some("info") => Severity::Info,
-                            _ => return Err(field_err(&format!("{field}.severity"), "must be error, warning or info")),
+                            _ => {
+                                return Err(field_err(
+                                    &format!("{field}.severity"),
+                                    "must be error, warning or info",
+                                ));
+                            }
                         })
                     }
                     "allow" => {
-                        let list = value.as_array().ok_or_else(|| field_err(&format!("{field}.allow"), "must be a list of globs"))?;
-                        rule.allow = list.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                        let list = value.as_array().ok_or_else(|| {
+                            field_err(&format!("{field}.allow"), "must be a list of globs")
+                        })?;
+                        rule.allow = list
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect();
                     }
                     _ => {
                         rule.options.insert(key.clone(), value.clone());
@@ -154,7 +191,11 @@ pub fn ignored_by_annotation(object: &Value, rule: &str) -> bool {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(IGNORE_ANNOTATION))
         .and_then(Value::as_str)
-        .is_some_and(|list| list.split(',').map(str::trim).any(|r| r == rule || r == "*"))
+        .is_some_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|r| r == rule || r == "*")
+        })
 }
 
 #[cfg(test)]
@@ -163,7 +204,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("*/kube-system/cilium*", "HelmRelease/kube-system/cilium"));
+        assert!(glob_match(
+            "*/kube-system/cilium*",
+            "HelmRelease/kube-system/cilium"
+        ));
         assert!(glob_match("Secret/?b", "Secret/ab"));
         assert!(!glob_match("Secret/*", "ConfigMap/x"));
         assert!(glob_match("*", ""));
@@ -179,6 +223,12 @@ mod tests {
         assert_eq!(rule.allow, vec!["Pod/*".to_owned()]);
         assert_eq!(rule.flag("requireDigest"), Some(true));
         assert!(Config::parse("check:\n  rules:\n    nope: {}\n", &["image-pinned"]).is_err());
-        assert!(Config::parse("check:\n  rules:\n    image-pinned: {severity: loud}\n", &["image-pinned"]).is_err());
+        assert!(
+            Config::parse(
+                "check:\n  rules:\n    image-pinned: {severity: loud}\n",
+                &["image-pinned"]
+            )
+            .is_err()
+        );
     }
 }

@@ -33,7 +33,11 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn new(object: Value) -> Rendered {
-        Rendered { object, location: Location::default(), encrypted: false }
+        Rendered {
+            object,
+            location: Location::default(),
+            encrypted: false,
+        }
     }
 
     pub fn at(mut self, location: Location) -> Rendered {
@@ -74,7 +78,8 @@ impl Unit {
 
     /// True for a Kustomization with `prune: true`.
     pub fn prunes(&self) -> bool {
-        self.kind == UnitKind::Kustomization && self.spec("prune").and_then(Value::as_bool) == Some(true)
+        self.kind == UnitKind::Kustomization
+            && self.spec("prune").and_then(Value::as_bool) == Some(true)
     }
 }
 

@@ -73,7 +73,9 @@ pub fn line_of(text: &str, document: usize, field: Option<&str>) -> Option<usize
     let lines: Vec<&str> = text.lines().collect();
     let &(start, end) = documents(&lines).get(document)?;
     let first = (start..end).find(|&i| is_content(lines[i]))?;
-    let Some(field) = field else { return Some(first + 1) };
+    let Some(field) = field else {
+        return Some(first + 1);
+    };
     let mut current = first;
     let mut block_indent: Option<usize> = None; // indent of the mapping/sequence entry we are inside
     let mut scan_from = first;
@@ -90,7 +92,8 @@ pub fn line_of(text: &str, document: usize, field: Option<&str>) -> Option<usize
                 }
                 let body = line.trim_start();
                 let body = body.strip_prefix("- ").unwrap_or(body);
-                let matches = body.starts_with(&format!("{key}:")) || body.starts_with(&format!("\"{key}\":"));
+                let matches = body.starts_with(&format!("{key}:"))
+                    || body.starts_with(&format!("\"{key}\":"));
                 matches.then_some(Some((i, ind + (line.trim_start().len() - body.len()))))
             }),
             Segment::Index(n) => {
@@ -142,10 +145,23 @@ mod tests {
     fn documents_and_fields() {
         assert_eq!(line_of(TEXT, 0, None), Some(3));
         assert_eq!(line_of(TEXT, 1, None), Some(7));
-        assert_eq!(line_of(TEXT, 1, Some("spec.template.spec.containers[1].image")), Some(16));
-        assert_eq!(line_of(TEXT, 1, Some("spec.template.spec.containers[0]")), Some(13));
+        assert_eq!(
+            line_of(TEXT, 1, Some("spec.template.spec.containers[1].image")),
+            Some(16)
+        );
+        assert_eq!(
+            line_of(TEXT, 1, Some("spec.template.spec.containers[0]")),
+            Some(13)
+        );
         assert_eq!(line_of(TEXT, 1, Some("spec.nothing")), Some(9));
         assert_eq!(line_of(TEXT, 2, None), None);
-        assert_eq!(segments("metadata.labels[\"a.b/c\"]"), vec![Segment::Key("metadata".into()), Segment::Key("labels".into()), Segment::Key("a.b/c".into())]);
+        assert_eq!(
+            segments("metadata.labels[\"a.b/c\"]"),
+            vec![
+                Segment::Key("metadata".into()),
+                Segment::Key("labels".into()),
+                Segment::Key("a.b/c".into())
+            ]
+        );
     }
 }

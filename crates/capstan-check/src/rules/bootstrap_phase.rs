@@ -17,7 +17,6 @@ pub const DEFAULT_OBJECTS: &[&str] = &[
     "HelmRelease/kube-system/cilium",
     "DaemonSet/kube-system/cilium",
     "Namespace/flux-system",
-    "*/flux-system/flux-system",
     "Deployment/flux-system/*-controller",
     "HelmRelease/*/onepassword-connect",
     "HelmRelease/*/external-secrets",
@@ -55,9 +54,15 @@ impl Rule for BootstrapPhase {
     }
 
     fn check(&self, input: &CheckInput, config: &RuleConfig, out: &mut Vec<Hit>) {
-        let objects = config.list("objects").unwrap_or_else(|| DEFAULT_OBJECTS.iter().map(|s| s.to_string()).collect());
-        let kustomizations =
-            config.list("kustomizations").unwrap_or_else(|| DEFAULT_KUSTOMIZATIONS.iter().map(|s| s.to_string()).collect());
+        let objects = config
+            .list("objects")
+            .unwrap_or_else(|| DEFAULT_OBJECTS.iter().map(|s| s.to_string()).collect());
+        let kustomizations = config.list("kustomizations").unwrap_or_else(|| {
+            DEFAULT_KUSTOMIZATIONS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
         each_object(input, |u, o, unit, rendered| {
             if unit.kind != UnitKind::Kustomization {
                 return;
@@ -67,7 +72,11 @@ impl Rule for BootstrapPhase {
             if !objects.iter().any(|g| glob_match(g, &name)) {
                 return;
             }
-            let owner = format!("{}/{}", unit.id.namespace.as_deref().unwrap_or("flux-system"), unit.id.name);
+            let owner = format!(
+                "{}/{}",
+                unit.id.namespace.as_deref().unwrap_or("flux-system"),
+                unit.id.name
+            );
             let bootstrap_owner = kustomizations.iter().any(|g| glob_match(g, &owner));
             if !bootstrap_owner {
                 out.push(Hit::object(u, o, format!("bootstrap-phase component {name} is owned by GitOps-phase Kustomization {owner}")));

@@ -26,18 +26,32 @@ impl Rule for ContainerResources {
 
     fn check(&self, input: &CheckInput, _config: &RuleConfig, out: &mut Vec<Hit>) {
         each_object(input, |u, o, _, rendered| {
-            let Some((spec, base)) = pod_spec(&rendered.object) else { return };
+            let Some((spec, base)) = pod_spec(&rendered.object) else {
+                return;
+            };
             for (container, path) in containers(spec, base) {
                 let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
                 let resources = container.get("resources");
                 let missing: Vec<&str> = ["requests", "limits"]
                     .into_iter()
-                    .filter(|k| !resources.and_then(|r| r.get(*k)).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
+                    .filter(|k| {
+                        resources
+                            .and_then(|r| r.get(*k))
+                            .and_then(Value::as_object)
+                            .is_none_or(|m| m.is_empty())
+                    })
                     .collect();
                 if !missing.is_empty() {
                     out.push(
-                        Hit::object(u, o, format!("container \"{name}\" declares no resource {}", missing.join(" or ")))
-                            .field(format!("{path}.resources")),
+                        Hit::object(
+                            u,
+                            o,
+                            format!(
+                                "container \"{name}\" declares no resource {}",
+                                missing.join(" or ")
+                            ),
+                        )
+                        .field(format!("{path}.resources")),
                     );
                 }
             }

@@ -39,9 +39,16 @@ impl Rule for FluxObjectOwnedTwice {
                 return;
             }
             let namespace = id.namespace.clone().or_else(|| {
-                unit.spec("targetNamespace").and_then(|v| v.as_str()).map(str::to_owned)
+                unit.spec("targetNamespace")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
             });
-            let key = (id.group.clone(), id.kind.clone(), namespace, id.name.clone());
+            let key = (
+                id.group.clone(),
+                id.kind.clone(),
+                namespace,
+                id.name.clone(),
+            );
             match first.get(&key) {
                 Some(&owner) if owner != u => {
                     let other = &input.units[owner].id;

@@ -27,9 +27,14 @@ impl Rule for FluxShortInterval {
 
     fn check(&self, input: &CheckInput, _config: &RuleConfig, out: &mut Vec<Hit>) {
         for (u, unit) in input.units.iter().enumerate() {
-            let Some(text) = unit.spec("interval").and_then(Value::as_str) else { continue };
+            let Some(text) = unit.spec("interval").and_then(Value::as_str) else {
+                continue;
+            };
             if duration_seconds(text).is_some_and(|s| s < 60.0) {
-                out.push(Hit::unit(u, format!("interval {text} is shorter than one minute")).field("spec.interval"));
+                out.push(
+                    Hit::unit(u, format!("interval {text} is shorter than one minute"))
+                        .field("spec.interval"),
+                );
             }
         }
     }

@@ -31,16 +31,25 @@ impl Rule for FluxTimeoutInterval {
             if unit.kind != UnitKind::Kustomization || unit.spec("retryInterval").is_some() {
                 continue;
             }
-            let seconds = |f: &str| unit.spec(f).and_then(Value::as_str).and_then(duration_seconds);
-            if let (Some(timeout), Some(interval)) = (seconds("timeout"), seconds("interval")) {
-                if timeout > interval {
-                    out.push(
-                        Hit::unit(u, format!("timeout ({}) is longer than interval ({}) and no retryInterval is set",
+            let seconds = |f: &str| {
+                unit.spec(f)
+                    .and_then(Value::as_str)
+                    .and_then(duration_seconds)
+            };
+            if let (Some(timeout), Some(interval)) = (seconds("timeout"), seconds("interval"))
+                && timeout > interval
+            {
+                out.push(
+                    Hit::unit(
+                        u,
+                        format!(
+                            "timeout ({}) is longer than interval ({}) and no retryInterval is set",
                             unit.spec("timeout").and_then(Value::as_str).unwrap_or(""),
-                            unit.spec("interval").and_then(Value::as_str).unwrap_or("")))
-                        .field("spec.timeout"),
-                    );
-                }
+                            unit.spec("interval").and_then(Value::as_str).unwrap_or("")
+                        ),
+                    )
+                    .field("spec.timeout"),
+                );
             }
         }
     }

@@ -27,11 +27,20 @@ impl Rule for FluxWaitHealthChecks {
 
     fn check(&self, input: &CheckInput, _config: &RuleConfig, out: &mut Vec<Hit>) {
         for (u, unit) in input.units.iter().enumerate() {
-            if unit.kind != UnitKind::Kustomization || unit.spec("wait").and_then(Value::as_bool) != Some(true) {
+            if unit.kind != UnitKind::Kustomization
+                || unit.spec("wait").and_then(Value::as_bool) != Some(true)
+            {
                 continue;
             }
-            if unit.spec("healthChecks").and_then(Value::as_array).is_some_and(|l| !l.is_empty()) {
-                out.push(Hit::unit(u, "wait: true makes the controller ignore healthChecks").field("spec.healthChecks"));
+            if unit
+                .spec("healthChecks")
+                .and_then(Value::as_array)
+                .is_some_and(|l| !l.is_empty())
+            {
+                out.push(
+                    Hit::unit(u, "wait: true makes the controller ignore healthChecks")
+                        .field("spec.healthChecks"),
+                );
             }
         }
     }

@@ -27,7 +27,8 @@ pub fn not_exact(version: &str) -> Option<String> {
         return Some("no chart version (takes the newest)".to_owned());
     }
     let range = v.contains(['>', '<', '~', '^', '*', '|', ' ', ','])
-        || v.split(['.', '-', '+']).any(|p| p.eq_ignore_ascii_case("x"))
+        || v.split(['.', '-', '+'])
+            .any(|p| p.eq_ignore_ascii_case("x"))
         || v.trim_start_matches('v').split('.').count() < 3;
     range.then(|| format!("chart version \"{v}\" is a range, not an exact version"))
 }
@@ -43,6 +44,15 @@ impl Rule for HelmChartPinned {
                 continue;
             }
             if let Some(spec) = unit.manifest.pointer("/spec/chart/spec") {
+                // Charts from a GitRepository or Bucket are pinned by the source's revision;
+                // helm-controller ignores `version` for them.
+                let source_kind = spec
+                    .pointer("/sourceRef/kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if matches!(source_kind, "GitRepository" | "Bucket") {
+                    continue;
+                }
                 let version = spec.get("version").and_then(Value::as_str).unwrap_or("");
                 if let Some(problem) = not_exact(version) {
                     out.push(Hit::unit(u, problem).field("spec.chart.spec.version"));
@@ -53,10 +63,15 @@ impl Rule for HelmChartPinned {
                     continue;
                 }
                 let name = reference.get("name").and_then(Value::as_str).unwrap_or("");
-                let namespace = reference.get("namespace").and_then(Value::as_str).or(unit.id.namespace.as_deref());
+                let namespace = reference
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .or(unit.id.namespace.as_deref());
                 let Some(repo) = input.sources.iter().find(|s| {
                     let id = ResourceId::of(s);
-                    id.kind == "OCIRepository" && id.name == name && id.namespace.as_deref() == namespace
+                    id.kind == "OCIRepository"
+                        && id.name == name
+                        && id.namespace.as_deref() == namespace
                 }) else {
                     continue;
                 };
@@ -76,7 +91,10 @@ impl Rule for HelmChartPinned {
                     }
                 };
                 if let Some(problem) = problem {
-                    out.push(Hit::unit(u, format!("OCIRepository {name}: {problem}")).field("spec.chartRef"));
+                    out.push(
+                        Hit::unit(u, format!("OCIRepository {name}: {problem}"))
+                            .field("spec.chartRef"),
+                    );
                 }
             }
         }

@@ -43,9 +43,13 @@ impl Rule for ImagePinned {
     fn check(&self, input: &CheckInput, config: &RuleConfig, out: &mut Vec<Hit>) {
         let require_digest = config.flag("requireDigest").unwrap_or(false);
         each_object(input, |u, o, _, rendered| {
-            let Some((spec, base)) = pod_spec(&rendered.object) else { return };
+            let Some((spec, base)) = pod_spec(&rendered.object) else {
+                return;
+            };
             for (container, path) in containers(spec, base) {
-                let Some(image) = container.get("image").and_then(Value::as_str) else { continue };
+                let Some(image) = container.get("image").and_then(Value::as_str) else {
+                    continue;
+                };
                 if let Some(problem) = unpinned(image, require_digest) {
                     out.push(Hit::object(u, o, problem).field(format!("{path}.image")));
                 }

@@ -34,7 +34,9 @@ impl Rule for IngressHostTls {
     }
 
     fn check(&self, input: &CheckInput, config: &RuleConfig, out: &mut Vec<Hit>) {
-        let domain = config.string("domain").map(|d| d.trim_start_matches('.').to_owned());
+        let domain = config
+            .string("domain")
+            .map(|d| d.trim_start_matches('.').to_owned());
         each_object(input, |u, o, _, rendered| {
             let object = &rendered.object;
             if kind_of(object) != "Ingress" {
@@ -45,25 +47,52 @@ impl Rule for IngressHostTls {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .flat_map(|t| t.get("hosts").and_then(Value::as_array).into_iter().flatten())
+                .flat_map(|t| {
+                    t.get("hosts")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                })
                 .filter_map(Value::as_str)
                 .collect();
             let mut any_host = false;
-            for (i, rule) in object.pointer("/spec/rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                let Some(host) = rule.get("host").and_then(Value::as_str) else { continue };
+            for (i, rule) in object
+                .pointer("/spec/rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let Some(host) = rule.get("host").and_then(Value::as_str) else {
+                    continue;
+                };
                 any_host = true;
                 let field = format!("spec.rules[{i}].host");
                 if let Some(domain) = &domain {
-                    let ok = host.strip_suffix(domain.as_str()).and_then(|p| p.strip_suffix('.')).is_some_and(|app| !app.is_empty() && !app.contains('.'));
+                    let ok = host
+                        .strip_suffix(domain.as_str())
+                        .and_then(|p| p.strip_suffix('.'))
+                        .is_some_and(|app| !app.is_empty() && !app.contains('.'));
                     if !ok {
-                        out.push(Hit::object(u, o, format!("host \"{host}\" does not follow <app>.{domain}")).field(field.clone()));
+                        out.push(
+                            Hit::object(
+                                u,
+                                o,
+                                format!("host \"{host}\" does not follow <app>.{domain}"),
+                            )
+                            .field(field.clone()),
+                        );
                     }
                 }
                 if !tls_hosts.iter().any(|t| covers(t, host)) {
-                    out.push(Hit::object(u, o, format!("host \"{host}\" is not covered by spec.tls")).field(field));
+                    out.push(
+                        Hit::object(u, o, format!("host \"{host}\" is not covered by spec.tls"))
+                            .field(field),
+                    );
                 }
             }
-            let issuer = annotation(object, "cert-manager.io/cluster-issuer").or_else(|| annotation(object, "cert-manager.io/issuer"));
+            let issuer = annotation(object, "cert-manager.io/cluster-issuer")
+                .or_else(|| annotation(object, "cert-manager.io/issuer"));
             if any_host && issuer.is_none() {
                 out.push(Hit::object(u, o, "Ingress names no cert-manager issuer (cert-manager.io/cluster-issuer or cert-manager.io/issuer)").field("metadata.annotations"));
             }

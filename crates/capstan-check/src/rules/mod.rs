@@ -52,11 +52,21 @@ pub struct Hit {
 
 impl Hit {
     pub fn object(unit: usize, object: usize, message: impl Into<String>) -> Hit {
-        Hit { unit, object: Some(object), message: message.into(), field: None }
+        Hit {
+            unit,
+            object: Some(object),
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn unit(unit: usize, message: impl Into<String>) -> Hit {
-        Hit { unit, object: None, message: message.into(), field: None }
+        Hit {
+            unit,
+            object: None,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Hit {
@@ -91,7 +101,10 @@ pub fn all() -> Vec<&'static dyn Rule> {
 }
 
 /// Calls `f(unit index, object index, unit, object)` for every rendered object.
-pub(crate) fn each_object<'a>(input: &'a CheckInput, mut f: impl FnMut(usize, usize, &'a Unit, &'a Rendered)) {
+pub(crate) fn each_object<'a>(
+    input: &'a CheckInput,
+    mut f: impl FnMut(usize, usize, &'a Unit, &'a Rendered),
+) {
     for (u, unit) in input.units.iter().enumerate() {
         for (o, rendered) in unit.objects.iter().enumerate() {
             f(u, o, unit, rendered);
@@ -104,12 +117,18 @@ pub(crate) fn kind_of(object: &Value) -> &str {
 }
 
 pub(crate) fn group_of(object: &Value) -> &str {
-    let api = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     capstan_core::resource::split_api_version(api).0
 }
 
 pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
-    object.pointer("/metadata/annotations").and_then(|a| a.get(key)).and_then(Value::as_str)
+    object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
 }
 
 /// True when Flux will not prune the object (`kustomize.toolkit.fluxcd.io/prune: disabled`,
@@ -126,15 +145,21 @@ pub(crate) fn prune_disabled(object: &Value) -> bool {
 
 /// The pod spec of a workload and the field path to it.
 pub(crate) fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
-    if group_of(object) != "" && !matches!(group_of(object), "apps" | "batch") {
+    if !group_of(object).is_empty() && !matches!(group_of(object), "apps" | "batch") {
         return None;
     }
     let (pointer, path) = match kind_of(object) {
         "Pod" => ("/spec", "spec"),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
-            ("/spec/template/spec", "spec.template.spec")
-        }
-        "CronJob" => ("/spec/jobTemplate/spec/template/spec", "spec.jobTemplate.spec.template.spec"),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => ("/spec/template/spec", "spec.template.spec"),
+        "CronJob" => (
+            "/spec/jobTemplate/spec/template/spec",
+            "spec.jobTemplate.spec.template.spec",
+        ),
         _ => return None,
     };
     object.pointer(pointer).map(|spec| (spec, path))
@@ -144,7 +169,13 @@ pub(crate) fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
 pub(crate) fn containers<'a>(spec: &'a Value, base: &str) -> Vec<(&'a Value, String)> {
     let mut out = Vec::new();
     for list in ["initContainers", "containers"] {
-        for (i, container) in spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, container) in spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             out.push((container, format!("{base}.{list}[{i}]")));
         }
     }
@@ -159,13 +190,17 @@ pub(crate) fn duration_seconds(text: &str) -> Option<f64> {
         return None;
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let number: f64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let unit = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -184,7 +219,7 @@ pub(crate) fn duration_seconds(text: &str) -> Option<f64> {
 /// `docs/rules.md`: one section per rule from its metadata.
 pub fn markdown() -> String {
     let mut out = String::from(
-        "# capstan check rules\n\n<!-- Generated from crates/capstan-check/src/rules by `cargo test -p capstan-check --test rules_doc`. Do not edit by hand. -->\n\n\
+        "# capstan check rules\n\n<!-- Generated from crates/capstan-check/src/rules by `CAPSTAN_UPDATE_DOCS=1 cargo test -p capstan-check --test rules_doc`. Do not edit by hand. -->\n\n\
          Every rule can be configured in the repository's `.capstan.yaml`:\n\n\
          ```yaml\ncheck:\n  rules:\n    RULE-ID:\n      enabled: false          # turn the rule off\n      severity: warning       # error, warning or info\n      allow: [\"Kind/namespace/name\"]  # globs over objects the rule skips\n```\n\n\
          A single object opts out with the annotation `capstan.io/ignore: RULE-ID[,RULE-ID...]` (or `*`).\n\n\
@@ -196,12 +231,25 @@ pub fn markdown() -> String {
     let rules = all();
     for rule in &rules {
         let m = rule.meta();
-        out.push_str(&format!("| [`{}`](#{}) | {} | {} |\n", m.id, m.id.replace('/', ""), m.severity, m.summary));
+        out.push_str(&format!(
+            "| [`{}`](#{}) | {} | {} |\n",
+            m.id,
+            m.id.replace('/', ""),
+            m.severity,
+            m.summary
+        ));
     }
     for rule in &rules {
         let m = rule.meta();
-        out.push_str(&format!("\n## {}\n\n{}\n\n**Default severity:** {}\n\n**Why.** {}\n\n", m.id, m.summary, m.severity, m.why));
-        out.push_str(&format!("**Example (flagged):**\n\n```yaml\n{}\n```\n\n**Fix.** {}\n", m.example.trim_end(), m.fix));
+        out.push_str(&format!(
+            "\n## {}\n\n{}\n\n**Default severity:** {}\n\n**Why.** {}\n\n",
+            m.id, m.summary, m.severity, m.why
+        ));
+        out.push_str(&format!(
+            "**Example (flagged):**\n\n```yaml\n{}\n```\n\n**Fix.** {}\n",
+            m.example.trim_end(),
+            m.fix
+        ));
         if !m.options.is_empty() {
             out.push_str(&format!("\n**Options.** {}\n", m.options));
         }

@@ -28,10 +28,21 @@ impl Rule for NamespaceNoPrune {
     fn check(&self, input: &CheckInput, _config: &RuleConfig, out: &mut Vec<Hit>) {
         each_object(input, |u, o, unit, rendered| {
             let object = &rendered.object;
-            if kind_of(object) == "Namespace" && group_of(object) == "" && unit.prunes() && !prune_disabled(object) {
+            if kind_of(object) == "Namespace"
+                && group_of(object).is_empty()
+                && unit.prunes()
+                && !prune_disabled(object)
+            {
                 out.push(
-                    Hit::object(u, o, format!("Namespace would be pruned by Kustomization {} (prune: true)", unit.id.name))
-                        .field("metadata.annotations"),
+                    Hit::object(
+                        u,
+                        o,
+                        format!(
+                            "Namespace would be pruned by Kustomization {} (prune: true)",
+                            unit.id.name
+                        ),
+                    )
+                    .field("metadata.annotations"),
                 );
             }
         });

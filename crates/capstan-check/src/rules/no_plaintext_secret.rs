@@ -30,18 +30,35 @@ impl Rule for NoPlaintextSecret {
         each_object(input, |u, o, unit, rendered| {
             let object = &rendered.object;
             // Chart-rendered Secrets are not in Git; their values files are checked as sources.
-            if unit.kind != UnitKind::Kustomization || kind_of(object) != "Secret" || group_of(object) != "" {
+            if unit.kind != UnitKind::Kustomization
+                || kind_of(object) != "Secret"
+                || !group_of(object).is_empty()
+            {
                 return;
             }
             if rendered.encrypted || object.get("sops").is_some() {
                 return;
             }
-            let has_data = ["data", "stringData"]
-                .iter()
-                .any(|f| object.get(*f).and_then(Value::as_object).is_some_and(|m| !m.is_empty()));
+            let has_data = ["data", "stringData"].iter().any(|f| {
+                object
+                    .get(*f)
+                    .and_then(Value::as_object)
+                    .is_some_and(|m| !m.is_empty())
+            });
             if has_data {
-                let field = if object.get("stringData").is_some() { "stringData" } else { "data" };
-                out.push(Hit::object(u, o, "Secret holds data in clear in Git (not SOPS-encrypted)").field(field));
+                let field = if object.get("stringData").is_some() {
+                    "stringData"
+                } else {
+                    "data"
+                };
+                out.push(
+                    Hit::object(
+                        u,
+                        o,
+                        "Secret holds data in clear in Git (not SOPS-encrypted)",
+                    )
+                    .field(field),
+                );
             }
         });
     }

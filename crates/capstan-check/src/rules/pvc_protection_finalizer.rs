@@ -30,7 +30,7 @@ impl Rule for PvcProtectionFinalizer {
     fn check(&self, input: &CheckInput, _config: &RuleConfig, out: &mut Vec<Hit>) {
         each_object(input, |u, o, _, rendered| {
             let object = &rendered.object;
-            if kind_of(object) != "PersistentVolumeClaim" || group_of(object) != "" {
+            if kind_of(object) != "PersistentVolumeClaim" || !group_of(object).is_empty() {
                 return;
             }
             let has = object
@@ -38,7 +38,14 @@ impl Rule for PvcProtectionFinalizer {
                 .and_then(Value::as_array)
                 .is_some_and(|list| list.iter().any(|f| f.as_str() == Some(FINALIZER)));
             if !has {
-                out.push(Hit::object(u, o, format!("PersistentVolumeClaim has no {FINALIZER} finalizer")).field("metadata.finalizers"));
+                out.push(
+                    Hit::object(
+                        u,
+                        o,
+                        format!("PersistentVolumeClaim has no {FINALIZER} finalizer"),
+                    )
+                    .field("metadata.finalizers"),
+                );
             }
         });
     }

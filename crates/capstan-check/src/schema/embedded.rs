@@ -34,16 +34,25 @@ pub struct FluxCrd {
 
 fn gunzip<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let mut text = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut text).map_err(|e| e.to_string())?;
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
     serde_json::from_slice(&text).map_err(|e| e.to_string())
 }
 
 pub fn kubernetes() -> Result<&'static KubernetesTable, String> {
     static TABLE: OnceLock<Result<KubernetesTable, String>> = OnceLock::new();
-    TABLE.get_or_init(|| gunzip(KUBERNETES)).as_ref().map_err(Clone::clone)
+    TABLE
+        .get_or_init(|| gunzip(KUBERNETES))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 pub fn flux() -> Result<&'static [FluxCrd], String> {
     static TABLE: OnceLock<Result<Vec<FluxCrd>, String>> = OnceLock::new();
-    TABLE.get_or_init(|| gunzip(FLUX)).as_ref().map(Vec::as_slice).map_err(Clone::clone)
+    TABLE
+        .get_or_init(|| gunzip(FLUX))
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
 }

@@ -58,13 +58,18 @@ pub struct SchemaSet {
 
 impl std::fmt::Debug for SchemaSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchemaSet").field("kube_version", &self.kube_version).field("kinds", &self.kinds.len()).finish()
+        f.debug_struct("SchemaSet")
+            .field("kube_version", &self.kube_version)
+            .field("kinds", &self.kinds.len())
+            .finish()
     }
 }
 
 /// The Kubernetes versions whose schemas are embedded, oldest first.
 pub fn kube_versions() -> Vec<String> {
-    embedded::kubernetes().map(|t| t.versions.keys().cloned().collect()).unwrap_or_default()
+    embedded::kubernetes()
+        .map(|t| t.versions.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// `1.33`, `v1.33`, `1.33.0` → `1.33`.
@@ -85,7 +90,12 @@ impl SchemaSet {
         let Some(defs) = table.versions.get(&version) else {
             return Err(Error::UnknownKubeVersion {
                 requested: kube_version.to_owned(),
-                known: table.versions.keys().cloned().collect::<Vec<_>>().join(", "),
+                known: table
+                    .versions
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         };
         let mut set = SchemaSet {
@@ -102,7 +112,9 @@ impl SchemaSet {
         }
         for (name, key) in &defs.defs {
             let Some(compact) = table.nodes.get(key) else {
-                return Err(Error::Embedded(format!("definition {name} points at missing node {key}")));
+                return Err(Error::Embedded(format!(
+                    "definition {name} points at missing node {key}"
+                )));
             };
             let refs = |r: &str| slots.get(r).copied();
             let built = set.arena.add_compact(compact, &refs);
@@ -110,17 +122,27 @@ impl SchemaSet {
             set.arena.set(slots[name.as_str()], node);
         }
         for (gvk, def) in &defs.kinds {
-            let Some(&id) = slots.get(def.as_str()) else { continue };
+            let Some(&id) = slots.get(def.as_str()) else {
+                continue;
+            };
             let (api_version, kind) = gvk.rsplit_once('/').unwrap_or(("", gvk));
             let (group, version) = capstan_core::resource::split_api_version(api_version);
             set.builtin_groups.insert(group.to_owned());
-            set.kinds.insert((group.to_owned(), version.to_owned(), kind.to_owned()), (id, SchemaSource::Kubernetes));
+            set.kinds.insert(
+                (group.to_owned(), version.to_owned(), kind.to_owned()),
+                (id, SchemaSource::Kubernetes),
+            );
         }
-        set.object_meta = slots.get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta").copied();
+        set.object_meta = slots
+            .get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+            .copied();
         for crd in embedded::flux().map_err(Error::Embedded)? {
             for (version, schema) in &crd.versions {
                 let id = set.arena.add_openapi(schema, set.object_meta);
-                set.kinds.insert((crd.group.clone(), version.clone(), crd.kind.clone()), (id, SchemaSource::Flux));
+                set.kinds.insert(
+                    (crd.group.clone(), version.clone(), crd.kind.clone()),
+                    (id, SchemaSource::Flux),
+                );
             }
         }
         Ok(set)
@@ -134,24 +156,48 @@ impl SchemaSet {
     /// Adds the served versions of a rendered `CustomResourceDefinition`; returns how many.
     /// A repository's own CRD replaces an embedded schema for the same kind and version.
     pub fn add_crd(&mut self, crd: &Value) -> usize {
-        let Some(spec) = crd.get("spec") else { return 0 };
-        let group = spec.get("group").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let Some(kind) = spec.pointer("/names/kind").and_then(Value::as_str).map(str::to_owned) else { return 0 };
+        let Some(spec) = crd.get("spec") else {
+            return 0;
+        };
+        let group = spec
+            .get("group")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let Some(kind) = spec
+            .pointer("/names/kind")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return 0;
+        };
         let mut added = 0;
-        for version in spec.get("versions").and_then(Value::as_array).into_iter().flatten() {
+        for version in spec
+            .get("versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if version.get("served").and_then(Value::as_bool) == Some(false) {
                 continue;
             }
-            let Some(name) = version.get("name").and_then(Value::as_str) else { continue };
+            let Some(name) = version.get("name").and_then(Value::as_str) else {
+                continue;
+            };
             let schema = version
                 .pointer("/schema/openAPIV3Schema")
                 .or_else(|| spec.pointer("/validation/openAPIV3Schema"));
             let id = match schema {
-                Some(schema) => self.arena.add_openapi(&without_status(schema), self.object_meta),
+                Some(schema) => self
+                    .arena
+                    .add_openapi(&without_status(schema), self.object_meta),
                 // A CRD without a schema keeps every field.
                 None => self.arena.any(),
             };
-            self.kinds.insert((group.clone(), name.to_owned(), kind.clone()), (id, SchemaSource::RepositoryCrd));
+            self.kinds.insert(
+                (group.clone(), name.to_owned(), kind.clone()),
+                (id, SchemaSource::RepositoryCrd),
+            );
             added += 1;
         }
         added
@@ -159,7 +205,9 @@ impl SchemaSet {
 
     /// Where the schema of this kind comes from, if there is one.
     pub fn source_of(&self, group: &str, version: &str, kind: &str) -> Option<SchemaSource> {
-        self.kinds.get(&(group.to_owned(), version.to_owned(), kind.to_owned())).map(|(_, s)| *s)
+        self.kinds
+            .get(&(group.to_owned(), version.to_owned(), kind.to_owned()))
+            .map(|(_, s)| *s)
     }
 
     /// Validates one object: its fields against the kind's schema, its name and metadata.
@@ -192,7 +240,9 @@ fn without_status(schema: &Value) -> Value {
 
 fn metadata_errors(id: &ResourceId, object: &Value, out: &mut Vec<SchemaError>) {
     let metadata = object.get("metadata");
-    let generate_name = metadata.and_then(|m| m.get("generateName")).and_then(Value::as_str);
+    let generate_name = metadata
+        .and_then(|m| m.get("generateName"))
+        .and_then(Value::as_str);
     match metadata.and_then(|m| m.get("name")).and_then(Value::as_str) {
         Some(name) => {
             if let Some(problem) = names::NameRule::for_kind(&id.group, &id.kind).check(name) {
@@ -210,27 +260,38 @@ fn metadata_errors(id: &ResourceId, object: &Value, out: &mut Vec<SchemaError>) 
         }),
         None => {}
     }
-    if let Some(ns) = &id.namespace {
-        if let Some(problem) = names::dns1123_label(ns) {
-            out.push(SchemaError {
-                problem: Problem::InvalidValue,
-                field: "metadata.namespace".to_owned(),
-                message: format!("invalid namespace \"{ns}\": {problem}"),
-            });
-        }
+    if let Some(ns) = &id.namespace
+        && let Some(problem) = names::dns1123_label(ns)
+    {
+        out.push(SchemaError {
+            problem: Problem::InvalidValue,
+            field: "metadata.namespace".to_owned(),
+            message: format!("invalid namespace \"{ns}\": {problem}"),
+        });
     }
     for (field, check_values) in [("labels", true), ("annotations", false)] {
-        let Some(map) = metadata.and_then(|m| m.get(field)).and_then(Value::as_object) else { continue };
+        let Some(map) = metadata
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
         for (key, value) in map {
             let mut path = format!("metadata.{field}");
             validate::push_key(&mut path, key);
             if let Some(problem) = names::qualified_name(key) {
-                out.push(SchemaError { problem: Problem::InvalidValue, field: path.clone(), message: problem });
+                out.push(SchemaError {
+                    problem: Problem::InvalidValue,
+                    field: path.clone(),
+                    message: problem,
+                });
             }
-            if check_values {
-                if let Some(problem) = value.as_str().and_then(names::label_value) {
-                    out.push(SchemaError { problem: Problem::InvalidValue, field: path, message: problem });
-                }
+            if check_values && let Some(problem) = value.as_str().and_then(names::label_value) {
+                out.push(SchemaError {
+                    problem: Problem::InvalidValue,
+                    field: path,
+                    message: problem,
+                });
             }
         }
     }

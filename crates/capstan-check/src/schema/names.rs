@@ -16,9 +16,10 @@ impl NameRule {
         match (group, kind) {
             ("", "Namespace") => NameRule::Label,
             ("", "Service") => NameRule::Dns1035Label,
-            ("rbac.authorization.k8s.io", "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding") => {
-                NameRule::PathSegment
-            }
+            (
+                "rbac.authorization.k8s.io",
+                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding",
+            ) => NameRule::PathSegment,
             _ => NameRule::Subdomain,
         }
     }
@@ -45,9 +46,13 @@ pub fn dns1123_label(name: &str) -> Option<String> {
         return Some("must not be empty".to_owned());
     }
     if b.len() > 63 {
-        return Some(format!("must be no more than 63 characters (is {})", b.len()));
+        return Some(format!(
+            "must be no more than 63 characters (is {})",
+            b.len()
+        ));
     }
-    if !b.iter().all(|&c| is_alnum(c) || c == b'-') || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1]) {
+    if !b.iter().all(|&c| is_alnum(c) || c == b'-') || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1])
+    {
         return Some(
             "must be a DNS-1123 label: lowercase alphanumerics and '-', starting and ending with an alphanumeric"
                 .to_owned(),
@@ -74,11 +79,17 @@ pub fn dns1123_subdomain(name: &str) -> Option<String> {
         return Some("must not be empty".to_owned());
     }
     if name.len() > 253 {
-        return Some(format!("must be no more than 253 characters (is {})", name.len()));
+        return Some(format!(
+            "must be no more than 253 characters (is {})",
+            name.len()
+        ));
     }
     let valid = name.split('.').all(|part| {
         let b = part.as_bytes();
-        !b.is_empty() && b.iter().all(|&c| is_alnum(c) || c == b'-') && is_alnum(b[0]) && is_alnum(b[b.len() - 1])
+        !b.is_empty()
+            && b.iter().all(|&c| is_alnum(c) || c == b'-')
+            && is_alnum(b[0])
+            && is_alnum(b[b.len() - 1])
     });
     if !valid {
         return Some(
@@ -115,13 +126,18 @@ pub fn label_value(value: &str) -> Option<String> {
 fn qualified_part(part: &str) -> Option<String> {
     let b = part.as_bytes();
     if b.len() > 63 {
-        return Some(format!("must be no more than 63 characters (is {})", b.len()));
+        return Some(format!(
+            "must be no more than 63 characters (is {})",
+            b.len()
+        ));
     }
     let ok = |c: u8| c.is_ascii_alphanumeric();
     if b.is_empty()
         || !ok(b[0])
         || !ok(b[b.len() - 1])
-        || !b.iter().all(|&c| ok(c) || c == b'-' || c == b'_' || c == b'.')
+        || !b
+            .iter()
+            .all(|&c| ok(c) || c == b'-' || c == b'_' || c == b'.')
     {
         return Some(
             "must consist of alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric".to_owned(),
@@ -136,10 +152,10 @@ pub fn qualified_name(key: &str) -> Option<String> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        if let Some(problem) = dns1123_subdomain(prefix) {
-            return Some(format!("invalid key prefix '{prefix}': {problem}"));
-        }
+    if let Some(prefix) = prefix
+        && let Some(problem) = dns1123_subdomain(prefix)
+    {
+        return Some(format!("invalid key prefix '{prefix}': {problem}"));
     }
     qualified_part(name).map(|p| format!("invalid key name '{name}': {p}"))
 }

@@ -60,7 +60,9 @@ impl Types {
             Value::Number(n) => {
                 self.has(Types::NUMBER)
                     || (self.has(Types::INTEGER)
-                        && (n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)))
+                        && (n.is_i64()
+                            || n.is_u64()
+                            || n.as_f64().is_some_and(|f| f.fract() == 0.0)))
             }
         }
     }
@@ -75,8 +77,16 @@ impl Types {
             (Types::NUMBER, "number"),
             (Types::BOOLEAN, "boolean"),
         ];
-        let parts: Vec<&str> = names.iter().filter(|(bit, _)| self.has(*bit)).map(|(_, n)| *n).collect();
-        if parts.is_empty() { "any".to_owned() } else { parts.join(" or ") }
+        let parts: Vec<&str> = names
+            .iter()
+            .filter(|(bit, _)| self.has(*bit))
+            .map(|(_, n)| *n)
+            .collect();
+        if parts.is_empty() {
+            "any".to_owned()
+        } else {
+            parts.join(" or ")
+        }
     }
 }
 
@@ -215,7 +225,10 @@ impl SchemaArena {
             let mut node = self.nodes[root].clone();
             for key in ["apiVersion", "kind"] {
                 if !node.properties.contains_key(key) {
-                    let id = self.push(Node { types: Types(Types::STRING), ..Node::default() });
+                    let id = self.push(Node {
+                        types: Types(Types::STRING),
+                        ..Node::default()
+                    });
                     node.properties.insert(key.to_owned(), id);
                 }
             }
@@ -233,13 +246,23 @@ impl SchemaArena {
             return self.any();
         };
         let mut node = Node::default();
-        let preserve = map.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true);
-        if map.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
+        let preserve = map
+            .get("x-kubernetes-preserve-unknown-fields")
+            .and_then(Value::as_bool)
+            == Some(true);
+        if map
+            .get("x-kubernetes-int-or-string")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
             node.types = Types(Types::INTEGER | Types::STRING);
         } else {
             node.types = types_of(map.get("type"));
         }
-        node.embedded_resource = map.get("x-kubernetes-embedded-resource").and_then(Value::as_bool) == Some(true);
+        node.embedded_resource = map
+            .get("x-kubernetes-embedded-resource")
+            .and_then(Value::as_bool)
+            == Some(true);
         let properties = map.get("properties").and_then(Value::as_object);
         if let Some(props) = properties {
             for (key, child) in props {
@@ -250,7 +273,9 @@ impl SchemaArena {
         node.required = strings(map.get("required"));
         let additional = map.get("additionalProperties");
         node.unknown = match additional {
-            Some(Value::Object(_)) => Unknown::Each(self.add_openapi_node(&map["additionalProperties"], depth + 1)),
+            Some(Value::Object(_)) => {
+                Unknown::Each(self.add_openapi_node(&map["additionalProperties"], depth + 1))
+            }
             Some(Value::Bool(true)) => Unknown::Allow,
             _ if preserve => Unknown::Allow,
             _ if node.types.has(Types::OBJECT) || properties.is_some() => Unknown::Reject,
@@ -269,7 +294,10 @@ impl SchemaArena {
         }
         node.enumeration = map.get("enum").and_then(Value::as_array).cloned();
         node.format = map.get("format").and_then(Value::as_str).map(str::to_owned);
-        node.pattern = map.get("pattern").and_then(Value::as_str).and_then(|p| Regex::new(p).ok());
+        node.pattern = map
+            .get("pattern")
+            .and_then(Value::as_str)
+            .and_then(|p| Regex::new(p).ok());
         node.min_length = map.get("minLength").and_then(Value::as_u64);
         node.max_length = map.get("maxLength").and_then(Value::as_u64);
         node.minimum = map.get("minimum").and_then(Value::as_f64);
@@ -283,7 +311,12 @@ impl SchemaArena {
 fn types_of(value: Option<&Value>) -> Types {
     match value {
         Some(Value::String(s)) => Types(Types::from_name(s)),
-        Some(Value::Array(list)) => Types(list.iter().filter_map(Value::as_str).map(Types::from_name).fold(0, |a, b| a | b)),
+        Some(Value::Array(list)) => Types(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(Types::from_name)
+                .fold(0, |a, b| a | b),
+        ),
         _ => Types::default(),
     }
 }
@@ -291,6 +324,11 @@ fn types_of(value: Option<&Value>) -> Types {
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -38,7 +38,13 @@ pub struct SchemaError {
 const MAX_ERRORS: usize = 50;
 
 /// Validates `value` against node `id`, appending errors to `out`.
-pub fn validate(arena: &SchemaArena, id: NodeId, value: &Value, path: &mut String, out: &mut Vec<SchemaError>) {
+pub fn validate(
+    arena: &SchemaArena,
+    id: NodeId,
+    value: &Value,
+    path: &mut String,
+    out: &mut Vec<SchemaError>,
+) {
     if out.len() >= MAX_ERRORS {
         return;
     }
@@ -50,19 +56,24 @@ pub fn validate(arena: &SchemaArena, id: NodeId, value: &Value, path: &mut Strin
         out.push(SchemaError {
             problem: Problem::WrongType,
             field: display(path),
-            message: format!("expected {}, found {}", node.types.describe(), json_type(value)),
+            message: format!(
+                "expected {}, found {}",
+                node.types.describe(),
+                json_type(value)
+            ),
         });
         return;
     }
-    if let Some(allowed) = &node.enumeration {
-        if !allowed.is_empty() && !allowed.contains(value) {
-            let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-            out.push(SchemaError {
-                problem: Problem::InvalidValue,
-                field: display(path),
-                message: format!("{value} is not one of {}", list.join(", ")),
-            });
-        }
+    if let Some(allowed) = &node.enumeration
+        && !allowed.is_empty()
+        && !allowed.contains(value)
+    {
+        let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+        out.push(SchemaError {
+            problem: Problem::InvalidValue,
+            field: display(path),
+            message: format!("{value} is not one of {}", list.join(", ")),
+        });
     }
     match value {
         Value::Object(map) => {
@@ -110,25 +121,29 @@ pub fn validate(arena: &SchemaArena, id: NodeId, value: &Value, path: &mut Strin
         }
         Value::String(s) => {
             let chars = s.chars().count() as u64;
-            if node.min_length.is_some_and(|min| chars < min) || node.max_length.is_some_and(|max| chars > max) {
+            if node.min_length.is_some_and(|min| chars < min)
+                || node.max_length.is_some_and(|max| chars > max)
+            {
                 out.push(SchemaError {
                     problem: Problem::InvalidValue,
                     field: display(path),
                     message: format!(
                         "length {chars} is outside [{}, {}]",
                         node.min_length.unwrap_or(0),
-                        node.max_length.map(|m| m.to_string()).unwrap_or_else(|| "∞".to_owned())
+                        node.max_length
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| "∞".to_owned())
                     ),
                 });
             }
-            if let Some(pattern) = &node.pattern {
-                if !pattern.is_match(s) {
-                    out.push(SchemaError {
-                        problem: Problem::InvalidValue,
-                        field: display(path),
-                        message: format!("\"{s}\" does not match {}", pattern.as_str()),
-                    });
-                }
+            if let Some(pattern) = &node.pattern
+                && !pattern.is_match(s)
+            {
+                out.push(SchemaError {
+                    problem: Problem::InvalidValue,
+                    field: display(path),
+                    message: format!("\"{s}\" does not match {}", pattern.as_str()),
+                });
             }
             if node.format.as_deref() == Some("byte") && !is_base64(s) {
                 out.push(SchemaError {
@@ -139,38 +154,57 @@ pub fn validate(arena: &SchemaArena, id: NodeId, value: &Value, path: &mut Strin
             }
         }
         Value::Number(n) => {
-            if let Some(f) = n.as_f64() {
-                if node.minimum.is_some_and(|min| f < min) || node.maximum.is_some_and(|max| f > max) {
-                    out.push(SchemaError {
-                        problem: Problem::InvalidValue,
-                        field: display(path),
-                        message: format!("{n} is out of range"),
-                    });
-                }
+            if let Some(f) = n.as_f64()
+                && (node.minimum.is_some_and(|min| f < min)
+                    || node.maximum.is_some_and(|max| f > max))
+            {
+                out.push(SchemaError {
+                    problem: Problem::InvalidValue,
+                    field: display(path),
+                    message: format!("{n} is out of range"),
+                });
             }
         }
         _ => {}
     }
 }
 
-fn check_count(min: Option<u64>, max: Option<u64>, len: usize, path: &str, out: &mut Vec<SchemaError>) {
+fn check_count(
+    min: Option<u64>,
+    max: Option<u64>,
+    len: usize,
+    path: &str,
+    out: &mut Vec<SchemaError>,
+) {
     let len = len as u64;
     if min.is_some_and(|m| len < m) || max.is_some_and(|m| len > m) {
         out.push(SchemaError {
             problem: Problem::InvalidValue,
             field: display(path),
-            message: format!("has {len} items, outside [{}, {}]", min.unwrap_or(0), max.map(|m| m.to_string()).unwrap_or_else(|| "∞".to_owned())),
+            message: format!(
+                "has {len} items, outside [{}, {}]",
+                min.unwrap_or(0),
+                max.map(|m| m.to_string()).unwrap_or_else(|| "∞".to_owned())
+            ),
         });
     }
 }
 
 fn display(path: &str) -> String {
-    if path.is_empty() { "(root)".to_owned() } else { path.to_owned() }
+    if path.is_empty() {
+        "(root)".to_owned()
+    } else {
+        path.to_owned()
+    }
 }
 
 /// Appends `.key`, or `["key"]` when the key holds characters that would make the path ambiguous.
 pub fn push_key(path: &mut String, key: &str) {
-    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$') && !key.is_empty() {
+    if key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+        && !key.is_empty()
+    {
         if !path.is_empty() {
             path.push('.');
         }
@@ -200,7 +234,7 @@ pub fn json_type(value: &Value) -> &'static str {
 
 fn is_base64(s: &str) -> bool {
     let body: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if body.len() % 4 != 0 {
+    if !body.len().is_multiple_of(4) {
         return false;
     }
     let pad = body.iter().rev().take_while(|&&b| b == b'=').count();
@@ -209,4 +243,3 @@ fn is_base64(s: &str) -> bool {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
-

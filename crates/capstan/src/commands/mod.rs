@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+mod check;
 mod get;
 mod graph;
 pub mod kustomize;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
+        Command::Check(args) => check::run(&args, out),
         Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
     }
