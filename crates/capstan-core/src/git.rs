@@ -36,7 +36,11 @@ pub enum GitError {
         source: io::Error,
     },
     #[error("git {args} in {dir} failed: {stderr}")]
-    Failed { dir: PathBuf, args: String, stderr: String },
+    Failed {
+        dir: PathBuf,
+        args: String,
+        stderr: String,
+    },
     #[error("unexpected output from git {args}: {detail}")]
     Output { args: String, detail: String },
 }
@@ -49,7 +53,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| GitError::Spawn { dir: dir.to_path_buf(), source })?;
+        .map_err(|source| GitError::Spawn {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     if !output.status.success() {
         return Err(GitError::Failed {
             dir: dir.to_path_buf(),
@@ -67,7 +74,10 @@ fn git_line(dir: &Path, args: &[&str]) -> Result<String, GitError> {
 
 /// The top-level directory of the working tree that contains `dir`, as an absolute path.
 pub fn toplevel(dir: &Path) -> Result<PathBuf, GitError> {
-    Ok(PathBuf::from(git_line(dir, &["rev-parse", "--show-toplevel"])?))
+    Ok(PathBuf::from(git_line(
+        dir,
+        &["rev-parse", "--show-toplevel"],
+    )?))
 }
 
 /// The full commit id a revision names (`main`, `HEAD~2`, a tag, a short id...).
@@ -79,20 +89,36 @@ pub fn resolve_revision(dir: &Path, revision: &str) -> Result<String, GitError> 
             stderr: "a revision cannot start with '-'".into(),
         });
     }
-    git_line(dir, &["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{revision}^{{commit}}")])
-        .map_err(|_| GitError::Failed {
-            dir: dir.to_path_buf(),
-            args: format!("rev-parse {revision}"),
-            stderr: format!("unknown revision {revision:?}"),
-        })
+    git_line(
+        dir,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{revision}^{{commit}}"),
+        ],
+    )
+    .map_err(|_| GitError::Failed {
+        dir: dir.to_path_buf(),
+        args: format!("rev-parse {revision}"),
+        stderr: format!("unknown revision {revision:?}"),
+    })
 }
 
 /// The revision a change is compared against when none is given: the merge-base of `HEAD` with
 /// the current branch's upstream when there is one, else `HEAD` itself. Returns the commit id and
 /// a description of how it was chosen.
 pub fn default_base(dir: &Path) -> Result<(String, String), GitError> {
-    if let Ok(upstream) = git_line(dir, &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"])
-        && !upstream.is_empty()
+    if let Ok(upstream) = git_line(
+        dir,
+        &[
+            "rev-parse",
+            "--abbrev-ref",
+            "--symbolic-full-name",
+            "@{upstream}",
+        ],
+    ) && !upstream.is_empty()
         && let Ok(base) = git_line(dir, &["merge-base", "HEAD", "@{upstream}"])
         && !base.is_empty()
     {
@@ -125,10 +151,17 @@ impl CatFile {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|source| GitError::Spawn { dir: dir.to_path_buf(), source })?;
+            .map_err(|source| GitError::Spawn {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
         let stdin = child.stdin.take().expect("stdin was piped");
         let stdout = BufReader::new(child.stdout.take().expect("stdout was piped"));
-        Ok(CatFile { child, stdin, stdout })
+        Ok(CatFile {
+            child,
+            stdin,
+            stdout,
+        })
     }
 
     fn blob(&mut self, oid: &str) -> io::Result<Vec<u8>> {
@@ -139,11 +172,14 @@ impl CatFile {
         let mut fields = header.split_whitespace();
         let (_, kind, size) = (fields.next(), fields.next(), fields.next());
         if kind != Some("blob") {
-            return Err(io::Error::other(format!("git cat-file: {oid}: {}", header.trim())));
+            return Err(io::Error::other(format!(
+                "git cat-file: {oid}: {}",
+                header.trim()
+            )));
         }
-        let size: usize = size
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("git cat-file: bad header {:?}", header.trim())))?;
+        let size: usize = size.and_then(|s| s.parse().ok()).ok_or_else(|| {
+            io::Error::other(format!("git cat-file: bad header {:?}", header.trim()))
+        })?;
         let mut data = vec![0; size + 1];
         self.stdout.read_exact(&mut data)?;
         data.pop(); // the newline after the contents
@@ -195,7 +231,10 @@ impl GitTreeFs {
                 Some((meta.next()?, meta.next()?, meta.next()?, path))
             });
             let Some((mode, kind, oid, path)) = parsed else {
-                return Err(GitError::Output { args: "ls-tree".into(), detail: record.into_owned() });
+                return Err(GitError::Output {
+                    args: "ls-tree".into(),
+                    detail: record.into_owned(),
+                });
             };
             if kind != "blob" {
                 continue; // submodules have no content in this tree
@@ -208,9 +247,21 @@ impl GitTreeFs {
                 }
                 parent = dir.parent();
             }
-            files.insert(path, Entry { oid: oid.to_owned(), symlink: mode == "120000" });
+            files.insert(
+                path,
+                Entry {
+                    oid: oid.to_owned(),
+                    symlink: mode == "120000",
+                },
+            );
         }
-        Ok(GitTreeFs { mount, commit, files, dirs, reader: Mutex::new(None) })
+        Ok(GitTreeFs {
+            mount,
+            commit,
+            files,
+            dirs,
+            reader: Mutex::new(None),
+        })
     }
 
     /// The commit id this tree was read from.
@@ -231,7 +282,11 @@ impl GitTreeFs {
     /// The path inside the tree that `path` names, or `None` when it lies outside the mount.
     fn relative(&self, path: &Path) -> Option<PathBuf> {
         let path = normalize(path);
-        let rel = if path.is_absolute() { path.strip_prefix(&self.mount).ok()?.to_path_buf() } else { path };
+        let rel = if path.is_absolute() {
+            path.strip_prefix(&self.mount).ok()?.to_path_buf()
+        } else {
+            path
+        };
         if rel == Path::new(".") {
             return Some(PathBuf::new());
         }
@@ -262,7 +317,10 @@ impl GitTreeFs {
                         next.push(rest);
                     }
                     current = self.relative(&next).ok_or_else(|| {
-                        io::Error::new(io::ErrorKind::NotFound, format!("{}: link leaves the repository", rel.display()))
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            format!("{}: link leaves the repository", rel.display()),
+                        )
                     })?;
                     followed = true;
                     break;
@@ -272,11 +330,17 @@ impl GitTreeFs {
                 return Ok(current);
             }
         }
-        Err(io::Error::other(format!("{}: too many levels of symbolic links", rel.display())))
+        Err(io::Error::other(format!(
+            "{}: too many levels of symbolic links",
+            rel.display()
+        )))
     }
 
     fn blob(&self, oid: &str) -> io::Result<Vec<u8>> {
-        let mut guard = self.reader.lock().map_err(|_| io::Error::other("git reader lock poisoned"))?;
+        let mut guard = self
+            .reader
+            .lock()
+            .map_err(|_| io::Error::other("git reader lock poisoned"))?;
         if guard.is_none() {
             *guard = Some(CatFile::start(&self.mount).map_err(io::Error::other)?);
         }
@@ -296,27 +360,39 @@ impl GitTreeFs {
     }
 
     fn not_found(path: &Path) -> io::Error {
-        io::Error::new(io::ErrorKind::NotFound, format!("{}: no such file or directory", path.display()))
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{}: no such file or directory", path.display()),
+        )
     }
 }
 
 impl Fs for GitTreeFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let rel = self.lookup(path).ok_or_else(|| GitTreeFs::not_found(path))?;
-        let entry = self.files.get(&rel).ok_or_else(|| GitTreeFs::not_found(path))?;
+        let rel = self
+            .lookup(path)
+            .ok_or_else(|| GitTreeFs::not_found(path))?;
+        let entry = self
+            .files
+            .get(&rel)
+            .ok_or_else(|| GitTreeFs::not_found(path))?;
         self.blob(&entry.oid)
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        self.lookup(path).is_some_and(|rel| self.dirs.contains(&rel))
+        self.lookup(path)
+            .is_some_and(|rel| self.dirs.contains(&rel))
     }
 
     fn is_file(&self, path: &Path) -> bool {
-        self.lookup(path).is_some_and(|rel| self.files.contains_key(&rel))
+        self.lookup(path)
+            .is_some_and(|rel| self.files.contains_key(&rel))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
-        let rel = self.lookup(path).ok_or_else(|| GitTreeFs::not_found(path))?;
+        let rel = self
+            .lookup(path)
+            .ok_or_else(|| GitTreeFs::not_found(path))?;
         if !self.dirs.contains(&rel) {
             return Err(GitTreeFs::not_found(path));
         }
@@ -324,7 +400,12 @@ impl Fs for GitTreeFs {
             .dirs
             .range(rel.clone()..)
             .take_while(|p| p.starts_with(&rel))
-            .chain(self.files.range(rel.clone()..).map(|(p, _)| p).take_while(|p| p.starts_with(&rel)))
+            .chain(
+                self.files
+                    .range(rel.clone()..)
+                    .map(|(p, _)| p)
+                    .take_while(|p| p.starts_with(&rel)),
+            )
             .filter(|p| p.parent() == Some(rel.as_path()))
             .filter_map(|p| p.file_name());
         let mut entries: Vec<PathBuf> = children.map(|name| path.join(name)).collect();
@@ -334,7 +415,9 @@ impl Fs for GitTreeFs {
     }
 
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        let rel = self.lookup(path).ok_or_else(|| GitTreeFs::not_found(path))?;
+        let rel = self
+            .lookup(path)
+            .ok_or_else(|| GitTreeFs::not_found(path))?;
         if self.files.contains_key(&rel) || self.dirs.contains(&rel) {
             Ok(self.mount.join(rel))
         } else {
@@ -351,7 +434,14 @@ mod tests {
         let status = Command::new("git")
             .arg("-C")
             .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -365,10 +455,18 @@ mod tests {
             eprintln!("skipping: git is not installed");
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("capstan-gitfs-{}-{}", std::process::id(), rand_suffix()));
+        let dir = std::env::temp_dir().join(format!(
+            "capstan-gitfs-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         std::fs::create_dir_all(dir.join("apps/web")).expect("mkdir");
         run(&dir, &["init", "-q", "-b", "main"]);
-        std::fs::write(dir.join("apps/web/kustomization.yaml"), "resources: [deploy.yaml]\n").expect("write");
+        std::fs::write(
+            dir.join("apps/web/kustomization.yaml"),
+            "resources: [deploy.yaml]\n",
+        )
+        .expect("write");
         std::fs::write(dir.join("apps/web/deploy.yaml"), "kind: Deployment\n").expect("write");
         #[cfg(unix)]
         std::os::unix::fs::symlink("web", dir.join("apps/current")).expect("symlink");
@@ -382,7 +480,10 @@ mod tests {
     }
 
     fn rand_suffix() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     }
 
     #[test]
@@ -390,26 +491,48 @@ mod tests {
         let Some(dir) = repo() else { return };
         let dir = std::fs::canonicalize(&dir).expect("canonical");
         let fs = GitTreeFs::open(&dir, "HEAD~1").expect("open");
-        assert_eq!(fs.read_to_string(&dir.join("apps/web/deploy.yaml")).unwrap(), "kind: Deployment\n");
-        assert_eq!(fs.read_to_string(Path::new("apps/web/deploy.yaml")).unwrap(), "kind: Deployment\n");
+        assert_eq!(
+            fs.read_to_string(&dir.join("apps/web/deploy.yaml"))
+                .unwrap(),
+            "kind: Deployment\n"
+        );
+        assert_eq!(
+            fs.read_to_string(Path::new("apps/web/deploy.yaml"))
+                .unwrap(),
+            "kind: Deployment\n"
+        );
         assert!(!fs.exists(Path::new("new.yaml")));
         assert!(fs.is_dir(Path::new("apps")) && fs.is_dir(Path::new(".")) && fs.is_dir(&dir));
         assert_eq!(
             fs.read_dir(Path::new("apps/web")).unwrap(),
-            vec![PathBuf::from("apps/web/deploy.yaml"), PathBuf::from("apps/web/kustomization.yaml")]
+            vec![
+                PathBuf::from("apps/web/deploy.yaml"),
+                PathBuf::from("apps/web/kustomization.yaml")
+            ]
         );
         assert_eq!(fs.read_dir(&dir).unwrap(), vec![dir.join("apps")]);
         #[cfg(unix)]
         {
             assert!(fs.is_dir(Path::new("apps/current")));
-            assert_eq!(fs.read_to_string(Path::new("apps/current/deploy.yaml")).unwrap(), "kind: Deployment\n");
-            assert_eq!(fs.canonicalize(Path::new("apps/current")).unwrap(), dir.join("apps/web"));
+            assert_eq!(
+                fs.read_to_string(Path::new("apps/current/deploy.yaml"))
+                    .unwrap(),
+                "kind: Deployment\n"
+            );
+            assert_eq!(
+                fs.canonicalize(Path::new("apps/current")).unwrap(),
+                dir.join("apps/web")
+            );
         }
         assert!(fs.read(Path::new("../outside")).is_err());
         assert!(fs.read(Path::new("apps")).is_err());
 
         let head = GitTreeFs::open(&dir, "HEAD").expect("open");
-        assert_eq!(head.read_to_string(Path::new("apps/web/deploy.yaml")).unwrap(), "kind: StatefulSet\n");
+        assert_eq!(
+            head.read_to_string(Path::new("apps/web/deploy.yaml"))
+                .unwrap(),
+            "kind: StatefulSet\n"
+        );
         assert!(head.is_file(Path::new("new.yaml")));
         assert_ne!(head.commit(), fs.commit());
 

@@ -8,7 +8,12 @@ use clap::{Parser, Subcommand};
 /// capstan discovers, renders, checks and diffs a Flux-style cluster repository offline, and
 /// classifies every change as Bootstrap or GitOps phase with its risk and approval.
 #[derive(Debug, Parser)]
-#[command(name = "capstan", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "capstan",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
