@@ -1,2 +1,16 @@
 //! Flux's repository model: discovery of sources, Kustomizations and HelmReleases from a Git
 //! tree, and the build semantics of kustomize-controller and helm-controller.
+//!
+//! - [`model`]: the Flux objects as typed structs.
+//! - [`discovery`]: every Flux object a cluster repository declares, found from its entry points.
+//! - [`graph`]: the dependsOn graph, its waves, cycles and missing dependencies.
+//! - [`source`]: which source a reference names and whether it is the repository itself.
+
+pub mod discovery;
+pub mod graph;
+pub mod model;
+pub mod sops;
+pub mod source;
+
+pub use discovery::{Discovery, discover};
+pub use model::{FluxKind, FluxObject, ObjectKey};
