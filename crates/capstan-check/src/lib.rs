@@ -2,3 +2,4 @@
 //! that return findings as data.
 
 pub mod diff;
+pub mod plan;
