@@ -25,4 +25,8 @@ pub enum Command {
     Version,
     /// Build a kustomization directory, as `kubectl kustomize` does.
     Kustomize(crate::commands::kustomize::KustomizeArgs),
+    /// Show what a change does to the rendered objects, per Kustomization and HelmRelease.
+    Diff(crate::commands::diff::DiffArgs),
+    /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
+    Plan(crate::commands::plan::PlanArgs),
 }

@@ -4,7 +4,10 @@ use std::io::Write;
 
 use crate::cli::{Cli, Command};
 
+pub mod compare;
+pub mod diff;
 pub mod kustomize;
+pub mod plan;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,5 +32,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
             Ok(Exit::Clean)
         }
         Command::Kustomize(args) => kustomize::run(args, out),
+        Command::Diff(args) => diff::run(args, out),
+        Command::Plan(args) => plan::run(args, out),
     }
 }
