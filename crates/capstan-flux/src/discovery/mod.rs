@@ -181,6 +181,11 @@ impl<'a> RenderCache<'a> {
     }
 }
 
+/// The renderer commands use: kustomize-controller's build of a directory.
+pub fn default_renderer() -> Box<dyn Renderer> {
+    Box::new(ResourceListRenderer)
+}
+
 /// Discovers the Flux objects of the repository at `path`, rendering through `renderer`.
 pub fn discover(
     fs: &dyn Fs,
