@@ -32,26 +32,48 @@ pub struct Opened {
 pub fn open(revisions: &Revisions<'_>) -> anyhow::Result<(Opened, Opened)> {
     let root = std::fs::canonicalize(revisions.path)
         .with_context(|| format!("{}: cannot open the repository", revisions.path.display()))?;
-    let head = Opened { fs: Box::new(OsFs), root: root.clone(), label: format!("working tree {}", revisions.path.display()) };
+    let head = Opened {
+        fs: Box::new(OsFs),
+        root: root.clone(),
+        label: format!("working tree {}", revisions.path.display()),
+    };
     if let Some(orig) = revisions.path_orig {
         if revisions.base.is_some() {
             bail!("--base and --path-orig cannot be used together");
         }
-        let orig_root =
-            std::fs::canonicalize(orig).with_context(|| format!("{}: cannot open --path-orig", orig.display()))?;
+        let orig_root = std::fs::canonicalize(orig)
+            .with_context(|| format!("{}: cannot open --path-orig", orig.display()))?;
         let label = orig.display().to_string();
-        return Ok((Opened { fs: Box::new(OsFs), root: orig_root, label }, head));
+        return Ok((
+            Opened {
+                fs: Box::new(OsFs),
+                root: orig_root,
+                label,
+            },
+            head,
+        ));
     }
     let (revision, how) = match revisions.base {
         Some(rev) => (rev.to_owned(), rev.to_owned()),
         None => default_base(&root).with_context(|| {
-            format!("{}: not in a git repository (give --path-orig DIR to compare two directories)", root.display())
+            format!(
+                "{}: not in a git repository (give --path-orig DIR to compare two directories)",
+                root.display()
+            )
         })?,
     };
-    let tree = GitTreeFs::open(&root, &revision).with_context(|| format!("cannot read revision {revision}"))?;
+    let tree = GitTreeFs::open(&root, &revision)
+        .with_context(|| format!("cannot read revision {revision}"))?;
     let short: String = tree.commit().chars().take(12).collect();
-    let label = if how == revision { format!("base {short} ({how})") } else { format!("base {short} ({how})") };
-    Ok((Opened { fs: Box::new(tree), root, label }, head))
+    let label = format!("base {short} ({how})");
+    Ok((
+        Opened {
+            fs: Box::new(tree),
+            root,
+            label,
+        },
+        head,
+    ))
 }
 
 /// Every file below `root`, relative to it, `.git` left out.
@@ -104,7 +126,9 @@ pub fn changed_files(base: &Opened, head: &Opened) -> Vec<(PathBuf, FileChange)>
 /// The changed field paths of a YAML file present on both sides (documents matched by index).
 pub fn changed_fields(base: &Opened, head: &Opened, path: &Path) -> Vec<String> {
     let read = |o: &Opened| {
-        o.fs.read_to_string(&o.root.join(path)).ok().and_then(|t| capstan_core::yaml::parse_documents(&t).ok())
+        o.fs.read_to_string(&o.root.join(path))
+            .ok()
+            .and_then(|t| capstan_core::yaml::parse_documents(&t).ok())
     };
     let (Some(before), Some(after)) = (read(base), read(head)) else {
         return Vec::new();
@@ -112,8 +136,15 @@ pub fn changed_fields(base: &Opened, head: &Opened, path: &Path) -> Vec<String> 
     let null = capstan_core::Value::Null;
     let mut fields = Vec::new();
     for i in 0..before.len().max(after.len()) {
-        let (b, a) = (before.get(i).unwrap_or(&null), after.get(i).unwrap_or(&null));
-        fields.extend(capstan_check::diff::diff_values(b, a).into_iter().map(|c| c.path));
+        let (b, a) = (
+            before.get(i).unwrap_or(&null),
+            after.get(i).unwrap_or(&null),
+        );
+        fields.extend(
+            capstan_check::diff::diff_values(b, a)
+                .into_iter()
+                .map(|c| c.path),
+        );
     }
     fields
 }
@@ -127,8 +158,6 @@ pub struct Rendering {
     pub order: Vec<String>,
     /// The files each producer's render read, relative to the repository root.
     pub inputs: BTreeMap<Producer, BTreeSet<PathBuf>>,
-    /// Discovery's diagnostics, as text.
-    pub problems: Vec<String>,
 }
 
 /// Renders a directory the way kustomize-controller does before post-build steps: its own
@@ -136,7 +165,11 @@ pub struct Rendering {
 struct DirRenderer;
 
 impl Renderer for DirRenderer {
-    fn render(&self, fs: &dyn Fs, dir: &Path) -> Result<Vec<discovery::RenderedObject>, discovery::RenderError> {
+    fn render(
+        &self,
+        fs: &dyn Fs,
+        dir: &Path,
+    ) -> Result<Vec<discovery::RenderedObject>, discovery::RenderError> {
         if discovery::render::kustomization_file(fs, dir).is_none() {
             return discovery::ResourceListRenderer.render(fs, dir);
         }
@@ -148,7 +181,11 @@ impl Renderer for DirRenderer {
             Ok(resmap) => Ok(resmap
                 .into_resources()
                 .into_iter()
-                .map(|r| discovery::RenderedObject { value: r.object, file: r.source, document: None })
+                .map(|r| discovery::RenderedObject {
+                    value: r.object,
+                    file: r.source,
+                    document: None,
+                })
                 .collect()),
             Err(error) => Err(discovery::RenderError::new(error.to_string())),
         }
@@ -156,7 +193,9 @@ impl Renderer for DirRenderer {
 }
 
 fn relative_to(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// What changed-only mode renders: the producers already known to be affected, and any whose
@@ -169,7 +208,10 @@ pub struct Selection<'a> {
 impl Selection<'_> {
     fn wants(&self, producer: &Producer, dir: &Path) -> bool {
         self.producers.contains(producer)
-            || self.files.iter().any(|(file, _)| dir == Path::new(".") || file.starts_with(dir))
+            || self
+                .files
+                .iter()
+                .any(|(file, _)| dir == Path::new(".") || file.starts_with(dir))
     }
 }
 
@@ -177,28 +219,45 @@ impl Selection<'_> {
 /// others are left out of the side altogether).
 pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
     let fs = opened.fs.as_ref();
-    let found = match discovery::discover(fs, &opened.root, &DirRenderer, &discovery::Options::default()) {
+    let found = match discovery::discover(
+        fs,
+        &opened.root,
+        &DirRenderer,
+        &discovery::Options::default(),
+    ) {
         Ok(found) => found,
         Err(error) => {
             return Rendering {
-                side: Side { rendered: Vec::new(), error: Some(error.to_string()) },
+                side: Side {
+                    rendered: Vec::new(),
+                    error: Some(error.to_string()),
+                },
                 ..Rendering::default()
             };
         }
     };
     let mut rendering = Rendering::default();
-    rendering.problems = found.all_diagnostics().map(|d| d.to_string()).collect();
     for cluster in &found.clusters {
         for ks in &cluster.kustomizations {
             let key = &ks.found.key;
-            let producer = Producer::new(ProducerKind::Kustomization, key.namespace.clone(), key.name.clone());
+            let producer = Producer::new(
+                ProducerKind::Kustomization,
+                key.namespace.clone(),
+                key.name.clone(),
+            );
             let dir = ks.dir.clone().unwrap_or_else(|| PathBuf::from("."));
             rendering.places.insert(
                 producer.clone(),
-                ProducerPlace { dir: dir.to_string_lossy().into_owned(), kustomization: key.name.clone() },
+                ProducerPlace {
+                    dir: dir.to_string_lossy().into_owned(),
+                    kustomization: key.name.clone(),
+                },
             );
             rendering.order.push(key.name.clone());
-            if only.is_some_and(|sel| !sel.wants(&producer, &dir)) || !ks.source.is_local() || ks.found.object.spec.suspend {
+            if only.is_some_and(|sel| !sel.wants(&producer, &dir))
+                || !ks.source.is_local()
+                || ks.found.object.spec.suspend
+            {
                 continue;
             }
             let recording = RecordingFs::new(fs);
@@ -210,19 +269,44 @@ pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
             } else {
                 Err(format!("kustomization path not found: {}", dir.display()))
             };
-            let mut inputs: BTreeSet<PathBuf> =
-                recording.files_read().iter().map(|p| relative_to(&opened.root, p)).collect();
+            let mut inputs: BTreeSet<PathBuf> = recording
+                .files_read()
+                .iter()
+                .map(|p| relative_to(&opened.root, p))
+                .collect();
             inputs.insert(dir.clone());
             rendering.inputs.insert(producer.clone(), inputs);
-            rendering.side.rendered.push(Rendered { producer, prune: ks.found.object.spec.prune, outcome });
+            rendering.side.rendered.push(Rendered {
+                producer,
+                prune: ks.found.object.spec.prune,
+                outcome,
+            });
         }
         for hr in &cluster.helm_releases {
             let key = &hr.found.key;
-            let producer = Producer::new(ProducerKind::HelmRelease, key.namespace.clone(), key.name.clone());
+            let producer = Producer::new(
+                ProducerKind::HelmRelease,
+                key.namespace.clone(),
+                key.name.clone(),
+            );
             if let Some(parent) = &hr.found.origin.parent {
-                let parent_producer = Producer::new(ProducerKind::Kustomization, parent.namespace.clone(), parent.name.clone());
-                let dir = rendering.places.get(&parent_producer).map(|p| p.dir.clone()).unwrap_or_else(|| ".".into());
-                rendering.places.insert(producer, ProducerPlace { dir, kustomization: parent.name.clone() });
+                let parent_producer = Producer::new(
+                    ProducerKind::Kustomization,
+                    parent.namespace.clone(),
+                    parent.name.clone(),
+                );
+                let dir = rendering
+                    .places
+                    .get(&parent_producer)
+                    .map(|p| p.dir.clone())
+                    .unwrap_or_else(|| ".".into());
+                rendering.places.insert(
+                    producer,
+                    ProducerPlace {
+                        dir,
+                        kustomization: parent.name.clone(),
+                    },
+                );
             }
         }
     }
@@ -236,7 +320,10 @@ pub fn affected(files: &[(PathBuf, FileChange)], sides: &[&Rendering]) -> BTreeS
     for rendering in sides {
         for (producer, inputs) in &rendering.inputs {
             let hit = files.iter().any(|(file, _)| {
-                inputs.contains(file) || inputs.iter().any(|input| input != Path::new(".") && file.starts_with(input))
+                inputs.contains(file)
+                    || inputs
+                        .iter()
+                        .any(|input| input != Path::new(".") && file.starts_with(input))
             });
             if hit {
                 out.insert(producer.clone());
@@ -247,7 +334,12 @@ pub fn affected(files: &[(PathBuf, FileChange)], sides: &[&Rendering]) -> BTreeS
 }
 
 /// The changed files as plan input: with their changed fields and the Kustomizations they feed.
-pub fn plan_files(base: &Opened, head: &Opened, files: &[(PathBuf, FileChange)], sides: &[&Rendering]) -> Vec<ChangedFile> {
+pub fn plan_files(
+    base: &Opened,
+    head: &Opened,
+    files: &[(PathBuf, FileChange)],
+    sides: &[&Rendering],
+) -> Vec<ChangedFile> {
     files
         .iter()
         .map(|(path, change)| {
@@ -259,8 +351,17 @@ pub fn plan_files(base: &Opened, head: &Opened, files: &[(PathBuf, FileChange)],
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let fields = if *change == FileChange::Changed { changed_fields(base, head, path) } else { Vec::new() };
-            ChangedFile { path: path.to_string_lossy().replace('\\', "/"), change: *change, fields, kustomizations }
+            let fields = if *change == FileChange::Changed {
+                changed_fields(base, head, path)
+            } else {
+                Vec::new()
+            };
+            ChangedFile {
+                path: path.to_string_lossy().replace('\\', "/"),
+                change: *change,
+                fields,
+                kustomizations,
+            }
         })
         .collect()
 }

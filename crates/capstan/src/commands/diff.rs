@@ -79,7 +79,11 @@ pub struct Compared {
 }
 
 /// Opens, renders and compares the two sides (shared with `plan`).
-pub fn compare_sides(revisions: &Revisions<'_>, full: bool, options: &DiffOptions) -> anyhow::Result<Compared> {
+pub fn compare_sides(
+    revisions: &Revisions<'_>,
+    full: bool,
+    options: &DiffOptions,
+) -> anyhow::Result<Compared> {
     let (base, head) = compare::open(revisions)?;
     let files = compare::changed_files(&base, &head);
     if !full && files.is_empty() {
@@ -100,17 +104,33 @@ pub fn compare_sides(revisions: &Revisions<'_>, full: bool, options: &DiffOption
         (base_rendering, report)
     } else {
         let selected = compare::affected(&files, &[&head_rendering]);
-        let selection = Selection { producers: &selected, files: &files };
+        let selection = Selection {
+            producers: &selected,
+            files: &files,
+        };
         let base_rendering = compare::render(&base, Some(&selection));
         let mut chosen: BTreeSet<Producer> = selected.clone();
-        chosen.extend(base_rendering.side.rendered.iter().map(|r| r.producer.clone()));
+        chosen.extend(
+            base_rendering
+                .side
+                .rendered
+                .iter()
+                .map(|r| r.producer.clone()),
+        );
         let mut head_side = head_rendering.side.clone();
         head_side.rendered.retain(|r| chosen.contains(&r.producer));
         let report = diff(&base_rendering.side, &head_side, options);
         head_rendering.side = head_side;
         (base_rendering, report)
     };
-    Ok(Compared { base, head, files, base_rendering, head_rendering, report })
+    Ok(Compared {
+        base,
+        head,
+        files,
+        base_rendering,
+        head_rendering,
+        report,
+    })
 }
 
 /// Keeps the groups the target and name ask for.
@@ -130,8 +150,14 @@ fn color_wanted() -> bool {
 }
 
 pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let revisions = Revisions { path: &args.path, base: args.base.as_deref(), path_orig: args.path_orig.as_deref() };
-    let options = DiffOptions { attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr) };
+    let revisions = Revisions {
+        path: &args.path,
+        base: args.base.as_deref(),
+        path_orig: args.path_orig.as_deref(),
+    };
+    let options = DiffOptions {
+        attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr),
+    };
     let mut compared = compare_sides(&revisions, args.full, &options)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     let format = match args.output {
@@ -150,5 +176,9 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if compared.report.has_failures() {
         anyhow::bail!("a side failed to render (see above)");
     }
-    Ok(if compared.report.is_empty() { Exit::Clean } else { Exit::Findings })
+    Ok(if compared.report.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Findings
+    })
 }

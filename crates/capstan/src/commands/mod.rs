@@ -4,8 +4,11 @@ use std::io::Write;
 
 use crate::cli::{Cli, Command};
 
+mod app;
 pub mod compare;
 pub mod diff;
+mod get;
+mod graph;
 pub mod kustomize;
 pub mod plan;
 
@@ -31,6 +34,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
             writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
             Ok(Exit::Clean)
         }
+        Command::Get(args) => get::run(&args, out),
+        Command::Graph(args) => graph::run(&args, out),
+        Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),

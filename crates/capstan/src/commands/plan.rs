@@ -63,10 +63,19 @@ fn rules(path: &std::path::Path) -> anyhow::Result<RuleSet> {
 
 pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let rules = rules(&args.path)?;
-    let revisions = Revisions { path: &args.path, base: args.base.as_deref(), path_orig: args.path_orig.as_deref() };
+    let revisions = Revisions {
+        path: &args.path,
+        base: args.base.as_deref(),
+        path_orig: args.path_orig.as_deref(),
+    };
     let compared = compare_sides(&revisions, false, &DiffOptions::default())?;
     if !compared.report.side_failures.is_empty() {
-        let errors: Vec<String> = compared.report.side_failures.iter().map(|f| format!("{}: {}", f.side, f.error)).collect();
+        let errors: Vec<String> = compared
+            .report
+            .side_failures
+            .iter()
+            .map(|f| format!("{}: {}", f.side, f.error))
+            .collect();
         anyhow::bail!("cannot render: {}", errors.join("; "));
     }
     let sides = [&compared.base_rendering, &compared.head_rendering];
@@ -78,7 +87,12 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         compared.head_rendering.order.clone()
     };
-    let input = PlanInput { files, diff: compared.report, places, order };
+    let input = PlanInput {
+        files,
+        diff: compared.report,
+        places,
+        order,
+    };
     let plan = classify(&input, &rules);
     let format = match args.output {
         PlanFormat::Human => Format::Human,
