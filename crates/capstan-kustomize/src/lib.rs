@@ -6,3 +6,4 @@
 
 pub mod openapi;
 pub mod smp;
+pub mod json6902;
