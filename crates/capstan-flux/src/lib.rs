@@ -4,5 +4,6 @@
 //! - [`model`]: the Flux objects as typed structs.
 
 pub mod model;
+pub mod sops;
 
 pub use model::{FluxKind, FluxObject, ObjectKey};

@@ -62,7 +62,10 @@ pub fn split_var_path(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     for part in path.split('.') {
         match part.find('[') {
-            Some(open) if part.ends_with(']') && part[open + 1..part.len() - 1].parse::<usize>().is_ok() => {
+            Some(open)
+                if part.ends_with(']')
+                    && part[open + 1..part.len() - 1].parse::<usize>().is_ok() =>
+            {
                 out.push(part[..open].to_owned());
                 out.push(part[open + 1..part.len() - 1].to_owned());
             }
@@ -84,7 +87,9 @@ fn split_index(p: &str) -> Result<(String, String)> {
     let inner = p.trim_start_matches('[').trim_end_matches(']');
     match inner.split_once('=') {
         Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
-        None => Err(Error::msg("list path element must contain fieldName=fieldValue for element to match")),
+        None => Err(Error::msg(
+            "list path element must contain fieldName=fieldValue for element to match",
+        )),
     }
 }
 
@@ -222,17 +227,25 @@ fn matcher(
     out: &mut Vec<Found>,
 ) -> Result<()> {
     let Some((head, rest)) = path.split_first() else {
-        out.push(Found { steps: steps.clone(), created });
+        out.push(Found {
+            steps: steps.clone(),
+            created,
+        });
         return Ok(());
     };
     let creating = create != Create::Nothing;
     if let Some(idx) = index_number(head) {
-        let Value::Array(items) = node else { return Err(kind_error("SequenceNode", node)) };
+        let Value::Array(items) = node else {
+            return Err(kind_error("SequenceNode", node));
+        };
         if items.len() == idx && creating {
             items.push(part_kind(rest.first(), create));
         }
         if items.len() < idx + 1 {
-            return Err(Error::msg(format!("index {idx} specified but only {} elements found", items.len())));
+            return Err(Error::msg(format!(
+                "index {idx} specified but only {} elements found",
+                items.len()
+            )));
         }
         let was_created = creating && items.len() == idx + 1 && items[idx].is_null();
         steps.push(Step::Index(idx));
@@ -242,7 +255,8 @@ fn matcher(
     }
     if is_list_index(head) {
         let (key, pattern) = split_index(head)?;
-        let re = Regex::new(&pattern).map_err(|e| Error::msg(format!("error parsing regexp: {e}")))?;
+        let re =
+            Regex::new(&pattern).map_err(|e| Error::msg(format!("error parsing regexp: {e}")))?;
         let Value::Array(items) = node else {
             if node.is_null() {
                 return Ok(());
@@ -264,7 +278,10 @@ fn matcher(
             }
             steps.push(Step::Index(i));
             let r = if key.is_empty() {
-                out.push(Found { steps: steps.clone(), created: false });
+                out.push(Found {
+                    steps: steps.clone(),
+                    created: false,
+                });
                 Ok(())
             } else {
                 matcher(item, rest, create, steps, false, out)
@@ -286,7 +303,9 @@ fn matcher(
         return matcher(node, path, create, steps, created, out);
     }
     if head == "*" {
-        let Value::Array(items) = node else { return Err(kind_error("SequenceNode", node)) };
+        let Value::Array(items) = node else {
+            return Err(kind_error("SequenceNode", node));
+        };
         for (i, item) in items.iter_mut().enumerate() {
             steps.push(Step::Index(i));
             let r = matcher(item, rest, create, steps, false, out);
@@ -308,7 +327,9 @@ fn matcher(
         map.insert(head.clone(), part_kind(rest.first(), create));
         was_created = true;
     }
-    let child = map.get_mut(head.as_str()).expect("present or just inserted");
+    let child = map
+        .get_mut(head.as_str())
+        .expect("present or just inserted");
     steps.push(Step::Key(head.clone()));
     let r = matcher(child, rest, create, steps, was_created, out);
     steps.pop();
@@ -358,11 +379,17 @@ mod tests {
 
     #[test]
     fn split_table() {
-        assert_eq!(split("spec.template.spec"), s(&["spec", "template", "spec"]));
+        assert_eq!(
+            split("spec.template.spec"),
+            s(&["spec", "template", "spec"])
+        );
         assert_eq!(split("data.my\\.key"), s(&["data", "my.key"]));
         assert_eq!(split("a.[name=x.y].b"), s(&["a", "[name=x.y]", "b"]));
         assert_eq!(split("a.[b.c].d"), s(&["a", "b.c", "d"]));
-        assert_eq!(split_var_path("spec.ports[0].port"), s(&["spec", "ports", "0", "port"]));
+        assert_eq!(
+            split_var_path("spec.ports[0].port"),
+            s(&["spec", "ports", "0", "port"])
+        );
     }
 
     #[test]
@@ -380,15 +407,34 @@ mod tests {
 
     #[test]
     fn find_all_matches_and_creates() {
-        let mut doc = json!({"spec": {"containers": [{"name": "app", "image": "x"}, {"name": "sidecar"}]}});
-        let found = find_all(&mut doc, &split("spec.containers.[name=a].image"), Create::Nothing).expect("ok");
-        assert_eq!(found.len(), 1, "unanchored: 'a' matches 'app' only where image exists");
-        let found = find_all(&mut doc, &split("spec.containers.*.image"), Create::Scalar).expect("ok");
+        let mut doc =
+            json!({"spec": {"containers": [{"name": "app", "image": "x"}, {"name": "sidecar"}]}});
+        let found = find_all(
+            &mut doc,
+            &split("spec.containers.[name=a].image"),
+            Create::Nothing,
+        )
+        .expect("ok");
+        assert_eq!(
+            found.len(),
+            1,
+            "unanchored: 'a' matches 'app' only where image exists"
+        );
+        let found =
+            find_all(&mut doc, &split("spec.containers.*.image"), Create::Scalar).expect("ok");
         assert_eq!(found.len(), 2);
         assert!(found[1].created);
-        let found = find_all(&mut doc, &split("spec.volumes.[name=v].emptyDir"), Create::Map).expect("ok");
+        let found = find_all(
+            &mut doc,
+            &split("spec.volumes.[name=v].emptyDir"),
+            Create::Map,
+        )
+        .expect("ok");
         assert_eq!(found.len(), 1);
-        assert_eq!(doc["spec"]["volumes"], json!([{"name": "v", "emptyDir": {}}]));
+        assert_eq!(
+            doc["spec"]["volumes"],
+            json!([{"name": "v", "emptyDir": {}}])
+        );
         assert!(find_all(&mut doc, &split("spec.containers.5"), Create::Nothing).is_err());
     }
 

@@ -47,7 +47,10 @@ fn text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D
 pub fn parse(entries: &[Value]) -> Result<Vec<Image>> {
     entries
         .iter()
-        .map(|e| Image::deserialize(e).map_err(|err| Error::msg(format!("invalid images entry {e}: {err}"))))
+        .map(|e| {
+            Image::deserialize(e)
+                .map_err(|err| Error::msg(format!("invalid images entry {e}: {err}")))
+        })
         .collect()
 }
 
@@ -61,11 +64,22 @@ pub fn apply(resmap: &mut ResMap, entries: &[Value], specs: &[FieldSpec]) -> Res
             }
             legacy_walk(&mut resource.object, &updater)?;
             for spec in specs {
-                fieldpath::apply(spec, &mut resource.object, Create::Nothing, &mut |node| updater.set(node))?;
+                fieldpath::apply(spec, &mut resource.object, Create::Nothing, &mut |node| {
+                    updater.set(node)
+                })?;
             }
         }
     }
     Ok(())
+}
+
+/// Runs an `ImageTagTransformer` configured in `transformers:`.
+pub fn run_plugin(resmap: &mut ResMap, object: &Value, specs: &[FieldSpec]) -> Result<()> {
+    let image = object
+        .get("imageTag")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
+    apply(resmap, &[image], specs)
 }
 
 struct Updater<'a> {
@@ -140,9 +154,21 @@ pub fn split(image: &str) -> (String, String, String) {
     let colon = search.find(':').map(|i| i + slash);
     match (colon, at) {
         (None, None) => (image.to_owned(), String::new(), String::new()),
-        (c, Some(a)) if c.is_none_or(|c| a < c) => (image[..a].to_owned(), String::new(), image[a + 1..].to_owned()),
-        (Some(c), Some(a)) => (image[..c].to_owned(), image[c + 1..a].to_owned(), image[a + 1..].to_owned()),
-        (Some(c), None) => (image[..c].to_owned(), image[c + 1..].to_owned(), String::new()),
+        (c, Some(a)) if c.is_none_or(|c| a < c) => (
+            image[..a].to_owned(),
+            String::new(),
+            image[a + 1..].to_owned(),
+        ),
+        (Some(c), Some(a)) => (
+            image[..c].to_owned(),
+            image[c + 1..a].to_owned(),
+            image[a + 1..].to_owned(),
+        ),
+        (Some(c), None) => (
+            image[..c].to_owned(),
+            image[c + 1..].to_owned(),
+            String::new(),
+        ),
         (None, Some(_)) => unreachable!("covered by the digest-first arm"),
     }
 }
@@ -153,17 +179,19 @@ fn legacy_walk(node: &mut Value, updater: &Updater<'_>) -> Result<()> {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 legacy_walk(value, updater)?;
-                if key == "containers" || key == "initContainers" {
-                    if let Value::Array(items) = value {
-                        for item in items {
-                            match item {
-                                Value::Object(container) => {
-                                    if let Some(image) = container.get_mut("image") {
-                                        updater.set(image)?;
-                                    }
+                if (key == "containers" || key == "initContainers")
+                    && let Value::Array(items) = value
+                {
+                    for item in items {
+                        match item {
+                            Value::Object(container) => {
+                                if let Some(image) = container.get_mut("image") {
+                                    updater.set(image)?;
                                 }
-                                Value::Null => {}
-                                _ => return Err(Error::msg("wrong node kind: expected MappingNode")),
+                            }
+                            Value::Null => {}
+                            _ => {
+                                return Err(Error::msg("wrong node kind: expected MappingNode"));
                             }
                         }
                     }
@@ -189,10 +217,17 @@ mod tests {
             ("nginx:1@sha256:abc", ("nginx", "1", "sha256:abc")),
             ("localhost:5000/nginx", ("localhost:5000/nginx", "", "")),
             ("localhost:5000/nginx:2", ("localhost:5000/nginx", "2", "")),
-            ("docker.io/library/nginx@sha256:x", ("docker.io/library/nginx", "", "sha256:x")),
+            (
+                "docker.io/library/nginx@sha256:x",
+                ("docker.io/library/nginx", "", "sha256:x"),
+            ),
         ];
         for (input, (n, t, d)) in cases {
-            assert_eq!(split(input), (n.to_owned(), t.to_owned(), d.to_owned()), "{input}");
+            assert_eq!(
+                split(input),
+                (n.to_owned(), t.to_owned(), d.to_owned()),
+                "{input}"
+            );
         }
     }
 
@@ -213,7 +248,11 @@ mod tests {
             (image("", "", "", "-x"), "nginx", "nginx:-x"),
             (image("", "3", "", ""), "nginx:1@sha256:old", "nginx:3"),
             (image("", "3", "", ""), "nginxx:1", "nginxx:1"),
-            (image("", "3", "", ""), "docker.io/nginx:1", "docker.io/nginx:1"),
+            (
+                image("", "3", "", ""),
+                "docker.io/nginx:1",
+                "docker.io/nginx:1",
+            ),
         ];
         for (img, input, want) in cases {
             let updater = Updater::new(&img);

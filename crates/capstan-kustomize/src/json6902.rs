@@ -19,7 +19,9 @@ pub struct Json6902Error {
 }
 
 fn err(message: impl Into<String>) -> Json6902Error {
-    Json6902Error { message: message.into() }
+    Json6902Error {
+        message: message.into(),
+    }
 }
 
 /// A decoded JSON patch: its operations in order, each a JSON object.
@@ -42,7 +44,8 @@ impl JsonPatch {
             let mut options = serde_saphyr::Options::default();
             options.strict_booleans = false;
             options.legacy_octal_numbers = true;
-            serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| err(e.to_string()))?
+            serde_saphyr::from_str_with_options::<Value>(text, options)
+                .map_err(|e| err(e.to_string()))?
         };
         JsonPatch::from_value(value)
     }
@@ -90,8 +93,11 @@ fn apply_one(op: &Map, doc: &mut Value) -> Result<(), Json6902Error> {
     match kind {
         "add" => {
             let path = path_of(op, "path", "path")?;
-            let (con, key) = find_object(doc, path)
-                .ok_or_else(|| err(format!("add operation does not apply: doc is missing path: \"{path}\": missing value")))?;
+            let (con, key) = find_object(doc, path).ok_or_else(|| {
+                err(format!(
+                    "add operation does not apply: doc is missing path: \"{path}\": missing value"
+                ))
+            })?;
             add(con, &key, value())
         }
         "remove" => {
@@ -102,8 +108,11 @@ fn apply_one(op: &Map, doc: &mut Value) -> Result<(), Json6902Error> {
         }
         "replace" => {
             let path = path_of(op, "path", "path")?;
-            let (con, key) = find_object(doc, path)
-                .ok_or_else(|| err(format!("replace operation does not apply: doc is missing path: {path}: missing value")))?;
+            let (con, key) = find_object(doc, path).ok_or_else(|| {
+                err(format!(
+                    "replace operation does not apply: doc is missing path: {path}: missing value"
+                ))
+            })?;
             if let Value::Array(items) = con {
                 index(items.len(), &key, false)?;
             }
@@ -111,8 +120,11 @@ fn apply_one(op: &Map, doc: &mut Value) -> Result<(), Json6902Error> {
         }
         "move" => {
             let from = path_of(op, "from", "from")?;
-            let (con, key) = find_object(doc, from)
-                .ok_or_else(|| err(format!("move operation does not apply: doc is missing from path: {from}: missing value")))?;
+            let (con, key) = find_object(doc, from).ok_or_else(|| {
+                err(format!(
+                    "move operation does not apply: doc is missing from path: {from}: missing value"
+                ))
+            })?;
             let moved = remove(con, &key)?;
             let path = path_of(op, "path", "path")?;
             let (con, key) = find_object(doc, path).ok_or_else(|| {
@@ -122,8 +134,11 @@ fn apply_one(op: &Map, doc: &mut Value) -> Result<(), Json6902Error> {
         }
         "copy" => {
             let from = path_of(op, "from", "from")?;
-            let (con, key) = find_object(doc, from)
-                .ok_or_else(|| err(format!("copy operation does not apply: doc is missing from path: {from}: missing value")))?;
+            let (con, key) = find_object(doc, from).ok_or_else(|| {
+                err(format!(
+                    "copy operation does not apply: doc is missing from path: {from}: missing value"
+                ))
+            })?;
             let copied = get(con, &key)?.cloned().unwrap_or(Value::Null);
             let path = path_of(op, "path", "path")?;
             let (con, key) = find_object(doc, path).ok_or_else(|| {
@@ -137,8 +152,11 @@ fn apply_one(op: &Map, doc: &mut Value) -> Result<(), Json6902Error> {
             let found = if path.is_empty() {
                 Some(&*doc)
             } else {
-                let (con, key) = find_object(doc, path)
-                    .ok_or_else(|| err(format!("test operation does not apply: is missing path: {path}: missing value")))?;
+                let (con, key) = find_object(doc, path).ok_or_else(|| {
+                    err(format!(
+                        "test operation does not apply: is missing path: {path}: missing value"
+                    ))
+                })?;
                 get(con, &key)?.map(|v| &*v)
             };
             let ok = match (found, want) {
@@ -146,7 +164,11 @@ fn apply_one(op: &Map, doc: &mut Value) -> Result<(), Json6902Error> {
                 (Some(a), Some(b)) => json_equal(a, b),
                 _ => false,
             };
-            if ok { Ok(()) } else { Err(err(format!("testing value {path} failed: test failed"))) }
+            if ok {
+                Ok(())
+            } else {
+                Err(err(format!("testing value {path} failed: test failed")))
+            }
         }
         other => Err(err(format!("Unexpected kind: {other}"))),
     }
@@ -193,14 +215,18 @@ fn index(len: usize, key: &str, insert: bool) -> Result<usize, Json6902Error> {
     let size = i64::try_from(if insert { len + 1 } else { len }).unwrap_or(i64::MAX);
     let resolved = if i < 0 {
         if i < -size {
-            return Err(err(format!("Unable to access invalid index: {i}: invalid index referenced")));
+            return Err(err(format!(
+                "Unable to access invalid index: {i}: invalid index referenced"
+            )));
         }
         i + size
     } else {
         i
     };
     if resolved >= size {
-        return Err(err(format!("Unable to access invalid index: {i}: invalid index referenced")));
+        return Err(err(format!(
+            "Unable to access invalid index: {i}: invalid index referenced"
+        )));
     }
     usize::try_from(resolved).map_err(|_| err(format!("Unable to access invalid index: {i}")))
 }
@@ -220,7 +246,9 @@ fn add(con: &mut Value, key: &str, value: Value) -> Result<(), Json6902Error> {
             items.insert(i, value);
             Ok(())
         }
-        _ => Err(err(format!("add operation does not apply: doc is missing path: \"{key}\""))),
+        _ => Err(err(format!(
+            "add operation does not apply: doc is missing path: \"{key}\""
+        ))),
     }
 }
 
@@ -235,7 +263,9 @@ fn set(con: &mut Value, key: &str, value: Value) -> Result<(), Json6902Error> {
             items[i] = value;
             Ok(())
         }
-        _ => Err(err(format!("replace operation does not apply: doc is missing key: {key}"))),
+        _ => Err(err(format!(
+            "replace operation does not apply: doc is missing key: {key}"
+        ))),
     }
 }
 
@@ -252,14 +282,18 @@ fn get<'a>(con: &'a mut Value, key: &str) -> Result<Option<&'a mut Value>, Json6
 
 fn remove(con: &mut Value, key: &str) -> Result<Value, Json6902Error> {
     match con {
-        Value::Object(map) => map
-            .shift_remove(key)
-            .ok_or_else(|| err(format!("Unable to remove nonexistent key: {key}: missing value"))),
+        Value::Object(map) => map.shift_remove(key).ok_or_else(|| {
+            err(format!(
+                "Unable to remove nonexistent key: {key}: missing value"
+            ))
+        }),
         Value::Array(items) => {
             let i = index(items.len(), key, false)?;
             Ok(items.remove(i))
         }
-        _ => Err(err(format!("Unable to remove nonexistent key: {key}: missing value"))),
+        _ => Err(err(format!(
+            "Unable to remove nonexistent key: {key}: missing value"
+        ))),
     }
 }
 
@@ -267,9 +301,13 @@ fn remove(con: &mut Value, key: &str) -> Result<Value, Json6902Error> {
 fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -283,7 +321,9 @@ mod tests {
 
     fn run(doc: Value, patch: &str) -> Result<Value, String> {
         let mut doc = doc;
-        JsonPatch::parse(patch).and_then(|p| p.apply(&mut doc)).map_err(|e| e.message)?;
+        JsonPatch::parse(patch)
+            .and_then(|p| p.apply(&mut doc))
+            .map_err(|e| e.message)?;
         Ok(doc)
     }
 
@@ -291,26 +331,83 @@ mod tests {
     fn operations_table() {
         let doc = json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1});
         let cases: &[(&str, Result<Value, &str>)] = &[
-            (r#"[{"op":"add","path":"/a/b/1","value":9}]"#, Ok(json!({"a": {"b": [1, 9, 2, 3], "c~d/e": "x"}, "n": 1}))),
-            (r#"[{"op":"add","path":"/a/b/-","value":9}]"#, Ok(json!({"a": {"b": [1, 2, 3, 9], "c~d/e": "x"}, "n": 1}))),
-            (r#"[{"op":"add","path":"/a/b/3","value":9}]"#, Ok(json!({"a": {"b": [1, 2, 3, 9], "c~d/e": "x"}, "n": 1}))),
-            (r#"[{"op":"add","path":"/a/b/-1","value":9}]"#, Ok(json!({"a": {"b": [1, 2, 3, 9], "c~d/e": "x"}, "n": 1}))),
-            (r#"[{"op":"add","path":"/a/b/5","value":9}]"#, Err("Unable to access invalid index: 5")),
-            (r#"[{"op":"add","path":"/x/y","value":9}]"#, Err("add operation does not apply")),
-            (r#"[{"op":"remove","path":"/a/c~0d~1e"}]"#, Ok(json!({"a": {"b": [1, 2, 3]}, "n": 1}))),
-            (r#"[{"op":"remove","path":"/a/zz"}]"#, Err("Unable to remove nonexistent key: zz")),
-            (r#"[{"op":"replace","path":"/n","value":"two"}]"#, Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": "two"}))),
-            (r#"[{"op":"replace","path":"/m","value":2}]"#, Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1, "m": 2}))),
-            (r#"[{"op":"replace","path":"/a/b/3","value":2}]"#, Err("Unable to access invalid index: 3")),
-            (r#"[{"op":"move","from":"/n","path":"/a/n"}]"#, Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x", "n": 1}}))),
-            (r#"[{"op":"copy","from":"/a/b/0","path":"/a/b/0"}]"#, Ok(json!({"a": {"b": [1, 1, 2, 3], "c~d/e": "x"}, "n": 1}))),
-            (r#"[{"op":"test","path":"/n","value":1.0}]"#, Ok(doc.clone())),
-            (r#"[{"op":"test","path":"/n","value":2}]"#, Err("testing value /n failed")),
-            (r#"[{"op":"frob","path":"/n"}]"#, Err("Unexpected kind: frob")),
+            (
+                r#"[{"op":"add","path":"/a/b/1","value":9}]"#,
+                Ok(json!({"a": {"b": [1, 9, 2, 3], "c~d/e": "x"}, "n": 1})),
+            ),
+            (
+                r#"[{"op":"add","path":"/a/b/-","value":9}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3, 9], "c~d/e": "x"}, "n": 1})),
+            ),
+            (
+                r#"[{"op":"add","path":"/a/b/3","value":9}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3, 9], "c~d/e": "x"}, "n": 1})),
+            ),
+            (
+                r#"[{"op":"add","path":"/a/b/-1","value":9}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3, 9], "c~d/e": "x"}, "n": 1})),
+            ),
+            (
+                r#"[{"op":"add","path":"/a/b/5","value":9}]"#,
+                Err("Unable to access invalid index: 5"),
+            ),
+            (
+                r#"[{"op":"add","path":"/x/y","value":9}]"#,
+                Err("add operation does not apply"),
+            ),
+            (
+                r#"[{"op":"remove","path":"/a/c~0d~1e"}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3]}, "n": 1})),
+            ),
+            (
+                r#"[{"op":"remove","path":"/a/zz"}]"#,
+                Err("Unable to remove nonexistent key: zz"),
+            ),
+            (
+                r#"[{"op":"replace","path":"/n","value":"two"}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": "two"})),
+            ),
+            (
+                r#"[{"op":"replace","path":"/m","value":2}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1, "m": 2})),
+            ),
+            (
+                r#"[{"op":"replace","path":"/a/b/3","value":2}]"#,
+                Err("Unable to access invalid index: 3"),
+            ),
+            (
+                r#"[{"op":"move","from":"/n","path":"/a/n"}]"#,
+                Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x", "n": 1}})),
+            ),
+            (
+                r#"[{"op":"copy","from":"/a/b/0","path":"/a/b/0"}]"#,
+                Ok(json!({"a": {"b": [1, 1, 2, 3], "c~d/e": "x"}, "n": 1})),
+            ),
+            (
+                r#"[{"op":"test","path":"/n","value":1.0}]"#,
+                Ok(doc.clone()),
+            ),
+            (
+                r#"[{"op":"test","path":"/n","value":2}]"#,
+                Err("testing value /n failed"),
+            ),
+            (
+                r#"[{"op":"frob","path":"/n"}]"#,
+                Err("Unexpected kind: frob"),
+            ),
             (r#"[{"path":"/n"}]"#, Err("Unexpected kind: unknown")),
-            ("- op: add\n  path: /a/new\n  value:\n    k: v\n", Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x", "new": {"k": "v"}}, "n": 1}))),
-            ("- op: add\n  path: /y\n  value: on\n", Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1, "y": true}))),
-            ("- op: add\n  path: /z\n", Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1, "z": null}))),
+            (
+                "- op: add\n  path: /a/new\n  value:\n    k: v\n",
+                Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x", "new": {"k": "v"}}, "n": 1})),
+            ),
+            (
+                "- op: add\n  path: /y\n  value: on\n",
+                Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1, "y": true})),
+            ),
+            (
+                "- op: add\n  path: /z\n",
+                Ok(json!({"a": {"b": [1, 2, 3], "c~d/e": "x"}, "n": 1, "z": null})),
+            ),
         ];
         for (patch, want) in cases {
             let got = run(doc.clone(), patch);

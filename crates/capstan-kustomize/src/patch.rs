@@ -80,8 +80,12 @@ pub fn decode_body(text: &str, source: &str) -> Result<Body> {
     match (sm, json) {
         (Some(docs), Err(_)) => Ok(Body::StrategicMerge(docs)),
         (None, Ok(patch)) => Ok(Body::Json6902(patch, text.to_owned())),
-        (Some(_), Ok(_)) => Err(Error::msg(format!("illegally qualifies as both an SM and JSON patch: {source}"))),
-        (None, Err(_)) => Err(Error::msg(format!("unable to parse SM or JSON patch from {source}"))),
+        (Some(_), Ok(_)) => Err(Error::msg(format!(
+            "illegally qualifies as both an SM and JSON patch: {source}"
+        ))),
+        (None, Err(_)) => Err(Error::msg(format!(
+            "unable to parse SM or JSON patch from {source}"
+        ))),
     }
 }
 
@@ -99,15 +103,26 @@ pub fn apply_patches(resmap: &mut ResMap, entries: &[Value], loader: &Loader<'_>
 }
 
 /// Applies one `patches` entry (or `PatchTransformer` config).
-pub fn apply_patch_entry(resmap: &mut ResMap, entry: &PatchEntry, loader: &Loader<'_>) -> Result<()> {
+pub fn apply_patch_entry(
+    resmap: &mut ResMap,
+    entry: &PatchEntry,
+    loader: &Loader<'_>,
+) -> Result<()> {
     let inline = entry.patch.trim();
     let (text, source) = match (inline.is_empty(), entry.path.is_empty()) {
-        (true, true) => return Err(Error::msg("must specify one of patch and path in\npatches entry")),
+        (true, true) => {
+            return Err(Error::msg(
+                "must specify one of patch and path in\npatches entry",
+            ));
+        }
         (false, false) => return Err(Error::msg("patch and path can't be set at the same time")),
         (false, true) => (inline.to_owned(), format!("[patch: {inline:?}]")),
         (true, false) => {
             let text = loader.load_string(&entry.path).map_err(|e| {
-                Error::msg(format!("failed to get the patch file from path({}): {e}", entry.path))
+                Error::msg(format!(
+                    "failed to get the patch file from path({}): {e}",
+                    entry.path
+                ))
             })?;
             (text, format!("[path: {:?}]", entry.path))
         }
@@ -132,7 +147,9 @@ pub fn apply_patch_entry(resmap: &mut ResMap, entry: &PatchEntry, loader: &Loade
                     for patch in &docs {
                         let id = ResId::of(patch);
                         let chosen = by_id(resmap, &id).map_err(|e| {
-                            Error::msg(format!("no resource matches strategic merge patch \"{id}\": {e}"))
+                            Error::msg(format!(
+                                "no resource matches strategic merge patch \"{id}\": {e}"
+                            ))
                         })?;
                         apply_smp_to(resmap, &[chosen], patch, options, false)?;
                     }
@@ -142,7 +159,9 @@ pub fn apply_patch_entry(resmap: &mut ResMap, entry: &PatchEntry, loader: &Loade
         }
         Body::Json6902(patch, text) => {
             let Some(target) = &entry.target else {
-                return Err(Error::msg(format!("must specify a target for JSON patch {source}")));
+                return Err(Error::msg(format!(
+                    "must specify a target for JSON patch {source}"
+                )));
             };
             let chosen = selector::select(resmap, target)?;
             for index in chosen {
@@ -161,26 +180,45 @@ fn by_id(resmap: &ResMap, id: &ResId) -> Result<usize> {
     let found = resmap.matching_any(|candidate| candidate.equals(id));
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Error::msg(format!("no matches for Id {id}; failed to find unique target for patch {id}"))),
-        _ => Err(Error::msg(format!("multiple matches for Id {id}; failed to find unique target for patch {id}"))),
+        [] => Err(Error::msg(format!(
+            "no matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+        _ => Err(Error::msg(format!(
+            "multiple matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
     }
 }
 
 fn apply_json(resource: &mut Resource, patch: &JsonPatch, text: &str) -> Result<()> {
-    patch
-        .apply(&mut resource.object)
-        .map_err(|e| Error::msg(format!("{e}").trim().to_owned()).context(format!("applying JSON patch {text:?} to {}", resource.id())))
+    patch.apply(&mut resource.object).map_err(|e| {
+        Error::msg(format!("{e}").trim().to_owned())
+            .context(format!("applying JSON patch {text:?} to {}", resource.id()))
+    })
 }
 
 /// Applies one strategic-merge patch to the chosen resources, dropping those it deletes.
-fn apply_smp_to(resmap: &mut ResMap, chosen: &[usize], patch: &Value, options: Options, targeted: bool) -> Result<()> {
+fn apply_smp_to(
+    resmap: &mut ResMap,
+    chosen: &[usize],
+    patch: &Value,
+    options: Options,
+    targeted: bool,
+) -> Result<()> {
     let mut deleted = Vec::new();
     for &index in chosen {
-        let Some(resource) = resmap.get_mut(index) else { continue };
+        let Some(resource) = resmap.get_mut(index) else {
+            continue;
+        };
         let mut patch = patch.clone();
         if targeted && let Value::Object(map) = &mut patch {
-            let kind = map.get("kind").cloned().unwrap_or(Value::String(String::new()));
-            map.insert("apiVersion".to_owned(), Value::String(resource.api_version().to_owned()));
+            let kind = map
+                .get("kind")
+                .cloned()
+                .unwrap_or(Value::String(String::new()));
+            map.insert(
+                "apiVersion".to_owned(),
+                Value::String(resource.api_version().to_owned()),
+            );
             map.insert("kind".to_owned(), kind);
         }
         if !apply_smp(resource, &patch, options)? {
@@ -203,8 +241,12 @@ pub fn apply_smp(resource: &mut Resource, patch: &Value, options: Options) -> Re
         resource.allow_name_change |= options.allow_name_change;
         resource.allow_kind_change |= options.allow_kind_change;
     }
-    let merged = smp::merge(patch, &resource.object)
-        .map_err(|e| Error::msg(e.message).context(format!("applying strategic merge patch to {}", resource.id())))?;
+    let merged = smp::merge(patch, &resource.object).map_err(|e| {
+        Error::msg(e.message).context(format!(
+            "applying strategic merge patch to {}",
+            resource.id()
+        ))
+    })?;
     let Some(merged) = merged.filter(|m| m.as_object().is_some_and(|o| !o.is_empty())) else {
         return Ok(false);
     };
@@ -217,16 +259,28 @@ pub fn apply_smp(resource: &mut Resource, patch: &Value, options: Options) -> Re
     if !options.allow_name_change {
         resource.set_name(&name);
     }
-    resource.set_namespace(&namespace);
+    if namespace.is_empty() {
+        if let Some(Value::Object(meta)) = resource.object.get_mut("metadata") {
+            meta.shift_remove("namespace");
+        }
+    } else {
+        resource.set_namespace(&namespace);
+    }
     Ok(true)
 }
 
 /// Applies the deprecated `patchesStrategicMerge` entries (inline YAML or file paths).
-pub fn apply_strategic_merge(resmap: &mut ResMap, entries: &[Value], loader: &Loader<'_>) -> Result<()> {
+pub fn apply_strategic_merge(
+    resmap: &mut ResMap,
+    entries: &[Value],
+    loader: &Loader<'_>,
+) -> Result<()> {
     let mut patches = Vec::new();
     for entry in entries {
         let Some(text) = entry.as_str() else {
-            return Err(Error::msg(format!("invalid patchesStrategicMerge entry {entry}: expected a string")));
+            return Err(Error::msg(format!(
+                "invalid patchesStrategicMerge entry {entry}: expected a string"
+            )));
         };
         let docs = match strategic_merge_docs(text).filter(|d| !d.is_empty()) {
             Some(docs) => docs,
@@ -261,19 +315,28 @@ pub fn apply_json6902(resmap: &mut ResMap, entries: &[Value], loader: &Loader<'_
         }
         let text = match (entry.path.is_empty(), entry.patch.is_empty()) {
             (true, true) => return Err(Error::msg("empty file path and empty jsonOp")),
-            (false, false) => return Err(Error::msg("must specify a file path or jsonOp, not both")),
+            (false, false) => {
+                return Err(Error::msg("must specify a file path or jsonOp, not both"));
+            }
             (false, true) => {
                 let text = loader.load_string(&entry.path)?;
                 if text.is_empty() {
-                    return Err(Error::msg(format!("patch file '{}' empty seems to be empty", entry.path)));
+                    return Err(Error::msg(format!(
+                        "patch file '{}' empty seems to be empty",
+                        entry.path
+                    )));
                 }
                 text
             }
             (true, false) => entry.patch.clone(),
         };
-        let patch = JsonPatch::parse(&text).map_err(|e| Error::msg(format!("decoding {text}: {e}")))?;
+        let patch =
+            JsonPatch::parse(&text).map_err(|e| Error::msg(format!("decoding {text}: {e}")))?;
         if patch.operations.is_empty() {
-            return Err(Error::msg(format!("patch appears to be empty; file={}, JsonOp={text}", entry.path)));
+            return Err(Error::msg(format!(
+                "patch appears to be empty; file={}, JsonOp={text}",
+                entry.path
+            )));
         }
         for index in selector::select(resmap, target)? {
             if let Some(resource) = resmap.get_mut(index) {
@@ -282,6 +345,57 @@ pub fn apply_json6902(resmap: &mut ResMap, entries: &[Value], loader: &Loader<'_
         }
     }
     Ok(())
+}
+
+/// The fields of a transformer config that are not the plugin's own.
+pub(crate) fn plugin_fields(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Value::Object(map) = &mut object {
+        for key in ["apiVersion", "kind", "metadata"] {
+            map.shift_remove(key);
+        }
+    }
+    object
+}
+
+/// Runs a `PatchTransformer`, `PatchStrategicMergeTransformer` or `PatchJson6902Transformer`
+/// configured in `transformers:`.
+pub fn run_plugin(
+    resmap: &mut ResMap,
+    kind: &str,
+    object: &Value,
+    loader: &Loader<'_>,
+) -> Result<()> {
+    let config = plugin_fields(object);
+    match kind {
+        "PatchTransformer" => {
+            let entry: PatchEntry = decode(&config, kind)?;
+            apply_patch_entry(resmap, &entry, loader)
+        }
+        "PatchStrategicMergeTransformer" => {
+            let mut entries: Vec<Value> = config
+                .get("paths")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(inline) = config.get("patches").and_then(Value::as_str) {
+                entries.push(Value::String(inline.to_owned()));
+            }
+            if entries.is_empty() {
+                return Err(Error::msg("empty file path and empty patch content"));
+            }
+            apply_strategic_merge(resmap, &entries, loader)
+        }
+        _ => {
+            let mut entry = serde_json::Map::new();
+            for (from, to) in [("target", "target"), ("path", "path"), ("jsonOp", "patch")] {
+                if let Some(v) = config.get(from) {
+                    entry.insert(to.to_owned(), v.clone());
+                }
+            }
+            apply_json6902(resmap, &[Value::Object(entry)], loader)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -294,8 +408,14 @@ mod tests {
             decode_body("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n", "x"),
             Ok(Body::StrategicMerge(d)) if d.len() == 1
         ));
-        assert!(matches!(decode_body("- op: add\n  path: /a\n  value: 1\n", "x"), Ok(Body::Json6902(..))));
-        assert!(matches!(decode_body(r#"[{"op": "remove", "path": "/a"}]"#, "x"), Ok(Body::Json6902(..))));
+        assert!(matches!(
+            decode_body("- op: add\n  path: /a\n  value: 1\n", "x"),
+            Ok(Body::Json6902(..))
+        ));
+        assert!(matches!(
+            decode_body(r#"[{"op": "remove", "path": "/a"}]"#, "x"),
+            Ok(Body::Json6902(..))
+        ));
         assert!(matches!(
             decode_body("kind: A\n---\nkind: B\n", "x"),
             Ok(Body::StrategicMerge(d)) if d.len() == 2

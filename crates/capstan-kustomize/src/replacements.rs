@@ -97,7 +97,13 @@ fn id_of(group: &str, version: &str, kind: &str, name: &str, namespace: &str) ->
 
 impl SourceSelector {
     fn id(&self) -> ResId {
-        id_of(&self.group, &self.version, &self.kind, &self.name, &self.namespace)
+        id_of(
+            &self.group,
+            &self.version,
+            &self.kind,
+            &self.name,
+            &self.namespace,
+        )
     }
 }
 
@@ -106,7 +112,11 @@ fn selector_id(s: &Selector) -> ResId {
 }
 
 fn selector_id_is_empty(s: &Selector) -> bool {
-    s.group.is_empty() && s.version.is_empty() && s.kind.is_empty() && s.name.is_empty() && s.namespace.is_empty()
+    s.group.is_empty()
+        && s.version.is_empty()
+        && s.kind.is_empty()
+        && s.name.is_empty()
+        && s.namespace.is_empty()
 }
 
 /// Reads the `replacements` entries of a kustomization, loading `path:` files.
@@ -116,11 +126,16 @@ pub fn load(entries: &[Value], loader: &Loader<'_>) -> Result<Vec<Replacement>> 
         let field = ReplacementField::deserialize(entry)
             .map_err(|e| Error::msg(format!("invalid replacements entry {entry}: {e}")))?;
         if field.path.is_empty() {
-            out.push(Replacement { source: field.source, targets: field.targets });
+            out.push(Replacement {
+                source: field.source,
+                targets: field.targets,
+            });
             continue;
         }
         if field.source.is_some() || field.targets.as_ref().is_some_and(|t| !t.is_empty()) {
-            return Err(Error::msg("cannot specify both path and inline replacement"));
+            return Err(Error::msg(
+                "cannot specify both path and inline replacement",
+            ));
         }
         let text = loader.load_string(&field.path)?;
         let value = capstan_core::yaml::parse_document(&text)
@@ -146,11 +161,23 @@ pub fn apply(resmap: &mut ResMap, entries: &[Value], loader: &Loader<'_>) -> Res
     apply_all(resmap, &replacements)
 }
 
+/// Runs a `ReplacementTransformer` configured in `transformers:`.
+pub fn run_plugin(resmap: &mut ResMap, object: &Value, loader: &Loader<'_>) -> Result<()> {
+    let entries = object
+        .get("replacements")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    apply(resmap, &entries, loader)
+}
+
 /// Applies already loaded replacements, in order.
 pub fn apply_all(resmap: &mut ResMap, replacements: &[Replacement]) -> Result<()> {
     for r in replacements {
         let (Some(source), Some(targets)) = (&r.source, &r.targets) else {
-            return Err(Error::msg("replacements must specify a source and at least one target"));
+            return Err(Error::msg(
+                "replacements must specify a source and at least one target",
+            ));
         };
         let value = source_value(resmap, source)?;
         for target in targets {
@@ -164,9 +191,15 @@ fn source_value(resmap: &ResMap, source: &SourceSelector) -> Result<Value> {
     let wanted = source.id();
     let mut found: Option<&Resource> = None;
     for resource in resmap.iter() {
-        if resource.all_ids().iter().any(|id| id.is_selected_by(&wanted)) {
+        if resource
+            .all_ids()
+            .iter()
+            .any(|id| id.is_selected_by(&wanted))
+        {
             if found.is_some() {
-                return Err(Error::msg(format!("multiple matches for selector {wanted}")));
+                return Err(Error::msg(format!(
+                    "multiple matches for selector {wanted}"
+                )));
             }
             found = Some(resource);
         }
@@ -174,7 +207,11 @@ fn source_value(resmap: &ResMap, source: &SourceSelector) -> Result<Value> {
     let Some(resource) = found else {
         return Err(Error::msg(format!("nothing selected by {wanted}")));
     };
-    let field_path = if source.field_path.is_empty() { DEFAULT_FIELD_PATH } else { &source.field_path };
+    let field_path = if source.field_path.is_empty() {
+        DEFAULT_FIELD_PATH
+    } else {
+        &source.field_path
+    };
     let node = dotted_path::lookup(&resource.object, &dotted_path::split(field_path))
         .map_err(|e| Error::msg(format!("error looking up replacement source: {e}")))?;
     let node = match node {
@@ -189,13 +226,21 @@ fn source_value(resmap: &ResMap, source: &SourceSelector) -> Result<Value> {
         return Ok(node.clone());
     };
     if node.is_object() || node.is_array() {
-        return Err(Error::msg("delimiter option can only be used with scalar nodes"));
+        return Err(Error::msg(
+            "delimiter option can only be used with scalar nodes",
+        ));
     }
     let text = dotted_path::scalar_text(node);
     let parts: Vec<&str> = text.split(options.delimiter.as_str()).collect();
-    let part = usize::try_from(options.index).ok().and_then(|i| parts.get(i)).ok_or_else(|| {
-        Error::msg(format!("options.index {} is out of bounds for value {text}", options.index))
-    })?;
+    let part = usize::try_from(options.index)
+        .ok()
+        .and_then(|i| parts.get(i))
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "options.index {} is out of bounds for value {text}",
+                options.index
+            ))
+        })?;
     Ok(retyped(node, part))
 }
 
@@ -231,17 +276,29 @@ fn string_pairs(resource: &Resource, field: &str) -> Vec<(String, String)> {
         .get("metadata")
         .and_then(|m| m.get(field))
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn labels_and_annotations_match(resource: &Resource, selector: &Selector) -> Result<bool> {
     let labels = string_pairs(resource, "labels");
     let annotations = string_pairs(resource, "annotations");
-    let l: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let a: Vec<(&str, &str)> = annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Ok(LabelSelector::parse(&selector.annotation_selector)?.matches(&a)
-        && LabelSelector::parse(&selector.label_selector)?.matches(&l))
+    let l: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let a: Vec<(&str, &str)> = annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Ok(
+        LabelSelector::parse(&selector.annotation_selector)?.matches(&a)
+            && LabelSelector::parse(&selector.label_selector)?.matches(&l),
+    )
 }
 
 fn apply_target(resmap: &mut ResMap, value: &Value, target: &TargetSelector) -> Result<()> {
@@ -287,7 +344,12 @@ fn apply_target(resmap: &mut ResMap, value: &Value, target: &TargetSelector) -> 
     Ok(())
 }
 
-fn copy_to(object: &mut Value, value: &Value, field_path: &str, options: Option<&FieldOptions>) -> Result<()> {
+fn copy_to(
+    object: &mut Value,
+    value: &Value,
+    field_path: &str,
+    options: Option<&FieldOptions>,
+) -> Result<()> {
     let create = match (options.is_some_and(|o| o.create), value) {
         (false, _) => Create::Nothing,
         (true, Value::Object(_)) => Create::Map,
@@ -307,21 +369,33 @@ fn copy_to(object: &mut Value, value: &Value, field_path: &str, options: Option<
         return Err(Error::msg(not_found()));
     }
     for f in found {
-        let Some(node) = dotted_path::at_mut(object, &f.steps) else { continue };
+        let Some(node) = dotted_path::at_mut(object, &f.steps) else {
+            continue;
+        };
         set_field_value(node, value, f.created, options)?;
     }
     Ok(())
 }
 
-fn set_field_value(target: &mut Value, value: &Value, created: bool, options: Option<&FieldOptions>) -> Result<()> {
+fn set_field_value(
+    target: &mut Value,
+    value: &Value,
+    created: bool,
+    options: Option<&FieldOptions>,
+) -> Result<()> {
     let target_is_scalar = !(target.is_object() || target.is_array());
     let mut text = dotted_path::scalar_text(value);
     if let Some(o) = options.filter(|o| !o.delimiter.is_empty()) {
         if !target_is_scalar {
-            return Err(Error::msg("delimiter option can only be used with scalar nodes"));
+            return Err(Error::msg(
+                "delimiter option can only be used with scalar nodes",
+            ));
         }
         let current = dotted_path::scalar_text(target);
-        let mut parts: Vec<String> = current.split(o.delimiter.as_str()).map(str::to_owned).collect();
+        let mut parts: Vec<String> = current
+            .split(o.delimiter.as_str())
+            .map(str::to_owned)
+            .collect();
         match usize::try_from(o.index) {
             Err(_) => parts.insert(0, text.clone()),
             Ok(i) if i >= parts.len() => parts.push(text.clone()),

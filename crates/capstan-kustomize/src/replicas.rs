@@ -30,7 +30,10 @@ pub struct Replica {
 pub fn parse(entries: &[Value]) -> Result<Vec<Replica>> {
     entries
         .iter()
-        .map(|e| Replica::deserialize(e).map_err(|err| Error::msg(format!("invalid replicas entry {e}: {err}"))))
+        .map(|e| {
+            Replica::deserialize(e)
+                .map_err(|err| Error::msg(format!("invalid replicas entry {e}: {err}")))
+        })
         .collect()
 }
 
@@ -40,10 +43,13 @@ pub fn apply(resmap: &mut ResMap, entries: &[Value], specs: &[FieldSpec]) -> Res
         let mut found = false;
         for spec in specs {
             let selector = spec.gvk();
-            let chosen = resmap.matching_any(|id| id.name == replica.name && id.gvk.is_selected(&selector));
+            let chosen =
+                resmap.matching_any(|id| id.name == replica.name && id.gvk.is_selected(&selector));
             found |= !chosen.is_empty();
             for index in chosen {
-                let Some(resource) = resmap.get_mut(index) else { continue };
+                let Some(resource) = resmap.get_mut(index) else {
+                    continue;
+                };
                 fieldpath::apply(spec, &mut resource.object, Create::Scalar, &mut |node| {
                     *node = Value::from(replica.count);
                     Ok(())
@@ -62,15 +68,33 @@ pub fn apply(resmap: &mut ResMap, entries: &[Value], specs: &[FieldSpec]) -> Res
     Ok(())
 }
 
+/// Runs a `ReplicaCountTransformer` configured in `transformers:`.
+pub fn run_plugin(resmap: &mut ResMap, object: &Value, specs: &[FieldSpec]) -> Result<()> {
+    let replica = object
+        .get("replica")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
+    apply(resmap, &[replica], specs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn entries_decode() {
-        assert_eq!(parse(&[serde_json::json!({"name": "a"})]).expect("parses")[0].count, 0);
+        assert_eq!(
+            parse(&[serde_json::json!({"name": "a"})]).expect("parses")[0].count,
+            0
+        );
         assert!(parse(&[serde_json::json!({"name": "a", "cnt": 1})]).is_err());
         let r = parse(&[serde_json::json!({"name": "a", "count": 3})]).expect("parses");
-        assert_eq!(r[0], Replica { name: "a".into(), count: 3 });
+        assert_eq!(
+            r[0],
+            Replica {
+                name: "a".into(),
+                count: 3
+            }
+        );
     }
 }

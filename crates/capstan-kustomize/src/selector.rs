@@ -35,16 +35,43 @@ pub struct Selector {
 impl std::fmt::Display for Selector {
     /// kustomize's `Selector.String()`: `ResId` string, then annotation and label selectors.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let gvk = match (self.group.is_empty(), self.version.is_empty(), self.kind.is_empty()) {
+        let gvk = match (
+            self.group.is_empty(),
+            self.version.is_empty(),
+            self.kind.is_empty(),
+        ) {
             (true, true, true) => "~G_~V_~K".to_owned(),
             _ => {
-                let part = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
-                format!("{}.{}.{}", part(&self.kind, "~K"), part(&self.version, "~V"), part(&self.group, "~G"))
+                let part = |s: &str, d: &str| {
+                    if s.is_empty() {
+                        d.to_owned()
+                    } else {
+                        s.to_owned()
+                    }
+                };
+                format!(
+                    "{}.{}.{}",
+                    part(&self.kind, "~K"),
+                    part(&self.version, "~V"),
+                    part(&self.group, "~G")
+                )
             }
         };
-        let ns = if self.namespace.is_empty() { "~X" } else { &self.namespace };
-        let name = if self.name.is_empty() { "~N" } else { &self.name };
-        write!(f, "{gvk}|{ns}|{name}:a={}:l={}", self.annotation_selector, self.label_selector)
+        let ns = if self.namespace.is_empty() {
+            "~X"
+        } else {
+            &self.namespace
+        };
+        let name = if self.name.is_empty() {
+            "~N"
+        } else {
+            &self.name
+        };
+        write!(
+            f,
+            "{gvk}|{ns}|{name}:a={}:l={}",
+            self.annotation_selector, self.label_selector
+        )
     }
 }
 
@@ -93,7 +120,11 @@ fn string_map<'a>(object: &'a Value, field: &str) -> Vec<(&'a str, &'a str)> {
         .get("metadata")
         .and_then(|m| m.get(field))
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -102,26 +133,37 @@ impl Compiled {
     pub fn matches(&self, resource: &Resource) -> bool {
         let cur = resource.id();
         let org = resource.org_id();
-        if !matches(&self.namespace, org.effective_namespace()) && !matches(&self.namespace, cur.effective_namespace()) {
+        if !matches(&self.namespace, org.effective_namespace())
+            && !matches(&self.namespace, cur.effective_namespace())
+        {
             return false;
         }
         if !matches(&self.name, &org.name) && !matches(&self.name, &cur.name) {
             return false;
         }
         let gvk = resource.gvk();
-        if !matches(&self.group, &gvk.group) || !matches(&self.version, &gvk.version) || !matches(&self.kind, &gvk.kind)
+        if !matches(&self.group, &gvk.group)
+            || !matches(&self.version, &gvk.version)
+            || !matches(&self.kind, &gvk.kind)
         {
             return false;
         }
         self.labels.matches(&string_map(&resource.object, "labels"))
-            && self.annotations.matches(&string_map(&resource.object, "annotations"))
+            && self
+                .annotations
+                .matches(&string_map(&resource.object, "annotations"))
     }
 }
 
 /// The indices of the resources `selector` selects, in resource order.
 pub fn select(resmap: &ResMap, selector: &Selector) -> Result<Vec<usize>> {
     let compiled = selector.compile()?;
-    Ok(resmap.iter().enumerate().filter(|(_, r)| compiled.matches(r)).map(|(i, _)| i).collect())
+    Ok(resmap
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| compiled.matches(r))
+        .map(|(i, _)| i)
+        .collect())
 }
 
 // --- Kubernetes label selectors -------------------------------------------------------------------
@@ -204,7 +246,11 @@ impl LabelSelector {
     /// Parses a selector; the empty string selects everything.
     pub fn parse(text: &str) -> Result<LabelSelector> {
         let tokens = lex(text);
-        let bad = |why: &str| Error::msg(format!("unable to parse requirement: {why} in selector {text:?}"));
+        let bad = |why: &str| {
+            Error::msg(format!(
+                "unable to parse requirement: {why} in selector {text:?}"
+            ))
+        };
         let mut requirements = Vec::new();
         let mut i = 0;
         while i < tokens.len() {
@@ -251,7 +297,14 @@ impl LabelSelector {
                                 _ => return Err(bad("unterminated value list")),
                             }
                         }
-                        requirements.push((key, if op == Token::In { Op::In(values) } else { Op::NotIn(values) }));
+                        requirements.push((
+                            key,
+                            if op == Token::In {
+                                Op::In(values)
+                            } else {
+                                Op::NotIn(values)
+                            },
+                        ));
                     }
                     Token::Equals | Token::DoubleEquals | Token::NotEquals => {
                         let value = match tokens.get(i) {
@@ -264,16 +317,29 @@ impl LabelSelector {
                         };
                         requirements.push((
                             key,
-                            if op == Token::NotEquals { Op::NotIn(vec![value]) } else { Op::In(vec![value]) },
+                            if op == Token::NotEquals {
+                                Op::NotIn(vec![value])
+                            } else {
+                                Op::In(vec![value])
+                            },
                         ));
                     }
                     Token::Gt | Token::Lt => {
                         let Some(Token::Ident(v)) = tokens.get(i) else {
                             return Err(bad("expected an integer"));
                         };
-                        let n: i64 = v.parse().map_err(|_| bad("for 'Gt', 'Lt' operators, the value must be an integer"))?;
+                        let n: i64 = v.parse().map_err(|_| {
+                            bad("for 'Gt', 'Lt' operators, the value must be an integer")
+                        })?;
                         i += 1;
-                        requirements.push((key, if op == Token::Gt { Op::Gt(n) } else { Op::Lt(n) }));
+                        requirements.push((
+                            key,
+                            if op == Token::Gt {
+                                Op::Gt(n)
+                            } else {
+                                Op::Lt(n)
+                            },
+                        ));
                     }
                     _ => return Err(bad("found an unexpected token after a key")),
                 }
@@ -295,17 +361,19 @@ impl LabelSelector {
     /// True when every requirement holds for `labels`.
     pub fn matches(&self, labels: &[(&str, &str)]) -> bool {
         let get = |k: &str| labels.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-        self.requirements.iter().all(|(key, op)| match (op, get(key)) {
-            (Op::Exists, v) => v.is_some(),
-            (Op::DoesNotExist, v) => v.is_none(),
-            (Op::In(values), Some(v)) => values.iter().any(|x| x == v),
-            (Op::In(_), None) => false,
-            (Op::NotIn(values), Some(v)) => !values.iter().any(|x| x == v),
-            (Op::NotIn(_), None) => true,
-            (Op::Gt(n), Some(v)) => v.parse::<i64>().is_ok_and(|x| x > *n),
-            (Op::Lt(n), Some(v)) => v.parse::<i64>().is_ok_and(|x| x < *n),
-            (Op::Gt(_) | Op::Lt(_), None) => false,
-        })
+        self.requirements
+            .iter()
+            .all(|(key, op)| match (op, get(key)) {
+                (Op::Exists, v) => v.is_some(),
+                (Op::DoesNotExist, v) => v.is_none(),
+                (Op::In(values), Some(v)) => values.iter().any(|x| x == v),
+                (Op::In(_), None) => false,
+                (Op::NotIn(values), Some(v)) => !values.iter().any(|x| x == v),
+                (Op::NotIn(_), None) => true,
+                (Op::Gt(n), Some(v)) => v.parse::<i64>().is_ok_and(|x| x > *n),
+                (Op::Lt(n), Some(v)) => v.parse::<i64>().is_ok_and(|x| x < *n),
+                (Op::Gt(_) | Op::Lt(_), None) => false,
+            })
     }
 }
 
@@ -350,10 +418,21 @@ mod tests {
 
     #[test]
     fn expressions_are_anchored() {
-        let sel = Selector { name: "web|db".into(), kind: "Deploy".into(), ..Selector::default() };
+        let sel = Selector {
+            name: "web|db".into(),
+            kind: "Deploy".into(),
+            ..Selector::default()
+        };
         let c = sel.compile().expect("compiles");
         assert!(matches(&c.name, "web") && matches(&c.name, "db") && !matches(&c.name, "webx"));
         assert!(!matches(&c.kind, "Deployment"));
-        assert!(Selector { name: "(".into(), ..Selector::default() }.compile().is_err());
+        assert!(
+            Selector {
+                name: "(".into(),
+                ..Selector::default()
+            }
+            .compile()
+            .is_err()
+        );
     }
 }

@@ -35,7 +35,7 @@ pub struct Var {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjRef {
-    #[serde(default)]
+    #[serde(default, alias = "apiversion")]
     pub api_version: String,
     #[serde(default)]
     pub group: String,
@@ -53,7 +53,7 @@ pub struct ObjRef {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldRef {
-    #[serde(default)]
+    #[serde(default, alias = "fieldpath")]
     pub field_path: String,
 }
 
@@ -72,7 +72,11 @@ impl ObjRef {
 
 impl Var {
     fn field_path(&self) -> &str {
-        if self.fieldref.field_path.is_empty() { "metadata.name" } else { &self.fieldref.field_path }
+        if self.fieldref.field_path.is_empty() {
+            "metadata.name"
+        } else {
+            &self.fieldref.field_path
+        }
     }
 
     fn describe(&self) -> String {
@@ -101,7 +105,10 @@ pub fn merge_var_sets(set: &mut Vec<Value>, incoming: Vec<Value>) -> Result<()> 
     for v in incoming {
         let var = parse(&v)?;
         if set.iter().any(|s| name_of(s) == Some(var.name.as_str())) {
-            return Err(Error::msg(format!("var '{}' already encountered", var.name)));
+            return Err(Error::msg(format!(
+                "var '{}' already encountered",
+                var.name
+            )));
         }
         set.push(v);
     }
@@ -114,8 +121,13 @@ pub fn merge_vars(resmap: &mut ResMap, set: &mut Vec<Value>, incoming: &[Value])
         let var = parse(v)?;
         let target = ResId::new(var.objref.gvk(), &var.objref.name, &var.objref.namespace);
         let exact = !target.namespace.is_empty() || target.gvk.is_cluster_scoped();
-        let matched =
-            resmap.matching_any(|id| if exact { id.equals(&target) } else { id.gvkn_equals(&target) });
+        let matched = resmap.matching_any(|id| {
+            if exact {
+                id.equals(&target)
+            } else {
+                id.gvkn_equals(&target)
+            }
+        });
         if matched.len() > 1 {
             return Err(Error::msg(format!(
                 "found {} resId matches for var {} (unable to disambiguate)",
@@ -135,7 +147,7 @@ pub fn resolve_vars(resmap: &mut ResMap, set: &[Value], specs: &[FieldSpec]) -> 
     let mut values: BTreeMap<String, Value> = BTreeMap::new();
     for v in set {
         let var = parse(v)?;
-        let source = resmap.iter().find(|r| r.ref_var_names.iter().any(|n| *n == var.name));
+        let source = resmap.iter().find(|r| r.ref_var_names.contains(&var.name));
         let Some(source) = source else {
             return Err(Error::msg(format!(
                 "var '{}' cannot be mapped to a field in the set of known resources",
@@ -149,7 +161,10 @@ pub fn resolve_vars(resmap: &mut ResMap, set: &[Value], specs: &[FieldSpec]) -> 
             .filter(|v| !v.is_null())
             .cloned()
             .ok_or_else(|| {
-                Error::msg(format!("field specified in var '{}' not found in corresponding resource", var.describe()))
+                Error::msg(format!(
+                    "field specified in var '{}' not found in corresponding resource",
+                    var.describe()
+                ))
             })?;
         values.insert(var.name, value);
     }
@@ -158,7 +173,9 @@ pub fn resolve_vars(resmap: &mut ResMap, set: &[Value], specs: &[FieldSpec]) -> 
     }
     for resource in resmap.iter_mut() {
         for spec in specs {
-            fieldpath::apply(spec, &mut resource.object, Create::Nothing, &mut |node| substitute_node(node, &values))?;
+            fieldpath::apply(spec, &mut resource.object, Create::Nothing, &mut |node| {
+                substitute_node(node, &values)
+            })?;
         }
     }
     Ok(())
@@ -262,8 +279,12 @@ mod tests {
 
     #[test]
     fn expand_table() {
-        let values: BTreeMap<String, Value> =
-            [("SVC".to_owned(), json!("web")), ("PORT".to_owned(), json!(8080))].into_iter().collect();
+        let values: BTreeMap<String, Value> = [
+            ("SVC".to_owned(), json!("web")),
+            ("PORT".to_owned(), json!(8080)),
+        ]
+        .into_iter()
+        .collect();
         let cases = [
             ("$(SVC)", json!("web")),
             ("$(PORT)", json!(8080)),
@@ -281,9 +302,17 @@ mod tests {
 
     #[test]
     fn objref_api_version_splits() {
-        let r = ObjRef { api_version: "apps/v1".into(), kind: "Deployment".into(), ..ObjRef::default() };
+        let r = ObjRef {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            ..ObjRef::default()
+        };
         assert_eq!(r.gvk(), Gvk::new("apps", "v1", "Deployment"));
-        let r = ObjRef { api_version: "v1".into(), kind: "Service".into(), ..ObjRef::default() };
+        let r = ObjRef {
+            api_version: "v1".into(),
+            kind: "Service".into(),
+            ..ObjRef::default()
+        };
         assert_eq!(r.gvk(), Gvk::new("", "v1", "Service"));
     }
 }

@@ -23,4 +23,6 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Build a kustomization directory, as `kubectl kustomize` does.
+    Kustomize(crate::commands::kustomize::KustomizeArgs),
 }
