@@ -22,36 +22,40 @@ use crate::resmap::ResMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Image {
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default)]
     pub name: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default)]
     pub new_name: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default)]
     pub new_tag: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default)]
     pub digest: String,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default)]
     pub tag_suffix: String,
-}
-
-/// Accepts a string, or a number or boolean written unquoted (`newTag: 1.21`), as its text.
-fn text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        other => other.to_string(),
-    })
 }
 
 /// Decodes the raw `images` entries of a kustomization.
 pub fn parse(entries: &[Value]) -> Result<Vec<Image>> {
-    entries
-        .iter()
-        .map(|e| {
-            Image::deserialize(e)
-                .map_err(|err| Error::msg(format!("invalid images entry {e}: {err}")))
-        })
-        .collect()
+    entries.iter().map(parse_one).collect()
+}
+
+fn parse_one(entry: &Value) -> Result<Image> {
+    if let Value::Object(map) = entry {
+        for (key, value) in map {
+            let kind = match value {
+                Value::Number(_) => "number",
+                Value::Bool(_) => "bool",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+                _ => continue,
+            };
+            return Err(Error::msg(format!(
+                "invalid Kustomization: json: cannot unmarshal {kind} into Go struct field Image.images.{key} of type string"
+            )));
+        }
+    }
+    Image::deserialize(entry)
+        .map_err(|err| Error::msg(format!("invalid images entry {entry}: {err}")))
 }
 
 /// Applies every `images` entry to every object, with `specs` as the image field specs.
@@ -263,9 +267,8 @@ mod tests {
     }
 
     #[test]
-    fn numeric_tags_are_read_as_text() {
-        let img = parse(&[serde_json::json!({"name": "a", "newTag": 2})]).expect("parses");
-        assert_eq!(img[0].new_tag, "2");
+    fn numeric_tags_are_refused_as_kustomize_refuses_them() {
+        assert!(parse(&[serde_json::json!({"name": "a", "newTag": 2})]).is_err());
         assert!(parse(&[serde_json::json!({"name": "a", "bogus": 1})]).is_err());
     }
 }

@@ -73,7 +73,15 @@ impl JsonPatch {
     /// that need all-or-nothing apply to a copy.
     pub fn apply(&self, doc: &mut Value) -> Result<(), Json6902Error> {
         for op in &self.operations {
-            apply_one(op, doc)?;
+            apply_one(op, doc).map_err(|e| {
+                let kind = string_field(op, "op").unwrap_or("unknown");
+                let path = string_field(op, "path").unwrap_or("");
+                if e.message.starts_with("Unexpected kind") {
+                    e
+                } else {
+                    err(format!("error in {kind} for path: '{path}': {}", e.message))
+                }
+            })?;
         }
         Ok(())
     }

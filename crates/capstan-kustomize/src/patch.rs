@@ -157,7 +157,7 @@ pub fn apply_patch_entry(
                 }
             }
         }
-        Body::Json6902(patch, text) => {
+        Body::Json6902(patch, _) => {
             let Some(target) = &entry.target else {
                 return Err(Error::msg(format!(
                     "must specify a target for JSON patch {source}"
@@ -167,7 +167,7 @@ pub fn apply_patch_entry(
             for index in chosen {
                 if let Some(resource) = resmap.get_mut(index) {
                     resource.store_previous_id();
-                    apply_json(resource, &patch, &text)?;
+                    apply_json(resource, &patch)?;
                 }
             }
             Ok(())
@@ -189,11 +189,10 @@ fn by_id(resmap: &ResMap, id: &ResId) -> Result<usize> {
     }
 }
 
-fn apply_json(resource: &mut Resource, patch: &JsonPatch, text: &str) -> Result<()> {
-    patch.apply(&mut resource.object).map_err(|e| {
-        Error::msg(format!("{e}").trim().to_owned())
-            .context(format!("applying JSON patch {text:?} to {}", resource.id()))
-    })
+fn apply_json(resource: &mut Resource, patch: &JsonPatch) -> Result<()> {
+    patch
+        .apply(&mut resource.object)
+        .map_err(|e| Error::msg(e.message))
 }
 
 /// Applies one strategic-merge patch to the chosen resources, dropping those it deletes.
@@ -340,7 +339,7 @@ pub fn apply_json6902(resmap: &mut ResMap, entries: &[Value], loader: &Loader<'_
         }
         for index in selector::select(resmap, target)? {
             if let Some(resource) = resmap.get_mut(index) {
-                apply_json(resource, &patch, &text)?;
+                apply_json(resource, &patch)?;
             }
         }
     }

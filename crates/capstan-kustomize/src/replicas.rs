@@ -57,7 +57,10 @@ pub fn apply(resmap: &mut ResMap, entries: &[Value], specs: &[FieldSpec]) -> Res
             }
         }
         if !found {
-            let gvks: Vec<String> = specs.iter().map(|s| s.gvk().to_string()).collect();
+            // kustomize keeps its field specs sorted in its legacy kind order
+            let mut gvks: Vec<_> = specs.iter().map(FieldSpec::gvk).collect();
+            gvks.sort_by(|a, b| a.legacy_cmp(b));
+            let gvks: Vec<String> = gvks.iter().map(ToString::to_string).collect();
             return Err(Error::msg(format!(
                 "resource with name {} does not match a config with the following GVK [{}]",
                 replica.name,
