@@ -2,8 +2,18 @@
 //! tree, and the build semantics of kustomize-controller and helm-controller.
 //!
 //! - [`model`]: the Flux objects as typed structs.
+//! - [`scaffold`]: `app add` / `app remove` planned as pure file changes.
+//! - [`sops`]: SOPS decryption (age + AES-256-GCM).
+//! - [`discovery`]: every Flux object a cluster repository declares, found from its entry points.
+//! - [`graph`]: the dependsOn graph, its waves, cycles and missing dependencies.
+//! - [`source`]: which source a reference names and whether it is the repository itself.
 
+pub mod discovery;
+pub mod graph;
 pub mod model;
+pub mod scaffold;
 pub mod sops;
+pub mod source;
 
+pub use discovery::{Discovery, discover};
 pub use model::{FluxKind, FluxObject, ObjectKey};

@@ -84,9 +84,10 @@ fn documents_decrypt_to_what_sops_decrypts() {
     }
 }
 
-/// Files whose decrypted bytes capstan reproduces exactly. The `types*` cases carry comments
-/// inside mappings, which capstan's YAML reader does not keep.
+/// Every file decrypts to exactly the bytes `sops --decrypt` writes (comments included).
 const FILE_CASES: &[(&str, Format)] = &[
+    ("types.yaml", Format::Yaml),
+    ("types-mac-only.yaml", Format::Yaml),
     ("secret-regex.yaml", Format::Yaml),
     ("secret-all.yaml", Format::Yaml),
     ("secret-unencrypted-regex.yaml", Format::Yaml),
@@ -97,6 +98,7 @@ const FILE_CASES: &[(&str, Format)] = &[
     ("configmap-regex.json", Format::Json),
     ("app.env", Format::Dotenv),
     ("blob.bin", Format::Binary),
+    ("sample.ini", Format::Ini),
 ];
 
 #[test]
@@ -269,13 +271,41 @@ fn no_key_masks_and_errors_clearly() {
 }
 
 #[test]
-fn ini_is_reported_as_unsupported() {
+fn ini_tampering_is_caught() {
+    let text = text("encrypted/sample.ini");
+    let tampered = text.replacen("[server]", "[servers]", 1);
     let err = sops::decrypt_file(
-        &read("encrypted/sample.ini"),
+        tampered.as_bytes(),
         Format::Ini,
         &keys("test-key"),
         "sample.ini",
     )
-    .expect_err("unsupported");
-    assert!(err.to_string().contains("INI"), "{err}");
+    .expect_err("the section name is additional data");
+    assert!(err.to_string().contains("sample.ini"), "{err}");
+}
+
+#[test]
+fn generator_sources_decrypt_only_when_encrypted() {
+    let keys = keys("test-key");
+    let env = sops::decrypt_source(
+        &read("encrypted/app.env"),
+        Format::for_env_source("app.env"),
+        &keys,
+        "app.env",
+    )
+    .expect("decrypts")
+    .expect("encrypted");
+    assert_eq!(env, read("expected/app.env"));
+    let plain = sops::decrypt_source(&read("plain/app.env"), Format::Dotenv, &keys, "plain.env")
+        .expect("no error");
+    assert_eq!(plain, None);
+    let blob = sops::decrypt_source(
+        &read("encrypted/blob.bin"),
+        Format::for_file_source("blob=blob.bin"),
+        &keys,
+        "b",
+    )
+    .expect("decrypts")
+    .expect("encrypted");
+    assert_eq!(blob, read("expected/blob.bin"));
 }

@@ -109,10 +109,9 @@ fn walk(
             } else if map.get(name).is_some_and(Value::is_null)
                 && create != Create::Nothing
                 && !is_seq
+                && !(rest.is_empty() && create == Create::Scalar)
             {
-                if !(rest.is_empty() && create == Create::Scalar) {
-                    map.insert(name.to_owned(), Value::Object(Map::new()));
-                }
+                map.insert(name.to_owned(), Value::Object(Map::new()));
             }
             let field = map.get_mut(name).expect("present or just inserted");
             if field.is_null() && !(rest.is_empty() && create == Create::Scalar) {

@@ -163,14 +163,14 @@ impl<'a> Loader<'a> {
         }
         let root = confirm_dir(self.fs(), &self.root.join(path))
             .map_err(|e| Error::msg(format!("must build at directory: {e}")))?;
-        if let Some(repo) = &self.repo {
-            if !root.starts_with(&repo.checkout_dir) {
-                return Err(Error::msg(format!(
-                    "security; bases in kustomizations found in cloned git repos must be within the repo, but base '{}' is outside '{}'",
-                    root.display(),
-                    repo.checkout_dir.display()
-                )));
-            }
+        if let Some(repo) = &self.repo
+            && !root.starts_with(&repo.checkout_dir)
+        {
+            return Err(Error::msg(format!(
+                "security; bases in kustomizations found in cloned git repos must be within the repo, but base '{}' is outside '{}'",
+                root.display(),
+                repo.checkout_dir.display()
+            )));
         }
         for visited in self.referrers.iter().chain(std::iter::once(&self.root)) {
             if visited.starts_with(&root) {

@@ -113,21 +113,21 @@ fn subset_for(referrer: &Resource, all: &[Candidate]) -> Result<Vec<usize>> {
         return Ok((0..all.len()).collect());
     }
     let mut binding_namespaces = BTreeSet::new();
-    if referrer.kind() == "RoleBinding" {
-        if let Some(Value::Array(subjects)) = referrer.object.get("subjects") {
-            for subject in subjects {
-                if let (Some(ns), Some(kind)) = (subject.get("namespace"), subject.get("kind")) {
-                    if kind.as_str() == Some("ServiceAccount") {
-                        match ns.as_str() {
-                            Some(ns) => {
-                                binding_namespaces.insert(ns.to_owned());
-                            }
-                            None => {
-                                return Err(Error::msg(format!(
-                                    "Invalid Input: namespace is blank for resource \"{id}\""
-                                )));
-                            }
-                        }
+    if referrer.kind() == "RoleBinding"
+        && let Some(Value::Array(subjects)) = referrer.object.get("subjects")
+    {
+        for subject in subjects {
+            if let (Some(ns), Some(kind)) = (subject.get("namespace"), subject.get("kind"))
+                && kind.as_str() == Some("ServiceAccount")
+            {
+                match ns.as_str() {
+                    Some(ns) => {
+                        binding_namespaces.insert(ns.to_owned());
+                    }
+                    None => {
+                        return Err(Error::msg(format!(
+                            "Invalid Input: namespace is blank for resource \"{id}\""
+                        )));
                     }
                 }
             }
@@ -190,10 +190,10 @@ impl Context<'_> {
     fn set_scalar(&self, node: &mut Value) -> Result<()> {
         let old = node.as_str().unwrap_or("").to_owned();
         let candidates: Vec<&Candidate> = self.subset.iter().map(|i| &self.all[*i]).collect();
-        if let Some(referral) = self.select(&old, candidates, false)? {
-            if referral.name != old {
-                *node = Value::String(referral.name.clone());
-            }
+        if let Some(referral) = self.select(&old, candidates, false)?
+            && referral.name != old
+        {
+            *node = Value::String(referral.name.clone());
         }
         Ok(())
     }

@@ -31,14 +31,12 @@ pub fn apply(resmap: &mut ResMap, namespace: &str, field_specs: &[FieldSpec]) ->
             fieldpath::apply(&meta, &mut resource.object, Create::Scalar, set)
                 .map_err(|e| e.context("namespace transformation failed"))?;
         }
-        if is_binding {
-            if let Some(Value::Array(subjects)) = resource.object.get_mut("subjects") {
-                for subject in subjects.iter_mut() {
-                    if subject.get("name").and_then(Value::as_str) == Some("default") {
-                        if let Value::Object(map) = subject {
-                            map.insert("namespace".into(), Value::String(namespace.to_owned()));
-                        }
-                    }
+        if is_binding && let Some(Value::Array(subjects)) = resource.object.get_mut("subjects") {
+            for subject in subjects.iter_mut() {
+                if subject.get("name").and_then(Value::as_str) == Some("default")
+                    && let Value::Object(map) = subject
+                {
+                    map.insert("namespace".into(), Value::String(namespace.to_owned()));
                 }
             }
         }

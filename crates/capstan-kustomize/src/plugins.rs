@@ -35,10 +35,10 @@ fn external(kind: &str) -> Error {
 
 /// Reads the plugin configs an entry of `transformers:` names (inline YAML or a path).
 fn configs(target: &Target<'_>, entry: &str) -> Result<Vec<Resource>> {
-    if let Ok(inline) = read_resources(entry.as_bytes(), Path::new("<inline>")) {
-        if !inline.is_empty() {
-            return Ok(inline);
-        }
+    if let Ok(inline) = read_resources(entry.as_bytes(), Path::new("<inline>"))
+        && !inline.is_empty()
+    {
+        return Ok(inline);
     }
     let bytes = target.loader.load(entry)?;
     read_resources(&bytes, &target.loader.root().join(entry))

@@ -128,12 +128,11 @@ fn extract_host(n: &str) -> Option<(String, String)> {
         return Some((scheme.to_owned(), format!("{username}{rest}")));
     }
     let mut sep = rest.find('/');
-    if accept_scp {
-        if let Some(colon) = rest.find(':') {
-            if sep.is_none() || (colon > 0 && Some(colon) < sep) {
-                sep = Some(colon);
-            }
-        }
+    if accept_scp
+        && let Some(colon) = rest.find(':')
+        && (sep.is_none() || (colon > 0 && Some(colon) < sep))
+    {
+        sep = Some(colon);
     }
     let (mut host, tail) = match sep {
         Some(i) => (rest[..=i].to_owned(), rest[i + 1..].to_owned()),

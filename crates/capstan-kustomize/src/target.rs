@@ -346,7 +346,7 @@ pub fn read_resources(bytes: &[u8], file: &Path) -> Result<Vec<Resource>> {
             }
         } else {
             let name = doc.get("metadata").and_then(|m| m.get("name"));
-            if !name.is_some_and(|n| n.as_str().is_some_and(|s| !s.is_empty())) {
+            if name.is_none_or(|n| n.as_str().is_none_or(|s| s.is_empty())) {
                 return Err(bad(format!(
                     "missing metadata.name in object {}",
                     short(&doc)

@@ -1,7 +1,9 @@
 //! The command line, as clap structures. Resolution of flags into settings happens in each
 //! command's module.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// A GitOps engine for Kubernetes that reads Flux repositories unchanged.
 ///
@@ -23,6 +25,154 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Add or remove an application: the seeds' app workflows as one safe command.
+    App(AppArgs),
     /// Build a kustomization directory, as `kubectl kustomize` does.
     Kustomize(crate::commands::kustomize::KustomizeArgs),
+    /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.
+    Get(GetArgs),
+    /// Show the dependsOn graph of Kustomizations and HelmReleases: apply waves, cycles, and
+    /// dependencies, sources and paths that are missing.
+    Graph(GraphArgs),
+}
+
+/// What `capstan get` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetKind {
+    /// Flux Kustomizations.
+    #[value(name = "ks", alias = "kustomization", alias = "kustomizations")]
+    Kustomizations,
+    /// HelmReleases.
+    #[value(name = "hr", alias = "helmrelease", alias = "helmreleases")]
+    HelmReleases,
+    /// GitRepository, OCIRepository, HelmRepository and Bucket sources.
+    #[value(name = "sources", alias = "source")]
+    Sources,
+    /// All of the above.
+    All,
+}
+
+/// Output formats of `capstan get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GetFormat {
+    Table,
+    Wide,
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The kind of object to list.
+    #[arg(value_enum)]
+    pub kind: GetKind,
+    /// Only the object with this name.
+    pub name: Option<String>,
+    /// The repository (or a folder in it) to read.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// Only objects in this namespace.
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "flux-system",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: String,
+    /// Objects in every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: GetFormat,
+}
+
+/// Output formats of `capstan graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The repository (or a folder in it) to read.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Scaffold apps/NAME (namespace, deployment, service, kustomization; an Ingress and a PVC on
+    /// request) and register its Flux Kustomization in the cluster's apps file.
+    Add(Box<AppAddArgs>),
+    /// Take an app's Flux Kustomization out of the apps file, after showing what Flux will prune.
+    Remove(AppRemoveArgs),
+}
+
+/// Where the repository is and which apps file to edit.
+#[derive(Debug, Args)]
+pub struct AppLocateArgs {
+    /// The repository root.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// The cluster folder under clusters/ whose apps file to edit (needed when there are several).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The file that lists the apps' Flux Kustomizations, when it cannot be found on its own.
+    #[arg(long, value_name = "FILE")]
+    pub apps_file: Option<PathBuf>,
+    /// Print every file that would be written or changed, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppAddArgs {
+    /// The app's name (a DNS-1123 label): its folder, namespace, Deployment and Service.
+    pub name: String,
+    /// The container image, pinned: IMAGE:TAG (not latest) or IMAGE@sha256:DIGEST.
+    #[arg(long)]
+    pub image: String,
+    /// The port the container listens on.
+    #[arg(long, default_value_t = 80)]
+    pub port: u16,
+    #[arg(long, default_value_t = 1)]
+    pub replicas: u32,
+    /// Deploy into this namespace (an existing one is joined, not created).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Flux Kustomizations to depend on; defaults to the dependsOn every existing app shares.
+    #[arg(long, value_name = "KS,...", value_delimiter = ',')]
+    pub depends_on: Option<Vec<String>>,
+    /// Add an Ingress with cert-manager TLS: a name (put on the repository's domain) or a full host.
+    #[arg(long, value_name = "HOST")]
+    pub ingress_host: Option<String>,
+    /// Add a PersistentVolumeClaim of this size (e.g. 1Gi), mounted at /data.
+    #[arg(long, value_name = "SIZE")]
+    pub storage: Option<String>,
+    #[command(flatten)]
+    pub locate: AppLocateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AppRemoveArgs {
+    /// The app's folder name or its Flux Kustomization's name.
+    pub name: String,
+    /// Also delete the app's folder.
+    #[arg(long)]
+    pub delete_files: bool,
+    #[command(flatten)]
+    pub locate: AppLocateArgs,
 }

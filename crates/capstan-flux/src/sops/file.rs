@@ -4,9 +4,10 @@
 //!
 //! Formats as SOPS stores them: YAML (metadata under `sops:`, several documents share the first
 //! one's metadata), JSON (one object), binary (a JSON envelope with a single `data` string),
-//! dotenv (`KEY=value` lines, `\n` escaped, metadata flattened into `sops_*` keys). Output
-//! follows SOPS' emitters: JSON indented with tabs as Go's encoder writes it, YAML with
-//! 4-space indentation as go-yaml v3 writes it, dotenv lines as read. INI is not supported.
+//! dotenv (`KEY=value` lines, `\n` escaped, metadata flattened into `sops_*` keys), INI (a
+//! `[sops]` section). Output follows SOPS' emitters: JSON indented with tabs as Go's encoder
+//! writes it, YAML with 4-space indentation as go-yaml v3 writes it (comments decrypted and
+//! kept in place), dotenv lines as read, INI as go-ini writes it.
 
 use capstan_core::Value;
 
@@ -14,7 +15,7 @@ use super::SopsError;
 use super::keys::Keys;
 use super::metadata::Metadata;
 use super::tree::TreeDecryptor;
-use super::yaml_emit;
+use super::{ini, yaml_comments, yaml_emit};
 
 /// A SOPS file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub enum Format {
     Json,
     /// `KEY=value` lines.
     Dotenv,
-    /// INI sections (recognised, not supported).
+    /// INI sections.
     Ini,
     /// Any bytes, stored in a JSON envelope.
     Binary,
@@ -76,6 +77,38 @@ impl Format {
         }
     }
 
+    /// kustomize-controller's format for a secretGenerator `files:` entry (`[key=]path`): the
+    /// one the key's extension names.
+    pub fn for_file_source(entry: &str) -> Format {
+        let key = entry.split_once('=').map_or(entry, |(key, _)| key);
+        Format::for_secret_key(key)
+    }
+
+    /// kustomize-controller's format for a secretGenerator `envs:` entry: from the path, with
+    /// dotenv instead of binary.
+    pub fn for_env_source(path: &str) -> Format {
+        match Format::for_path(path) {
+            Format::Binary => Format::Dotenv,
+            format => format,
+        }
+    }
+
+    /// The bytes kustomize-controller looks for to tell a SOPS file of this format.
+    fn marker(self) -> &'static [u8] {
+        match self {
+            Format::Binary | Format::Json => b"\"mac\": \"ENC[",
+            Format::Dotenv => b"sops_mac=ENC[",
+            Format::Ini => b"[sops]",
+            Format::Yaml => b"mac: ENC[",
+        }
+    }
+
+    /// True when `bytes` hold a SOPS file of this format (kustomize-controller's marker test).
+    pub fn is_encrypted_file(self, bytes: &[u8]) -> bool {
+        let marker = self.marker();
+        bytes.windows(marker.len()).any(|w| w == marker)
+    }
+
     /// The format's name as SOPS prints it.
     pub fn name(self) -> &'static str {
         match self {
@@ -105,6 +138,22 @@ pub fn decrypt_file(
     decrypt_file_as(bytes, format, format, keys, origin)
 }
 
+/// A secretGenerator source or patch file as kustomize-controller decrypts it before the
+/// build: `Ok(None)` when the bytes are not a SOPS file of `format` (left as they are),
+/// otherwise the decrypted bytes in the same format. Pick `format` with
+/// [`Format::for_file_source`], [`Format::for_env_source`] or, for patches, [`Format::for_path`].
+pub fn decrypt_source(
+    bytes: &[u8],
+    format: Format,
+    keys: &Keys,
+    origin: &str,
+) -> Result<Option<Vec<u8>>, SopsError> {
+    if !format.is_encrypted_file(bytes) {
+        return Ok(None);
+    }
+    decrypt_file(bytes, format, keys, origin).map(Some)
+}
+
 /// Decrypts a SOPS file read as `input` and writes it as `output` (kustomize-controller
 /// re-emits Secret entries in the format their key names).
 pub(crate) fn decrypt_file_as(
@@ -118,24 +167,26 @@ pub(crate) fn decrypt_file_as(
         origin: origin.to_string(),
         reason,
     };
+    if input == Format::Ini {
+        return decrypt_ini(bytes, output, keys, origin);
+    }
     let (mut branches, metadata) = match input {
         Format::Json | Format::Binary => load_json(bytes, origin)?,
         Format::Yaml => load_yaml(bytes, origin)?,
         Format::Dotenv => load_dotenv(bytes, origin)?,
-        Format::Ini => {
-            return Err(format_error(
-                "INI files are not supported by capstan's SOPS decryption".into(),
-            ));
-        }
+        Format::Ini => unreachable!("handled above"),
     };
     if output == Format::Ini {
-        return Err(format_error(
-            "INI output is not supported by capstan's SOPS decryption".into(),
-        ));
+        return Err(format_error(format!(
+            "writing a {} file as INI is not supported",
+            input.name()
+        )));
     }
     let metadata = Metadata::parse(&metadata, origin)?;
     let key = metadata.data_key(keys, origin)?;
     let mut decryptor = TreeDecryptor::new(&metadata, &key, origin);
+    decryptor.keep_comment_items = output == Format::Yaml;
+    decryptor.keep_floats = true;
     let mut binary = None;
     for branch in &mut branches {
         for item in branch.iter_mut() {
@@ -150,19 +201,103 @@ pub(crate) fn decrypt_file_as(
             }
         }
     }
-    decryptor.verify()?;
+    decryptor.verify_mac()?;
     match output {
         Format::Binary => emit_binary(&branches, binary, origin),
         Format::Dotenv => emit_dotenv(&branches, origin),
         Format::Json => Ok(emit_json(
             branches.first().map(Vec::as_slice).unwrap_or_default(),
         )),
-        Format::Yaml => Ok(yaml_emit::emit_documents(&branches)),
+        Format::Yaml => {
+            let mut comments = match input {
+                Format::Yaml => std::str::from_utf8(bytes)
+                    .map(yaml_comments::scan)
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for document in &mut comments {
+                document.map_texts(|text, path| decryptor.comment(text, path));
+            }
+            Ok(yaml_emit::emit_documents(&branches, &comments))
+        }
         Format::Ini => Err(format_error("INI output is not supported".into())),
     }
 }
 
 type Loaded = (Vec<Vec<Item>>, Value);
+
+fn decrypt_ini(
+    bytes: &[u8],
+    output: Format,
+    keys: &Keys,
+    origin: &str,
+) -> Result<Vec<u8>, SopsError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| SopsError::Format {
+        origin: origin.to_string(),
+        reason: "not valid UTF-8".into(),
+    })?;
+    let mut sections = ini::parse(text, origin)?;
+    let at = sections
+        .iter()
+        .position(|s| s.name == "sops")
+        .ok_or_else(|| SopsError::NoMetadata {
+            origin: origin.to_string(),
+        })?;
+    let sops_section = sections.remove(at);
+    let flat: Vec<(String, String)> = sops_section
+        .keys
+        .into_iter()
+        .map(|k| (k.name, k.value.replace("\\n", "\n")))
+        .collect();
+    let metadata = unflatten(&flat).map_err(|reason| SopsError::Metadata {
+        origin: origin.to_string(),
+        field: "[sops]".into(),
+        reason,
+    })?;
+    let metadata = Metadata::parse(&metadata, origin)?;
+    let key = metadata.data_key(keys, origin)?;
+    let mut decryptor = TreeDecryptor::new(&metadata, &key, origin);
+    for section in &mut sections {
+        let path = [section.name.clone()];
+        if let Some(comment) = &section.comment {
+            section.comment = Some(decryptor.comment(&ini::strip_comment_char(comment), &path));
+        }
+        for entry in &mut section.keys {
+            let mut value = Value::String(std::mem::take(&mut entry.value));
+            decryptor.leaf(&mut value, &[section.name.clone(), entry.name.clone()])?;
+            entry.value = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            if let Some(comment) = &entry.comment {
+                entry.comment = Some(decryptor.comment(&ini::strip_comment_char(comment), &path));
+            }
+        }
+    }
+    decryptor.verify()?;
+    if output == Format::Ini {
+        return Ok(ini::emit(&sections));
+    }
+    let branch: Vec<Item> = sections
+        .into_iter()
+        .map(|s| {
+            let map = s
+                .keys
+                .into_iter()
+                .map(|k| (k.name, Value::String(k.value)))
+                .collect();
+            Item::Entry(s.name, Value::Object(map))
+        })
+        .collect();
+    let branches = vec![branch];
+    match output {
+        Format::Binary => emit_binary(&branches, None, origin),
+        Format::Dotenv => emit_dotenv(&branches, origin),
+        Format::Json => Ok(emit_json(&branches[0])),
+        Format::Yaml => Ok(yaml_emit::emit_documents(&branches, &[])),
+        Format::Ini => unreachable!("handled above"),
+    }
+}
 
 fn entries_of(map: serde_json::Map<String, Value>) -> Vec<Item> {
     map.into_iter()
@@ -576,6 +711,15 @@ mod tests {
         assert_eq!(Format::detect(b"a=b\nsops_mac=ENC[x"), Some(Format::Dotenv));
         assert_eq!(Format::detect(b"sops:\n    mac: ENC[x"), Some(Format::Yaml));
         assert_eq!(Format::detect(b"plain"), None);
+        assert_eq!(
+            Format::for_file_source("creds.env=path/to/file.bin"),
+            Format::Dotenv
+        );
+        assert_eq!(Format::for_file_source("path/config.yaml"), Format::Yaml);
+        assert_eq!(Format::for_env_source("vars.txt"), Format::Dotenv);
+        assert_eq!(Format::for_env_source("vars.json"), Format::Json);
+        assert!(Format::Yaml.is_encrypted_file(b"sops:\n    mac: ENC[x"));
+        assert!(!Format::Dotenv.is_encrypted_file(b"sops:\n    mac: ENC[x"));
     }
 
     #[test]

@@ -16,8 +16,11 @@
 //! - [`is_encrypted`], [`decrypt_document`]: the whole-object case alone.
 //! - [`mask_resource`]: without keys, an encrypted object with its encrypted values replaced by
 //!   [`MASK`] and the annotation [`NOT_DECRYPTED_ANNOTATION`] added.
-//! - [`decrypt_file`] with [`Format::for_path`]: a secretGenerator source (dotenv, binary, JSON,
-//!   YAML, INI) decrypted to the bytes `sops --decrypt` writes.
+//! - [`decrypt_source`] with [`Format::for_file_source`] / [`Format::for_env_source`] /
+//!   [`Format::for_path`]: kustomize-controller's `DecryptSources` for one secretGenerator
+//!   source or patch file, before the kustomize build (`Ok(None)` when it is not encrypted).
+//! - [`decrypt_file`]: any SOPS file (YAML, JSON, dotenv, binary, INI) decrypted to the bytes
+//!   `sops --decrypt` writes.
 //!
 //! Errors name the file or object (`origin`, supplied by the caller) and the field path; a
 //! changed value or MAC is [`SopsError::MacMismatch`]. No error, log line or `Debug` output
@@ -26,16 +29,18 @@
 mod cipher;
 mod document;
 mod file;
+mod ini;
 mod keys;
 mod metadata;
 mod tree;
+mod yaml_comments;
 mod yaml_emit;
 
 pub use document::{
     MASK, NOT_DECRYPTED, NOT_DECRYPTED_ANNOTATION, decrypt_document, decrypt_documents,
     decrypt_resource, is_decryption_disabled, is_encrypted, mask_resource,
 };
-pub use file::{Format, decrypt_file};
+pub use file::{Format, decrypt_file, decrypt_source};
 pub use keys::{KeyError, Keys, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE};
 
 /// Why a SOPS document could not be decrypted. Never carries key material or plaintext.

@@ -20,7 +20,17 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
+/// Marks a sequence item that decrypted to a comment, when the caller keeps them (YAML output
+/// writes them back as comments). Starts with NUL, which no YAML scalar SOPS reads can.
+pub(crate) const COMMENT_ITEM: &str = "\u{0}capstan-sops-comment\u{0}";
+
 pub(crate) struct TreeDecryptor<'a> {
+    /// Keep sequence items that decrypt to comments (as [`COMMENT_ITEM`] strings) instead of
+    /// dropping them.
+    pub(crate) keep_comment_items: bool,
+    /// Keep decrypted floats as floats (files are written back as SOPS writes them), instead
+    /// of turning whole numbers into integers as Flux's JSON round trip does for objects.
+    pub(crate) keep_floats: bool,
     metadata: &'a Metadata,
     key: &'a DataKey,
     hasher: Sha512,
@@ -77,6 +87,8 @@ impl<'a> TreeDecryptor<'a> {
             hasher.update(MAC_ONLY_ENCRYPTED_INIT);
         }
         TreeDecryptor {
+            keep_comment_items: false,
+            keep_floats: false,
             metadata,
             key,
             hasher,
@@ -126,9 +138,30 @@ impl<'a> TreeDecryptor<'a> {
                 }
                 Ok(())
             }
-            Value::Array(items) => items.iter_mut().try_for_each(|item| self.walk(item, path)),
+            Value::Array(items) => {
+                // An item that decrypts to a comment (sops writes comments inside sequences
+                // as encrypted items) is a comment again: dropped from the values, as SOPS'
+                // JSON output drops it.
+                let mut comments = Vec::new();
+                for (index, item) in items.iter_mut().enumerate() {
+                    if let Value::Array(_) | Value::Object(_) = item {
+                        self.walk(item, path)?;
+                    } else if !item.is_null() && self.leaf(item, path)? {
+                        comments.push(index);
+                    }
+                }
+                for index in comments.into_iter().rev() {
+                    if self.keep_comment_items {
+                        let text = items[index].as_str().unwrap_or_default().to_string();
+                        items[index] = Value::String(format!("{COMMENT_ITEM}{text}"));
+                    } else {
+                        items.remove(index);
+                    }
+                }
+                Ok(())
+            }
             Value::Null => Ok(()),
-            _ => self.leaf(value, path),
+            _ => self.leaf(value, path).map(|_| ()),
         }
     }
 
@@ -140,9 +173,11 @@ impl<'a> TreeDecryptor<'a> {
         }
     }
 
-    /// Decrypts (when the rules say so) and hashes one scalar.
-    pub(crate) fn leaf(&mut self, value: &mut Value, path: &[String]) -> Result<(), SopsError> {
+    /// Decrypts (when the rules say so) and hashes one scalar. Returns true when the value
+    /// decrypted to a comment, which (as in sops 3.11) is not part of the MAC.
+    pub(crate) fn leaf(&mut self, value: &mut Value, path: &[String]) -> Result<bool, SopsError> {
         let encrypted = self.metadata.rules.encrypts(path);
+        let mut is_comment = false;
         let mac_bytes = if encrypted {
             let Value::String(text) = &*value else {
                 return Err(self.value_error(
@@ -152,29 +187,31 @@ impl<'a> TreeDecryptor<'a> {
             };
             let plain = cipher::decrypt(text, self.key, &additional_data(path))
                 .map_err(|e| self.value_error(path, e.to_string()))?;
+            is_comment = matches!(plain, Plain::Text(ValueType::Comment, _));
             let bytes = plain.mac_bytes();
             *value = self.plain_to_value(plain, path)?;
             bytes
         } else {
             value_mac_bytes(value)
         };
-        if !self.metadata.mac_only_encrypted || encrypted {
+        if (!self.metadata.mac_only_encrypted || encrypted) && !is_comment {
             self.hasher.update(&mac_bytes);
         }
-        Ok(())
+        Ok(is_comment)
     }
 
     /// Decrypts and hashes one string value as raw bytes (the binary store's `data`).
     pub(crate) fn leaf_bytes(&mut self, text: &str, path: &[String]) -> Result<Vec<u8>, SopsError> {
         let encrypted = self.metadata.rules.encrypts(path);
-        let bytes = if encrypted {
-            cipher::decrypt(text, self.key, &additional_data(path))
-                .map_err(|e| self.value_error(path, e.to_string()))?
-                .mac_bytes()
+        let (bytes, is_comment) = if encrypted {
+            let plain = cipher::decrypt(text, self.key, &additional_data(path))
+                .map_err(|e| self.value_error(path, e.to_string()))?;
+            let is_comment = matches!(plain, Plain::Text(ValueType::Comment, _));
+            (plain.mac_bytes(), is_comment)
         } else {
-            text.as_bytes().to_vec()
+            (text.as_bytes().to_vec(), false)
         };
-        if !self.metadata.mac_only_encrypted || encrypted {
+        if (!self.metadata.mac_only_encrypted || encrypted) && !is_comment {
             self.hasher.update(&bytes);
         }
         Ok(bytes)
@@ -201,16 +238,20 @@ impl<'a> TreeDecryptor<'a> {
             })?),
             Plain::Int(i) => Value::from(i),
             Plain::Bool(b) => Value::Bool(b),
-            Plain::Float(f) => float_value(f).ok_or_else(|| {
+            Plain::Float(f) => float_value(f, self.keep_floats).ok_or_else(|| {
                 self.value_error(path, "the decrypted float is not a finite number".into())
             })?,
         })
     }
 
     /// Checks the computed MAC against the one stored in the metadata.
-    pub(crate) fn verify(self) -> Result<(), SopsError> {
-        let computed: String = self
-            .hasher
+    pub(crate) fn verify(mut self) -> Result<(), SopsError> {
+        self.verify_mac()
+    }
+
+    /// [`TreeDecryptor::verify`] that leaves the decryptor usable for comments.
+    pub(crate) fn verify_mac(&mut self) -> Result<(), SopsError> {
+        let computed: String = std::mem::take(&mut self.hasher)
             .finalize()
             .iter()
             .map(|b| format!("{b:02X}"))
@@ -246,7 +287,10 @@ impl<'a> TreeDecryptor<'a> {
 
 /// A decrypted float as capstan's object model holds it. Whole numbers become integers, as
 /// they do on Flux's path (Go's JSON encoder writes `3.0` as `3`, which reads back as an int).
-fn float_value(f: f64) -> Option<Value> {
+fn float_value(f: f64, keep_floats: bool) -> Option<Value> {
+    if keep_floats {
+        return serde_json::Number::from_f64(f).map(Value::Number);
+    }
     let whole = f.fract() == 0.0 && f.abs() < 1e21 && !(f == 0.0 && f.is_sign_negative());
     if whole && f >= i64::MIN as f64 && f <= i64::MAX as f64 {
         return Some(Value::from(f as i64));
@@ -269,10 +313,13 @@ mod tests {
 
     #[test]
     fn floats_become_values_like_flux_writes_them() {
-        assert_eq!(float_value(3.0), Some(serde_json::json!(3)));
-        assert_eq!(float_value(1.5e10), Some(serde_json::json!(15000000000i64)));
-        assert_eq!(float_value(0.25), Some(serde_json::json!(0.25)));
-        assert_eq!(float_value(f64::NAN), None);
+        assert_eq!(float_value(3.0, false), Some(serde_json::json!(3)));
+        assert_eq!(
+            float_value(1.5e10, false),
+            Some(serde_json::json!(15000000000i64))
+        );
+        assert_eq!(float_value(0.25, false), Some(serde_json::json!(0.25)));
+        assert_eq!(float_value(f64::NAN, false), None);
     }
 
     #[test]

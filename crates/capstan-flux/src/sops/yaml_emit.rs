@@ -3,45 +3,52 @@
 //! Key order is kept, strings that would read back as another type are double-quoted, strings
 //! plain style cannot carry are single-quoted (double-quoted when they hold non-printable
 //! characters), multi-line strings are literal blocks, sequences under a key are indented.
-//! Comments survive only at the top level of a document (capstan's YAML reader drops the rest).
+//! Comments come from [`super::yaml_comments`], written where they stood in the encrypted file.
 
 use std::fmt::Write as _;
 
 use capstan_core::Value;
 
 use super::file::{Item, go_exponent_parts};
+use super::tree::COMMENT_ITEM;
+use super::yaml_comments::{DocumentComments, Step};
 
 const INDENT: usize = 4;
 
-/// Writes the documents of a decrypted SOPS YAML file.
-pub(crate) fn emit_documents(documents: &[Vec<Item>]) -> Vec<u8> {
+/// Writes the documents of a decrypted SOPS YAML file, with the comments scanned from the
+/// encrypted file (one entry per document) where there are any.
+pub(crate) fn emit_documents(documents: &[Vec<Item>], comments: &[DocumentComments]) -> Vec<u8> {
     let mut out = String::new();
     for (index, items) in documents.iter().enumerate() {
         if index > 0 {
             out.push_str("---\n");
         }
-        let entries: Vec<(&str, &Value)> = items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Entry(k, v) => Some((k.as_str(), v)),
-                Item::Comment(_) => None,
-            })
-            .collect();
-        if entries.is_empty() {
-            for item in items {
-                if let Item::Comment(text) = item {
-                    let _ = writeln!(out, "#{text}");
-                }
-            }
-            out.push_str("{}\n");
-            continue;
-        }
+        let mut emitter = Emitter {
+            out: &mut out,
+            comments: comments.get(index),
+            address: Vec::new(),
+        };
+        let has_entries = items.iter().any(|i| matches!(i, Item::Entry(..)));
         for item in items {
             match item {
                 Item::Comment(text) => {
-                    let _ = writeln!(out, "#{text}");
+                    let _ = writeln!(emitter.out, "#{text}");
                 }
-                Item::Entry(key, value) => write_entry(&mut out, key, value, 0),
+                Item::Entry(key, value) => {
+                    emitter.address.push(Step::Key(key.clone()));
+                    emitter.comments_before(true);
+                    emitter.write_entry(key, value, 0);
+                    emitter.address.pop();
+                }
+            }
+        }
+        if !has_entries {
+            emitter.out.push_str("{}\n");
+        }
+        if let Some(doc) = emitter.comments {
+            for comment in &doc.end {
+                pad(emitter.out, comment.column);
+                let _ = writeln!(emitter.out, "#{}", comment.text);
             }
         }
     }
@@ -52,56 +59,102 @@ fn pad(out: &mut String, column: usize) {
     out.extend(std::iter::repeat_n(' ', column));
 }
 
-fn write_entry(out: &mut String, key: &str, value: &Value, column: usize) {
-    out.push_str(&scalar_string(key, column));
-    out.push(':');
-    write_value_after_key(out, value, column);
+/// go-yaml v3's indentation: nested nodes align to the next multiple of the indent width,
+/// except inside a sequence item, where they just skip the `- `.
+fn next_indent(column: usize) -> usize {
+    INDENT * ((column + INDENT) / INDENT)
 }
 
-fn write_value_after_key(out: &mut String, value: &Value, column: usize) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push('\n');
-            for (k, v) in map {
-                pad(out, column + INDENT);
-                write_entry(out, k, v, column + INDENT);
+struct Emitter<'a> {
+    out: &'a mut String,
+    comments: Option<&'a DocumentComments>,
+    /// The address of the node being written.
+    address: Vec<Step>,
+}
+
+impl Emitter<'_> {
+    /// Writes the comments that preceded the current node's line in the encrypted file.
+    fn comments_before(&mut self, line_start: bool) {
+        if !line_start {
+            return;
+        }
+        if let Some(comments) = self.comments.and_then(|doc| doc.before.get(&self.address)) {
+            for comment in comments {
+                pad(self.out, comment.column);
+                let _ = writeln!(self.out, "#{}", comment.text);
             }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            out.push('\n');
-            write_sequence(out, items, column + INDENT, true);
-        }
-        _ => {
-            out.push(' ');
-            out.push_str(&scalar(value, column + INDENT));
-            out.push('\n');
         }
     }
-}
 
-/// Writes sequence items at `column`; when `pad_first` is false the cursor already sits at
-/// the first item's column (a sequence nested right after `- `).
-fn write_sequence(out: &mut String, items: &[Value], column: usize, pad_first: bool) {
-    for (index, item) in items.iter().enumerate() {
-        if index > 0 || pad_first {
-            pad(out, column);
-        }
-        out.push_str("- ");
-        let inner = column + 2;
-        match item {
+    /// Writes `key: value` with the key at `column` (the cursor already there).
+    fn write_entry(&mut self, key: &str, value: &Value, column: usize) {
+        self.out.push_str(&scalar_string(key, column));
+        self.out.push(':');
+        let child = next_indent(column);
+        match value {
             Value::Object(map) if !map.is_empty() => {
-                for (i, (k, v)) in map.iter().enumerate() {
-                    if i > 0 {
-                        pad(out, inner);
-                    }
-                    write_entry(out, k, v, inner);
+                self.out.push('\n');
+                self.write_mapping(map, child, true);
+            }
+            Value::Array(items) if !items.is_empty() => {
+                self.out.push('\n');
+                self.write_sequence(items, child, true);
+            }
+            _ => {
+                self.out.push(' ');
+                self.out.push_str(&scalar(value, child));
+                self.out.push('\n');
+            }
+        }
+    }
+
+    /// Writes mapping entries at `column`; when `pad_first` is false the cursor already sits at
+    /// the first key's column (a mapping right after `- `).
+    fn write_mapping(&mut self, map: &capstan_core::Map, column: usize, pad_first: bool) {
+        for (index, (key, value)) in map.iter().enumerate() {
+            let line_start = index > 0 || pad_first;
+            self.address.push(Step::Key(key.clone()));
+            self.comments_before(line_start);
+            if line_start {
+                pad(self.out, column);
+            }
+            self.write_entry(key, value, column);
+            self.address.pop();
+        }
+    }
+
+    /// Writes sequence items at `column`; when `pad_first` is false the cursor already sits at
+    /// the first item's column (a sequence nested right after `- `).
+    fn write_sequence(&mut self, items: &[Value], column: usize, pad_first: bool) {
+        for (index, item) in items.iter().enumerate() {
+            let line_start = index > 0 || pad_first;
+            self.address.push(Step::Index(index));
+            self.comments_before(line_start);
+            if let Some(text) = item.as_str().and_then(|s| s.strip_prefix(COMMENT_ITEM)) {
+                // A comment SOPS kept as an encrypted sequence item.
+                if line_start {
+                    pad(self.out, column);
+                }
+                let _ = writeln!(self.out, "#{text}");
+                self.address.pop();
+                continue;
+            }
+            if line_start {
+                pad(self.out, column);
+            }
+            self.out.push_str("- ");
+            let inner = column + 2;
+            match item {
+                Value::Object(map) if !map.is_empty() => self.write_mapping(map, inner, false),
+                Value::Array(nested) if !nested.is_empty() => {
+                    self.write_sequence(nested, inner, false)
+                }
+                _ => {
+                    self.out.push_str(&scalar(item, inner));
+                    self.out.push('\n');
                 }
             }
-            Value::Array(nested) if !nested.is_empty() => write_sequence(out, nested, inner, false),
-            _ => {
-                out.push_str(&scalar(item, inner));
-                out.push('\n');
-            }
+            self.address.pop();
         }
     }
 }
@@ -153,9 +206,9 @@ fn scalar_string(s: &str, column: usize) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// go-yaml's `is_printable`: no NEL, nothing outside the Basic Multilingual Plane.
 fn printable(c: char) -> bool {
-    matches!(c as u32, 0x0A | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
-        && c != '\u{FEFF}'
+    matches!(c as u32, 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{FEFF}'
 }
 
 fn literal_allowed(s: &str) -> bool {
