@@ -259,7 +259,6 @@ fn oracle(name: &str) -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "generator name hashes differ from kubectl's until capstan-kustomize's hash fix lands"]
 fn every_folder_builds_as_kubectl_kustomize_builds_it() {
     let Some(kubectl) = oracle("kubectl") else {
         eprintln!(
