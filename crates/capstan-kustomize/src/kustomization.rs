@@ -332,7 +332,8 @@ impl Kustomization {
             file: file.to_path_buf(),
             message,
         };
-        let value = capstan_core::yaml::parse_document(text).map_err(|e| invalid(e.message))?;
+        let value = capstan_core::yaml::parse_document_last_key_wins(text)
+            .map_err(|e| invalid(e.message))?;
         let value = match value {
             Value::Null => Value::Object(capstan_core::Map::new()),
             Value::Object(_) => value,
