@@ -275,8 +275,14 @@ pub fn run_transformer(
         if !is_builtin(resource) {
             return Err(external(resource.kind()));
         }
-        run_builtin(resmap, config, &resource.object, resource.kind())
-            .map_err(|e| e.context(format!("plugin {} fails configuration", resource.org_id())))?;
+        run_builtin(
+            resmap,
+            config,
+            &resource.object,
+            resource.kind(),
+            &target.loader,
+        )
+        .map_err(|e| e.context(format!("plugin {} fails configuration", resource.org_id())))?;
     }
     Ok(())
 }
@@ -313,6 +319,7 @@ fn run_builtin(
     config: &TransformerConfig,
     object: &Value,
     kind: &str,
+    loader: &crate::loader::Loader<'_>,
 ) -> Result<()> {
     let text = |field: &str| {
         object
@@ -357,6 +364,17 @@ fn run_builtin(
                 .unwrap_or("");
             namespace::apply(resmap, ns, &field_specs(object, &config.namespace)?)
         }
+        // the patch family (kz-patch's modules)
+        "PatchTransformer" | "PatchStrategicMergeTransformer" | "PatchJson6902Transformer" => {
+            crate::patch::run_plugin(resmap, kind, object, loader)
+        }
+        "ImageTagTransformer" => {
+            crate::images::run_plugin(resmap, object, &field_specs(object, &[])?)
+        }
+        "ReplicaCountTransformer" => {
+            crate::replicas::run_plugin(resmap, object, &field_specs(object, &[])?)
+        }
+        "ReplacementTransformer" => crate::replacements::run_plugin(resmap, object, loader),
         other => Err(Error::msg(format!(
             "unable to load builtin {other}.builtin.[noGrp]"
         ))),
