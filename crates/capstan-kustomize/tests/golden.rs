@@ -23,7 +23,11 @@ fn cases() -> Vec<PathBuf> {
 /// The part of kustomize's error to look for: the last line of its message, without the
 /// `error: ` prefix or the echo of a plugin's configuration that precedes `` `: ``.
 fn oracle_error(text: &str) -> String {
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
     let last = last.strip_prefix("error: ").unwrap_or(last);
     last.strip_prefix("`: ").unwrap_or(last).to_owned()
 }
