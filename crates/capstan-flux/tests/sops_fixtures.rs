@@ -170,6 +170,22 @@ fn secret_data_entries_holding_sops_files_are_decrypted() {
     assert_eq!(entry("blob"), read("expected/blob.bin"));
     assert_eq!(entry("config.json"), read("expected/configmap.json"));
     assert_eq!(entry("plain"), b"not encrypted");
+
+    // Without keys: an error from decrypt_resource, and masked entries from mask_resource.
+    assert!(sops::decrypt_resource(&secret, &Keys::none(), "generated").is_err());
+    let masked = sops::mask_resource(&secret);
+    let masked_entry = |k: &str| {
+        b64.decode(masked["data"][k].as_str().expect("string"))
+            .expect("base64")
+    };
+    assert_eq!(masked_entry("app.env"), sops::MASK.as_bytes());
+    assert_eq!(masked_entry("plain"), b"not encrypted");
+    assert_eq!(
+        masked["metadata"]["annotations"][sops::NOT_DECRYPTED_ANNOTATION],
+        sops::NOT_DECRYPTED
+    );
+    let plain = serde_json::json!({"kind": "Secret", "data": {"a": b64.encode("x")}});
+    assert_eq!(sops::mask_resource(&plain), plain);
 }
 
 #[test]
