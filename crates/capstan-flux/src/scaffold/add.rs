@@ -302,9 +302,9 @@ fn resolve_host(
     };
     check_hostname(&full).map_err(|reason| invalid("--ingress-host", host, reason))?;
     if let Some(domain) = &conventions.domain
-        && !full
+        && full
             .strip_suffix(&format!(".{domain}"))
-            .is_some_and(|app| !app.contains('.'))
+            .is_none_or(|app| app.contains('.'))
     {
         return Err(invalid(
             "--ingress-host",
