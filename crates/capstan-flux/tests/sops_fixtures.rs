@@ -60,6 +60,7 @@ const DOCUMENT_CASES: &[&str] = &[
     "multidoc.yaml",
     "configmap.json",
     "configmap-regex.json",
+    "key-groups-one.yaml",
 ];
 
 #[test]
@@ -324,4 +325,34 @@ fn generator_sources_decrypt_only_when_encrypted() {
     .expect("decrypts")
     .expect("encrypted");
     assert_eq!(blob, read("expected/blob.bin"));
+}
+
+#[test]
+fn shamir_key_groups_need_the_threshold_of_groups() {
+    let doc = documents("encrypted/key-groups-shamir.yaml");
+    let expected = documents("expected/key-groups-shamir.yaml");
+    let both = format!(
+        "{}\n{}",
+        text("keys/test-key.txt"),
+        text("keys/test-key-2.txt")
+    );
+    let both_keys = Keys::parse(&both, "both", false).expect("parses");
+    let decrypted = sops::decrypt_document(&doc[0], &both_keys, "shamir.yaml").expect("decrypts");
+    assert!(same(&decrypted, &expected[0]));
+    let bytes = sops::decrypt_file(
+        &read("encrypted/key-groups-shamir.yaml"),
+        Format::Yaml,
+        &both_keys,
+        "shamir.yaml",
+    )
+    .expect("decrypts");
+    assert_eq!(bytes, read("expected/key-groups-shamir.yaml"));
+    let err = sops::decrypt_document(&doc[0], &keys("test-key"), "shamir.yaml")
+        .expect_err("one group is not enough");
+    let message = err.to_string();
+    assert!(
+        message.contains("split over 2 key groups and 2 are needed"),
+        "{message}"
+    );
+    assert!(message.contains("shamir.yaml"), "{message}");
 }
