@@ -135,8 +135,12 @@ impl<'a> Target<'a> {
             return Err(crate::plugins::refuse("validators"));
         }
         let vars = self.kustomization.vars.clone();
-        transformers::merge_vars(&mut acc, &vars)
-            .map_err(|e| e.context(format!("merging vars {vars:?}")))?;
+        transformers::merge_vars(&mut acc, &vars).map_err(|e| {
+            e.context(format!(
+                "merging vars {}",
+                crate::vars::describe_list(&vars)
+            ))
+        })?;
         Ok(acc)
     }
 
