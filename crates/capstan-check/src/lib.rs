@@ -5,11 +5,14 @@
 //! - [`rules`]: the seeds' policies and Flux integrity checks, one rule per file.
 //! - [`check`]: the engine that runs both over a [`input::CheckInput`] into a [`check::Report`].
 //! - [`config`]: the `check` section of `.capstan.yaml`.
+//! - [`diff`] and [`plan`]: object diff and change classification.
 
 pub mod check;
 pub mod config;
+pub mod diff;
 pub mod input;
 pub mod locate;
+pub mod plan;
 pub mod rules;
 pub mod schema;
 

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use capstan_core::{OsFs, Value};
-use capstan_flux::discovery::render::{
-    RenderError, RenderedObject, Renderer, generated_resources, kustomization_file,
-};
+use capstan_flux::discovery::KustomizeRenderer;
 use capstan_flux::discovery::{Options as DiscoveryOptions, discover};
 use capstan_kustomize::{LoadRestrictor, Options};
 
@@ -47,54 +45,15 @@ fn kustomization_dirs() -> Vec<PathBuf> {
     out
 }
 
-struct Build;
-
-impl Renderer for Build {
-    fn render(
-        &self,
-        fs: &dyn capstan_core::Fs,
-        dir: &Path,
-    ) -> Result<Vec<RenderedObject>, RenderError> {
-        let build = |dir: &Path| {
-            capstan_kustomize::build(fs, dir, &options())
-                .map(|r| r.objects().cloned().collect::<Vec<_>>())
-                .map_err(|e| RenderError::new(e.to_string()))
-        };
-        let objects = if kustomization_file(fs, dir).is_some() {
-            build(dir)?
-        } else {
-            let mut objects = Vec::new();
-            for entry in
-                generated_resources(fs, dir).map_err(|e| RenderError::new(e.to_string()))?
-            {
-                let path = dir.join(entry);
-                if fs.is_dir(&path) {
-                    objects.extend(build(&path)?);
-                } else {
-                    let text = fs
-                        .read_to_string(&path)
-                        .map_err(|e| RenderError::new(e.to_string()))?;
-                    let docs = capstan_core::yaml::parse_documents(&text)
-                        .map_err(|e| RenderError::new(e.message))?;
-                    objects.extend(docs.into_iter().filter(Value::is_object));
-                }
-            }
-            objects
-        };
-        Ok(objects
-            .into_iter()
-            .map(|value| RenderedObject {
-                value,
-                file: None,
-                document: None,
-            })
-            .collect())
-    }
-}
-
 #[test]
 fn flux_finds_every_part() {
-    let discovery = discover(&OsFs, &example(), &Build, &DiscoveryOptions::default()).unwrap();
+    let discovery = discover(
+        &OsFs,
+        &example(),
+        &KustomizeRenderer::default(),
+        &DiscoveryOptions::default(),
+    )
+    .unwrap();
     let errors: Vec<String> = discovery
         .all_diagnostics()
         .filter(|d| d.severity == capstan_core::Severity::Error)
@@ -231,6 +190,13 @@ fn the_seeds_practices_hold() {
                 {
                     problem("PVC without the kubernetes.io/pvc-protection finalizer");
                 }
+                if str_at(
+                    &object,
+                    "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune",
+                ) != Some("disabled")
+                {
+                    problem("PVC that Flux would prune");
+                }
             }
             "Ingress" => {
                 if str_at(
@@ -300,7 +266,6 @@ fn oracle(name: &str) -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "generator name hashes differ from kubectl's until capstan-kustomize's hash fix lands"]
 fn every_folder_builds_as_kubectl_kustomize_builds_it() {
     let Some(kubectl) = oracle("kubectl") else {
         eprintln!(

@@ -99,3 +99,6 @@ pub(crate) fn list_names(names: &[String], limit: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,11 +12,13 @@ use capstan_flux::discovery::{Options, discover};
 use capstan_flux::graph::DependencyGraph;
 use capstan_flux::scaffold::{ChangeSet, OverlayFs};
 
-use super::render::{KustomizeRenderer, render};
+use capstan_flux::discovery::KustomizeRenderer;
+
+use super::render::render;
 
 /// Error diagnostics of discovery and the dependency graph, as comparable lines.
 fn errors(fs: &dyn Fs, root: &Path) -> anyhow::Result<(BTreeSet<String>, Vec<String>)> {
-    let discovery = discover(fs, root, &KustomizeRenderer, &Options::default())?;
+    let discovery = discover(fs, root, &KustomizeRenderer::default(), &Options::default())?;
     let mut errors = BTreeSet::new();
     let mut kustomizations = Vec::new();
     for diagnostic in discovery.all_diagnostics() {
