@@ -281,8 +281,10 @@ impl<'a> Target<'a> {
                 .absorb_all(resmap)
                 .map_err(|e| e.context("merging from generator"))?;
         }
-        if !self.kustomization.generators.is_empty() {
-            return Err(crate::plugins::refuse("generators"));
+        for resmap in crate::plugins::run_generators(self)? {
+            acc.resmap
+                .absorb_all(resmap)
+                .map_err(|e| e.context("merging from generator"))?;
         }
         Ok(())
     }
