@@ -5,7 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -42,7 +44,10 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Location {
-        Location { file: Some(file.into()), ..Location::default() }
+        Location {
+            file: Some(file.into()),
+            ..Location::default()
+        }
     }
 
     pub fn with_document(mut self, document: usize) -> Location {
@@ -61,7 +66,10 @@ impl Location {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.file.is_none() && self.document.is_none() && self.field.is_none() && self.line.is_none()
+        self.file.is_none()
+            && self.document.is_none()
+            && self.field.is_none()
+            && self.line.is_none()
     }
 }
 
@@ -105,8 +113,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: impl Into<String>, severity: Severity, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code: code.into(), severity, message: message.into(), location: Location::default() }
+    pub fn new(
+        code: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            code: code.into(),
+            severity,
+            message: message.into(),
+            location: Location::default(),
+        }
     }
 
     pub fn at(mut self, location: Location) -> Diagnostic {

@@ -34,7 +34,10 @@ pub trait Fs: Send + Sync {
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
         let bytes = self.read(path)?;
         String::from_utf8(bytes).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{}: not valid UTF-8: {e}", path.display()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: not valid UTF-8: {e}", path.display()),
+            )
         })
     }
 
@@ -113,7 +116,9 @@ impl MemFs {
     }
 
     /// Builds a tree from `(path, contents)` pairs.
-    pub fn from_files<P: AsRef<Path>, C: AsRef<[u8]>>(files: impl IntoIterator<Item = (P, C)>) -> MemFs {
+    pub fn from_files<P: AsRef<Path>, C: AsRef<[u8]>>(
+        files: impl IntoIterator<Item = (P, C)>,
+    ) -> MemFs {
         let fs = MemFs::new();
         for (path, contents) in files {
             fs.add_file(path, contents);
@@ -147,7 +152,10 @@ impl MemFs {
     }
 
     fn not_found(path: &Path) -> io::Error {
-        io::Error::new(io::ErrorKind::NotFound, format!("{}: no such file or directory", path.display()))
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{}: no such file or directory", path.display()),
+        )
     }
 }
 
@@ -164,11 +172,20 @@ impl Fs for MemFs {
 
     fn is_dir(&self, path: &Path) -> bool {
         let path = normalize(path);
-        path == Path::new(".") || path == Path::new("/") || self.dirs.read().expect("MemFs lock poisoned").contains_key(&path)
+        path == Path::new(".")
+            || path == Path::new("/")
+            || self
+                .dirs
+                .read()
+                .expect("MemFs lock poisoned")
+                .contains_key(&path)
     }
 
     fn is_file(&self, path: &Path) -> bool {
-        self.files.read().expect("MemFs lock poisoned").contains_key(&normalize(path))
+        self.files
+            .read()
+            .expect("MemFs lock poisoned")
+            .contains_key(&normalize(path))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
@@ -197,7 +214,11 @@ impl Fs for MemFs {
 
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         let path = normalize(path);
-        if self.exists(&path) { Ok(path) } else { Err(MemFs::not_found(&path)) }
+        if self.exists(&path) {
+            Ok(path)
+        } else {
+            Err(MemFs::not_found(&path))
+        }
     }
 }
 
@@ -215,14 +236,23 @@ mod tests {
 
     #[test]
     fn memfs_tree() {
-        let fs = MemFs::from_files([("base/kustomization.yaml", "resources: []"), ("base/cm.yaml", "x")]);
+        let fs = MemFs::from_files([
+            ("base/kustomization.yaml", "resources: []"),
+            ("base/cm.yaml", "x"),
+        ]);
         assert!(fs.is_dir(Path::new("base")));
         assert!(fs.is_file(Path::new("base/./cm.yaml")));
         assert_eq!(
             fs.read_dir(Path::new("base")).unwrap(),
-            vec![PathBuf::from("base/cm.yaml"), PathBuf::from("base/kustomization.yaml")]
+            vec![
+                PathBuf::from("base/cm.yaml"),
+                PathBuf::from("base/kustomization.yaml")
+            ]
         );
-        assert_eq!(fs.read_dir(Path::new(".")).unwrap(), vec![PathBuf::from("base")]);
+        assert_eq!(
+            fs.read_dir(Path::new(".")).unwrap(),
+            vec![PathBuf::from("base")]
+        );
         assert_eq!(fs.read_to_string(Path::new("base/cm.yaml")).unwrap(), "x");
         assert!(fs.read(Path::new("nope")).is_err());
     }

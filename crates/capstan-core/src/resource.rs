@@ -8,7 +8,9 @@ use crate::Value;
 ///
 /// `namespace` is `None` for cluster-scoped objects and for namespaced objects that have not been
 /// given one yet; callers that know the scope decide what an absent namespace means.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ResourceId {
     pub group: String,
     pub version: String,
@@ -21,7 +23,10 @@ impl ResourceId {
     /// Reads the identity of an object from its `apiVersion`, `kind` and `metadata`.
     /// Missing fields become empty strings; use [`ResourceId::is_complete`] to reject them.
     pub fn of(object: &Value) -> ResourceId {
-        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (group, version) = split_api_version(api_version);
         let metadata = object.get("metadata");
         let field = |name: &str| {
@@ -33,7 +38,11 @@ impl ResourceId {
         ResourceId {
             group: group.to_owned(),
             version: version.to_owned(),
-            kind: object.get("kind").and_then(Value::as_str).unwrap_or("").to_owned(),
+            kind: object
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
             namespace: field("namespace").filter(|ns| !ns.is_empty()),
             name: field("name").unwrap_or_default(),
         }
@@ -100,7 +109,9 @@ mod tests {
 
     #[test]
     fn core_group_and_cluster_scope() {
-        let id = ResourceId::of(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
+        let id = ResourceId::of(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}),
+        );
         assert_eq!(id.api_version(), "v1");
         assert_eq!(id.to_string(), "Namespace/x");
         assert!(!ResourceId::of(&json!({"kind": "X"})).is_complete());

@@ -43,13 +43,19 @@ pub fn parse_document(text: &str) -> Result<Value, YamlError> {
     match docs.len() {
         0 => Ok(Value::Null),
         1 => Ok(docs.pop().expect("one document")),
-        n => Err(YamlError { message: format!("expected one YAML document, found {n}"), line: None }),
+        n => Err(YamlError {
+            message: format!("expected one YAML document, found {n}"),
+            line: None,
+        }),
     }
 }
 
 fn to_yaml_error(error: serde_saphyr::Error) -> YamlError {
     let line = error.location().map(|l| l.line() as usize);
-    YamlError { message: error.to_string(), line }
+    YamlError {
+        message: error.to_string(),
+        line,
+    }
 }
 
 /// Serialises one value as a YAML document in kustomize's output form (no leading `---`).
@@ -80,7 +86,10 @@ pub fn to_yaml_stream<'a>(values: impl IntoIterator<Item = &'a Value>) -> String
 }
 
 fn sorted_entries(value: &Value) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<_> = value.as_object().map(|m| m.iter().collect()).unwrap_or_default();
+    let mut entries: Vec<_> = value
+        .as_object()
+        .map(|m| m.iter().collect())
+        .unwrap_or_default();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     entries
 }
@@ -193,7 +202,11 @@ fn number_text(n: &serde_json::Number) -> String {
                     Some(d) => ('-', d),
                     None => ('+', exp),
                 };
-                let digits = if digits.len() < 2 { format!("0{digits}") } else { digits.to_owned() };
+                let digits = if digits.len() < 2 {
+                    format!("0{digits}")
+                } else {
+                    digits.to_owned()
+                };
                 format!("{mantissa}e{sign}{digits}")
             }
             None => s,
@@ -205,9 +218,10 @@ fn number_text(n: &serde_json::Number) -> String {
 /// by a YAML 1.1 reader (go-yaml v2), so it must be double-quoted.
 pub fn resolves_to_non_string(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
-        "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", ".inf", ".Inf", ".INF",
-        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<", "=",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<", "=",
     ];
     if s.is_empty() || SPECIAL.contains(&s) {
         return true;
@@ -232,12 +246,20 @@ fn looks_numeric(s: &str) -> bool {
     }
     // Sexagesimal (YAML 1.1): 1:30
     if body.contains(':')
-        && body.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        && body.chars().next().is_some_and(|c| c.is_ascii_digit() && c != '0')
+        && body
+            .split(':')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && body
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() && c != '0')
     {
         return true;
     }
-    plain.parse::<f64>().is_ok() && !body.chars().any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+    plain.parse::<f64>().is_ok()
+        && !body
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
 }
 
 fn looks_like_timestamp(s: &str) -> bool {
@@ -261,12 +283,18 @@ fn can_be_plain(s: &str, is_key: bool) -> bool {
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
         // `-foo`, `?foo` and `:foo` are plain when followed by a non-space.
         let rest = &s[first.len_utf8()..];
-        let allowed = matches!(first, '-' | '?' | ':') && !rest.is_empty() && !rest.starts_with(' ');
+        let allowed =
+            matches!(first, '-' | '?' | ':') && !rest.is_empty() && !rest.starts_with(' ');
         if !allowed {
             return false;
         }
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\n') || s.contains('\t') {
+    if s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.contains('\n')
+        || s.contains('\t')
+    {
         return false;
     }
     if is_key && (s.contains('[') || s.contains('{') || s.contains(',')) {
@@ -282,7 +310,13 @@ fn can_be_plain(s: &str, is_key: bool) -> bool {
 }
 
 fn needs_double_quotes(s: &str) -> bool {
-    s.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}')
+    s.chars().any(|c| {
+        (c.is_control() && c != '\n')
+            || c == '\u{feff}'
+            || c == '\u{85}'
+            || c == '\u{2028}'
+            || c == '\u{2029}'
+    })
 }
 
 fn string_text(s: &str, indent: usize, is_key: bool) -> String {
@@ -334,14 +368,19 @@ fn double_quoted(s: &str) -> String {
 }
 
 fn literal_block(s: &str, indent: usize) -> String {
-    let chomp = if s.ends_with("\n\n") || (s.ends_with('\n') && s.trim_end_matches('\n').is_empty()) {
+    let chomp = if s.ends_with("\n\n") || (s.ends_with('\n') && s.trim_end_matches('\n').is_empty())
+    {
         "+"
     } else if s.ends_with('\n') {
         ""
     } else {
         "-"
     };
-    let indent_hint = if s.starts_with(' ') || s.starts_with('\n') { "2" } else { "" };
+    let indent_hint = if s.starts_with(' ') || s.starts_with('\n') {
+        "2"
+    } else {
+        ""
+    };
     let mut out = format!("|{indent_hint}{chomp}");
     let body = s.strip_suffix('\n').unwrap_or(s);
     for line in body.split('\n') {
@@ -367,7 +406,13 @@ fn fold_plain(s: &str, indent: usize) -> String {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if c == ' ' && column > BEST_WIDTH && i + 1 < chars.len() && chars[i + 1] != ' ' && i > 0 && chars[i - 1] != ' ' {
+        if c == ' '
+            && column > BEST_WIDTH
+            && i + 1 < chars.len()
+            && chars[i + 1] != ' '
+            && i > 0
+            && chars[i - 1] != ' '
+        {
             out.push('\n');
             push_indent(&mut out, indent);
             column = indent;

@@ -1,4 +1,21 @@
 //! Flux's repository model: discovery of sources, Kustomizations and HelmReleases from a Git
 //! tree, and the build semantics of kustomize-controller and helm-controller.
+//!
+//! - [`model`]: the Flux objects as typed structs.
+//! - [`scaffold`]: `app add` / `app remove` planned as pure file changes.
+//! - [`sops`]: SOPS decryption (age + AES-256-GCM).
+//! - [`discovery`]: every Flux object a cluster repository declares, found from its entry points.
+//! - [`graph`]: the dependsOn graph, its waves, cycles and missing dependencies.
+//! - [`source`]: which source a reference names and whether it is the repository itself.
+//! - [`substitute`]: post-build variable substitution in Flux's envsubst dialect.
 
+pub mod discovery;
+pub mod graph;
+pub mod model;
+pub mod scaffold;
+pub mod sops;
+pub mod source;
 pub mod substitute;
+
+pub use discovery::{Discovery, discover};
+pub use model::{FluxKind, FluxObject, ObjectKey};

@@ -1,14 +1,21 @@
 //! The command line, as clap structures. Resolution of flags into settings happens in each
 //! command's module.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
 
 /// A GitOps engine for Kubernetes that reads Flux repositories unchanged.
 ///
 /// capstan discovers, renders, checks and diffs a Flux-style cluster repository offline, and
 /// classifies every change as Bootstrap or GitOps phase with its risk and approval.
 #[derive(Debug, Parser)]
-#[command(name = "capstan", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "capstan",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -18,4 +25,79 @@ pub struct Cli {
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Add or remove an application: the seeds' app workflows as one safe command.
+    App(AppArgs),
+    /// Build a kustomization directory, as `kubectl kustomize` does.
+    Kustomize(crate::commands::kustomize::KustomizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Scaffold apps/NAME (namespace, deployment, service, kustomization; an Ingress and a PVC on
+    /// request) and register its Flux Kustomization in the cluster's apps file.
+    Add(Box<AppAddArgs>),
+    /// Take an app's Flux Kustomization out of the apps file, after showing what Flux will prune.
+    Remove(AppRemoveArgs),
+}
+
+/// Where the repository is and which apps file to edit.
+#[derive(Debug, Args)]
+pub struct AppLocateArgs {
+    /// The repository root.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// The cluster folder under clusters/ whose apps file to edit (needed when there are several).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The file that lists the apps' Flux Kustomizations, when it cannot be found on its own.
+    #[arg(long, value_name = "FILE")]
+    pub apps_file: Option<PathBuf>,
+    /// Print every file that would be written or changed, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppAddArgs {
+    /// The app's name (a DNS-1123 label): its folder, namespace, Deployment and Service.
+    pub name: String,
+    /// The container image, pinned: IMAGE:TAG (not latest) or IMAGE@sha256:DIGEST.
+    #[arg(long)]
+    pub image: String,
+    /// The port the container listens on.
+    #[arg(long, default_value_t = 80)]
+    pub port: u16,
+    #[arg(long, default_value_t = 1)]
+    pub replicas: u32,
+    /// Deploy into this namespace (an existing one is joined, not created).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Flux Kustomizations to depend on; defaults to the dependsOn every existing app shares.
+    #[arg(long, value_name = "KS,...", value_delimiter = ',')]
+    pub depends_on: Option<Vec<String>>,
+    /// Add an Ingress with cert-manager TLS: a name (put on the repository's domain) or a full host.
+    #[arg(long, value_name = "HOST")]
+    pub ingress_host: Option<String>,
+    /// Add a PersistentVolumeClaim of this size (e.g. 1Gi), mounted at /data.
+    #[arg(long, value_name = "SIZE")]
+    pub storage: Option<String>,
+    #[command(flatten)]
+    pub locate: AppLocateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AppRemoveArgs {
+    /// The app's folder name or its Flux Kustomization's name.
+    pub name: String,
+    /// Also delete the app's folder.
+    #[arg(long)]
+    pub delete_files: bool,
+    #[command(flatten)]
+    pub locate: AppLocateArgs,
 }

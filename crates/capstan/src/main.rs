@@ -18,10 +18,11 @@ fn main() -> ExitCode {
         Ok(code) => code.into(),
         Err(error) => {
             // A closed pipe (`capstan ... | head`) is not a failure.
-            if error
-                .chain()
-                .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
-            {
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {error:#}");

@@ -4,6 +4,9 @@ use std::io::Write;
 
 use crate::cli::{Cli, Command};
 
+mod app;
+pub mod kustomize;
+
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -26,5 +29,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
             writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
             Ok(Exit::Clean)
         }
+        Command::App(args) => app::run(args, out),
+        Command::Kustomize(args) => kustomize::run(args, out),
     }
 }

@@ -1,0 +1,514 @@
+//! The fixed point for one cluster: render each Kustomization's path, collect the Flux objects,
+//! queue the new Kustomizations, until nothing new turns up.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+use capstan_core::{Diagnostic, Fs, Location, Severity, Value};
+
+use super::roots::{Candidate, ClusterEntry, set_raw_namespace};
+use super::{
+    Cluster, Discovered, DiscoveredHelmRelease, DiscoveredKustomization, DiscoveredSource, Options,
+    Origin, RenderCache, relative, spec_path, within,
+};
+use crate::model::{
+    FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
+};
+use crate::source::{SourceIndex, SourceStatus};
+
+/// A Kustomization waiting to be added.
+struct Pending {
+    ks: Kustomization,
+    raw: Value,
+    origin: Origin,
+}
+
+struct Walk<'w, 'c> {
+    fs: &'w dyn Fs,
+    root: &'w Path,
+    cache: &'w mut RenderCache<'c>,
+    sources: SourceIndex,
+    cluster: Cluster,
+    kustomization_index: HashMap<ObjectKey, usize>,
+    helm_release_index: HashMap<ObjectKey, usize>,
+    source_index: HashMap<ObjectKey, usize>,
+    expanded: Vec<bool>,
+    queue: VecDeque<Pending>,
+}
+
+pub(crate) fn walk(
+    fs: &dyn Fs,
+    root: &Path,
+    cache: &mut RenderCache<'_>,
+    entry: ClusterEntry,
+    _options: &Options,
+) -> Cluster {
+    let mut walk = Walk {
+        fs,
+        root,
+        cache,
+        sources: SourceIndex::new(entry.bootstrap.iter().cloned()),
+        cluster: Cluster {
+            name: entry.name,
+            ..Cluster::default()
+        },
+        kustomization_index: HashMap::new(),
+        helm_release_index: HashMap::new(),
+        source_index: HashMap::new(),
+        expanded: Vec::new(),
+        queue: VecDeque::new(),
+    };
+    for Candidate {
+        ks,
+        raw,
+        file,
+        document,
+        ..
+    } in entry.roots
+    {
+        let origin = Origin {
+            file: Some(relative(root, &file)),
+            document: Some(document),
+            parent: None,
+        };
+        walk.queue.push_back(Pending { ks, raw, origin });
+    }
+    loop {
+        while let Some(pending) = walk.queue.pop_front() {
+            walk.add_kustomization(pending);
+        }
+        let mut progressed = false;
+        for index in 0..walk.cluster.kustomizations.len() {
+            if walk.expanded[index] {
+                continue;
+            }
+            let ks = &walk.cluster.kustomizations[index].found;
+            if walk
+                .sources
+                .resolve(&ks.object.spec.source_ref, &ks.key.namespace)
+                .is_local()
+            {
+                walk.expanded[index] = true;
+                walk.expand(index);
+                progressed = true;
+            }
+        }
+        if !progressed && walk.queue.is_empty() {
+            break;
+        }
+    }
+    walk.finish()
+}
+
+impl Walk<'_, '_> {
+    fn add_kustomization(&mut self, pending: Pending) {
+        let key = ObjectKey::new(
+            FluxKind::Kustomization,
+            pending.ks.metadata.namespace.clone().unwrap_or_default(),
+            pending.ks.metadata.name.clone(),
+        );
+        if let Some(&existing) = self.kustomization_index.get(&key) {
+            let first = &self.cluster.kustomizations[existing].found;
+            report_duplicate(
+                &mut self.cluster.diagnostics,
+                &key,
+                &first.raw,
+                &first.origin,
+                &pending.raw,
+                &pending.origin,
+            );
+            return;
+        }
+        self.kustomization_index
+            .insert(key.clone(), self.cluster.kustomizations.len());
+        self.expanded.push(false);
+        self.cluster.kustomizations.push(DiscoveredKustomization {
+            found: Discovered {
+                key,
+                object: pending.ks,
+                raw: pending.raw,
+                origin: pending.origin,
+            },
+            source: SourceStatus::Missing {
+                source: ObjectKey::new(FluxKind::GitRepository, "", ""),
+            },
+            dir: None,
+            dir_exists: false,
+        });
+    }
+
+    /// Renders the Kustomization's directory and collects what it applies.
+    fn expand(&mut self, index: usize) {
+        let (parent_key, parent_origin, ks) = {
+            let found = &self.cluster.kustomizations[index].found;
+            (
+                found.key.clone(),
+                found.origin.clone(),
+                found.object.clone(),
+            )
+        };
+        let path_location = parent_origin.location().with_field("spec.path");
+        let dir = match spec_path(&ks) {
+            Some(spec) => capstan_core::fs::normalize(&self.root.join(spec)),
+            None => self.root.to_path_buf(),
+        };
+        let shown = relative(self.root, &dir);
+        self.cluster.kustomizations[index].dir = Some(shown.clone());
+        if !within(self.root, &dir) {
+            self.cluster.diagnostics.push(
+                Diagnostic::new(
+                    "flux/path-escapes-repository",
+                    Severity::Error,
+                    format!(
+                        "{parent_key}: spec.path {} leads outside the repository",
+                        ks.spec.path_or_root()
+                    ),
+                )
+                .at(path_location),
+            );
+            return;
+        }
+        if !self.fs.is_dir(&dir) {
+            self.cluster.diagnostics.push(
+                Diagnostic::new(
+                    "flux/missing-path",
+                    Severity::Error,
+                    format!(
+                        "{parent_key}: spec.path {} does not exist in the repository",
+                        ks.spec.path_or_root()
+                    ),
+                )
+                .at(path_location),
+            );
+            return;
+        }
+        self.cluster.kustomizations[index].dir_exists = true;
+        let objects = match self.cache.render(&dir) {
+            Ok((objects, _)) => objects.clone(),
+            Err(error) => {
+                let mut location = Location {
+                    file: error.file.as_ref().map(|f| relative(self.root, f)),
+                    line: error.line,
+                    ..Location::default()
+                };
+                if location.is_empty() {
+                    location = path_location;
+                }
+                self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/build-failed",
+                        Severity::Error,
+                        format!(
+                            "{parent_key}: building {}: {}",
+                            shown.display(),
+                            error.message
+                        ),
+                    )
+                    .at(location),
+                );
+                return;
+            }
+        };
+        let parent_namespace = parent_key.namespace.clone();
+        for rendered in objects {
+            let origin = Origin {
+                file: rendered.file.as_ref().map(|f| relative(self.root, f)),
+                document: rendered.document,
+                parent: Some(parent_key.clone()),
+            };
+            let object = match FluxObject::from_value(&rendered.value) {
+                Ok(Some(object)) => object,
+                Ok(None) => continue,
+                Err(error) => {
+                    self.cluster.diagnostics.push(
+                        Diagnostic::new("flux/invalid-object", Severity::Error, error.to_string())
+                            .at(origin.location()),
+                    );
+                    continue;
+                }
+            };
+            let (object, raw) = self.place(object, rendered.value, &ks, &parent_namespace, &origin);
+            match object {
+                FluxObject::Kustomization(child) => self.queue.push_back(Pending {
+                    ks: child,
+                    raw,
+                    origin,
+                }),
+                FluxObject::HelmRelease(release) => {
+                    let key = ObjectKey::new(
+                        FluxKind::HelmRelease,
+                        release.metadata.namespace.clone().unwrap_or_default(),
+                        release.metadata.name.clone(),
+                    );
+                    if let Some(&existing) = self.helm_release_index.get(&key) {
+                        let first = &self.cluster.helm_releases[existing].found;
+                        report_duplicate(
+                            &mut self.cluster.diagnostics,
+                            &key,
+                            &first.raw,
+                            &first.origin,
+                            &raw,
+                            &origin,
+                        );
+                        continue;
+                    }
+                    self.helm_release_index
+                        .insert(key.clone(), self.cluster.helm_releases.len());
+                    self.cluster.helm_releases.push(DiscoveredHelmRelease {
+                        found: Discovered {
+                            key,
+                            object: release,
+                            raw,
+                            origin,
+                        },
+                        source: None,
+                    });
+                }
+                source => {
+                    let key = source.key();
+                    if let Some(&existing) = self.source_index.get(&key) {
+                        let first = &self.cluster.sources[existing].found;
+                        report_duplicate(
+                            &mut self.cluster.diagnostics,
+                            &key,
+                            &first.raw,
+                            &first.origin,
+                            &raw,
+                            &origin,
+                        );
+                        continue;
+                    }
+                    self.sources.declare(&source);
+                    self.source_index
+                        .insert(key.clone(), self.cluster.sources.len());
+                    self.cluster.sources.push(DiscoveredSource {
+                        found: Discovered {
+                            key,
+                            object: source,
+                            raw,
+                            origin,
+                        },
+                        implied: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Applies the applying Kustomization's namespace rules and name affixes.
+    fn place(
+        &mut self,
+        mut object: FluxObject,
+        mut raw: Value,
+        parent: &Kustomization,
+        parent_namespace: &str,
+        origin: &Origin,
+    ) -> (FluxObject, Value) {
+        let target = parent
+            .spec
+            .target_namespace
+            .as_deref()
+            .filter(|ns| !ns.is_empty());
+        let own = object
+            .metadata()
+            .namespace
+            .clone()
+            .filter(|ns| !ns.is_empty());
+        let namespace = match (target, own) {
+            (Some(target), _) => target.to_owned(),
+            (None, Some(own)) => own,
+            (None, None) => {
+                self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/namespace-not-specified",
+                        Severity::Warning,
+                        format!(
+                            "{} {} has no namespace and Kustomization {parent_namespace}/{} sets no targetNamespace; \
+                             kustomize-controller rejects it (assumed {parent_namespace})",
+                            object.kind(),
+                            object.metadata().name,
+                            parent.metadata.name
+                        ),
+                    )
+                    .at(origin.location().with_field("metadata.namespace")),
+                );
+                parent_namespace.to_owned()
+            }
+        };
+        set_raw_namespace(&mut raw, &namespace);
+        let prefix = parent.spec.name_prefix.as_deref().unwrap_or("");
+        let suffix = parent.spec.name_suffix.as_deref().unwrap_or("");
+        let meta = object.metadata_mut();
+        meta.namespace = Some(namespace);
+        if !prefix.is_empty() || !suffix.is_empty() {
+            meta.name = format!("{prefix}{}{suffix}", meta.name);
+            if let Some(metadata) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("name".to_owned(), Value::String(meta.name.clone()));
+            }
+        }
+        (object, raw)
+    }
+
+    fn finish(mut self) -> Cluster {
+        // The bootstrap sources nobody declares are this repository, implied.
+        let implied: Vec<ObjectKey> = self
+            .sources
+            .bootstrap()
+            .filter(|key| self.sources.is_implied(key))
+            .filter(|key| {
+                self.cluster.kustomizations.iter().any(|ks| {
+                    ks.found
+                        .object
+                        .spec
+                        .source_ref
+                        .key(&ks.found.key.namespace)
+                        .as_ref()
+                        == Some(*key)
+                })
+            })
+            .cloned()
+            .collect();
+        for key in implied {
+            self.cluster.sources.push(implied_source(&key));
+        }
+        for index in 0..self.cluster.kustomizations.len() {
+            let ks = &self.cluster.kustomizations[index];
+            let status = self
+                .sources
+                .resolve(&ks.found.object.spec.source_ref, &ks.found.key.namespace);
+            let location = ks.found.origin.location().with_field("spec.sourceRef");
+            match &status {
+                SourceStatus::Missing { source } => self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/missing-source",
+                        Severity::Error,
+                        format!("{}: source {source} is not declared in this repository", ks.found.key),
+                    )
+                    .at(location),
+                ),
+                SourceStatus::Unsupported { kind, namespace, name } => self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/unsupported-source",
+                        Severity::Info,
+                        format!("{}: source {kind}/{namespace}/{name} is not a kind capstan reads; path not followed", ks.found.key),
+                    )
+                    .at(location),
+                ),
+                _ => {}
+            }
+            self.cluster.kustomizations[index].source = status;
+        }
+        for index in 0..self.cluster.helm_releases.len() {
+            let release = &self.cluster.helm_releases[index];
+            let Some(reference) = release.found.object.spec.chart_source() else {
+                self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/missing-chart",
+                        Severity::Error,
+                        format!(
+                            "{}: neither spec.chart nor spec.chartRef is set",
+                            release.found.key
+                        ),
+                    )
+                    .at(release
+                        .found
+                        .origin
+                        .location()
+                        .with_field("spec.chart")),
+                );
+                continue;
+            };
+            let status = self
+                .sources
+                .resolve(reference, &release.found.key.namespace);
+            if let SourceStatus::Missing { source } = &status {
+                self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/missing-source",
+                        Severity::Error,
+                        format!(
+                            "{}: chart source {source} is not declared in this repository",
+                            release.found.key
+                        ),
+                    )
+                    .at(release
+                        .found
+                        .origin
+                        .location()
+                        .with_field("spec.chart.spec.sourceRef")),
+                );
+            }
+            self.cluster.helm_releases[index].source = Some(status);
+        }
+        self.cluster
+    }
+}
+
+/// The bootstrap source as Flux would have it: this repository, declared nowhere.
+fn implied_source(key: &ObjectKey) -> DiscoveredSource {
+    let metadata = ObjectMeta {
+        name: key.name.clone(),
+        namespace: Some(key.namespace.clone()),
+        ..ObjectMeta::default()
+    };
+    let object = FluxObject::GitRepository(GitRepository {
+        api_version: "source.toolkit.fluxcd.io/v1".to_owned(),
+        kind: key.kind.as_str().to_owned(),
+        metadata,
+        spec: GitRepositorySpec::default(),
+    });
+    let raw = serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": key.kind.as_str(),
+        "metadata": {"name": key.name, "namespace": key.namespace},
+    });
+    DiscoveredSource {
+        found: Discovered {
+            key: key.clone(),
+            object,
+            raw,
+            origin: Origin::default(),
+        },
+        implied: true,
+    }
+}
+
+/// A second object with the same key: silent when it is the same manifest met again (the
+/// bootstrap Kustomization re-applies its own gotk-sync.yaml), a warning otherwise.
+fn report_duplicate(
+    diagnostics: &mut Vec<Diagnostic>,
+    key: &ObjectKey,
+    first_raw: &Value,
+    first: &Origin,
+    raw: &Value,
+    origin: &Origin,
+) {
+    let same_place =
+        first.file.is_some() && first.file == origin.file && first.document == origin.document;
+    if same_place || first_raw == raw {
+        return;
+    }
+    let place = |o: &Origin| -> String {
+        let mut text = o
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| "<rendered>".to_owned());
+        if let Some(parent) = &o.parent {
+            text.push_str(&format!(" (applied by {parent})"));
+        }
+        text
+    };
+    diagnostics.push(
+        Diagnostic::new(
+            "flux/duplicate-object",
+            Severity::Warning,
+            format!(
+                "{key} is declared twice: {} and {}; the first is kept",
+                place(first),
+                place(origin)
+            ),
+        )
+        .at(origin.location()),
+    );
+}

@@ -1,0 +1,239 @@
+//! Discovery: every Flux object a cluster repository declares, found the way Flux finds them.
+//!
+//! Starting from the cluster's entry points — the `flux-system` Kustomization(s) of a
+//! `flux bootstrap` repository (`clusters/*/flux-system/gotk-sync.yaml`), a Flux Operator
+//! `FluxInstance`'s sync, or, when there is neither, every Kustomization no other one covers —
+//! discovery renders each Kustomization's `spec.path` (relative to its source's root) through a
+//! [`Renderer`], collects the Flux objects in the output, and repeats for the Kustomizations it
+//! finds until nothing new turns up.
+//!
+//! Namespaces follow kustomize-controller: `spec.targetNamespace` overrides every object's
+//! namespace; an object with none is rejected by the API server ("namespace not specified"), so
+//! discovery places it in the applying Kustomization's namespace and says so in a warning.
+//! Cycles, missing paths, paths escaping the repository, missing sources, malformed files and
+//! duplicates are reported as [`Diagnostic`]s; discovery of the rest goes on.
+
+mod cluster;
+pub mod render;
+pub mod resource_list;
+mod roots;
+pub mod scan;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Component, Path, PathBuf};
+
+use capstan_core::{Diagnostic, Fs, Location, Value};
+
+use crate::model::{FluxObject, HelmRelease, Kustomization, ObjectKey};
+use crate::source::SourceStatus;
+pub use render::{RecordingFs, RenderError, RenderedObject, Renderer};
+pub use resource_list::ResourceListRenderer;
+
+/// Settings that change what discovery finds.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The namespace of entry-point objects that have none (Flux installs into `flux-system`).
+    pub default_namespace: String,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            default_namespace: "flux-system".to_owned(),
+        }
+    }
+}
+
+/// Discovery could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+}
+
+/// Where a discovered object came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Origin {
+    /// The file, relative to the repository root, when the renderer knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The document's index in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// The Kustomization whose build emits the object; `None` for entry points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ObjectKey>,
+}
+
+impl Origin {
+    /// The origin as a diagnostic location.
+    pub fn location(&self) -> Location {
+        Location {
+            file: self.file.clone(),
+            document: self.document,
+            ..Location::default()
+        }
+    }
+}
+
+/// A Flux object as found: typed, as rendered (namespace resolved), and where from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Discovered<T> {
+    pub key: ObjectKey,
+    #[serde(skip)]
+    pub object: T,
+    /// The rendered manifest, with `metadata.namespace` set to the resolved namespace.
+    #[serde(skip)]
+    pub raw: Value,
+    pub origin: Origin,
+}
+
+/// A Kustomization with its source and directory resolved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DiscoveredKustomization {
+    #[serde(flatten)]
+    pub found: Discovered<Kustomization>,
+    pub source: SourceStatus,
+    /// `spec.path` resolved against the source root, relative to the repository root (only for
+    /// sources that are this repository).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// False when `dir` does not exist or escapes the repository.
+    pub dir_exists: bool,
+}
+
+/// A HelmRelease with its chart source resolved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DiscoveredHelmRelease {
+    #[serde(flatten)]
+    pub found: Discovered<HelmRelease>,
+    /// `chart.spec.sourceRef` or `chartRef`; `None` when the release names neither.
+    pub source: Option<SourceStatus>,
+}
+
+/// A source, declared or implied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DiscoveredSource {
+    #[serde(flatten)]
+    pub found: Discovered<FluxObject>,
+    /// True for the bootstrap source when no manifest declares it (it is this repository).
+    pub implied: bool,
+}
+
+/// One cluster: an entry point and everything reachable from it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Cluster {
+    /// The entry point's directory relative to the repository root (`clusters/production`), or
+    /// `.` when the repository has no bootstrap entry point.
+    pub name: String,
+    pub kustomizations: Vec<DiscoveredKustomization>,
+    pub helm_releases: Vec<DiscoveredHelmRelease>,
+    pub sources: Vec<DiscoveredSource>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Everything discovery found under a path.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Discovery {
+    /// The repository root every relative path is relative to.
+    pub root: PathBuf,
+    pub clusters: Vec<Cluster>,
+    /// Findings that belong to no cluster (e.g. an entry point that does not read).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Discovery {
+    /// Every diagnostic, the repository's and each cluster's.
+    pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .chain(self.clusters.iter().flat_map(|c| c.diagnostics.iter()))
+    }
+}
+
+/// A render of one directory, shared by every Kustomization that points at it.
+pub(crate) type RenderResult = Result<(Vec<RenderedObject>, BTreeSet<PathBuf>), RenderError>;
+
+/// Renders directories once.
+pub(crate) struct RenderCache<'a> {
+    fs: &'a dyn Fs,
+    renderer: &'a dyn Renderer,
+    done: HashMap<PathBuf, RenderResult>,
+}
+
+impl<'a> RenderCache<'a> {
+    pub(crate) fn new(fs: &'a dyn Fs, renderer: &'a dyn Renderer) -> RenderCache<'a> {
+        RenderCache {
+            fs,
+            renderer,
+            done: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn render(&mut self, dir: &Path) -> &RenderResult {
+        let fs = self.fs;
+        let renderer = self.renderer;
+        self.done.entry(dir.to_path_buf()).or_insert_with(|| {
+            let recording = RecordingFs::new(fs);
+            let objects = renderer.render(&recording, dir)?;
+            Ok((objects, recording.files_read()))
+        })
+    }
+}
+
+/// Discovers the Flux objects of the repository at `path`, rendering through `renderer`.
+pub fn discover(
+    fs: &dyn Fs,
+    path: &Path,
+    renderer: &dyn Renderer,
+    options: &Options,
+) -> Result<Discovery, DiscoveryError> {
+    if !fs.is_dir(path) {
+        return Err(DiscoveryError::NotADirectory(path.to_path_buf()));
+    }
+    let path = capstan_core::fs::normalize(path);
+    let mut cache = RenderCache::new(fs, renderer);
+    let plan = roots::plan(fs, &path, &mut cache, options);
+    let mut discovery = Discovery {
+        root: plan.root.clone(),
+        clusters: Vec::new(),
+        diagnostics: plan.diagnostics,
+    };
+    for entry in plan.clusters {
+        let cluster = cluster::walk(fs, &plan.root, &mut cache, entry, options);
+        discovery.clusters.push(cluster);
+    }
+    Ok(discovery)
+}
+
+/// True when `path` (normalised) lies inside `root` (normalised).
+pub(crate) fn within(root: &Path, path: &Path) -> bool {
+    if root == Path::new(".") {
+        return !path.is_absolute() && path.components().next() != Some(Component::ParentDir);
+    }
+    path.starts_with(root)
+}
+
+/// `path` relative to `root`, `.` for the root itself.
+pub(crate) fn relative(root: &Path, path: &Path) -> PathBuf {
+    let stripped = if root == Path::new(".") {
+        Some(path)
+    } else {
+        path.strip_prefix(root).ok()
+    };
+    match stripped {
+        Some(p) if p.as_os_str().is_empty() || p == Path::new(".") => PathBuf::from("."),
+        Some(p) => p.to_path_buf(),
+        None => path.to_path_buf(),
+    }
+}
+
+/// A Kustomization's `spec.path` as a relative path without `./`; `None` for the root.
+pub(crate) fn spec_path(ks: &Kustomization) -> Option<PathBuf> {
+    let raw = ks.spec.path_or_root().trim();
+    let normalized = capstan_core::fs::normalize(Path::new(raw.trim_start_matches('/')));
+    (normalized != Path::new(".")).then_some(normalized)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! Finding the entry points: where the repository root is, which Kustomizations start each
+//! cluster, and which source is the repository itself.
+//!
+//! - A Kustomization named `flux-system` (what `flux bootstrap` writes to
+//!   `clusters/<name>/flux-system/gotk-sync.yaml`) starts a cluster of its own.
+//! - A Flux Operator `FluxInstance` with `spec.sync` starts a cluster through the Kustomization
+//!   the operator creates for it (named after the sync, `flux-system` by default).
+//! - Without either, the Kustomizations found in the tree that no other Kustomization's build
+//!   reads start one cluster together.
+//!
+//! The repository root is where the entry point's `spec.path` leads back to its own file; else
+//! the nearest ancestor of `--path` under which the Kustomizations' paths exist; else `--path`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use capstan_core::{Diagnostic, Fs, Location, Severity, Value};
+use serde_json::json;
+
+use super::scan::{ScannedDocument, scan_entry_documents};
+use super::{Options, RenderCache, relative, spec_path, within};
+use crate::model::{FluxKind, FluxObject, Kustomization, ObjectKey};
+
+/// An entry-point Kustomization as read from the tree.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub ks: Kustomization,
+    pub raw: Value,
+    /// Absolute or fs-relative path of the file it was read from.
+    pub file: PathBuf,
+    pub document: usize,
+    /// True when synthesised from a FluxInstance.
+    pub synthesized: bool,
+}
+
+/// The Kustomizations a cluster starts from, and the sources that are this repository.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterEntry {
+    pub name: String,
+    pub roots: Vec<Candidate>,
+    pub bootstrap: BTreeSet<ObjectKey>,
+}
+
+pub(crate) struct Plan {
+    pub root: PathBuf,
+    pub clusters: Vec<ClusterEntry>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub(crate) fn plan(
+    fs: &dyn Fs,
+    path: &Path,
+    cache: &mut RenderCache<'_>,
+    options: &Options,
+) -> Plan {
+    let mut diagnostics = Vec::new();
+    let candidates = read_candidates(fs, path, options, &mut diagnostics);
+    let mut candidates = candidates;
+    let bootstrap_roots: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.synthesized || c.ks.metadata.name == "flux-system")
+        .collect();
+    let root = infer_root(fs, path, &candidates, &bootstrap_roots);
+    if bootstrap_roots.is_empty() {
+        candidates.extend(bootstrap_dirs(fs, path, &root, options));
+    }
+    let bootstrap_roots: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.synthesized || c.ks.metadata.name == "flux-system")
+        .collect();
+    for diagnostic in &mut diagnostics {
+        if let Some(file) = diagnostic.location.file.take() {
+            diagnostic.location.file = Some(relative(&root, &file));
+        }
+    }
+    let default_bootstrap = ObjectKey::new(FluxKind::GitRepository, "flux-system", "flux-system");
+    let clusters = if bootstrap_roots.is_empty() {
+        let roots = uncovered(&root, &candidates, cache);
+        if roots.is_empty() {
+            Vec::new()
+        } else {
+            vec![ClusterEntry {
+                name: ".".to_owned(),
+                roots,
+                bootstrap: BTreeSet::from([default_bootstrap]),
+            }]
+        }
+    } else {
+        bootstrap_roots
+            .into_iter()
+            .map(|candidate| {
+                let namespace = candidate.ks.metadata.namespace.clone().unwrap_or_default();
+                let mut bootstrap = BTreeSet::from([default_bootstrap.clone()]);
+                bootstrap.extend(candidate.ks.spec.source_ref.key(&namespace));
+                let name = match spec_path(&candidate.ks) {
+                    Some(p) => p.display().to_string(),
+                    None => relative(&root, candidate.file.parent().unwrap_or(Path::new(".")))
+                        .display()
+                        .to_string(),
+                };
+                ClusterEntry {
+                    name,
+                    roots: vec![candidate.clone()],
+                    bootstrap,
+                }
+            })
+            .collect()
+    };
+    Plan {
+        root,
+        clusters,
+        diagnostics,
+    }
+}
+
+fn read_candidates(
+    fs: &dyn Fs,
+    path: &Path,
+    options: &Options,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for ScannedDocument {
+        value,
+        file,
+        document,
+    } in scan_entry_documents(fs, path)
+    {
+        let location = Location::file(&file).with_document(document);
+        if value.get("kind").and_then(Value::as_str) == Some("FluxInstance") {
+            if let Some(candidate) = flux_instance_root(&value, &file, document, options) {
+                out.push(candidate);
+            }
+            continue;
+        }
+        match FluxObject::from_value(&value) {
+            Ok(Some(FluxObject::Kustomization(mut ks))) => {
+                let mut raw = value;
+                if ks.metadata.namespace.as_deref().unwrap_or("").is_empty() {
+                    ks.metadata.namespace = Some(options.default_namespace.clone());
+                }
+                set_raw_namespace(
+                    &mut raw,
+                    ks.metadata.namespace.as_deref().unwrap_or_default(),
+                );
+                out.push(Candidate {
+                    ks,
+                    raw,
+                    file,
+                    document,
+                    synthesized: false,
+                });
+            }
+            Ok(_) => {}
+            Err(error) => diagnostics.push(
+                Diagnostic::new("flux/invalid-object", Severity::Error, error.to_string())
+                    .at(location),
+            ),
+        }
+    }
+    out
+}
+
+/// The `flux-system` Kustomizations `flux bootstrap --path=DIR` would create for each
+/// `DIR/flux-system/` holding its manifests (`gotk-components.yaml`, `gotk-sync.yaml`), when the
+/// repository does not declare them (a placeholder gotk-sync.yaml, as in Flux's own examples).
+fn bootstrap_dirs(fs: &dyn Fs, path: &Path, root: &Path, options: &Options) -> Vec<Candidate> {
+    let mut dirs: Vec<PathBuf> = super::scan::yaml_files(fs, path)
+        .into_iter()
+        .filter(|file| {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let parent = file
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str());
+            matches!(name, "gotk-components.yaml" | "gotk-sync.yaml")
+                && parent == Some("flux-system")
+        })
+        .filter_map(|file| file.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.dedup();
+    dirs.into_iter()
+        .filter_map(|flux_dir| {
+            let cluster_dir = flux_dir.parent()?;
+            let spec_path = format!("./{}", relative(root, cluster_dir).display());
+            let namespace = options.default_namespace.clone();
+            let raw = json!({
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "metadata": {"name": "flux-system", "namespace": namespace},
+                "spec": {"interval": "10m", "path": spec_path, "prune": true,
+                         "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+            });
+            let ks: Kustomization = serde_json::from_value(raw.clone()).ok()?;
+            let file = flux_dir.join("gotk-sync.yaml");
+            Some(Candidate {
+                ks,
+                raw,
+                file,
+                document: 0,
+                synthesized: true,
+            })
+        })
+        .collect()
+}
+
+/// The Kustomization Flux Operator creates for a FluxInstance's `spec.sync`.
+fn flux_instance_root(
+    value: &Value,
+    file: &Path,
+    document: usize,
+    options: &Options,
+) -> Option<Candidate> {
+    let sync = value.pointer("/spec/sync")?;
+    let namespace = value
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(&options.default_namespace)
+        .to_owned();
+    let name = sync
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&namespace)
+        .to_owned();
+    let kind = sync
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("GitRepository");
+    let path = sync.get("path").and_then(Value::as_str).unwrap_or("./");
+    let raw = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"interval": sync.get("interval").cloned().unwrap_or(json!("1m")), "path": path, "prune": true,
+                 "sourceRef": {"kind": kind, "name": name}},
+    });
+    let ks: Kustomization = serde_json::from_value(raw.clone()).ok()?;
+    Some(Candidate {
+        ks,
+        raw,
+        file: file.to_path_buf(),
+        document,
+        synthesized: true,
+    })
+}
+
+pub(crate) fn set_raw_namespace(raw: &mut Value, namespace: &str) {
+    if let Some(metadata) = raw.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("namespace".to_owned(), Value::String(namespace.to_owned()));
+    }
+}
+
+/// The ancestors of `path`, nearest first, with `.` for the empty relative path.
+fn ancestors(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(Vec::new(), |mut acc, p| {
+            if acc.last() != Some(&p) {
+                acc.push(p);
+            }
+            acc
+        })
+}
+
+fn infer_root(
+    fs: &dyn Fs,
+    path: &Path,
+    candidates: &[Candidate],
+    bootstrap_roots: &[&Candidate],
+) -> PathBuf {
+    // The entry point's path leads back to a directory holding its own file.
+    for candidate in bootstrap_roots.iter().filter(|c| !c.synthesized) {
+        let Some(spec) = spec_path(&candidate.ks) else {
+            continue;
+        };
+        let dir = candidate.file.parent().unwrap_or(Path::new("."));
+        for ancestor in ancestors(dir) {
+            if ancestor.ends_with(&spec) {
+                let mut root = ancestor.clone();
+                for _ in spec.components() {
+                    root = root.parent().map(Path::to_path_buf).unwrap_or_default();
+                }
+                return if root.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    root
+                };
+            }
+        }
+    }
+    // Else the nearest ancestor of `path` under which some Kustomization's path exists.
+    let specs: Vec<PathBuf> = candidates.iter().filter_map(|c| spec_path(&c.ks)).collect();
+    for ancestor in ancestors(path) {
+        if specs.iter().any(|spec| fs.is_dir(&ancestor.join(spec))) {
+            return ancestor;
+        }
+    }
+    path.to_path_buf()
+}
+
+/// The candidates whose file no other candidate's build reads.
+fn uncovered(root: &Path, candidates: &[Candidate], cache: &mut RenderCache<'_>) -> Vec<Candidate> {
+    let reads: Vec<BTreeSet<PathBuf>> = candidates
+        .iter()
+        .map(|candidate| {
+            let dir = match spec_path(&candidate.ks) {
+                Some(spec) => capstan_core::fs::normalize(&root.join(spec)),
+                None => root.to_path_buf(),
+            };
+            if !within(root, &dir) {
+                return BTreeSet::new();
+            }
+            match cache.render(&dir) {
+                Ok((_, files)) => files.clone(),
+                Err(_) => BTreeSet::new(),
+            }
+        })
+        .collect();
+    let roots: Vec<Candidate> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(index, candidate)| {
+            let file = capstan_core::fs::normalize(&candidate.file);
+            !reads
+                .iter()
+                .enumerate()
+                .any(|(other, files)| other != *index && files.contains(&file))
+        })
+        .map(|(_, candidate)| candidate.clone())
+        .collect();
+    if roots.is_empty() {
+        candidates.to_vec()
+    } else {
+        roots
+    }
+}

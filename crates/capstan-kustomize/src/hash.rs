@@ -1,0 +1,228 @@
+//! Content-hash name suffixes for generated ConfigMaps and Secrets, computed exactly as
+//! kustomize computes them: the object's kind, name and data (Secrets also type and
+//! stringData) encoded as Go's `encoding/json` would (sorted keys, HTML-safe escapes), SHA-256,
+//! the first ten hex digits with `0 1 3 a e` mapped to `g h k m t` (so the suffix never looks
+//! like a number or contains a vowel-made word).
+
+use std::fmt::Write as _;
+
+use capstan_core::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::Result;
+use crate::resmap::ResMap;
+use crate::resource::Resource;
+
+/// Appends `-<hash>` to the name of every resource that still needs one.
+pub fn add_hash_suffixes(resmap: &mut ResMap) -> Result<()> {
+    for resource in resmap.iter_mut() {
+        if resource.needs_hash_suffix {
+            let hash = hash_of(resource);
+            resource.store_previous_id();
+            let name = format!("{}-{hash}", resource.name());
+            resource.set_name(&name);
+        }
+    }
+    Ok(())
+}
+
+/// The ten-character hash kustomize gives `resource`.
+pub fn hash_of(resource: &Resource) -> String {
+    let encoded = match resource.kind() {
+        "ConfigMap" => encode_fields(&resource.object, "ConfigMap", &["data"], "binaryData"),
+        "Secret" => encode_fields(&resource.object, "Secret", &["type", "data"], "stringData"),
+        _ => go_json(&resource.object),
+    };
+    encode(&hex_sha256(&encoded))
+}
+
+fn encode_fields(object: &Value, kind: &str, fields: &[&str], optional_map: &str) -> String {
+    let mut map = Map::new();
+    map.insert("kind".into(), Value::String(kind.into()));
+    let name = object.get("metadata").and_then(|m| m.get("name"));
+    map.insert("name".into(), node_value(name));
+    for field in fields {
+        map.insert((*field).into(), node_value(object.get(*field)));
+    }
+    if let Some(extra @ Value::Object(_)) = object.get(optional_map) {
+        map.insert(optional_map.into(), extra.clone());
+    }
+    go_json(&Value::Object(map))
+}
+
+/// kustomize's `getNodeValues`: a missing field is `""`, a scalar its text, a mapping itself.
+fn node_value(value: Option<&Value>) -> Value {
+    match value {
+        None => Value::String(String::new()),
+        Some(Value::String(s)) => Value::String(s.clone()),
+        Some(Value::Null) => Value::String("null".into()),
+        Some(Value::Bool(b)) => Value::String(b.to_string()),
+        Some(Value::Number(n)) => Value::String(n.to_string()),
+        Some(Value::Array(_)) => Value::Null,
+        Some(other) => other.clone(),
+    }
+}
+
+fn hex_sha256(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// The first ten hex digits, with kustomize's substitutions.
+fn encode(hex: &str) -> String {
+    hex.chars()
+        .take(10)
+        .map(|c| match c {
+            '0' => 'g',
+            '1' => 'h',
+            '3' => 'k',
+            'a' => 'm',
+            'e' => 't',
+            c => c,
+        })
+        .collect()
+}
+
+/// Go's `json.Marshal` of a decoded JSON value: object keys sorted, `<`, `>`, `&`, U+2028 and
+/// U+2029 escaped, no spaces.
+pub fn go_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_go_json(&mut out, value);
+    out
+}
+
+fn write_go_json(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&go_number(n)),
+        Value::String(s) => write_go_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_go_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_go_string(out, key);
+                out.push(':');
+                write_go_json(out, &map[key]);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A number as Go prints a float64 decoded from JSON (`%v`-like shortest form, exponent for
+/// very large or small values); integers print as integers.
+fn go_number(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let s = format!("{f:e}");
+        match s.split_once('e') {
+            Some((mantissa, exp)) => {
+                let (sign, digits) = match exp.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', exp),
+                };
+                let digits = if digits.len() < 2 {
+                    format!("0{digits}")
+                } else {
+                    digits.to_owned()
+                };
+                format!("{mantissa}e{sign}{digits}")
+            }
+            None => s,
+        }
+    } else if f.fract() == 0.0 {
+        format!("{f:.0}")
+    } else {
+        format!("{f}")
+    }
+}
+
+fn write_go_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn go_json_escapes_like_go() {
+        assert_eq!(
+            go_json(&json!({"b": "<a&b>", "a": [1, 1.5, null]})),
+            r#"{"a":[1,1.5,null],"b":"\u003ca\u0026b\u003e"}"#
+        );
+    }
+
+    #[test]
+    fn config_map_hash_matches_kustomize() {
+        let cases = [
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap"}),
+                "6ct58987ht",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"one": ""}}),
+                "9g67k2htb6",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"two": 2, "one": "", "three": 3}}),
+                "7757f9kkct",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "binaryData": {"one": ""}}),
+                "6mtk2m274t",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"one": ""}, "binaryData": {"two": ""}}),
+                "698h7c7t9m",
+            ),
+        ];
+        for (object, want) in cases {
+            assert_eq!(hash_of(&Resource::new(object.clone())), want, "{object}");
+        }
+    }
+}

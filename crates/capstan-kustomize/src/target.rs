@@ -1,0 +1,441 @@
+//! One kustomization being built: load its file, accumulate its resources (files, directories,
+//! nested kustomizations, remote bases), configurations and CRD field specs, run its generators,
+//! add its components, run its transformers — kustomize's `KustTarget`. The steps that only
+//! the outermost kustomization runs (hash suffixes, name back-references, vars, dropping
+//! local-config objects) are in [`make_customized_resmap`].
+
+use std::path::{Path, PathBuf};
+
+use capstan_core::Value;
+
+use crate::config::TransformerConfig;
+use crate::error::{Error, Result};
+use crate::kustomization::{KUSTOMIZATION_FILE_NAMES, Kustomization};
+use crate::loader::Loader;
+use crate::origin::Origin;
+use crate::resmap::ResMap;
+use crate::resource::Resource;
+use crate::{crds, generator, hash, name_reference, transformers};
+
+/// What a kustomization (and everything it includes) has accumulated so far.
+#[derive(Debug, Clone, Default)]
+pub struct Accumulator {
+    pub resmap: ResMap,
+    pub config: TransformerConfig,
+    /// `vars` declared so far (decoded by the vars step of [`crate::transformers`]).
+    pub vars: Vec<Value>,
+}
+
+impl Accumulator {
+    /// Adds everything `other` accumulated.
+    pub fn merge(&mut self, other: Accumulator) -> Result<()> {
+        self.resmap.append_all(other.resmap)?;
+        self.config.merge(&other.config)?;
+        transformers::merge_var_sets(&mut self.vars, other.vars)
+    }
+}
+
+/// A loaded kustomization and the loader rooted at its directory.
+pub struct Target<'a> {
+    pub loader: Loader<'a>,
+    pub kustomization: Kustomization,
+    /// The kustomization file's name (`kustomization.yaml`, …).
+    pub file_name: String,
+    /// Where resources come from, when `buildMetadata: [originAnnotations]` asks for it.
+    pub origin: Option<Origin>,
+}
+
+/// Reads the kustomization file in the loader's root.
+pub fn load_kustomization(loader: &Loader<'_>) -> Result<(Kustomization, String)> {
+    let mut found = Vec::new();
+    for name in KUSTOMIZATION_FILE_NAMES {
+        let path = loader.root().join(name);
+        if loader.fs().is_file(&path) {
+            found.push((*name, path));
+        }
+    }
+    match found.as_slice() {
+        [] => Err(Error::MissingKustomization {
+            dir: loader.root().to_path_buf(),
+        }),
+        [(name, path)] => {
+            let text = loader
+                .fs()
+                .read_to_string(path)
+                .map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok((Kustomization::parse(&text, path)?, (*name).to_owned()))
+        }
+        _ => Err(Error::MultipleKustomizations {
+            dir: loader.root().to_path_buf(),
+        }),
+    }
+}
+
+impl<'a> Target<'a> {
+    /// Loads the kustomization at the loader's root.
+    pub fn load(loader: Loader<'a>) -> Result<Target<'a>> {
+        let (kustomization, file_name) = load_kustomization(&loader)?;
+        Ok(Target {
+            loader,
+            kustomization,
+            file_name,
+            origin: None,
+        })
+    }
+
+    fn kustomization_file(&self) -> PathBuf {
+        self.loader.root().join(&self.file_name)
+    }
+
+    /// Accumulates this kustomization into a fresh accumulator.
+    pub fn accumulate(&mut self) -> Result<Accumulator> {
+        self.accumulate_into(Accumulator::default())
+    }
+
+    /// kustomize's `accumulateTarget`.
+    pub fn accumulate_into(&mut self, mut acc: Accumulator) -> Result<Accumulator> {
+        let resources = self.kustomization.resources.clone();
+        self.accumulate_resources(&mut acc, &resources)
+            .map_err(|e| e.context("accumulating resources"))?;
+
+        let mut config = TransformerConfig::defaults();
+        for path in &self.kustomization.configurations.clone() {
+            let text = self.loader.load_string(path)?;
+            let custom = parse_config(&text, path)?;
+            config.merge(&custom)?;
+        }
+        acc.config
+            .merge(&config)
+            .map_err(|e| e.context("merging config"))?;
+        let crd_config = crds::load_config(&self.loader, &self.kustomization.crds)
+            .map_err(|e| e.context(format!("loading CRDs {:?}", self.kustomization.crds)))?;
+        acc.config
+            .merge(&crd_config)
+            .map_err(|e| e.context("merging CRDs"))?;
+
+        self.run_generators(&mut acc)?;
+
+        let components = self.kustomization.components.clone();
+        for path in &components {
+            acc = self
+                .accumulate_component(acc, path)
+                .map_err(|e| e.context("accumulating components"))?;
+        }
+
+        transformers::run(self, &mut acc)?;
+        if !self.kustomization.validators.is_empty() {
+            return Err(crate::plugins::refuse("validators"));
+        }
+        let vars = self.kustomization.vars.clone();
+        transformers::merge_vars(&mut acc, &vars)
+            .map_err(|e| e.context(format!("merging vars {vars:?}")))?;
+        Ok(acc)
+    }
+
+    fn accumulate_resources(&mut self, acc: &mut Accumulator, paths: &[String]) -> Result<()> {
+        for path in paths {
+            let file_error = match self.accumulate_file(acc, path) {
+                Ok(()) => continue,
+                Err(e) => e,
+            };
+            if matches!(file_error.root_cause(), Error::Remote { .. })
+                && crate::loader::is_remote_file(path)
+            {
+                return Err(file_error);
+            }
+            let child = match self.loader.child(path) {
+                Ok(child) => child,
+                Err(dir_error) => {
+                    if matches!(
+                        file_error.root_cause(),
+                        Error::Yaml { .. } | Error::BadObject { .. }
+                    ) {
+                        return Err(file_error);
+                    }
+                    return Err(dir_error.context(format!("accumulation err='{file_error}'")));
+                }
+            };
+            let origin = self.origin.as_ref().map(|o| o.append(path));
+            self.accumulate_directory(acc, child, false, origin)
+                .map_err(|e| e.context(format!("accumulation err='{file_error}'")))?;
+        }
+        Ok(())
+    }
+
+    fn accumulate_file(&self, acc: &mut Accumulator, path: &str) -> Result<()> {
+        let bytes = self
+            .loader
+            .load(path)
+            .map_err(|e| e.context(format!("accumulating resources from '{path}'")))?;
+        let file = self.loader.root().join(path);
+        let mut resources = read_resources(&bytes, &file)
+            .map_err(|e| e.context(format!("accumulating resources from '{path}'")))?;
+        if let Some(origin) = &self.origin {
+            let annotation = origin.append(path).to_annotation();
+            for resource in resources.iter_mut() {
+                crate::origin::set_origin_annotation(resource, &annotation);
+            }
+        }
+        for resource in resources {
+            acc.resmap
+                .append(resource)
+                .map_err(|e| e.context(format!("merging resources from '{path}'")))?;
+        }
+        Ok(())
+    }
+
+    fn accumulate_component(&mut self, acc: Accumulator, path: &str) -> Result<Accumulator> {
+        let child = self
+            .loader
+            .child(path)
+            .map_err(|e| Error::msg(format!("loader.New {:?}", e.to_string())))?;
+        let origin = self.origin.as_ref().map(|o| o.append(path));
+        self.accumulate_directory_component(acc, child, origin)
+            .map_err(|e| Error::msg(format!("accumulateDirectory: {:?}", e.to_string())))
+    }
+
+    fn accumulate_directory_component(
+        &mut self,
+        acc: Accumulator,
+        child: Loader<'a>,
+        origin: Option<Origin>,
+    ) -> Result<Accumulator> {
+        let root = child.root().to_path_buf();
+        let mut sub = self.sub_target(child, origin)?;
+        if !sub.kustomization.is_component() {
+            return Err(Error::msg(format!(
+                "expected kind 'Component' for path '{}' but got '{}'",
+                root.display(),
+                sub.kustomization.kind
+            )));
+        }
+        sub.accumulate_into(acc).map_err(|e| {
+            e.context(format!(
+                "recursed accumulation of path '{}'",
+                root.display()
+            ))
+        })
+    }
+
+    fn sub_target(&self, child: Loader<'a>, origin: Option<Origin>) -> Result<Target<'a>> {
+        let root = child.root().to_path_buf();
+        let mut sub = Target::load(child).map_err(|e| {
+            e.context(format!(
+                "couldn't make target for path '{}'",
+                root.display()
+            ))
+        })?;
+        sub.kustomization.build_metadata = self.kustomization.build_metadata.clone();
+        sub.origin = origin;
+        Ok(sub)
+    }
+
+    fn accumulate_directory(
+        &mut self,
+        acc: &mut Accumulator,
+        child: Loader<'a>,
+        component: bool,
+        origin: Option<Origin>,
+    ) -> Result<()> {
+        let root = child.root().to_path_buf();
+        let mut sub = self.sub_target(child, origin)?;
+        if !component && sub.kustomization.is_component() {
+            return Err(Error::msg(format!(
+                "expected kind != 'Component' for path '{}'",
+                root.display()
+            )));
+        }
+        let sub_acc = sub.accumulate().map_err(|e| {
+            e.context(format!(
+                "recursed accumulation of path '{}'",
+                root.display()
+            ))
+        })?;
+        acc.merge(sub_acc)
+            .map_err(|e| e.context(format!("recursed merging from path '{}'", root.display())))
+    }
+
+    fn run_generators(&mut self, acc: &mut Accumulator) -> Result<()> {
+        let generated = generator::run_builtin(self)?;
+        for resmap in generated {
+            let resmap = match &self.origin {
+                Some(origin) => crate::origin::annotate_generated(
+                    resmap,
+                    origin,
+                    &self.file_name,
+                    "ConfigMapGenerator",
+                ),
+                None => resmap,
+            };
+            acc.resmap
+                .absorb_all(resmap)
+                .map_err(|e| e.context("merging from generator"))?;
+        }
+        if !self.kustomization.generators.is_empty() {
+            return Err(crate::plugins::refuse("generators"));
+        }
+        Ok(())
+    }
+
+    /// The kustomization file's path, for messages.
+    pub fn file(&self) -> PathBuf {
+        self.kustomization_file()
+    }
+}
+
+/// Decodes a `configurations:` file.
+pub fn parse_config(text: &str, path: &str) -> Result<TransformerConfig> {
+    let value = capstan_core::yaml::parse_document(text).map_err(|e| Error::Yaml {
+        file: PathBuf::from(path),
+        line: e.line,
+        source: e,
+    })?;
+    if value.is_null() {
+        return Ok(TransformerConfig::default());
+    }
+    serde_json::from_value(value).map_err(|e| Error::Field {
+        file: PathBuf::from(path),
+        field: "configurations".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads the objects of a YAML (or JSON) stream: empty documents skipped, `kind: *List` with
+/// `items` expanded, every object checked for `kind` and `metadata.name`.
+pub fn read_resources(bytes: &[u8], file: &Path) -> Result<Vec<Resource>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::msg(format!("{}: not valid UTF-8: {e}", file.display())))?;
+    let docs = capstan_core::yaml::parse_documents(text).map_err(|e| Error::Yaml {
+        file: file.to_path_buf(),
+        line: e.line,
+        source: e,
+    })?;
+    let mut out = Vec::new();
+    let mut queue: std::collections::VecDeque<(usize, Value)> =
+        docs.into_iter().enumerate().collect();
+    while let Some((index, doc)) = queue.pop_front() {
+        if is_nil_or_empty(&doc) {
+            continue;
+        }
+        let bad = |message: String| Error::BadObject {
+            file: file.to_path_buf(),
+            document: index,
+            message,
+        };
+        if !doc.is_object() {
+            return Err(bad("wrong node kind: expected MappingNode".into()));
+        }
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+        if kind.is_empty() {
+            return Err(bad(format!("missing kind in object {}", short(&doc))));
+        }
+        if kind.ends_with("List") {
+            match doc.get("items") {
+                None => {}
+                Some(Value::Null) => continue,
+                Some(Value::Array(items)) => {
+                    for item in items.iter().rev() {
+                        queue.push_front((index, item.clone()));
+                    }
+                    continue;
+                }
+                Some(_) => return Err(bad(format!("expected array in {kind}/items"))),
+            }
+        } else {
+            let name = doc.get("metadata").and_then(|m| m.get("name"));
+            if name.is_none_or(|n| n.as_str().is_none_or(|s| s.is_empty())) {
+                return Err(bad(format!(
+                    "missing metadata.name in object {}",
+                    short(&doc)
+                )));
+            }
+        }
+        if let Some(path) = nil_entry_in_list(&doc, String::new()) {
+            return Err(bad(format!(
+                "empty item at {path} in object {}",
+                short(&doc)
+            )));
+        }
+        let mut resource = Resource::new(doc);
+        resource.source = Some(file.to_path_buf());
+        out.push(resource);
+    }
+    Ok(out)
+}
+
+fn is_nil_or_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+fn nil_entry_in_list(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| nil_entry_in_list(v, format!("{path}.{k}"))),
+        Value::Array(items) => {
+            for item in items {
+                if item.is_null() {
+                    return Some(path.trim_start_matches('.').to_owned());
+                }
+                if let Some(found) = nil_entry_in_list(item, path.clone()) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn short(doc: &Value) -> String {
+    let id = crate::resid::ResId::of(doc);
+    format!("{{{} {}}}", id.gvk, id.name)
+}
+
+/// kustomize's `makeCustomizedResMap`: accumulate, then add hash suffixes, fix name
+/// back-references, resolve vars and drop `config.kubernetes.io/local-config` objects.
+pub fn make_customized_resmap(target: &mut Target<'_>) -> Result<ResMap> {
+    if !target.kustomization.build_metadata.is_empty() {
+        target.origin = Some(Origin::default());
+    }
+    let mut acc = target.accumulate()?;
+    hash::add_hash_suffixes(&mut acc.resmap)?;
+    name_reference::fix_back_references(&mut acc.resmap, &acc.config)?;
+    transformers::resolve_vars(&mut acc)?;
+    acc.resmap.retain(|r| {
+        r.annotation("config.kubernetes.io/local-config")
+            .is_none_or(|v| v == "false")
+    });
+    Ok(acc.resmap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lists_and_rejects_nameless_objects() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n---\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n";
+        let rs = read_resources(text.as_bytes(), Path::new("f.yaml")).unwrap();
+        assert_eq!(
+            rs.iter().map(|r| r.name().to_owned()).collect::<Vec<_>>(),
+            vec!["a", "b"]
+        );
+        let err =
+            read_resources(b"apiVersion: v1\nkind: ConfigMap\n", Path::new("f.yaml")).unwrap_err();
+        assert!(err.to_string().contains("missing metadata.name"), "{err}");
+        let err = read_resources(
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nx: [1, null]\n",
+            Path::new("f.yaml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("empty item at x"), "{err}");
+    }
+}

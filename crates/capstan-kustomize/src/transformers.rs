@@ -1,0 +1,105 @@
+//! The built-in transformer pipeline of one kustomization, in kustomize's order:
+//!
+//! 1. `patchesStrategicMerge`  — `patch_strategic_merge` (kz-patch)
+//! 2. `patches`                — `patch` (kz-patch: strategic merge or JSON6902, with targets)
+//! 3. `namespace`              — [`crate::namespace`]
+//! 4. `namePrefix`             — [`crate::prefix_suffix`]
+//! 5. `nameSuffix`             — [`crate::prefix_suffix`]
+//! 6. `labels`, `commonLabels` — [`crate::labels`]
+//! 7. `commonAnnotations`      — [`crate::annotations`]
+//! 8. `patchesJson6902`        — `patch_json6902` (kz-patch)
+//! 9. `replicas`               — `replicas` (kz-patch), with `config.replicas` field specs
+//! 10. `images`                — `images` (kz-patch), with `config.images` field specs
+//! 11. `replacements`          — `replacements` (kz-patch)
+//!
+//! then the `transformers:` field (built-in transformer configs only; KRM function plugins are
+//! refused, see [`crate::plugins`]). Vars are merged per kustomization and resolved once at the
+//! end of the build (`merge_vars` / `resolve_vars` below).
+//!
+//! The patch-family steps call into kz-patch's modules with `(resmap, entries, context)`; each
+//! entry list is the raw value list of the kustomization field.
+
+use capstan_core::Value;
+
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::prefix_suffix::{self, Affix};
+use crate::resmap::ResMap;
+use crate::target::{Accumulator, Target};
+use crate::{annotations, namespace, plugins};
+
+/// Runs the built-in transformers of `target` over the accumulated resources.
+pub fn run(target: &Target<'_>, acc: &mut Accumulator) -> Result<()> {
+    let k = &target.kustomization;
+    let config = acc.config.clone();
+    let resmap = &mut acc.resmap;
+    if !k.patches_strategic_merge.is_empty() {
+        not_yet("patchesStrategicMerge")?;
+    }
+    if !k.patches.is_empty() {
+        not_yet("patches")?;
+    }
+    namespace::apply(resmap, &k.namespace, &config.namespace)?;
+    prefix_suffix::apply(resmap, Affix::Prefix, &k.name_prefix, &config.name_prefix)?;
+    prefix_suffix::apply(resmap, Affix::Suffix, &k.name_suffix, &config.name_suffix)?;
+    for label in &k.labels {
+        let specs = labels::label_field_specs(label, &config)?;
+        labels::apply_map(resmap, &label.pairs, &specs)?;
+    }
+    if let Some(common) = &k.common_labels {
+        labels::apply_map(resmap, common, &config.common_labels)?;
+    }
+    if let Some(common) = &k.common_annotations {
+        annotations::apply(resmap, common, &config.common_annotations)?;
+    }
+    if !k.patches_json6902.is_empty() {
+        not_yet("patchesJson6902")?;
+    }
+    if !k.replicas.is_empty() {
+        not_yet("replicas")?;
+    }
+    if !k.images.is_empty() {
+        not_yet("images")?;
+    }
+    if !k.replacements.is_empty() {
+        not_yet("replacements")?;
+    }
+    for entry in &k.transformers {
+        plugins::run_transformer(target, resmap, &config, entry)?;
+    }
+    Ok(())
+}
+
+fn not_yet(field: &str) -> Result<()> {
+    Err(Error::Unsupported {
+        message: format!("capstan does not support the kustomization field '{field}' yet"),
+    })
+}
+
+/// Adds a nested kustomization's vars to the accumulated ones.
+pub fn merge_var_sets(into: &mut Vec<Value>, incoming: Vec<Value>) -> Result<()> {
+    if incoming.is_empty() {
+        return Ok(());
+    }
+    not_yet("vars")?;
+    into.extend(incoming);
+    Ok(())
+}
+
+/// Records this kustomization's `vars`.
+pub fn merge_vars(acc: &mut Accumulator, vars: &[Value]) -> Result<()> {
+    merge_var_sets(&mut acc.vars, vars.to_vec())
+}
+
+/// Replaces `$(VAR)` references once the build is complete.
+pub fn resolve_vars(acc: &mut Accumulator) -> Result<()> {
+    if acc.vars.is_empty() {
+        return Ok(());
+    }
+    not_yet("vars")
+}
+
+/// The resources of a build, for callers that need only the map.
+pub fn resmap_of(acc: &Accumulator) -> &ResMap {
+    &acc.resmap
+}
