@@ -25,24 +25,27 @@ pub enum Kind {
 
 /// Runs the built-in generators of a kustomization (ConfigMaps, Secrets, Helm charts), one
 /// resource map per generator entry, in kustomize's order.
-pub fn run_builtin(target: &Target<'_>) -> Result<Vec<ResMap>> {
+pub fn run_builtin(target: &Target<'_>) -> Result<Vec<(&'static str, ResMap)>> {
     let k = &target.kustomization;
     let global = k.generator_options.as_ref();
     let mut out = Vec::new();
     for args in &k.config_map_generator {
         let options = GeneratorOptions::merge_global(args.options.as_ref(), global);
         let resource = generate(&target.loader, Kind::ConfigMap, args, options.as_ref())?;
-        out.push(ResMap::from_iter([resource]));
+        out.push(("ConfigMapGenerator", ResMap::from_iter([resource])));
     }
     for args in &k.secret_generator {
         let options = GeneratorOptions::merge_global(args.options.as_ref(), global);
         let resource = generate(&target.loader, Kind::Secret, args, options.as_ref())?;
-        out.push(ResMap::from_iter([resource]));
+        out.push(("SecretGenerator", ResMap::from_iter([resource])));
     }
     if !k.helm_charts.is_empty() {
         let globals = k.helm_globals.clone().unwrap_or_default();
         for chart in &k.helm_charts {
-            out.push(crate::helm::inflate(&target.loader, &globals, chart)?);
+            out.push((
+                "HelmChartInflationGenerator",
+                crate::helm::inflate(&target.loader, &globals, chart)?,
+            ));
         }
     }
     Ok(out)
@@ -95,19 +98,13 @@ pub fn generate(
     match kind {
         Kind::ConfigMap => set_config_map_data(&mut resource.object, &known),
         Kind::Secret => {
-            if !known.is_empty() {
-                let data: Map = known
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
-                        )
-                    })
-                    .collect();
-                crate::resource::ensure_object(&mut resource.object)
-                    .insert("data".into(), Value::Object(data));
-            }
+            // kyaml creates `data` even when there is nothing to put in it.
+            let data: Map = known
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(encode_base64(v))))
+                .collect();
+            crate::resource::ensure_object(&mut resource.object)
+                .insert("data".into(), Value::Object(data));
         }
     }
     if let Some(options) = options {
@@ -143,16 +140,30 @@ fn set_config_map_data(object: &mut Value, pairs: &BTreeMap<String, Vec<u8>>) {
     for (key, value) in pairs {
         let (field, text) = match std::str::from_utf8(value) {
             Ok(text) => ("data", text.to_owned()),
-            Err(_) => (
-                "binaryData",
-                base64::engine::general_purpose::STANDARD.encode(value),
-            ),
+            Err(_) => ("binaryData", encode_base64(value)),
         };
         let entry = map
             .entry(field)
             .or_insert_with(|| Value::Object(Map::new()));
         crate::resource::ensure_object(entry).insert(key.clone(), Value::String(text));
     }
+}
+
+/// kyaml's `encodeBase64`: standard base64, broken into lines of 70 characters (each line,
+/// the last included, ending in a newline) once the text is longer than one line.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines = encoded.len() / LINE + 1;
+    if lines <= 1 {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + lines);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Env files, then literals, then files, as kustomize's KV loader reads them.
@@ -362,6 +373,14 @@ mod tests {
             ("k".into(), "dir/f".into())
         );
         assert!(parse_file_source("a=b=c").is_err());
+    }
+
+    #[test]
+    fn base64_wraps_like_kyaml() {
+        assert_eq!(encode_base64(b"apple"), "YXBwbGU=");
+        let long = encode_base64(&[b'x'; 60]);
+        assert_eq!(long.lines().map(str::len).collect::<Vec<_>>(), vec![70, 10]);
+        assert!(long.ends_with('\n'));
     }
 
     #[test]

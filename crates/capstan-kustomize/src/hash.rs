@@ -39,8 +39,9 @@ pub fn hash_of(resource: &Resource) -> String {
 fn encode_fields(object: &Value, kind: &str, fields: &[&str], optional_map: &str) -> String {
     let mut map = Map::new();
     map.insert("kind".into(), Value::String(kind.into()));
-    let name = object.get("metadata").and_then(|m| m.get("name"));
-    map.insert("name".into(), node_value(name));
+    // kustomize looks the name up as one field called `metadata/name`, which never exists, so
+    // the name is always empty in the hashed text.
+    map.insert("name".into(), Value::String(String::new()));
     for field in fields {
         map.insert((*field).into(), node_value(object.get(*field)));
     }

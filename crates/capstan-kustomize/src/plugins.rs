@@ -56,7 +56,7 @@ pub fn run_transformer(
         if !(gvk.group.is_empty() && gvk.version == "builtin") {
             return Err(external(&gvk.kind));
         }
-        run_builtin(resmap, config, &plugin.object, &gvk.kind)
+        run_builtin(resmap, config, &plugin.object, &gvk.kind, &target.loader)
             .map_err(|e| e.context(format!("plugin {} fails configuration", plugin.id())))?;
     }
     Ok(())
@@ -85,6 +85,7 @@ fn run_builtin(
     config: &TransformerConfig,
     object: &Value,
     kind: &str,
+    loader: &crate::loader::Loader<'_>,
 ) -> Result<()> {
     let text = |field: &str| {
         object
@@ -129,6 +130,17 @@ fn run_builtin(
                 .unwrap_or("");
             namespace::apply(resmap, ns, &field_specs(object, &config.namespace)?)
         }
+        // the patch family (kz-patch's modules)
+        "PatchTransformer" | "PatchStrategicMergeTransformer" | "PatchJson6902Transformer" => {
+            crate::patch::run_plugin(resmap, kind, object, loader)
+        }
+        "ImageTagTransformer" => {
+            crate::images::run_plugin(resmap, object, &field_specs(object, &[])?)
+        }
+        "ReplicaCountTransformer" => {
+            crate::replicas::run_plugin(resmap, object, &field_specs(object, &[])?)
+        }
+        "ReplacementTransformer" => crate::replacements::run_plugin(resmap, object, loader),
         other => Err(Error::msg(format!(
             "unable to load builtin {other}.builtin.[noGrp]"
         ))),

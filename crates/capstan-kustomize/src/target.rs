@@ -101,12 +101,17 @@ impl<'a> Target<'a> {
         self.accumulate_resources(&mut acc, &resources)
             .map_err(|e| e.context("accumulating resources"))?;
 
-        let mut config = TransformerConfig::defaults();
+        // `kubectl kustomize` behaves as if the custom configuration were the base the defaults
+        // merge into: a custom spec for a path hides the default spec for that path and all
+        // kinds (checked against the oracle: a custom `namePrefix` on `metadata/name` of one
+        // kind stops the default prefixing of every other kind).
+        let mut config = TransformerConfig::default();
         for path in &self.kustomization.configurations.clone() {
             let text = self.loader.load_string(path)?;
             let custom = parse_config(&text, path)?;
             config.merge(&custom)?;
         }
+        config.merge(&TransformerConfig::defaults())?;
         acc.config
             .merge(&config)
             .map_err(|e| e.context("merging config"))?;
@@ -260,14 +265,11 @@ impl<'a> Target<'a> {
 
     fn run_generators(&mut self, acc: &mut Accumulator) -> Result<()> {
         let generated = generator::run_builtin(self)?;
-        for resmap in generated {
+        for (kind, resmap) in generated {
             let resmap = match &self.origin {
-                Some(origin) => crate::origin::annotate_generated(
-                    resmap,
-                    origin,
-                    &self.file_name,
-                    "ConfigMapGenerator",
-                ),
+                Some(origin) => {
+                    crate::origin::annotate_generated(resmap, origin, &self.file_name, kind)
+                }
                 None => resmap,
             };
             acc.resmap

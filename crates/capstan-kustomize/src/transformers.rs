@@ -21,23 +21,24 @@
 
 use capstan_core::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::labels;
 use crate::prefix_suffix::{self, Affix};
 use crate::resmap::ResMap;
 use crate::target::{Accumulator, Target};
-use crate::{annotations, namespace, plugins};
+use crate::{annotations, images, namespace, patch, plugins, replacements, replicas, vars};
 
 /// Runs the built-in transformers of `target` over the accumulated resources.
 pub fn run(target: &Target<'_>, acc: &mut Accumulator) -> Result<()> {
     let k = &target.kustomization;
     let config = acc.config.clone();
     let resmap = &mut acc.resmap;
+    let loader = &target.loader;
     if !k.patches_strategic_merge.is_empty() {
-        not_yet("patchesStrategicMerge")?;
+        patch::apply_strategic_merge(resmap, &k.patches_strategic_merge, loader)?;
     }
     if !k.patches.is_empty() {
-        not_yet("patches")?;
+        patch::apply_patches(resmap, &k.patches, loader)?;
     }
     namespace::apply(resmap, &k.namespace, &config.namespace)?;
     prefix_suffix::apply(resmap, Affix::Prefix, &k.name_prefix, &config.name_prefix)?;
@@ -53,16 +54,16 @@ pub fn run(target: &Target<'_>, acc: &mut Accumulator) -> Result<()> {
         annotations::apply(resmap, common, &config.common_annotations)?;
     }
     if !k.patches_json6902.is_empty() {
-        not_yet("patchesJson6902")?;
+        patch::apply_json6902(resmap, &k.patches_json6902, loader)?;
     }
     if !k.replicas.is_empty() {
-        not_yet("replicas")?;
+        replicas::apply(resmap, &k.replicas, &config.replicas)?;
     }
     if !k.images.is_empty() {
-        not_yet("images")?;
+        images::apply(resmap, &k.images, &config.images)?;
     }
     if !k.replacements.is_empty() {
-        not_yet("replacements")?;
+        replacements::apply(resmap, &k.replacements, loader)?;
     }
     for entry in &k.transformers {
         plugins::run_transformer(target, resmap, &config, entry)?;
@@ -70,25 +71,14 @@ pub fn run(target: &Target<'_>, acc: &mut Accumulator) -> Result<()> {
     Ok(())
 }
 
-fn not_yet(field: &str) -> Result<()> {
-    Err(Error::Unsupported {
-        message: format!("capstan does not support the kustomization field '{field}' yet"),
-    })
-}
-
 /// Adds a nested kustomization's vars to the accumulated ones.
 pub fn merge_var_sets(into: &mut Vec<Value>, incoming: Vec<Value>) -> Result<()> {
-    if incoming.is_empty() {
-        return Ok(());
-    }
-    not_yet("vars")?;
-    into.extend(incoming);
-    Ok(())
+    vars::merge_var_sets(into, incoming)
 }
 
 /// Records this kustomization's `vars`.
-pub fn merge_vars(acc: &mut Accumulator, vars: &[Value]) -> Result<()> {
-    merge_var_sets(&mut acc.vars, vars.to_vec())
+pub fn merge_vars(acc: &mut Accumulator, incoming: &[Value]) -> Result<()> {
+    vars::merge_vars(&mut acc.resmap, &mut acc.vars, incoming)
 }
 
 /// Replaces `$(VAR)` references once the build is complete.
@@ -96,7 +86,7 @@ pub fn resolve_vars(acc: &mut Accumulator) -> Result<()> {
     if acc.vars.is_empty() {
         return Ok(());
     }
-    not_yet("vars")
+    vars::resolve_vars(&mut acc.resmap, &acc.vars, &acc.config.var_reference)
 }
 
 /// The resources of a build, for callers that need only the map.

@@ -477,3 +477,27 @@ fn refuses_to_remove_an_app_others_depend_on() {
 fn refuses_to_remove_an_unknown_app() {
     refused("refuse_remove_unknown", nothing, &["app", "remove", "nope"]);
 }
+
+#[test]
+fn refuses_an_apps_file_flux_does_not_apply() {
+    refused(
+        "refuse_unapplied_apps_file",
+        |root| {
+            fs::create_dir_all(root.join("other")).unwrap();
+            fs::write(
+                root.join("other/apps.yaml"),
+                "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps-x\n  namespace: flux-system\nspec:\n  interval: 10m0s\n  path: ./apps/x\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+            )
+            .unwrap();
+        },
+        &[
+            "app",
+            "add",
+            "web",
+            "--image",
+            "nginx:1.27",
+            "--apps-file",
+            "other/apps.yaml",
+        ],
+    );
+}

@@ -183,32 +183,30 @@ impl Walk<'_, '_> {
             return;
         }
         self.cluster.kustomizations[index].dir_exists = true;
-        let objects = match self.cache.render(&dir) {
-            Ok((objects, _)) => objects.clone(),
-            Err(error) => {
-                let mut location = Location {
-                    file: error.file.as_ref().map(|f| relative(self.root, f)),
-                    line: error.line,
-                    ..Location::default()
-                };
-                if location.is_empty() {
-                    location = path_location;
-                }
-                self.cluster.diagnostics.push(
-                    Diagnostic::new(
-                        "flux/build-failed",
-                        Severity::Error,
-                        format!(
-                            "{parent_key}: building {}: {}",
-                            shown.display(),
-                            error.message
-                        ),
-                    )
-                    .at(location),
-                );
-                return;
+        let rendered = self.cache.render(&dir).clone();
+        if let Some(error) = &rendered.error {
+            let mut location = Location {
+                file: error.file.as_ref().map(|f| relative(self.root, f)),
+                line: error.line,
+                ..Location::default()
+            };
+            if location.is_empty() {
+                location = path_location;
             }
-        };
+            self.cluster.diagnostics.push(
+                Diagnostic::new(
+                    "flux/build-failed",
+                    Severity::Error,
+                    format!(
+                        "{parent_key}: building {}: {} (Flux objects below are read without kustomize)",
+                        shown.display(),
+                        error.message.replace(&format!("{}/", self.root.display()), "")
+                    ),
+                )
+                .at(location),
+            );
+        }
+        let objects = rendered.objects;
         let parent_namespace = parent_key.namespace.clone();
         for rendered in objects {
             let origin = Origin {

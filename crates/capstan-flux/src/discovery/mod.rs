@@ -14,6 +14,7 @@
 //! duplicates are reported as [`Diagnostic`]s; discovery of the rest goes on.
 
 mod cluster;
+pub mod kustomize;
 pub mod render;
 pub mod resource_list;
 mod roots;
@@ -26,6 +27,7 @@ use capstan_core::{Diagnostic, Fs, Location, Value};
 
 use crate::model::{FluxObject, HelmRelease, Kustomization, ObjectKey};
 use crate::source::SourceStatus;
+pub use kustomize::KustomizeRenderer;
 pub use render::{RecordingFs, RenderError, RenderedObject, Renderer};
 pub use resource_list::ResourceListRenderer;
 
@@ -152,7 +154,15 @@ impl Discovery {
 }
 
 /// A render of one directory, shared by every Kustomization that points at it.
-pub(crate) type RenderResult = Result<(Vec<RenderedObject>, BTreeSet<PathBuf>), RenderError>;
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RenderResult {
+    pub objects: Vec<RenderedObject>,
+    /// The files the render read.
+    pub files: BTreeSet<PathBuf>,
+    /// Why the renderer failed; `objects` then come from [`ResourceListRenderer`], so discovery
+    /// of what the directory holds goes on.
+    pub error: Option<RenderError>,
+}
 
 /// Renders directories once.
 pub(crate) struct RenderCache<'a> {
@@ -175,10 +185,31 @@ impl<'a> RenderCache<'a> {
         let renderer = self.renderer;
         self.done.entry(dir.to_path_buf()).or_insert_with(|| {
             let recording = RecordingFs::new(fs);
-            let objects = renderer.render(&recording, dir)?;
-            Ok((objects, recording.files_read()))
+            match renderer.render(&recording, dir) {
+                Ok(objects) => RenderResult {
+                    objects,
+                    files: recording.files_read(),
+                    error: None,
+                },
+                Err(error) => {
+                    let fallback = RecordingFs::new(fs);
+                    let objects = ResourceListRenderer
+                        .render(&fallback, dir)
+                        .unwrap_or_default();
+                    RenderResult {
+                        objects,
+                        files: fallback.files_read(),
+                        error: Some(error),
+                    }
+                }
+            }
         })
     }
+}
+
+/// The renderer commands use: kustomize-controller's build of a directory.
+pub fn default_renderer() -> Box<dyn Renderer> {
+    Box::new(KustomizeRenderer::default())
 }
 
 /// Discovers the Flux objects of the repository at `path`, rendering through `renderer`.

@@ -76,13 +76,27 @@ pub(crate) fn plan(
     let default_bootstrap = ObjectKey::new(FluxKind::GitRepository, "flux-system", "flux-system");
     let clusters = if bootstrap_roots.is_empty() {
         let roots = uncovered(&root, &candidates, cache);
+        // An entry point found in the repository applies from it: its source is this repository.
+        let mut bootstrap = BTreeSet::from([default_bootstrap]);
+        for candidate in &roots {
+            let namespace = candidate.ks.metadata.namespace.clone().unwrap_or_default();
+            if let Some(key) = candidate
+                .ks
+                .spec
+                .source_ref
+                .key(&namespace)
+                .filter(|k| k.kind.is_source())
+            {
+                bootstrap.insert(key);
+            }
+        }
         if roots.is_empty() {
             Vec::new()
         } else {
             vec![ClusterEntry {
                 name: ".".to_owned(),
                 roots,
-                bootstrap: BTreeSet::from([default_bootstrap]),
+                bootstrap,
             }]
         }
     } else {
@@ -318,10 +332,7 @@ fn uncovered(root: &Path, candidates: &[Candidate], cache: &mut RenderCache<'_>)
             if !within(root, &dir) {
                 return BTreeSet::new();
             }
-            match cache.render(&dir) {
-                Ok((_, files)) => files.clone(),
-                Err(_) => BTreeSet::new(),
-            }
+            cache.render(&dir).files.clone()
         })
         .collect();
     let roots: Vec<Candidate> = candidates

@@ -26,7 +26,7 @@ fn run(fs: &MemFs) -> Discovery {
     discover(
         fs,
         Path::new("."),
-        &ResourceListRenderer,
+        &KustomizeRenderer::default(),
         &Options::default(),
     )
     .expect("discovery runs")
@@ -115,7 +115,7 @@ fn repository_root_is_inferred_from_the_entry_point() {
     let discovery = discover(
         &fs,
         Path::new("repo/clusters/prod"),
-        &ResourceListRenderer,
+        &KustomizeRenderer::default(),
         &Options::default(),
     )
     .unwrap();
@@ -139,7 +139,8 @@ fn implied_bootstrap_source_and_uncovered_roots() {
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: plex}\nspec: {path: ./kubernetes/apps/plex/app, prune: true, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n"
                 .to_owned(),
         ),
-        ("kubernetes/apps/plex/app/kustomization.yaml", "resources: []\n".to_owned()),
+        ("kubernetes/apps/plex/app/kustomization.yaml", "resources: [cm.yaml]\n".to_owned()),
+        ("kubernetes/apps/plex/app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plex}\n".to_owned()),
     ]);
     let discovery = run(&fs);
     let cluster = &discovery.clusters[0];
@@ -260,7 +261,7 @@ fn not_a_directory_is_an_error() {
         discover(
             &fs,
             Path::new("nope"),
-            &ResourceListRenderer,
+            &KustomizeRenderer::default(),
             &Options::default()
         )
         .is_err()

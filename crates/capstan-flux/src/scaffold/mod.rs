@@ -23,7 +23,7 @@ pub mod templates;
 use std::path::PathBuf;
 
 pub use add::{AddPlan, AddRequest, plan_add};
-pub use changes::{ChangeSet, FileChange};
+pub use changes::{ChangeSet, FileChange, OverlayFs};
 pub use conventions::{Conventions, Locate};
 pub use index::{FluxKustomization, RepoIndex};
 pub use prune::{Fate, PruneEntry, PrunePreview, preview_prune};
@@ -99,3 +99,6 @@ pub(crate) fn list_names(names: &[String], limit: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -136,6 +136,41 @@ impl Keys {
         Ok(())
     }
 
+    /// Identities from a Flux decryption Secret (`spec.decryption.secretRef`): every `data`
+    /// (base64) or `stringData` entry whose name ends in `.agekey`, as kustomize-controller
+    /// imports them. Other entries (`.asc` PGP keys, cloud credentials) are ignored.
+    pub fn from_flux_secret(secret: &capstan_core::Value, origin: &str) -> Result<Keys, KeyError> {
+        use base64::Engine as _;
+        let mut keys = Keys::none();
+        for (field, decode) in [("data", true), ("stringData", false)] {
+            let Some(entries) = secret.get(field).and_then(|v| v.as_object()) else {
+                continue;
+            };
+            for (name, value) in entries {
+                if !name.ends_with(".agekey") {
+                    continue;
+                }
+                let entry_origin = format!("{origin}: {field}.{name}");
+                let invalid = |reason| KeyError::Identity {
+                    origin: entry_origin.clone(),
+                    line: 0,
+                    reason,
+                };
+                let text = value.as_str().ok_or_else(|| invalid("not a string"))?;
+                let text = if decode {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .map_err(|_| invalid("not valid base64"))?;
+                    String::from_utf8(bytes).map_err(|_| invalid("not valid UTF-8"))?
+                } else {
+                    text.to_string()
+                };
+                keys.add_text(&text, &entry_origin, false)?;
+            }
+        }
+        Ok(keys)
+    }
+
     /// True when there is no identity to decrypt with.
     pub fn is_empty(&self) -> bool {
         self.identities.is_empty()
@@ -239,6 +274,25 @@ mod tests {
         assert_eq!(keys.sources(), ["/a.txt", "/b.txt", SOPS_AGE_KEY]);
         let none = Keys::from_env_and_file(None, &fs, &|_| None).expect("loads");
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn reads_agekey_entries_of_a_flux_decryption_secret() {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!("# comment\n{}\n", fresh_key()));
+        let secret = serde_json::json!({
+            "kind": "Secret",
+            "data": {"identity.agekey": encoded, "other.asc": "AAAA"},
+            "stringData": {"second.agekey": fresh_key(), "unrelated": "x"},
+        });
+        let keys = Keys::from_flux_secret(&secret, "sops-age").expect("loads");
+        assert_eq!(keys.len(), 2);
+        let bad = serde_json::json!({"data": {"identity.agekey": "!!"}});
+        let err = Keys::from_flux_secret(&bad, "sops-age")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sops-age: data.identity.agekey"), "{err}");
     }
 
     #[test]

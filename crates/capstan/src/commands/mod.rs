@@ -5,6 +5,8 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+mod get;
+mod graph;
 pub mod kustomize;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
@@ -29,6 +31,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
             writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
             Ok(Exit::Clean)
         }
+        Command::Get(args) => get::run(&args, out),
+        Command::Graph(args) => graph::run(&args, out),
         Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
     }

@@ -6,7 +6,7 @@ use capstan_core::OsFs;
 use capstan_flux::scaffold::add::LocateArgs;
 use capstan_flux::scaffold::{AddRequest, plan_add};
 
-use super::{transaction, write_dry_run, write_summary};
+use super::{transaction, verify, write_dry_run, write_summary};
 use crate::cli::AppAddArgs;
 use crate::commands::Exit;
 
@@ -28,6 +28,11 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let plan = plan_add(&OsFs, &root, &request)?;
     let what = format!("Kustomization {}", plan.app.kustomization_name);
+    verify::verify(
+        &root,
+        &plan.changes,
+        Some((&plan.app.kustomization_name, &plan.app_dir)),
+    )?;
 
     if args.locate.dry_run {
         writeln!(

@@ -5,6 +5,7 @@ mod add;
 mod remove;
 mod render;
 mod transaction;
+mod verify;
 
 use std::io::Write;
 

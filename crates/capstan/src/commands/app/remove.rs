@@ -7,7 +7,7 @@ use capstan_core::OsFs;
 use capstan_flux::scaffold::add::LocateArgs;
 use capstan_flux::scaffold::{Fate, PrunePreview, RemoveRequest, plan_remove, preview_prune};
 
-use super::{render, transaction, write_dry_run, write_summary};
+use super::{render, transaction, verify, write_dry_run, write_summary};
 use crate::cli::AppRemoveArgs;
 use crate::commands::Exit;
 
@@ -24,12 +24,13 @@ pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let plan = plan_remove(&OsFs, &root, &request)?;
     let ks = &plan.kustomization;
     let ks_path = ks.repo_path().unwrap_or_default();
-    let objects = render::render(&OsFs, &root, &ks_path).with_context(|| {
+    let objects = render::render(&OsFs, &root, &ks_path, &ks.object).with_context(|| {
         format!(
             "cannot render {} to show what Flux will prune",
             ks.path.as_deref().unwrap_or(".")
         )
     })?;
+    verify::verify(&root, &plan.changes, None)?;
     let preview = preview_prune(ks.prune(), &objects, &[]);
     let what = format!("Kustomization {}", ks.name);
 
