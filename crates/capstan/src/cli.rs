@@ -29,6 +29,8 @@ pub enum Command {
     App(AppArgs),
     /// Build a kustomization directory, as `kubectl kustomize` does.
     Kustomize(crate::commands::kustomize::KustomizeArgs),
+    /// Render Flux Kustomizations and HelmReleases offline, as the controllers would apply them.
+    Build(crate::commands::build::BuildArgs),
     /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.
     Get(GetArgs),
     /// Show the dependsOn graph of Kustomizations and HelmReleases: apply waves, cycles, and

@@ -37,9 +37,20 @@ pub enum ChartLocation {
 /// Locates the chart of `release`. `source_is_local` tells whether its source is this
 /// repository; `root` is the repository root; `cache` the on-disk chart cache (charts stored as
 /// `<cache>/<chart>-<version>/` directories).
-pub fn locate_chart(fs: &dyn Fs, root: &Path, release: &Value, source_is_local: bool, cache: Option<&Path>) -> Result<ChartLocation, HrBuildError> {
-    let chart = release.pointer("/spec/chart/spec/chart").and_then(Value::as_str);
-    let version = release.pointer("/spec/chart/spec/version").and_then(Value::as_str).unwrap_or("*");
+pub fn locate_chart(
+    fs: &dyn Fs,
+    root: &Path,
+    release: &Value,
+    source_is_local: bool,
+    cache: Option<&Path>,
+) -> Result<ChartLocation, HrBuildError> {
+    let chart = release
+        .pointer("/spec/chart/spec/chart")
+        .and_then(Value::as_str);
+    let version = release
+        .pointer("/spec/chart/spec/version")
+        .and_then(Value::as_str)
+        .unwrap_or("*");
     let source_kind = release
         .pointer("/spec/chart/spec/sourceRef/kind")
         .or_else(|| release.pointer("/spec/chartRef/kind"))
@@ -56,7 +67,10 @@ pub fn locate_chart(fs: &dyn Fs, root: &Path, release: &Value, source_is_local: 
     {
         let dir = capstan_core::fs::normalize(&root.join(chart.trim_start_matches("./")));
         if !fs.is_file(&dir.join("Chart.yaml")) {
-            return Err(HrBuildError::ChartMissing { chart: chart.to_owned(), path: dir });
+            return Err(HrBuildError::ChartMissing {
+                chart: chart.to_owned(),
+                path: dir,
+            });
         }
         return Ok(ChartLocation::Local(dir));
     }
@@ -89,12 +103,22 @@ pub fn render_release(
         .pointer("/spec/targetNamespace")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .or_else(|| release.pointer("/metadata/namespace").and_then(Value::as_str))
+        .or_else(|| {
+            release
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+        })
         .unwrap_or("default")
         .to_owned();
-    let own_namespace = release.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+    let own_namespace = release
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
     let values = merge_values(release, own_namespace, lookup)?;
-    let crds = release.pointer("/spec/install/crds").and_then(Value::as_str).unwrap_or("Create");
+    let crds = release
+        .pointer("/spec/install/crds")
+        .and_then(Value::as_str)
+        .unwrap_or("Create");
     let name = release_name(release);
     let request = RenderRequest {
         release_name: &name,
@@ -121,16 +145,25 @@ pub fn render_release(
 /// kustomization with the post-renderer's patches and images.
 fn post_render(objects: Vec<Value>, spec: &Value) -> Result<Vec<Value>, HrBuildError> {
     let fs = MemFs::new();
-    fs.add_file("post/resources.yaml", capstan_core::yaml::to_yaml_stream(objects.iter()));
+    fs.add_file(
+        "post/resources.yaml",
+        capstan_core::yaml::to_yaml_stream(objects.iter()),
+    );
     let mut kus = capstan_core::Map::new();
-    kus.insert("resources".into(), Value::Array(vec!["resources.yaml".into()]));
+    kus.insert(
+        "resources".into(),
+        Value::Array(vec!["resources.yaml".into()]),
+    );
     for field in ["patches", "images"] {
         if let Some(items) = spec.get(field).filter(|v| v.is_array()) {
             kus.insert(field.into(), items.clone());
         }
     }
     if let Some(Value::Array(items)) = spec.get("patchesStrategicMerge") {
-        let texts = items.iter().map(|p| Value::String(capstan_core::yaml::to_yaml(p))).collect();
+        let texts = items
+            .iter()
+            .map(|p| Value::String(capstan_core::yaml::to_yaml(p)))
+            .collect();
         kus.insert("patchesStrategicMerge".into(), Value::Array(texts));
     }
     if let Some(Value::Array(items)) = spec.get("patchesJson6902") {
@@ -138,7 +171,12 @@ fn post_render(objects: Vec<Value>, spec: &Value) -> Result<Vec<Value>, HrBuildE
             .iter()
             .map(|p| {
                 let mut out = capstan_core::Map::new();
-                out.insert("patch".into(), serde_json::to_string(p.get("patch").unwrap_or(&Value::Null)).unwrap_or_default().into());
+                out.insert(
+                    "patch".into(),
+                    serde_json::to_string(p.get("patch").unwrap_or(&Value::Null))
+                        .unwrap_or_default()
+                        .into(),
+                );
                 if let Some(target) = p.get("target") {
                     out.insert("target".into(), target.clone());
                 }
@@ -147,10 +185,21 @@ fn post_render(objects: Vec<Value>, spec: &Value) -> Result<Vec<Value>, HrBuildE
             .collect();
         kus.insert("patchesJson6902".into(), Value::Array(converted));
     }
-    fs.add_file("post/kustomization.yaml", capstan_core::yaml::to_yaml(&Value::Object(kus)));
-    let options = capstan_kustomize::Options { reorder: capstan_kustomize::Reorder::None, ..Default::default() };
-    let resmap = capstan_kustomize::build(&fs, Path::new("post"), &options).map_err(|e| HrBuildError::PostRender(e.to_string()))?;
-    Ok(resmap.into_resources().into_iter().map(|r| r.object).collect())
+    fs.add_file(
+        "post/kustomization.yaml",
+        capstan_core::yaml::to_yaml(&Value::Object(kus)),
+    );
+    let options = capstan_kustomize::Options {
+        reorder: capstan_kustomize::Reorder::None,
+        ..Default::default()
+    };
+    let resmap = capstan_kustomize::build(&fs, Path::new("post"), &options)
+        .map_err(|e| HrBuildError::PostRender(e.to_string()))?;
+    Ok(resmap
+        .into_resources()
+        .into_iter()
+        .map(|r| r.object)
+        .collect())
 }
 
 #[cfg(test)]
@@ -183,24 +232,41 @@ mod tests {
                 }}]}
         });
         let fs = MemFs::new();
-        let (objects, values) =
-            render_release(&Echo, &fs, Path::new("chart"), &release, &|_: &str, _: &str| None, None, &[]).unwrap();
+        let (objects, values) = render_release(
+            &Echo,
+            &fs,
+            Path::new("chart"),
+            &release,
+            &|_: &str, _: &str| None,
+            None,
+            &[],
+        )
+        .unwrap();
         assert_eq!(values, json!({"replicas": 2}));
         assert_eq!(objects.len(), 1);
         assert_eq!(objects[0]["metadata"]["name"], "apps-web");
         assert_eq!(objects[0]["metadata"]["namespace"], "apps");
         assert_eq!(objects[0]["metadata"]["labels"]["patched"], "yes");
-        assert_eq!(objects[0]["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:2");
+        assert_eq!(
+            objects[0]["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx:2"
+        );
     }
 
     #[test]
     fn chart_location() {
         let fs = MemFs::from_files([("charts/web/Chart.yaml", "name: web")]);
         let local = json!({"spec": {"chart": {"spec": {"chart": "./charts/web", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}}});
-        assert_eq!(locate_chart(&fs, Path::new("."), &local, true, None).unwrap(), ChartLocation::Local("charts/web".into()));
+        assert_eq!(
+            locate_chart(&fs, Path::new("."), &local, true, None).unwrap(),
+            ChartLocation::Local("charts/web".into())
+        );
         let missing = json!({"spec": {"chart": {"spec": {"chart": "./charts/nope", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}}});
         assert!(locate_chart(&fs, Path::new("."), &missing, true, None).is_err());
         let remote = json!({"spec": {"chart": {"spec": {"chart": "podinfo", "version": "6.3.2", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}});
-        assert!(matches!(locate_chart(&fs, Path::new("."), &remote, false, None).unwrap(), ChartLocation::Remote(_)));
+        assert!(matches!(
+            locate_chart(&fs, Path::new("."), &remote, false, None).unwrap(),
+            ChartLocation::Remote(_)
+        ));
     }
 }

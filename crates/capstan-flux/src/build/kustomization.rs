@@ -55,7 +55,13 @@ pub struct Manifests {
 
 /// Builds `dir` (a path the `fs` understands) for the Kustomization `ks` (its manifest).
 /// `root` is the repository root origins are made relative to.
-pub fn build_manifests(fs: &dyn Fs, root: &Path, dir: &Path, ks: &Value, keys: &Keys) -> Result<Manifests, KsBuildError> {
+pub fn build_manifests(
+    fs: &dyn Fs,
+    root: &Path,
+    dir: &Path,
+    ks: &Value,
+    keys: &Keys,
+) -> Result<Manifests, KsBuildError> {
     let layered = LayeredFs::new(fs);
     let (file, text) = overlay::flux_kustomization(fs, dir, ks)?;
     layered.put(&file, text);
@@ -68,12 +74,26 @@ pub fn build_manifests(fs: &dyn Fs, root: &Path, dir: &Path, ks: &Value, keys: &
     let mut out = Manifests::default();
     for (index, resource) in resmap.into_resources().into_iter().enumerate() {
         let id = ResourceId::of(&resource.object);
-        if id.kind.is_empty() || id.name.is_empty() || resource.object.get("apiVersion").and_then(Value::as_str).unwrap_or("").is_empty() {
-            return Err(KsBuildError::Convention { index, id: id.to_string() });
+        if id.kind.is_empty()
+            || id.name.is_empty()
+            || resource
+                .object
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+        {
+            return Err(KsBuildError::Convention {
+                index,
+                id: id.to_string(),
+            });
         }
         let mut object = resource.object;
         if decrypt {
-            if keys.is_empty() && sops::is_encrypted(&object) && !sops::is_decryption_disabled(&object) {
+            if keys.is_empty()
+                && sops::is_encrypted(&object)
+                && !sops::is_decryption_disabled(&object)
+            {
                 object = sops::mask_resource(&object);
                 out.not_decrypted.push(id.clone());
             } else {
@@ -84,7 +104,12 @@ pub fn build_manifests(fs: &dyn Fs, root: &Path, dir: &Path, ks: &Value, keys: &
                         object = sops::mask_resource(&object);
                         out.not_decrypted.push(id.clone());
                     }
-                    Err(source) => return Err(KsBuildError::Decrypt { id: id.to_string(), source }),
+                    Err(source) => {
+                        return Err(KsBuildError::Decrypt {
+                            id: id.to_string(),
+                            source,
+                        });
+                    }
                 }
             }
         }
@@ -100,7 +125,9 @@ fn relative_to(root: &Path, path: &Path) -> PathBuf {
     if root == Path::new(".") {
         return path;
     }
-    path.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(path)
+    path.strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .unwrap_or(path)
 }
 
 /// Substitution, `commonMetadata` and owner labels over the built objects. `vars` are the
@@ -112,20 +139,32 @@ pub fn post_build(
     post: Option<(&PostBuild, &BTreeMap<String, String>)>,
     options: SubstituteOptions,
 ) -> Result<Vec<BuiltObject>, KsBuildError> {
-    let name = ks.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-    let namespace = ks.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = ks
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let namespace = ks
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let common_labels = string_map(ks.pointer("/spec/commonMetadata/labels"));
     let common_annotations = string_map(ks.pointer("/spec/commonMetadata/annotations"));
     let mut out = Vec::with_capacity(objects.len());
     for mut built in objects {
         if let Some((post, vars)) = post
-            && let Some(substituted) = substitute::substitute_object(&built.object, vars, post.strategy, options)?
+            && let Some(substituted) =
+                substitute::substitute_object(&built.object, vars, post.strategy, options)?
         {
             built.object = substituted;
         }
         set_metadata(&mut built.object, "labels", &common_labels);
         set_metadata(&mut built.object, "annotations", &common_annotations);
-        let owner = [(NAME_LABEL.to_owned(), name.clone()), (NAMESPACE_LABEL.to_owned(), namespace.clone())];
+        let owner = [
+            (NAME_LABEL.to_owned(), name.clone()),
+            (NAMESPACE_LABEL.to_owned(), namespace.clone()),
+        ];
         set_metadata(&mut built.object, "labels", &owner);
         out.push(built);
     }
@@ -135,7 +174,18 @@ pub fn post_build(
 fn string_map(value: Option<&Value>) -> Vec<(String, String)> {
     value
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -144,12 +194,18 @@ fn set_metadata(object: &mut Value, field: &str, entries: &[(String, String)]) {
         return;
     }
     let Value::Object(map) = object else { return };
-    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let metadata = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !metadata.is_object() {
         *metadata = Value::Object(Map::new());
     }
-    let Value::Object(metadata) = metadata else { return };
-    let target = metadata.entry(field).or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(metadata) = metadata else {
+        return;
+    };
+    let target = metadata
+        .entry(field)
+        .or_insert_with(|| Value::Object(Map::new()));
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }

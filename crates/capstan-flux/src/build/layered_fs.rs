@@ -17,12 +17,27 @@ pub struct LayeredFs<'a> {
 
 impl<'a> LayeredFs<'a> {
     pub fn new(lower: &'a dyn Fs) -> LayeredFs<'a> {
-        LayeredFs { lower, upper: MemFs::new() }
+        LayeredFs {
+            lower,
+            upper: MemFs::new(),
+        }
     }
 
-    /// Puts (or replaces) a file in the upper layer.
+    /// Puts (or replaces) a file in the upper layer, under its path and under its directory's
+    /// canonical path (kustomize resolves directories before it reads them).
     pub fn put(&self, path: &Path, contents: impl AsRef<[u8]>) {
+        let contents = contents.as_ref();
         self.upper.add_file(normalize(path), contents);
+        if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+            && let Ok(real) = self.lower.canonicalize(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            })
+            && real != normalize(parent)
+        {
+            self.upper.add_file(real.join(name), contents);
+        }
     }
 }
 
@@ -35,7 +50,8 @@ impl Fs for LayeredFs<'_> {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        self.lower.is_dir(path) || (self.upper.is_dir(path) && path != Path::new(".") && path != Path::new("/"))
+        self.lower.is_dir(path)
+            || (self.upper.is_dir(path) && path != Path::new(".") && path != Path::new("/"))
     }
 
     fn is_file(&self, path: &Path) -> bool {
@@ -44,7 +60,11 @@ impl Fs for LayeredFs<'_> {
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
         let lower = self.lower.read_dir(path);
-        let upper = if self.upper.is_dir(&normalize(path)) { self.upper.read_dir(path).ok() } else { None };
+        let upper = if self.upper.is_dir(&normalize(path)) {
+            self.upper.read_dir(path).ok()
+        } else {
+            None
+        };
         match (lower, upper) {
             (Ok(mut entries), Some(extra)) => {
                 let base = path.to_path_buf();
@@ -87,7 +107,11 @@ mod tests {
         let fs = LayeredFs::new(&lower);
         fs.put(Path::new("app/kustomization.yaml"), "new");
         fs.put(Path::new("app/extra.yaml"), "y");
-        assert_eq!(fs.read_to_string(Path::new("app/kustomization.yaml")).unwrap(), "new");
+        assert_eq!(
+            fs.read_to_string(Path::new("app/kustomization.yaml"))
+                .unwrap(),
+            "new"
+        );
         assert_eq!(fs.read_to_string(Path::new("app/cm.yaml")).unwrap(), "x");
         assert_eq!(
             fs.read_dir(Path::new("app")).unwrap(),
@@ -97,6 +121,11 @@ mod tests {
                 PathBuf::from("app/kustomization.yaml")
             ]
         );
-        assert!(lower.read_to_string(Path::new("app/kustomization.yaml")).unwrap() == "old");
+        assert!(
+            lower
+                .read_to_string(Path::new("app/kustomization.yaml"))
+                .unwrap()
+                == "old"
+        );
     }
 }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use capstan_core::{Diagnostic, Fs, ResourceId, Value};
 use rayon::prelude::*;
 
-use crate::discovery::{self, Cluster, RenderError, RenderedObject, Renderer};
+use crate::discovery::{self, Cluster};
 use crate::graph::DependencyGraph;
 use crate::helm::HelmRenderer;
 use crate::model::{FluxKind, ObjectKey};
@@ -36,6 +36,9 @@ use crate::sops::Keys;
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
+
+/// A callback told about each finished Kustomization or HelmRelease.
+pub type Progress = Arc<dyn Fn(&ObjectKey) + Send + Sync>;
 
 /// Settings of a build.
 pub struct BuildOptions {
@@ -54,7 +57,7 @@ pub struct BuildOptions {
     pub api_versions: Vec<String>,
     pub discovery: discovery::Options,
     /// Called after each Kustomization or HelmRelease finishes (for progress bars).
-    pub progress: Option<Arc<dyn Fn(&ObjectKey) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 impl Default for BuildOptions {
@@ -149,7 +152,10 @@ pub struct BuildReport {
 impl BuildReport {
     /// True when any Kustomization or HelmRelease failed.
     pub fn has_failures(&self) -> bool {
-        self.kustomizations.iter().chain(&self.helm_releases).any(|r| r.status == Status::Failed)
+        self.kustomizations
+            .iter()
+            .chain(&self.helm_releases)
+            .any(|r| r.status == Status::Failed)
     }
 }
 
@@ -160,47 +166,39 @@ pub enum BuildError {
     Discovery(#[from] discovery::DiscoveryError),
 }
 
-/// Renders directories with the kustomize engine and Flux's generated kustomization, for
-/// discovery; falls back to following `resources:` when kustomize fails, so discovery still
-/// finds what lies below a broken directory (the build reports the failure).
-pub struct KustomizeRenderer;
-
-impl Renderer for KustomizeRenderer {
-    fn render(&self, fs: &dyn Fs, dir: &Path) -> Result<Vec<RenderedObject>, RenderError> {
-        let engine = || -> Result<Vec<RenderedObject>, String> {
-            let layered = LayeredFs::new(fs);
-            let (file, text) = overlay::flux_kustomization(fs, dir, &Value::Null).map_err(|e| e.to_string())?;
-            layered.put(&file, text);
-            let options = capstan_kustomize::Options {
-                load_restrictor: capstan_kustomize::LoadRestrictor::None,
-                ..Default::default()
-            };
-            let resmap = capstan_kustomize::build(&layered, dir, &options).map_err(|e| e.to_string())?;
-            Ok(resmap
-                .into_resources()
-                .into_iter()
-                .map(|r| RenderedObject { value: r.object, file: r.source, document: None })
-                .collect())
-        };
-        match engine() {
-            Ok(objects) => Ok(objects),
-            Err(_) => discovery::ResourceListRenderer.render(fs, dir),
-        }
-    }
-}
-
 /// Discovers and builds everything under `path`.
-pub fn build_all(fs: &dyn Fs, path: &Path, options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let discovery = discovery::discover(fs, path, &KustomizeRenderer, &options.discovery)?;
-    let mut report = BuildReport { diagnostics: discovery.diagnostics.clone(), ..BuildReport::default() };
+pub fn build_all(
+    fs: &dyn Fs,
+    path: &Path,
+    options: &BuildOptions,
+) -> Result<BuildReport, BuildError> {
+    let renderer = discovery::default_renderer();
+    let discovery = discovery::discover(fs, path, renderer.as_ref(), &options.discovery)?;
+    let mut report = BuildReport {
+        diagnostics: discovery.diagnostics.clone(),
+        ..BuildReport::default()
+    };
     for cluster in &discovery.clusters {
-        report.diagnostics.extend(cluster.diagnostics.iter().cloned());
+        report
+            .diagnostics
+            .extend(cluster.diagnostics.iter().cloned());
         let graph = DependencyGraph::of(cluster);
         report.diagnostics.extend(graph.diagnostics());
-        let waves: HashMap<ObjectKey, usize> =
-            graph.nodes.iter().map(|n| (n.key.clone(), n.wave.unwrap_or(usize::MAX))).collect();
-        let (mut kustomizations, finals) = build_cluster_kustomizations(fs, &discovery.root, cluster, options);
-        let mut releases = build_cluster_releases(fs, &discovery.root, cluster, &kustomizations, &finals, options);
+        let waves: HashMap<ObjectKey, usize> = graph
+            .nodes
+            .iter()
+            .map(|n| (n.key.clone(), n.wave.unwrap_or(usize::MAX)))
+            .collect();
+        let (mut kustomizations, finals) =
+            build_cluster_kustomizations(fs, &discovery.root, cluster, options);
+        let mut releases = build_cluster_releases(
+            fs,
+            &discovery.root,
+            cluster,
+            &kustomizations,
+            &finals,
+            options,
+        );
         let wave = |r: &BuildResult| waves.get(&r.key).copied().unwrap_or(usize::MAX);
         kustomizations.sort_by_key(wave);
         releases.sort_by_key(wave);
@@ -221,7 +219,10 @@ fn index_key(object: &Value) -> Option<(String, String, String)> {
     let meta = object.get("metadata")?;
     Some((
         kind.to_owned(),
-        meta.get("namespace").and_then(Value::as_str).unwrap_or("").to_owned(),
+        meta.get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         meta.get("name").and_then(Value::as_str)?.to_owned(),
     ))
 }
@@ -240,45 +241,76 @@ fn build_cluster_kustomizations(
     cluster: &Cluster,
     options: &BuildOptions,
 ) -> (Vec<BuildResult>, ObjectIndex) {
-    let keys: HashMap<&ObjectKey, usize> =
-        cluster.kustomizations.iter().enumerate().map(|(i, k)| (&k.found.key, i)).collect();
+    let keys: HashMap<&ObjectKey, usize> = cluster
+        .kustomizations
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (&k.found.key, i))
+        .collect();
     let mut results = Vec::new();
     let mut states = Vec::new();
     for ks in &cluster.kustomizations {
-        let mut result = BuildResult::new(ks.found.key.clone(), &cluster.name, ks.found.origin.parent.clone());
+        let mut result = BuildResult::new(
+            ks.found.key.clone(),
+            &cluster.name,
+            ks.found.origin.parent.clone(),
+        );
         result.path = ks.dir.clone();
+        // A path with `${…}` may exist once the parent's substitution has run.
+        let path_awaits_substitution =
+            ks.found.origin.parent.is_some() && ks.found.object.spec.path_or_root().contains("${");
         if ks.found.object.spec.suspend {
             result.status = Status::Suspended;
         } else if !ks.source.is_local() {
             result.status = Status::Skipped;
-            result.errors.push(format!("source {:?} is not this repository; not rendered offline", ks.source));
-        } else if !ks.dir_exists && !(ks.found.origin.parent.is_some() && ks.found.object.spec.path_or_root().contains("${")) {
-            let shown = ks.dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
+            result.errors.push(format!(
+                "source {:?} is not this repository; not rendered offline",
+                ks.source
+            ));
+        } else if !(ks.dir_exists || path_awaits_substitution) {
+            let shown = ks
+                .dir
+                .as_deref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
             result.fail(format!("kustomization path not found: {shown}"));
         }
-        let parent = ks.found.origin.parent.as_ref().and_then(|p| keys.get(p).copied());
+        let parent = ks
+            .found
+            .origin
+            .parent
+            .as_ref()
+            .and_then(|p| keys.get(p).copied());
         let pending = result.status == Status::Rendered;
         states.push(KsState {
             spec: ks.found.raw.clone(),
             parent,
             manifests: None,
-            done: if pending { None } else { Some(Err(String::new())) },
+            done: if pending {
+                None
+            } else {
+                Some(Err(String::new()))
+            },
             broke_cycle: false,
         });
         results.push(result);
     }
-    let substitute_options = SubstituteOptions { strict: options.strict_substitute };
+    let substitute_options = SubstituteOptions {
+        strict: options.strict_substitute,
+    };
     let mut forced = false;
     loop {
         // Stage 1, in parallel: manifests for everything pending without them.
-        let todo: Vec<usize> =
-            (0..states.len()).filter(|&i| states[i].done.is_none() && states[i].manifests.is_none()).collect();
+        let todo: Vec<usize> = (0..states.len())
+            .filter(|&i| states[i].done.is_none() && states[i].manifests.is_none())
+            .collect();
         let built: Vec<(usize, Result<kustomization::Manifests, String>)> = todo
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
                 let out = spec_dir(fs, root, &state.spec).and_then(|dir| {
-                    kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys).map_err(|e| e.to_string())
+                    kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
+                        .map_err(|e| e.to_string())
                 });
                 (i, out)
             })
@@ -303,17 +335,25 @@ fn build_cluster_kustomizations(
                         let key = &results[i].key;
                         let own = objects.iter().find(|o| {
                             FluxKind::of(
-                                o.object.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                                o.object
+                                    .get("apiVersion")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(""),
                                 o.object.get("kind").and_then(Value::as_str).unwrap_or(""),
                             ) == Some(FluxKind::Kustomization)
-                                && o.object.pointer("/metadata/name").and_then(Value::as_str) == Some(key.name.as_str())
-                                && o.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&key.namespace)
+                                && o.object.pointer("/metadata/name").and_then(Value::as_str)
+                                    == Some(key.name.as_str())
+                                && o.object
+                                    .pointer("/metadata/namespace")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(&key.namespace)
                                     == key.namespace
                         });
                         if let Some(own) = own {
                             let mut spec = own.object.clone();
                             if spec.pointer("/metadata/namespace").is_none()
-                                && let Some(meta) = spec.get_mut("metadata").and_then(Value::as_object_mut)
+                                && let Some(meta) =
+                                    spec.get_mut("metadata").and_then(Value::as_object_mut)
                             {
                                 meta.insert("namespace".into(), key.namespace.clone().into());
                             }
@@ -354,7 +394,10 @@ fn build_cluster_kustomizations(
                                 && s.done.is_none()
                                 && match &s.manifests {
                                     None => true,
-                                    Some(Ok(m)) => m.objects.iter().any(|o| index_key(&o.object).as_ref() == Some(&wanted)),
+                                    Some(Ok(m)) => m
+                                        .objects
+                                        .iter()
+                                        .any(|o| index_key(&o.object).as_ref() == Some(&wanted)),
                                     Some(Err(_)) => false,
                                 }
                         })
@@ -372,7 +415,12 @@ fn build_cluster_kustomizations(
                         // A cycle (or the object in its own output): the objects before substitution.
                         own_objects
                             .iter()
-                            .chain(states.iter().filter_map(|s| s.manifests.as_ref()?.as_ref().ok()).flat_map(|m| m.objects.iter().map(|o| &o.object)))
+                            .chain(
+                                states
+                                    .iter()
+                                    .filter_map(|s| s.manifests.as_ref()?.as_ref().ok())
+                                    .flat_map(|m| m.objects.iter().map(|o| &o.object)),
+                            )
                             .find(|o| index_key(o).as_ref() == Some(&wanted))
                             .cloned()
                     })
@@ -396,8 +444,13 @@ fn build_cluster_kustomizations(
                 }
                 _ => Vec::new(),
             };
-            let out = kustomization::post_build(&spec, objects, post.as_ref().map(|p| (p, &vars)), substitute_options)
-                .map_err(|e| e.to_string());
+            let out = kustomization::post_build(
+                &spec,
+                objects,
+                post.as_ref().map(|p| (p, &vars)),
+                substitute_options,
+            )
+            .map_err(|e| e.to_string());
             states[i].manifests = Some(Ok(kustomization::Manifests::default()));
             states[i].done = Some(out);
             progress = true;
@@ -434,7 +487,9 @@ fn build_cluster_kustomizations(
                 }
                 result.objects = objects;
                 if state.broke_cycle {
-                    result.errors.push("substituteFrom objects read before their own substitution (cycle)".into());
+                    result.errors.push(
+                        "substituteFrom objects read before their own substitution (cycle)".into(),
+                    );
                 }
             }
             Some(Err(message)) if result.status == Status::Rendered => {
@@ -448,20 +503,32 @@ fn build_cluster_kustomizations(
 
 /// The directory a Kustomization spec builds: `spec.path` under the repository root.
 fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
-    let raw = spec.pointer("/spec/path").and_then(Value::as_str).unwrap_or("").trim();
+    let raw = spec
+        .pointer("/spec/path")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
     let relative = capstan_core::fs::normalize(Path::new(raw.trim_start_matches('/')));
     if relative.starts_with("..") {
         return Err(format!("kustomization path escapes the repository: {raw}"));
     }
     let dir = capstan_core::fs::normalize(&root.join(&relative));
     if !fs.is_dir(&dir) {
-        return Err(format!("kustomization path not found: {}", relative.display()));
+        return Err(format!(
+            "kustomization path not found: {}",
+            relative.display()
+        ));
     }
     Ok(dir)
 }
 
 fn find_final(states: &[KsState], wanted: &(String, String, String)) -> Option<Value> {
-    states.iter().filter_map(|s| s.done.as_ref()?.as_ref().ok()).flat_map(|objects| objects.iter()).find(|o| index_key(&o.object).as_ref() == Some(wanted)).map(|o| o.object.clone())
+    states
+        .iter()
+        .filter_map(|s| s.done.as_ref()?.as_ref().ok())
+        .flat_map(|objects| objects.iter())
+        .find(|o| index_key(&o.object).as_ref() == Some(wanted))
+        .map(|o| o.object.clone())
 }
 
 fn build_cluster_releases(
@@ -477,7 +544,8 @@ fn build_cluster_releases(
         .par_iter()
         .map(|hr| {
             let key = &hr.found.key;
-            let mut result = BuildResult::new(key.clone(), &cluster.name, hr.found.origin.parent.clone());
+            let mut result =
+                BuildResult::new(key.clone(), &cluster.name, hr.found.origin.parent.clone());
             // The release as its Kustomization emits it (after substitution), else as discovered.
             let release = hr
                 .found
@@ -488,8 +556,12 @@ fn build_cluster_releases(
                 .and_then(|k| {
                     k.objects.iter().find(|o| {
                         o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
-                            && o.object.pointer("/metadata/name").and_then(Value::as_str) == Some(key.name.as_str())
-                            && o.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&key.namespace)
+                            && o.object.pointer("/metadata/name").and_then(Value::as_str)
+                                == Some(key.name.as_str())
+                            && o.object
+                                .pointer("/metadata/namespace")
+                                .and_then(Value::as_str)
+                                .unwrap_or(&key.namespace)
                                 == key.namespace
                     })
                 })
@@ -500,7 +572,15 @@ fn build_cluster_releases(
             } else if !options.render_helm_releases {
                 result.status = Status::Skipped;
             } else {
-                render_one(fs, root, hr.source.as_ref().is_some_and(|s| s.is_local()), &release, index, options, &mut result);
+                render_one(
+                    fs,
+                    root,
+                    hr.source.as_ref().is_some_and(|s| s.is_local()),
+                    &release,
+                    index,
+                    options,
+                    &mut result,
+                );
             }
             if let Some(report) = &options.progress {
                 report(key);
@@ -520,7 +600,13 @@ fn render_one(
     result: &mut BuildResult,
 ) {
     let key = result.key.clone();
-    let location = match helmrelease::locate_chart(fs, root, release, source_is_local, options.chart_cache.as_deref()) {
+    let location = match helmrelease::locate_chart(
+        fs,
+        root,
+        release,
+        source_is_local,
+        options.chart_cache.as_deref(),
+    ) {
         Ok(location) => location,
         Err(e) => return result.fail(format!("{key}: {e}")),
     };
@@ -528,7 +614,9 @@ fn render_one(
         helmrelease::ChartLocation::Local(dir) => dir,
         helmrelease::ChartLocation::Remote(what) => {
             result.status = Status::Skipped;
-            result.errors.push(format!("chart not available offline: {what}"));
+            result
+                .errors
+                .push(format!("chart not available offline: {what}"));
             return;
         }
     };
@@ -538,8 +626,15 @@ fn render_one(
         return;
     };
     let namespace = key.namespace.clone();
-    let lookup = |kind: &str, name: &str| index.get(&(kind.to_owned(), namespace.clone(), name.to_owned())).cloned();
-    let cached = options.chart_cache.as_deref().is_some_and(|c| chart_dir.starts_with(c));
+    let lookup = |kind: &str, name: &str| {
+        index
+            .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
+            .cloned()
+    };
+    let cached = options
+        .chart_cache
+        .as_deref()
+        .is_some_and(|c| chart_dir.starts_with(c));
     let os = capstan_core::OsFs;
     let chart_fs: &dyn Fs = if cached { &os } else { fs };
     match helmrelease::render_release(
@@ -552,7 +647,10 @@ fn render_one(
         &options.api_versions,
     ) {
         Ok((objects, values)) => {
-            result.objects = objects.into_iter().map(|object| BuiltObject { object, file: None }).collect();
+            result.objects = objects
+                .into_iter()
+                .map(|object| BuiltObject { object, file: None })
+                .collect();
             result.values = Some(values);
         }
         Err(e) => result.fail(format!("{key}: {e}")),

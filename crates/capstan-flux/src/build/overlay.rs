@@ -31,61 +31,89 @@ pub enum OverlayError {
 }
 
 /// The kustomization file to build `dir` with: its path and its YAML text.
-pub fn flux_kustomization(fs: &dyn Fs, dir: &Path, ks: &Value) -> Result<(PathBuf, String), OverlayError> {
+pub fn flux_kustomization(
+    fs: &dyn Fs,
+    dir: &Path,
+    ks: &Value,
+) -> Result<(PathBuf, String), OverlayError> {
     let (file, mut kus, existed) = match kustomization_file(fs, dir) {
         Some(file) => {
-            let text = fs
-                .read_to_string(&file)
-                .map_err(|e| OverlayError::File { file: file.clone(), message: e.to_string() })?;
-            let value = capstan_core::yaml::parse_document(&text).map_err(|e| OverlayError::File {
+            let text = fs.read_to_string(&file).map_err(|e| OverlayError::File {
                 file: file.clone(),
-                message: match e.line {
-                    Some(line) => format!("line {line}: {}", e.message),
-                    None => e.message,
-                },
+                message: e.to_string(),
             })?;
+            let value =
+                capstan_core::yaml::parse_document(&text).map_err(|e| OverlayError::File {
+                    file: file.clone(),
+                    message: match e.line {
+                        Some(line) => format!("line {line}: {}", e.message),
+                        None => e.message,
+                    },
+                })?;
             let map = match value {
                 Value::Object(map) => map,
                 Value::Null => Map::new(),
                 _ => {
-                    return Err(OverlayError::File { file, message: "a kustomization must be a mapping".into() });
+                    return Err(OverlayError::File {
+                        file,
+                        message: "a kustomization must be a mapping".into(),
+                    });
                 }
             };
             (file, map, true)
         }
         None => {
-            let entries = generated_resources(fs, dir)
-                .map_err(|e| OverlayError::File { file: dir.to_path_buf(), message: e.to_string() })?;
+            let entries = generated_resources(fs, dir).map_err(|e| OverlayError::File {
+                file: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
             let mut map = Map::new();
-            map.insert("apiVersion".into(), "kustomize.config.k8s.io/v1beta1".into());
+            map.insert(
+                "apiVersion".into(),
+                "kustomize.config.k8s.io/v1beta1".into(),
+            );
             map.insert("kind".into(), "Kustomization".into());
             if entries.is_empty() {
                 map.insert("namespace".into(), "_placeholder".into());
             } else {
-                let resources =
-                    entries.iter().map(|p| Value::String(format!("./{}", p.to_string_lossy()))).collect();
+                let resources = entries
+                    .iter()
+                    .map(|p| Value::String(format!("./{}", p.to_string_lossy())))
+                    .collect();
                 map.insert("resources".into(), Value::Array(resources));
             }
             (dir.join("kustomization.yaml"), map, false)
         }
     };
-    let has_resources = kus.get("resources").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+    let has_resources = kus
+        .get("resources")
+        .and_then(Value::as_array)
+        .is_some_and(|r| !r.is_empty());
     if existed && !has_resources {
-        kus.insert("buildMetadata".into(), Value::Array(vec!["originAnnotations".into()]));
+        kus.insert(
+            "buildMetadata".into(),
+            Value::Array(vec!["originAnnotations".into()]),
+        );
     }
     let spec = ks.get("spec").cloned().unwrap_or(Value::Null);
     let string = |field: &str| -> Result<Option<String>, OverlayError> {
         match spec.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(OverlayError::Spec { field: field.into(), message: "must be a string".into() }),
+            Some(_) => Err(OverlayError::Spec {
+                field: field.into(),
+                message: "must be a string".into(),
+            }),
         }
     };
     let list = |field: &str| -> Result<Vec<Value>, OverlayError> {
         match spec.get(field) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => Ok(items.clone()),
-            Some(_) => Err(OverlayError::Spec { field: field.into(), message: "must be a list".into() }),
+            Some(_) => Err(OverlayError::Spec {
+                field: field.into(),
+                message: "must be a list".into(),
+            }),
         }
     };
     if let Some(ns) = string("targetNamespace")? {
@@ -99,7 +127,10 @@ pub fn flux_kustomization(fs: &dyn Fs, dir: &Path, ks: &Value) -> Result<(PathBu
     }
     for (i, patch) in list("patches")?.into_iter().enumerate() {
         let Value::Object(patch) = patch else {
-            return Err(OverlayError::Spec { field: format!("patches[{i}]"), message: "must be a mapping".into() });
+            return Err(OverlayError::Spec {
+                field: format!("patches[{i}]"),
+                message: "must be a mapping".into(),
+            });
         };
         let mut out = Map::new();
         if let Some(text) = patch.get("patch") {
@@ -110,10 +141,16 @@ pub fn flux_kustomization(fs: &dyn Fs, dir: &Path, ks: &Value) -> Result<(PathBu
         }
         append(&mut kus, "patches", Value::Object(out));
     }
-    let ignore_missing = spec.get("ignoreMissingComponents").and_then(Value::as_bool).unwrap_or(false);
+    let ignore_missing = spec
+        .get("ignoreMissingComponents")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     for (i, component) in list("components")?.into_iter().enumerate() {
         let Value::String(component) = component else {
-            return Err(OverlayError::Spec { field: format!("components[{i}]"), message: "must be a string".into() });
+            return Err(OverlayError::Spec {
+                field: format!("components[{i}]"),
+                message: "must be a string".into(),
+            });
         };
         if !is_local_relative(&component) {
             return Err(OverlayError::Spec {
@@ -127,10 +164,17 @@ pub fn flux_kustomization(fs: &dyn Fs, dir: &Path, ks: &Value) -> Result<(PathBu
         append(&mut kus, "components", Value::String(component));
     }
     for patch in list("patchesStrategicMerge")? {
-        append(&mut kus, "patchesStrategicMerge", Value::String(capstan_core::yaml::to_yaml(&patch)));
+        append(
+            &mut kus,
+            "patchesStrategicMerge",
+            Value::String(capstan_core::yaml::to_yaml(&patch)),
+        );
     }
     for (i, patch) in list("patchesJson6902")?.into_iter().enumerate() {
-        let ops = patch.get("patch").cloned().unwrap_or(Value::Array(Vec::new()));
+        let ops = patch
+            .get("patch")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
         let text = serde_json::to_string(&ops).map_err(|e| OverlayError::Spec {
             field: format!("patchesJson6902[{i}]"),
             message: e.to_string(),
@@ -143,7 +187,10 @@ pub fn flux_kustomization(fs: &dyn Fs, dir: &Path, ks: &Value) -> Result<(PathBu
         append(&mut kus, "patchesJson6902", Value::Object(out));
     }
     for (i, image) in list("images")?.into_iter().enumerate() {
-        merge_image(&mut kus, &image).map_err(|message| OverlayError::Spec { field: format!("images[{i}]"), message })?;
+        merge_image(&mut kus, &image).map_err(|message| OverlayError::Spec {
+            field: format!("images[{i}]"),
+            message,
+        })?;
     }
     let build_metadata = list("buildMetadata")?;
     if !build_metadata.is_empty() {
@@ -162,15 +209,22 @@ fn append(kus: &mut Map, field: &str, item: Value) {
 }
 
 fn merge_image(kus: &mut Map, image: &Value) -> Result<(), String> {
-    let field = |name: &str| image.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+    let field = |name: &str| {
+        image
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let name = field("name");
     if name.is_empty() {
         return Err("an image needs a name".into());
     }
     let (new_name, new_tag, digest) = (field("newName"), field("newTag"), field("digest"));
     if let Some(Value::Array(images)) = kus.get_mut("images")
-        && let Some(Value::Object(existing)) =
-            images.iter_mut().find(|i| i.get("name").and_then(Value::as_str) == Some(name.as_str()))
+        && let Some(Value::Object(existing)) = images
+            .iter_mut()
+            .find(|i| i.get("name").and_then(Value::as_str) == Some(name.as_str()))
     {
         if !new_name.is_empty() {
             existing.insert("newName".into(), new_name.into());
@@ -183,7 +237,11 @@ fn merge_image(kus: &mut Map, image: &Value) -> Result<(), String> {
     }
     let mut out = Map::new();
     out.insert("name".into(), name.into());
-    for (key, value) in [("newName", new_name), ("newTag", new_tag), ("digest", digest)] {
+    for (key, value) in [
+        ("newName", new_name),
+        ("newTag", new_tag),
+        ("digest", digest),
+    ] {
         if !value.is_empty() {
             out.insert(key.into(), value.into());
         }
@@ -205,7 +263,9 @@ fn is_local_relative(path: &str) -> bool {
     if path.contains("://") || path.starts_with("git@") || path.starts_with("github.com/") {
         return false;
     }
-    !Path::new(path).components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
+    !Path::new(path)
+        .components()
+        .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
 }
 
 #[cfg(test)]
@@ -231,7 +291,10 @@ mod tests {
             ("app/base/d.yaml", "x"),
         ]);
         let kus = overlay(&fs, json!({"spec": {}}));
-        assert_eq!(kus["resources"], json!(["./a.yml", "./b.yaml", "./base", "./sub/c.yaml"]));
+        assert_eq!(
+            kus["resources"],
+            json!(["./a.yml", "./b.yaml", "./base", "./sub/c.yaml"])
+        );
         let empty = MemFs::new();
         empty.add_dir("app");
         assert_eq!(overlay(&empty, json!({}))["namespace"], "_placeholder");
@@ -260,18 +323,32 @@ mod tests {
         assert_eq!(kus["nameSuffix"], "-y");
         assert_eq!(kus["patches"].as_array().unwrap().len(), 2);
         assert_eq!(kus["components"], json!(["comp"]));
-        assert_eq!(kus["images"], json!([{"name": "nginx", "newTag": "2"}, {"name": "redis", "newName": "r"}]));
+        assert_eq!(
+            kus["images"],
+            json!([{"name": "nginx", "newTag": "2"}, {"name": "redis", "newName": "r"}])
+        );
         assert!(kus.get("buildMetadata").is_none());
     }
 
     #[test]
     fn bad_components_and_files() {
         let fs = MemFs::from_files([("app/kustomization.yaml", "resources: [a]")]);
-        let err = flux_kustomization(&fs, Path::new("app"), &json!({"spec": {"components": ["/abs"]}})).unwrap_err();
-        assert!(err.to_string().contains("must be local and relative"), "{err}");
+        let err = flux_kustomization(
+            &fs,
+            Path::new("app"),
+            &json!({"spec": {"components": ["/abs"]}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("must be local and relative"),
+            "{err}"
+        );
         let fs = MemFs::from_files([("app/kustomization.yaml", "resources: [")]);
         assert!(flux_kustomization(&fs, Path::new("app"), &json!({})).is_err());
         let fs = MemFs::from_files([("app/kustomization.yaml", "components: [c]")]);
-        assert_eq!(overlay(&fs, json!({}))["buildMetadata"], json!(["originAnnotations"]));
+        assert_eq!(
+            overlay(&fs, json!({}))["buildMetadata"],
+            json!(["originAnnotations"])
+        );
     }
 }

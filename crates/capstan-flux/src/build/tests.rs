@@ -99,7 +99,11 @@ fn build(fs: &MemFs, options: &BuildOptions) -> BuildReport {
 }
 
 fn find<'a>(report: &'a BuildReport, name: &str) -> &'a BuildResult {
-    report.kustomizations.iter().find(|k| k.key.name == name).unwrap_or_else(|| panic!("no {name}: {report:#?}"))
+    report
+        .kustomizations
+        .iter()
+        .find(|k| k.key.name == name)
+        .unwrap_or_else(|| panic!("no {name}: {report:#?}"))
 }
 
 #[test]
@@ -107,23 +111,43 @@ fn builds_with_substitution_owner_labels_and_common_metadata() {
     // The apps path needs CLUSTER, which only the flux-system substitution could give: add it.
     let apps = apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod");
     let fs = repo(&apps);
-    let options = BuildOptions { helm: Some(Arc::new(FakeHelm)), ..BuildOptions::default() };
+    let options = BuildOptions {
+        helm: Some(Arc::new(FakeHelm)),
+        ..BuildOptions::default()
+    };
     let report = build(&fs, &options);
     let apps = find(&report, "apps");
     assert_eq!(apps.status, Status::Rendered, "{apps:#?}");
-    let web = apps.objects.iter().find(|o| o.object["kind"] == "ConfigMap").unwrap();
+    let web = apps
+        .objects
+        .iter()
+        .find(|o| o.object["kind"] == "ConfigMap")
+        .unwrap();
     assert_eq!(web.object["metadata"]["namespace"], "apps");
     assert_eq!(web.object["data"]["host"], "web.example.com");
     assert_eq!(web.object["data"]["replicas"], 3);
     assert_eq!(web.object["data"]["escaped"], "${NOT_A_VAR}");
     assert_eq!(web.object["metadata"]["labels"]["team"], "web");
-    assert_eq!(web.object["metadata"]["labels"][kustomization::NAME_LABEL], "apps");
-    assert_eq!(web.object["metadata"]["labels"][kustomization::NAMESPACE_LABEL], "flux-system");
+    assert_eq!(
+        web.object["metadata"]["labels"][kustomization::NAME_LABEL],
+        "apps"
+    );
+    assert_eq!(
+        web.object["metadata"]["labels"][kustomization::NAMESPACE_LABEL],
+        "flux-system"
+    );
     assert_eq!(web.file.as_deref(), Some(Path::new("apps/prod/web.yaml")));
 
-    let hr = report.helm_releases.iter().find(|h| h.key.name == "web").unwrap();
+    let hr = report
+        .helm_releases
+        .iter()
+        .find(|h| h.key.name == "web")
+        .unwrap();
     assert_eq!(hr.status, Status::Rendered, "{hr:#?}");
-    assert_eq!(hr.objects[0].object["data"]["host"], "example.com", "values come after substitution");
+    assert_eq!(
+        hr.objects[0].object["data"]["host"], "example.com",
+        "values come after substitution"
+    );
     assert_eq!(hr.objects[0].object["metadata"]["namespace"], "apps");
     assert!(!report.has_failures());
 }
@@ -132,22 +156,38 @@ fn builds_with_substitution_owner_labels_and_common_metadata() {
 fn strict_substitution_fails_only_that_kustomization() {
     let apps = apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod");
     let fs = repo(&apps);
-    fs.add_file("apps/prod/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: '${UNDEFINED_VAR}'}\n");
+    fs.add_file(
+        "apps/prod/bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: '${UNDEFINED_VAR}'}\n",
+    );
     let report = build(&fs, &BuildOptions::default());
     let apps = find(&report, "apps");
     assert_eq!(apps.status, Status::Failed);
     let message = apps.errors.join("\n");
-    assert!(message.contains("UNDEFINED_VAR") && message.contains("Kustomization/flux-system/apps") && message.contains("ConfigMap/apps/bad"), "{message}");
+    assert!(
+        message.contains("UNDEFINED_VAR")
+            && message.contains("Kustomization/flux-system/apps")
+            && message.contains("ConfigMap/apps/bad"),
+        "{message}"
+    );
     assert_eq!(find(&report, "vars").status, Status::Rendered);
     assert!(report.has_failures());
 
-    let relaxed = build(&fs, &BuildOptions { strict_substitute: false, ..BuildOptions::default() });
+    let relaxed = build(
+        &fs,
+        &BuildOptions {
+            strict_substitute: false,
+            ..BuildOptions::default()
+        },
+    );
     assert_eq!(find(&relaxed, "apps").status, Status::Rendered);
 }
 
 #[test]
 fn missing_substitute_from_and_missing_path_and_suspend() {
-    let apps = apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod").replace("cluster-settings", "no-such-settings");
+    let apps = apps_ks("")
+        .replace("./apps/${CLUSTER}", "./apps/prod")
+        .replace("cluster-settings", "no-such-settings");
     let fs = repo(&apps);
     fs.add_file(
         "clusters/prod/gone.yaml",
@@ -156,11 +196,19 @@ fn missing_substitute_from_and_missing_path_and_suspend() {
     let report = build(&fs, &BuildOptions::default());
     let apps = find(&report, "apps");
     assert_eq!(apps.status, Status::Failed);
-    assert!(apps.errors[0].contains("ConfigMap/no-such-settings"), "{:?}", apps.errors);
+    assert!(
+        apps.errors[0].contains("ConfigMap/no-such-settings"),
+        "{:?}",
+        apps.errors
+    );
     assert_eq!(find(&report, "gone").status, Status::Failed);
     assert_eq!(find(&report, "paused").status, Status::Suspended);
     assert!(find(&report, "paused").objects.is_empty());
-    let hr = report.helm_releases.iter().find(|h| h.key.name == "web").unwrap();
+    let hr = report
+        .helm_releases
+        .iter()
+        .find(|h| h.key.name == "web")
+        .unwrap();
     assert_eq!(hr.status, Status::Skipped, "no helm: {hr:#?}");
 }
 
@@ -174,5 +222,9 @@ fn parent_substitution_changes_the_child_spec() {
     let report = build(&fs, &BuildOptions::default());
     let apps = find(&report, "apps");
     assert_eq!(apps.status, Status::Rendered, "{apps:#?}");
-    assert!(apps.objects.iter().any(|o| o.object["data"]["host"] == "web.example.com"));
+    assert!(
+        apps.objects
+            .iter()
+            .any(|o| o.object["data"]["host"] == "web.example.com")
+    );
 }

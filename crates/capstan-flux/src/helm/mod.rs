@@ -55,36 +55,56 @@ impl HelmBinary {
     /// `~/.cache/capstan-oracles/bin`.
     pub fn find(explicit: Option<&Path>) -> Option<HelmBinary> {
         if let Some(path) = explicit {
-            return Some(HelmBinary { command: path.to_path_buf() });
+            return Some(HelmBinary {
+                command: path.to_path_buf(),
+            });
         }
         if let Some(path) = std::env::var_os("CAPSTAN_HELM").filter(|p| !p.is_empty()) {
-            return Some(HelmBinary { command: PathBuf::from(path) });
+            return Some(HelmBinary {
+                command: PathBuf::from(path),
+            });
         }
-        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
         if let Some(oracles) = std::env::var_os("CAPSTAN_ORACLES") {
             dirs.push(PathBuf::from(oracles).join("bin"));
         }
         if let Some(home) = std::env::var_os("HOME") {
             dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
         }
-        dirs.into_iter().map(|d| d.join("helm")).find(|p| p.is_file()).map(|command| HelmBinary { command })
+        dirs.into_iter()
+            .map(|d| d.join("helm"))
+            .find(|p| p.is_file())
+            .map(|command| HelmBinary { command })
     }
 }
 
 /// Copies a directory tree read through `fs` to `to` on disk.
 fn materialise(fs: &dyn Fs, from: &Path, to: &Path, depth: usize) -> Result<(), HelmError> {
     if depth > 32 {
-        return Err(HelmError::Io(format!("{}: directories nested too deeply", from.display())));
+        return Err(HelmError::Io(format!(
+            "{}: directories nested too deeply",
+            from.display()
+        )));
     }
     std::fs::create_dir_all(to).map_err(|e| HelmError::Io(format!("{}: {e}", to.display())))?;
-    for entry in fs.read_dir(from).map_err(|e| HelmError::Io(format!("{}: {e}", from.display())))? {
-        let Some(name) = entry.file_name() else { continue };
+    for entry in fs
+        .read_dir(from)
+        .map_err(|e| HelmError::Io(format!("{}: {e}", from.display())))?
+    {
+        let Some(name) = entry.file_name() else {
+            continue;
+        };
         let target = to.join(name);
         if fs.is_dir(&entry) {
             materialise(fs, &entry, &target, depth + 1)?;
         } else {
-            let bytes = fs.read(&entry).map_err(|e| HelmError::Io(format!("{}: {e}", entry.display())))?;
-            std::fs::write(&target, bytes).map_err(|e| HelmError::Io(format!("{}: {e}", target.display())))?;
+            let bytes = fs
+                .read(&entry)
+                .map_err(|e| HelmError::Io(format!("{}: {e}", entry.display())))?;
+            std::fs::write(&target, bytes)
+                .map_err(|e| HelmError::Io(format!("{}: {e}", target.display())))?;
         }
     }
     Ok(())
@@ -100,7 +120,8 @@ impl Scratch {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("capstan-helm-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| HelmError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| HelmError::Io(format!("{}: {e}", dir.display())))?;
         Ok(Scratch(dir))
     }
 }
@@ -117,8 +138,10 @@ impl HelmRenderer for HelmBinary {
         let chart = scratch.0.join("chart");
         materialise(request.fs, request.chart_dir, &chart, 0)?;
         let values_file = scratch.0.join("values.json");
-        let values = serde_json::to_vec(&Value::Object(request.values.clone())).map_err(|e| HelmError::Io(e.to_string()))?;
-        std::fs::write(&values_file, values).map_err(|e| HelmError::Io(format!("{}: {e}", values_file.display())))?;
+        let values = serde_json::to_vec(&Value::Object(request.values.clone()))
+            .map_err(|e| HelmError::Io(e.to_string()))?;
+        std::fs::write(&values_file, values)
+            .map_err(|e| HelmError::Io(format!("{}: {e}", values_file.display())))?;
         let mut command = Command::new(&self.command);
         command
             .arg("template")
@@ -146,11 +169,15 @@ impl HelmRenderer for HelmBinary {
         })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let stderr = stderr.replace(&chart.display().to_string(), &request.chart_dir.display().to_string());
+            let stderr = stderr.replace(
+                &chart.display().to_string(),
+                &request.chart_dir.display().to_string(),
+            );
             return Err(HelmError::Template(stderr.trim().to_owned()));
         }
         let text = String::from_utf8_lossy(&output.stdout);
-        let docs = capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
+        let docs =
+            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
         Ok(docs.into_iter().filter(|d| d.is_object()).collect())
     }
 }
@@ -158,8 +185,16 @@ impl HelmRenderer for HelmBinary {
 /// helm-controller's release name: `spec.releaseName`, else `[targetNamespace-]name`, shortened
 /// to 53 characters with a hash as helm-controller does.
 pub fn release_name(release: &Value) -> String {
-    let spec = |field: &str| release.pointer(&format!("/spec/{field}")).and_then(Value::as_str).unwrap_or("");
-    let name = release.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let spec = |field: &str| {
+        release
+            .pointer(&format!("/spec/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let name = release
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let full = if !spec("releaseName").is_empty() {
         spec("releaseName").to_owned()
     } else if !spec("targetNamespace").is_empty() {
@@ -178,7 +213,12 @@ pub fn shorten_name(name: &str) -> String {
     }
     let sum = sha2::Sha256::digest(name.as_bytes());
     let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
-    let cut = name.char_indices().map(|(i, _)| i).take_while(|i| *i <= 40).last().unwrap_or(0);
+    let cut = name
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|i| *i <= 40)
+        .last()
+        .unwrap_or(0);
     format!("{}-{}", &name[..cut], &hex[..12])
 }
 
@@ -191,8 +231,18 @@ mod tests {
     #[test]
     fn release_names() {
         assert_eq!(release_name(&json!({"metadata": {"name": "web"}})), "web");
-        assert_eq!(release_name(&json!({"metadata": {"name": "web"}, "spec": {"targetNamespace": "apps"}})), "apps-web");
-        assert_eq!(release_name(&json!({"metadata": {"name": "web"}, "spec": {"releaseName": "r", "targetNamespace": "a"}})), "r");
+        assert_eq!(
+            release_name(
+                &json!({"metadata": {"name": "web"}, "spec": {"targetNamespace": "apps"}})
+            ),
+            "apps-web"
+        );
+        assert_eq!(
+            release_name(
+                &json!({"metadata": {"name": "web"}, "spec": {"releaseName": "r", "targetNamespace": "a"}})
+            ),
+            "r"
+        );
         let long = "a".repeat(60);
         let short = shorten_name(&long);
         assert_eq!(short.len(), 53);

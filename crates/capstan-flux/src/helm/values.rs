@@ -14,8 +14,16 @@ use crate::substitute::base64_decode;
 /// "could not resolve ... chart values reference" wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValuesError {
-    #[error("could not resolve {kind} chart values reference '{namespace}/{name}' with key '{key}': {reason}")]
-    Reference { kind: String, namespace: String, name: String, key: String, reason: String },
+    #[error(
+        "could not resolve {kind} chart values reference '{namespace}/{name}' with key '{key}': {reason}"
+    )]
+    Reference {
+        kind: String,
+        namespace: String,
+        name: String,
+        key: String,
+        reason: String,
+    },
     #[error("spec.values: must be a mapping")]
     Inline,
 }
@@ -32,14 +40,29 @@ pub fn merge_values(
         Some(Value::Object(map)) => map.clone(),
         Some(_) => return Err(ValuesError::Inline),
     };
-    let refs = release.pointer("/spec/valuesFrom").and_then(Value::as_array).cloned().unwrap_or_default();
+    let refs = release
+        .pointer("/spec/valuesFrom")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut result = Map::new();
     for reference in refs {
-        let field = |name: &str| reference.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+        let field = |name: &str| {
+            reference
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         let (kind, name) = (field("kind"), field("name"));
-        let key = Some(field("valuesKey")).filter(|k| !k.is_empty()).unwrap_or_else(|| "values.yaml".into());
+        let key = Some(field("valuesKey"))
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| "values.yaml".into());
         let target_path = field("targetPath");
-        let optional = reference.get("optional").and_then(Value::as_bool).unwrap_or(false);
+        let optional = reference
+            .get("optional")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let error = |reason: &str| ValuesError::Reference {
             kind: kind.clone(),
             namespace: namespace.to_owned(),
@@ -54,7 +77,9 @@ pub fn merge_values(
             if optional {
                 continue;
             }
-            return Err(error("resource not found (not rendered by this repository)"));
+            return Err(error(
+                "resource not found (not rendered by this repository)",
+            ));
         };
         let data = match entry(&kind, &object, &key) {
             Ok(Some(data)) => data,
@@ -64,7 +89,10 @@ pub fn merge_values(
         };
         if !target_path.is_empty() {
             result = merge_maps(result, &inline);
-            let literal = reference.get("literal").and_then(Value::as_bool).unwrap_or(false);
+            let literal = reference
+                .get("literal")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             set_path(&mut result, &target_path, &data, literal).map_err(|e| error(&e))?;
             continue;
         }
@@ -76,7 +104,11 @@ pub fn merge_values(
 
 fn entry(kind: &str, object: &Value, key: &str) -> Result<Option<String>, String> {
     if kind == "Secret" {
-        if let Some(text) = object.pointer("/stringData").and_then(|d| d.get(key)).and_then(Value::as_str) {
+        if let Some(text) = object
+            .pointer("/stringData")
+            .and_then(|d| d.get(key))
+            .and_then(Value::as_str)
+        {
             return Ok(Some(text.to_owned()));
         }
         return match object.pointer("/data").and_then(|d| d.get(key)) {
@@ -96,7 +128,9 @@ fn entry(kind: &str, object: &Value, key: &str) -> Result<Option<String>, String
 
 /// Helm's `ReadValues`: a YAML map (an empty document is an empty map).
 fn read_values(text: &str) -> Result<Map, String> {
-    match capstan_core::yaml::parse_document(text).map_err(|e| format!("unable to read values: {}", e.message))? {
+    match capstan_core::yaml::parse_document(text)
+        .map_err(|e| format!("unable to read values: {}", e.message))?
+    {
         Value::Null => Ok(Map::new()),
         Value::Object(map) => Ok(map),
         _ => Err("unable to read values: not a YAML mapping".into()),
@@ -124,7 +158,8 @@ pub fn merge_maps(a: Map, b: &Map) -> Map {
 /// leading zero); a value wrapped in quotes, or with `literal`, is a string.
 fn set_path(values: &mut Map, path: &str, raw: &str, literal: bool) -> Result<(), String> {
     let quoted = raw.len() >= 2
-        && ((raw.starts_with('\'') && raw.ends_with('\'')) || (raw.starts_with('"') && raw.ends_with('"')));
+        && ((raw.starts_with('\'') && raw.ends_with('\''))
+            || (raw.starts_with('"') && raw.ends_with('"')));
     let value = if literal {
         Value::String(raw.to_owned())
     } else if quoted {
@@ -142,20 +177,26 @@ fn set_path(values: &mut Map, path: &str, raw: &str, literal: bool) -> Result<()
                 return Ok(());
             }
             None => {
-                let next = current.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()));
+                let next = current
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if !next.is_object() {
                     *next = Value::Object(Map::new());
                 }
                 current = next.as_object_mut().expect("just made an object");
             }
             Some(index) => {
-                let list = current.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let list = current
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if !list.is_array() {
                     *list = Value::Array(Vec::new());
                 }
                 let list = list.as_array_mut().expect("just made a list");
                 if *index > 65536 {
-                    return Err(format!("index of {index} is greater than maximum supported index of 65536"));
+                    return Err(format!(
+                        "index of {index} is greater than maximum supported index of 65536"
+                    ));
                 }
                 while list.len() <= *index {
                     list.push(Value::Null);
@@ -207,7 +248,11 @@ fn split_path(path: &str) -> Result<Vec<(String, Option<usize>)>, String> {
             }
             '[' => {
                 let digits: String = chars.by_ref().take_while(|c| *c != ']').collect();
-                index = Some(digits.parse().map_err(|_| format!("invalid index in targetPath {path:?}"))?);
+                index = Some(
+                    digits
+                        .parse()
+                        .map_err(|_| format!("invalid index in targetPath {path:?}"))?,
+                );
             }
             c => current.push(c),
         }
@@ -227,9 +272,13 @@ mod tests {
 
     fn lookup(kind: &str, name: &str) -> Option<Value> {
         match (kind, name) {
-            ("ConfigMap", "base") => Some(json!({"data": {"values.yaml": "a: 1\nnested: {x: 1, y: 1}\nlist: [1, 2]\n", "custom": "b: cm"}})),
+            ("ConfigMap", "base") => Some(
+                json!({"data": {"values.yaml": "a: 1\nnested: {x: 1, y: 1}\nlist: [1, 2]\n", "custom": "b: cm"}}),
+            ),
             // "c2VjcmV0" = "secret"; "Yjogc2Vj" = "b: sec"
-            ("Secret", "creds") => Some(json!({"data": {"password": "c2VjcmV0", "values.yaml": "Yjogc2Vj"}})),
+            ("Secret", "creds") => {
+                Some(json!({"data": {"password": "c2VjcmV0", "values.yaml": "Yjogc2Vj"}}))
+            }
             ("ConfigMap", "bad") => Some(json!({"data": {"values.yaml": "- a list"}})),
             _ => None,
         }
@@ -270,11 +319,26 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(Value::Object(run("42", json!({}))), json!({"a": {"b": [null, {"c": 42}]}}));
-        assert_eq!(Value::Object(run("\"42\"", json!({}))), json!({"a": {"b": [null, {"c": "42"}]}}));
-        assert_eq!(Value::Object(run("true", json!({}))), json!({"a": {"b": [null, {"c": true}]}}));
-        assert_eq!(Value::Object(run("007", json!({}))), json!({"a": {"b": [null, {"c": "007"}]}}));
-        assert_eq!(Value::Object(run("1", json!({"a": {"b": "inline"}}))), json!({"a": {"b": "inline"}}));
+        assert_eq!(
+            Value::Object(run("42", json!({}))),
+            json!({"a": {"b": [null, {"c": 42}]}})
+        );
+        assert_eq!(
+            Value::Object(run("\"42\"", json!({}))),
+            json!({"a": {"b": [null, {"c": "42"}]}})
+        );
+        assert_eq!(
+            Value::Object(run("true", json!({}))),
+            json!({"a": {"b": [null, {"c": true}]}})
+        );
+        assert_eq!(
+            Value::Object(run("007", json!({}))),
+            json!({"a": {"b": [null, {"c": "007"}]}})
+        );
+        assert_eq!(
+            Value::Object(run("1", json!({"a": {"b": "inline"}}))),
+            json!({"a": {"b": "inline"}})
+        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
     })
 }
 
-fn eval(node: &Node, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Vec<u8>) -> Result<(), EvalError> {
+fn eval(
+    node: &Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut Vec<u8>,
+) -> Result<(), EvalError> {
     match node {
         Node::Text(text) => out.extend_from_slice(text),
         Node::List(nodes) => {
@@ -91,7 +95,11 @@ fn apply(name: &str, s: Vec<u8>, args: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn to_default(s: Vec<u8>, args: &[Vec<u8>]) -> Vec<u8> {
-    if s.is_empty() && !args.is_empty() { args.concat() } else { s }
+    if s.is_empty() && !args.is_empty() {
+        args.concat()
+    } else {
+        s
+    }
 }
 
 /// Go's `unicode.ToLower` of one rune: the simple mapping, or the rune itself.
@@ -147,11 +155,19 @@ fn substr(s: Vec<u8>, args: &[Vec<u8>]) -> Vec<u8> {
     let len = s.len() as i64;
     let pos = if pos < 0 { (len + pos).max(0) } else { pos };
     let Some(second) = args.get(1) else {
-        return if pos < len { s[pos as usize..].to_vec() } else { Vec::new() };
+        return if pos < len {
+            s[pos as usize..].to_vec()
+        } else {
+            Vec::new()
+        };
     };
     let Some(length) = atoi(second) else { return s };
     if pos.saturating_add(length) >= len {
-        return if pos < len { s[pos as usize..].to_vec() } else { Vec::new() };
+        return if pos < len {
+            s[pos as usize..].to_vec()
+        } else {
+            Vec::new()
+        };
     }
     let end = pos + length;
     if end < pos {
@@ -166,7 +182,11 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() {
         return Some(from);
     }
-    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 /// Go's `strings.Replace(s, old, new, n)`; an empty `old` inserts `new` around every rune.

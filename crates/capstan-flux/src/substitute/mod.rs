@@ -76,10 +76,22 @@ pub struct PostBuild {
 pub enum SubstituteError {
     #[error("spec.postBuild{field}: {message}")]
     Spec { field: String, message: String },
-    #[error("spec.postBuild.substituteFrom[{index}]: {kind}/{name} not found in namespace {namespace} (not rendered by this repository; mark it `optional: true` if it is created elsewhere)")]
-    MissingReference { index: usize, kind: String, name: String, namespace: String },
+    #[error(
+        "spec.postBuild.substituteFrom[{index}]: {kind}/{name} not found in namespace {namespace} (not rendered by this repository; mark it `optional: true` if it is created elsewhere)"
+    )]
+    MissingReference {
+        index: usize,
+        kind: String,
+        name: String,
+        namespace: String,
+    },
     #[error("spec.postBuild.substituteFrom[{index}]: {kind}/{name}: {message}")]
-    BadReference { index: usize, kind: String, name: String, message: String },
+    BadReference {
+        index: usize,
+        kind: String,
+        name: String,
+        message: String,
+    },
     #[error("'{0}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")]
     InvalidName(String),
     #[error("post-build substitution of {object}: {source}")]
@@ -138,7 +150,12 @@ impl PostBuild {
                     let optional = match item.get("optional") {
                         None | Some(Value::Null) => false,
                         Some(Value::Bool(b)) => *b,
-                        Some(_) => return Err(spec_error(&format!("{field}.optional"), "must be a boolean")),
+                        Some(_) => {
+                            return Err(spec_error(
+                                &format!("{field}.optional"),
+                                "must be a boolean",
+                            ));
+                        }
                     };
                     out.substitute_from.push(SubstituteReference {
                         kind: kind.to_owned(),
@@ -223,7 +240,8 @@ pub fn data_of(kind: &str, object: &Value) -> Result<Vec<(String, String)>, Stri
     };
     if kind == "Secret" {
         for (k, v) in entries("data")? {
-            let bytes = base64_decode(&v).map_err(|e| format!("data.{k} is not valid base64: {e}"))?;
+            let bytes =
+                base64_decode(&v).map_err(|e| format!("data.{k} is not valid base64: {e}"))?;
             out.push((k, String::from_utf8_lossy(&bytes).into_owned()));
         }
         for (k, v) in entries("stringData")? {
@@ -249,7 +267,10 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         }
     }
     let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let body = clean.strip_suffix(b"==").or_else(|| clean.strip_suffix(b"=")).unwrap_or(&clean);
+    let body = clean
+        .strip_suffix(b"==")
+        .or_else(|| clean.strip_suffix(b"="))
+        .unwrap_or(&clean);
     if body.len() % 4 == 1 {
         return Err("bad length".to_owned());
     }
@@ -322,15 +343,18 @@ pub fn substitute_object(
             None => Some(String::new()),
         }
     };
-    let expanded = expand(&text, &lookup)
-        .map_err(|source| SubstituteError::Expand { object: ResourceId::of(object).to_string(), source })?;
+    let expanded = expand(&text, &lookup).map_err(|source| SubstituteError::Expand {
+        object: ResourceId::of(object).to_string(),
+        source,
+    })?;
     if expanded == text {
         return Ok(None);
     }
-    let value = capstan_core::yaml::parse_document(&expanded).map_err(|e| SubstituteError::Reparse {
-        object: ResourceId::of(object).to_string(),
-        message: e.message,
-    })?;
+    let value =
+        capstan_core::yaml::parse_document(&expanded).map_err(|e| SubstituteError::Reparse {
+            object: ResourceId::of(object).to_string(),
+            message: e.message,
+        })?;
     Ok(Some(value))
 }
 

@@ -41,7 +41,11 @@ pub enum Node {
     /// Literal bytes (escapes already removed).
     Text(Vec<u8>),
     /// `${param<name>args…}`; `name` is the operator (`""` for a plain reference).
-    Func { param: String, name: String, args: Vec<Node> },
+    Func {
+        param: String,
+        name: String,
+        args: Vec<Node>,
+    },
     /// A sequence of nodes.
     List(Vec<Node>),
 }
@@ -95,7 +99,9 @@ impl Accept {
             Accept::NotClosing => r != '}',
             Accept::HashFunc => r == '#' && i < 3,
             Accept::PercentFunc => r == '%' && i < 3,
-            Accept::DefaultFunc => (i == 1 && r == ':') || (i == 2 && matches!(r, '=' | '-' | '?' | '+')),
+            Accept::DefaultFunc => {
+                (i == 1 && r == ':') || (i == 2 && matches!(r, '=' | '-' | '?' | '+'))
+            }
             Accept::ReplaceFunc => (i == 1 && r == '/') || (i == 2 && matches!(r, '/' | '#' | '%')),
             Accept::OneEqual => i == 1 && r == '=',
             Accept::OneColon => i == 1 && r == ':',
@@ -165,7 +171,10 @@ impl Scanner {
     }
 
     fn text(&self) -> Vec<u8> {
-        self.buf.get(self.start..self.pos).map(<[u8]>::to_vec).unwrap_or_default()
+        self.buf
+            .get(self.start..self.pos)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
     }
 
     fn scan(&mut self) -> Token {
@@ -303,7 +312,10 @@ impl Parser {
         Ok(match nodes.len() {
             0 => Node::Text(Vec::new()),
             1 => nodes.pop().expect("one node"),
-            _ => nodes.into_iter().rev().fold(Node::Text(Vec::new()), |acc, n| join(n, acc)),
+            _ => nodes
+                .into_iter()
+                .rev()
+                .fold(Node::Text(Vec::new()), |acc, n| join(n, acc)),
         })
     }
 
@@ -330,7 +342,11 @@ impl Parser {
         self.s.accept = Accept::Ident;
         self.s.mode = SCAN_RBRACK;
         match self.s.scan() {
-            Token::Rbrack => Ok(Node::Func { param: name, name: String::new(), args: Vec::new() }),
+            Token::Rbrack => Ok(Node::Func {
+                param: name,
+                name: String::new(),
+                args: Vec::new(),
+            }),
             _ => Err(ParseError::MissingClosingBrace),
         }
     }
@@ -404,7 +420,11 @@ impl Parser {
     }
 
     fn parse_default_func(&mut self, param: String) -> Result<Node, ParseError> {
-        let accept = if self.s.peek() == '=' { Accept::OneEqual } else { Accept::DefaultFunc };
+        let accept = if self.s.peek() == '=' {
+            Accept::OneEqual
+        } else {
+            Accept::DefaultFunc
+        };
         let name = self.scan_operator(accept, ParseError::DefaultFunction)?;
         let mut args = Vec::new();
         loop {
@@ -419,14 +439,22 @@ impl Parser {
     fn parse_casing_func(&mut self, param: String) -> Result<Node, ParseError> {
         let name = self.scan_operator(Accept::CasingFunc, ParseError::BadSubstitution)?;
         self.consume_rbrack()?;
-        Ok(Node::Func { param, name, args: Vec::new() })
+        Ok(Node::Func {
+            param,
+            name,
+            args: Vec::new(),
+        })
     }
 
     fn parse_len_func(&mut self) -> Result<Node, ParseError> {
         let name = self.scan_operator(Accept::OneHash, ParseError::BadSubstitution)?;
         let param = self.scan_operator(Accept::Ident, ParseError::BadSubstitution)?;
         self.consume_rbrack()?;
-        Ok(Node::Func { param, name, args: Vec::new() })
+        Ok(Node::Func {
+            param,
+            name,
+            args: Vec::new(),
+        })
     }
 
     fn consume_rbrack(&mut self) -> Result<(), ParseError> {

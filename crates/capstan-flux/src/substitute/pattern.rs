@@ -57,11 +57,7 @@ fn scan_chunk(pattern: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            b'\\' => {
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
-            }
+            b'\\' if i + 1 < pattern.len() => i += 1,
             b'[' => in_range = true,
             b']' => in_range = false,
             b'*' if !in_range => break,
@@ -191,7 +187,11 @@ mod tests {
             ("", "", Ok(true)),
         ];
         for (pattern, name, want) in cases {
-            assert_eq!(matches(pattern.as_bytes(), name.as_bytes()), *want, "{pattern} ~ {name}");
+            assert_eq!(
+                matches(pattern.as_bytes(), name.as_bytes()),
+                *want,
+                "{pattern} ~ {name}"
+            );
         }
     }
 }

@@ -7,7 +7,10 @@ use serde_json::json;
 use super::*;
 
 fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn run(input: &str, pairs: &[(&str, &str)], strict: bool) -> Result<String, EvalError> {
@@ -25,7 +28,8 @@ fn expansion_table() {
     let v01 = [("var01", "abcdEFGH28ij")];
     let path = [("path_name", "/home/bozo/ideas/thoughts.for.today")];
     let z = [("stringZ", "abcABC123ABCabc")];
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("abcdEFGH28ij", &[], "abcdEFGH28ij"),
         ("${var01}", &v01, "abcdEFGH28ij"),
         ("${#var01}", &v01, "12"),
@@ -35,9 +39,17 @@ fn expansion_table() {
         ("${var01,,}", &[("var01", "ABC")], "abc"),
         ("${path_name:11}", &path, "ideas/thoughts.for.today"),
         ("${path_name:11:5}", &path, "ideas"),
-        ("${path_name:-5}", &path, "/home/bozo/ideas/thoughts.for.today"),
+        (
+            "${path_name:-5}",
+            &path,
+            "/home/bozo/ideas/thoughts.for.today",
+        ),
         ("${path_name:100}", &path, ""),
-        ("${path_name:x}", &path, "/home/bozo/ideas/thoughts.for.today"),
+        (
+            "${path_name:x}",
+            &path,
+            "/home/bozo/ideas/thoughts.for.today",
+        ),
         ("${path_name:30:100}", &path, "today"),
         ("${var=xyz}", &[("var", "abc")], "abc"),
         ("${var=xyz}", &[], "xyz"),
@@ -48,21 +60,49 @@ fn expansion_table() {
         ("${var:?fallback}", &[], "fallback"),
         ("${var:+word}", &[], "word"),
         ("${var:+word}", &[("var", "set")], "set"),
-        ("something ${var=${default_var}}", &[("default_var", "foo")], "something foo"),
-        ("foo: ${var=${default_var}-suffix}", &[("default_var", "foo1")], "foo: foo1-suffix"),
-        ("foo: ${var=prefix${default_var}-suffix}", &[("default_var", "foo1")], "foo: prefixfoo1-suffix"),
+        (
+            "something ${var=${default_var}}",
+            &[("default_var", "foo")],
+            "something foo",
+        ),
+        (
+            "foo: ${var=${default_var}-suffix}",
+            &[("default_var", "foo1")],
+            "foo: foo1-suffix",
+        ),
+        (
+            "foo: ${var=prefix${default_var}-suffix}",
+            &[("default_var", "foo1")],
+            "foo: prefixfoo1-suffix",
+        ),
         ("${stringZ/%abc/XYZ}", &z, "abcABC123ABCXYZ"),
         ("${stringZ/#abc/XYZ}", &z, "XYZABC123ABCabc"),
         ("${stringZ/#ABC/XYZ}", &z, "abcABC123ABCabc"),
         ("${stringZ//abc/xyz}", &z, "xyzABC123ABCxyz"),
         ("${stringZ/abc/xyz}", &z, "xyzABC123ABCabc"),
         ("${stringZ/abc/}", &z, "ABC123ABCabc"),
-        ("${filename#*.}", &[("filename", "bash.string.txt")], "string.txt"),
-        ("${filename#*/}", &[("filename", "/path/to/file")], "path/to/file"),
+        (
+            "${filename#*.}",
+            &[("filename", "bash.string.txt")],
+            "string.txt",
+        ),
+        (
+            "${filename#*/}",
+            &[("filename", "/path/to/file")],
+            "path/to/file",
+        ),
         ("${filename##*.}", &[("filename", "bash.string.txt")], "txt"),
         ("${filename##*/}", &[("filename", "path/to/file")], "file"),
-        ("${filename%.*}", &[("filename", "bash.string.txt")], "bash.string"),
-        ("${filename%%.*}", &[("filename", "bash.string.txt")], "bash"),
+        (
+            "${filename%.*}",
+            &[("filename", "bash.string.txt")],
+            "bash.string",
+        ),
+        (
+            "${filename%%.*}",
+            &[("filename", "bash.string.txt")],
+            "bash",
+        ),
         ("${filename#[}", &[("filename", "a[b")], "a[b"),
         ("${var=${var01^^}}", &v01, "ABCDEFGH28IJ"),
         ("$${var01}", &v01, "${var01}"),
@@ -71,13 +111,29 @@ fn expansion_table() {
             &v01,
             "some text abcdEFGH28ij${var${var01}$var01abcdEFGH28ij",
         ),
-        ("something $${var=${default_var}}", &[("default_var", "foo")], "something ${var=foo}"),
+        (
+            "something $${var=${default_var}}",
+            &[("default_var", "foo")],
+            "something ${var=foo}",
+        ),
         (r"${stringZ/\//-}", &[("stringZ", "foo/bar")], "foo-bar"),
-        (r"${stringZ//\//-}", &[("stringZ", "foo/bar/baz")], "foo-bar-baz"),
-        ("\\\\something ${var=${d}}", &[("d", "foo")], "\\\\something foo"),
+        (
+            r"${stringZ//\//-}",
+            &[("stringZ", "foo/bar/baz")],
+            "foo-bar-baz",
+        ),
+        (
+            "\\\\something ${var=${d}}",
+            &[("d", "foo")],
+            "\\\\something foo",
+        ),
         ("${stringZ/./}", &[("stringZ", "foo.bar")], "foobar"),
         // Bare `$var`, lone `$` and `$$` outside braces.
-        ("$var01 and $ and $$ and $$$", &v01, "$var01 and $ and $ and $$"),
+        (
+            "$var01 and $ and $$ and $$$",
+            &v01,
+            "$var01 and $ and $ and $$",
+        ),
         ("cost: 5$", &[], "cost: 5$"),
         // Unicode: lengths are bytes, case mapping is per rune.
         ("${#u}", &[("u", "héllo")], "6"),
@@ -88,7 +144,11 @@ fn expansion_table() {
         ("${var:1x}", &[("var", "value")], "value"),
     ];
     for (input, pairs, want) in cases {
-        assert_eq!(run(input, pairs, true).as_deref(), Ok(*want), "input {input:?}");
+        assert_eq!(
+            run(input, pairs, true).as_deref(),
+            Ok(*want),
+            "input {input:?}"
+        );
     }
 }
 
@@ -143,14 +203,25 @@ fn strict_mode_table() {
         // Arguments are evaluated even when their value is not used.
         "${set:=${missing}}",
     ] {
-        let got = if input.starts_with("${set") { run(input, &[("set", "x")], true) } else { missing(input) };
-        assert_eq!(got, Err(EvalError::VariableNotSet("missing".into())), "input {input:?}");
+        let got = if input.starts_with("${set") {
+            run(input, &[("set", "x")], true)
+        } else {
+            missing(input)
+        };
+        assert_eq!(
+            got,
+            Err(EvalError::VariableNotSet("missing".into())),
+            "input {input:?}"
+        );
     }
     assert_eq!(missing("${missing:-fallback}").as_deref(), Ok("fallback"));
     assert_eq!(missing("${missing:=assigned}").as_deref(), Ok("assigned"));
     assert_eq!(missing("${missing=assigned}").as_deref(), Ok("assigned"));
     // Not strict: undefined is empty.
-    assert_eq!(run("a${missing}b${#missing}", &[], false).as_deref(), Ok("ab0"));
+    assert_eq!(
+        run("a${missing}b${#missing}", &[], false).as_deref(),
+        Ok("ab0")
+    );
 }
 
 fn cm(data: serde_json::Value) -> Value {
@@ -165,13 +236,24 @@ fn objects_are_substituted_as_yaml() {
         "spec": {"replicas": "${REPLICAS}", "paused": "${PAUSED:=false}", "quoted": "3"}
     });
     let vars = vars(&[("SUFFIX", "blue"), ("REPLICAS", "3")]);
-    let out = substitute_object(&object, &vars, Strategy::WithVariables, SubstituteOptions::default())
-        .unwrap()
-        .unwrap();
+    let out = substitute_object(
+        &object,
+        &vars,
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(out["metadata"]["name"], "web-blue");
-    assert_eq!(out["spec"]["replicas"], 3, "a substituted number is a number");
+    assert_eq!(
+        out["spec"]["replicas"], 3,
+        "a substituted number is a number"
+    );
     assert_eq!(out["spec"]["paused"], false);
-    assert_eq!(out["spec"]["quoted"], "3", "a string that was quoted stays a string");
+    assert_eq!(
+        out["spec"]["quoted"], "3",
+        "a string that was quoted stays a string"
+    );
 }
 
 #[test]
@@ -179,28 +261,51 @@ fn strategy_and_opt_out() {
     let object = cm(json!({"a": "${X:=dflt}"}));
     let none = BTreeMap::new();
     let opts = SubstituteOptions::default();
-    assert_eq!(substitute_object(&object, &none, Strategy::WithVariables, opts).unwrap(), None);
-    let always = substitute_object(&object, &none, Strategy::Always, opts).unwrap().unwrap();
+    assert_eq!(
+        substitute_object(&object, &none, Strategy::WithVariables, opts).unwrap(),
+        None
+    );
+    let always = substitute_object(&object, &none, Strategy::Always, opts)
+        .unwrap()
+        .unwrap();
     assert_eq!(always["data"]["a"], "dflt");
 
     let mut disabled = object.clone();
     disabled["metadata"]["annotations"] = json!({SUBSTITUTE_KEY: "disabled"});
-    assert_eq!(substitute_object(&disabled, &none, Strategy::Always, opts).unwrap(), None);
+    assert_eq!(
+        substitute_object(&disabled, &none, Strategy::Always, opts).unwrap(),
+        None
+    );
     let mut disabled = object.clone();
     disabled["metadata"]["labels"] = json!({SUBSTITUTE_KEY: "disabled"});
-    assert_eq!(substitute_object(&disabled, &none, Strategy::Always, opts).unwrap(), None);
+    assert_eq!(
+        substitute_object(&disabled, &none, Strategy::Always, opts).unwrap(),
+        None
+    );
     let mut not_disabled = object.clone();
     not_disabled["metadata"]["labels"] = json!({SUBSTITUTE_KEY: "Disabled"});
-    assert!(substitute_object(&not_disabled, &none, Strategy::Always, opts).unwrap().is_some());
+    assert!(
+        substitute_object(&not_disabled, &none, Strategy::Always, opts)
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[test]
 fn strict_error_names_variable_and_object() {
     let object = cm(json!({"a": "${UNDEFINED}"}));
-    let err = substitute_object(&object, &vars(&[("X", "1")]), Strategy::WithVariables, SubstituteOptions::default())
-        .unwrap_err();
+    let err = substitute_object(
+        &object,
+        &vars(&[("X", "1")]),
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("\"UNDEFINED\"") && text.contains("ConfigMap/apps/cm"), "{text}");
+    assert!(
+        text.contains("\"UNDEFINED\"") && text.contains("ConfigMap/apps/cm"),
+        "{text}"
+    );
     let relaxed = substitute_object(
         &object,
         &vars(&[("X", "1")]),
@@ -209,14 +314,23 @@ fn strict_error_names_variable_and_object() {
     )
     .unwrap()
     .unwrap();
-    assert_eq!(relaxed["data"]["a"], serde_json::Value::Null, "`a: ` reads back as null");
+    assert_eq!(
+        relaxed["data"]["a"],
+        serde_json::Value::Null,
+        "`a: ` reads back as null"
+    );
 }
 
 #[test]
 fn invalid_variable_names() {
     for bad in ["1abc", "a-b", "a.b", "", "é"] {
-        let err = substitute_object(&cm(json!({})), &vars(&[(bad, "1")]), Strategy::Always, SubstituteOptions::default())
-            .unwrap_err();
+        let err = substitute_object(
+            &cm(json!({})),
+            &vars(&[(bad, "1")]),
+            Strategy::Always,
+            SubstituteOptions::default(),
+        )
+        .unwrap_err();
         assert_eq!(err, SubstituteError::InvalidName(bad.into()));
     }
     for good in ["_", "a1", "A_B", "_9"] {
@@ -227,8 +341,13 @@ fn invalid_variable_names() {
 #[test]
 fn malformed_yaml_after_substitution() {
     let object = cm(json!({"a": "${X}"}));
-    let err = substitute_object(&object, &vars(&[("X", "[unclosed")]), Strategy::WithVariables, SubstituteOptions::default())
-        .unwrap_err();
+    let err = substitute_object(
+        &object,
+        &vars(&[("X", "[unclosed")]),
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, SubstituteError::Reparse { .. }), "{err}");
 }
 
@@ -247,18 +366,31 @@ fn variables_precedence_and_optional() {
         match (kind, name) {
             ("ConfigMap", "first") => Some(json!({"data": {"A": "cm", "B": "cm", "C": "cm\n"}})),
             // "c2Vj" = "sec"
-            ("Secret", "second") => Some(json!({"data": {"B": "c2Vj"}, "stringData": {"D": "plain"}})),
+            ("Secret", "second") => {
+                Some(json!({"data": {"B": "c2Vj"}, "stringData": {"D": "plain"}}))
+            }
             _ => None,
         }
     };
     let got = post.variables("apps", &lookup).unwrap();
     assert_eq!(
         got,
-        vars(&[("A", "inline"), ("B", "sec"), ("C", "cm"), ("D", "plain"), ("MULTI", "xy")])
+        vars(&[
+            ("A", "inline"),
+            ("B", "sec"),
+            ("C", "cm"),
+            ("D", "plain"),
+            ("MULTI", "xy")
+        ])
     );
 
-    let ks = json!({"spec": {"postBuild": {"substituteFrom": [{"kind": "Secret", "name": "gone"}]}}});
-    let err = PostBuild::from_kustomization(&ks).unwrap().unwrap().variables("apps", &lookup).unwrap_err();
+    let ks =
+        json!({"spec": {"postBuild": {"substituteFrom": [{"kind": "Secret", "name": "gone"}]}}});
+    let err = PostBuild::from_kustomization(&ks)
+        .unwrap()
+        .unwrap()
+        .variables("apps", &lookup)
+        .unwrap_err();
     assert!(matches!(err, SubstituteError::MissingReference { .. }));
     assert!(err.to_string().contains("Secret/gone"), "{err}");
 }
@@ -274,9 +406,18 @@ fn post_build_spec_errors() {
     for ks in bad {
         assert!(PostBuild::from_kustomization(&ks).is_err(), "{ks}");
     }
-    assert_eq!(PostBuild::from_kustomization(&json!({"spec": {}})).unwrap(), None);
+    assert_eq!(
+        PostBuild::from_kustomization(&json!({"spec": {}})).unwrap(),
+        None
+    );
     let always = json!({"spec": {"postBuild": {"substituteStrategy": "Always"}}});
-    assert_eq!(PostBuild::from_kustomization(&always).unwrap().unwrap().strategy, Strategy::Always);
+    assert_eq!(
+        PostBuild::from_kustomization(&always)
+            .unwrap()
+            .unwrap()
+            .strategy,
+        Strategy::Always
+    );
 }
 
 #[test]
@@ -294,7 +435,12 @@ fn huge_and_hostile_inputs_do_not_panic() {
     assert!(run(&long, &[], true).is_err());
     let nested = format!("{}x{}", "${a:=".repeat(200), "}".repeat(200));
     assert_eq!(run(&nested, &[], true).as_deref(), Ok("x"));
-    for input in ["${a:-9223372036854775807}", "${a:9223372036854775807:9223372036854775807}", "${a:-1:-5}", "\u{0}${x}"] {
+    for input in [
+        "${a:-9223372036854775807}",
+        "${a:9223372036854775807:9223372036854775807}",
+        "${a:-1:-5}",
+        "\u{0}${x}",
+    ] {
         let _ = run(input, &[("a", "abc")], true);
     }
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod build;
 mod get;
 mod graph;
 pub mod kustomize;
@@ -35,5 +36,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Graph(args) => graph::run(&args, out),
         Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
+        Command::Build(args) => build::run(args, out),
     }
 }
