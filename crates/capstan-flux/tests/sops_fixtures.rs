@@ -60,6 +60,7 @@ const DOCUMENT_CASES: &[&str] = &[
     "multidoc.yaml",
     "configmap.json",
     "configmap-regex.json",
+    "key-groups-one.yaml",
 ];
 
 #[test]
@@ -170,6 +171,22 @@ fn secret_data_entries_holding_sops_files_are_decrypted() {
     assert_eq!(entry("blob"), read("expected/blob.bin"));
     assert_eq!(entry("config.json"), read("expected/configmap.json"));
     assert_eq!(entry("plain"), b"not encrypted");
+
+    // Without keys: an error from decrypt_resource, and masked entries from mask_resource.
+    assert!(sops::decrypt_resource(&secret, &Keys::none(), "generated").is_err());
+    let masked = sops::mask_resource(&secret);
+    let masked_entry = |k: &str| {
+        b64.decode(masked["data"][k].as_str().expect("string"))
+            .expect("base64")
+    };
+    assert_eq!(masked_entry("app.env"), sops::MASK.as_bytes());
+    assert_eq!(masked_entry("plain"), b"not encrypted");
+    assert_eq!(
+        masked["metadata"]["annotations"][sops::NOT_DECRYPTED_ANNOTATION],
+        sops::NOT_DECRYPTED
+    );
+    let plain = serde_json::json!({"kind": "Secret", "data": {"a": b64.encode("x")}});
+    assert_eq!(sops::mask_resource(&plain), plain);
 }
 
 #[test]
@@ -308,4 +325,34 @@ fn generator_sources_decrypt_only_when_encrypted() {
     .expect("decrypts")
     .expect("encrypted");
     assert_eq!(blob, read("expected/blob.bin"));
+}
+
+#[test]
+fn shamir_key_groups_need_the_threshold_of_groups() {
+    let doc = documents("encrypted/key-groups-shamir.yaml");
+    let expected = documents("expected/key-groups-shamir.yaml");
+    let both = format!(
+        "{}\n{}",
+        text("keys/test-key.txt"),
+        text("keys/test-key-2.txt")
+    );
+    let both_keys = Keys::parse(&both, "both", false).expect("parses");
+    let decrypted = sops::decrypt_document(&doc[0], &both_keys, "shamir.yaml").expect("decrypts");
+    assert!(same(&decrypted, &expected[0]));
+    let bytes = sops::decrypt_file(
+        &read("encrypted/key-groups-shamir.yaml"),
+        Format::Yaml,
+        &both_keys,
+        "shamir.yaml",
+    )
+    .expect("decrypts");
+    assert_eq!(bytes, read("expected/key-groups-shamir.yaml"));
+    let err = sops::decrypt_document(&doc[0], &keys("test-key"), "shamir.yaml")
+        .expect_err("one group is not enough");
+    let message = err.to_string();
+    assert!(
+        message.contains("split over 2 key groups and 2 are needed"),
+        "{message}"
+    );
+    assert!(message.contains("shamir.yaml"), "{message}");
 }

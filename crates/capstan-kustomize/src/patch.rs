@@ -8,6 +8,8 @@
 //! object's `apiVersion`. After merging, the object keeps its name, namespace and kind unless the
 //! options allow changing them. A JSON6902 patch always needs a target.
 
+use std::path::Path;
+
 use capstan_core::Value;
 use serde::Deserialize;
 
@@ -19,6 +21,7 @@ use crate::resmap::ResMap;
 use crate::resource::Resource;
 use crate::selector::{self, Selector};
 use crate::smp;
+use crate::target::read_resources;
 
 /// One `patches` entry (also the config of a `PatchTransformer` in `transformers:`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -65,12 +68,12 @@ pub enum Body {
     Json6902(JsonPatch, String),
 }
 
-/// Reads the patch documents of a strategic-merge body; `None` when it is not one (a document
-/// that is not a mapping, or YAML that does not parse).
+/// Reads the patch documents of a strategic-merge body as kustomize reads resources (every
+/// document needs a `kind` and, unless it is a `…List`, a `metadata.name`; lists are expanded);
+/// `None` when the body is not one.
 fn strategic_merge_docs(text: &str) -> Option<Vec<Value>> {
-    let docs = capstan_core::yaml::parse_documents(text).ok()?;
-    let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
-    docs.iter().all(Value::is_object).then_some(docs)
+    let resources = read_resources(text.as_bytes(), Path::new("<patch>")).ok()?;
+    Some(resources.into_iter().map(|r| r.object).collect())
 }
 
 /// Tells a strategic-merge body from a JSON6902 one, as kustomize's `PatchTransformer` does.
@@ -416,9 +419,12 @@ mod tests {
             Ok(Body::Json6902(..))
         ));
         assert!(matches!(
-            decode_body("kind: A\n---\nkind: B\n", "x"),
+            decode_body("kind: A\nmetadata: {name: a}\n---\nkind: B\nmetadata: {name: b}\n", "x"),
             Ok(Body::StrategicMerge(d)) if d.len() == 2
         ));
+        // kustomize reads patches as resources: no kind or no name is neither kind of patch
+        assert!(decode_body("spec:\n  replicas: 2\n", "x").is_err());
+        assert!(decode_body("kind: A\nspec: {}\n", "x").is_err());
         assert!(decode_body("- 1\n- 2\n", "x").is_err());
     }
 }

@@ -129,39 +129,66 @@ pub fn decrypt_resource(
 /// An encrypted object as a build without keys shows it: the `sops` metadata removed, each
 /// encrypted string replaced by [`MASK`] (base64 of it under a Secret's `data`), encrypted
 /// numbers and booleans by `0` and `false`, and the annotation
-/// [`NOT_DECRYPTED_ANNOTATION`]` = not-decrypted` added. Objects that are not encrypted come
-/// back unchanged.
+/// [`NOT_DECRYPTED_ANNOTATION`]` = not-decrypted` added. A Secret whose `data` entries are
+/// SOPS files (a secretGenerator fed encrypted files) gets those entries masked and the same
+/// annotation. Other objects, and objects opting out with
+/// `kustomize.toolkit.fluxcd.io/decrypt: Disabled`, come back unchanged.
 pub fn mask_resource(object: &Value) -> Value {
-    if !is_encrypted(object) {
+    if is_decryption_disabled(object) {
         return object.clone();
     }
     let mut out = object.clone();
     let is_secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
-    if let Value::Object(map) = &mut out {
+    let Value::Object(map) = &mut out else {
+        return out;
+    };
+    if is_encrypted(object) {
         map.shift_remove("sops");
         for (key, value) in map.iter_mut() {
             let base64_values = is_secret && key == "data";
             mask_value(value, base64_values);
         }
-        let metadata = map
-            .entry("metadata")
+    } else if !(is_secret && mask_encrypted_entries(map)) {
+        return out;
+    }
+    let metadata = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(metadata) = metadata {
+        let annotations = metadata
+            .entry("annotations")
             .or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(metadata) = metadata {
-            let annotations = metadata
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if !annotations.is_object() {
-                *annotations = Value::Object(Default::default());
-            }
-            if let Value::Object(annotations) = annotations {
-                annotations.insert(
-                    NOT_DECRYPTED_ANNOTATION.to_string(),
-                    Value::String(NOT_DECRYPTED.to_string()),
-                );
-            }
+        if !annotations.is_object() {
+            *annotations = Value::Object(Default::default());
+        }
+        if let Value::Object(annotations) = annotations {
+            annotations.insert(
+                NOT_DECRYPTED_ANNOTATION.to_string(),
+                Value::String(NOT_DECRYPTED.to_string()),
+            );
         }
     }
     out
+}
+
+/// Masks the `data` entries of a Secret that hold base64 SOPS files; true when any did.
+fn mask_encrypted_entries(secret: &mut capstan_core::Map) -> bool {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let Some(Value::Object(data)) = secret.get_mut("data") else {
+        return false;
+    };
+    let mut masked = false;
+    for value in data.values_mut() {
+        let encrypted = value
+            .as_str()
+            .and_then(|encoded| engine.decode(encoded).ok())
+            .is_some_and(|bytes| Format::detect(&bytes).is_some());
+        if encrypted {
+            *value = Value::String(engine.encode(MASK));
+            masked = true;
+        }
+    }
+    masked
 }
 
 fn mask_value(value: &mut Value, base64_values: bool) {

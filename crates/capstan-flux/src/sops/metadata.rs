@@ -3,8 +3,8 @@
 //!
 //! Read as SOPS reads it (mapstructure with weak typing: `"true"` is a boolean, `3.7` a string).
 //! Only age master keys can be used; pgp, kms, gcp_kms, azure_kv, hc_vault and hckms entries
-//! are recognised so the error can say which keys the file would need. Shamir splitting over
-//! several key groups is not supported.
+//! are recognised so the error can say which keys the file would need. A data key split over
+//! several key groups (Shamir) is rebuilt from the groups the identities open.
 
 use std::io::Read as _;
 
@@ -12,12 +12,15 @@ use regex::Regex;
 
 use super::cipher::DataKey;
 use super::keys::Keys;
+use super::shamir;
 use crate::sops::SopsError;
 use capstan_core::Value;
 
 /// One age master key: a recipient and the data key encrypted to it, armored.
 #[derive(Debug, Clone)]
 pub(crate) struct AgeKey {
+    /// The key group it belongs to (0 without `key_groups`).
+    pub(crate) group: usize,
     pub(crate) recipient: String,
     pub(crate) enc: String,
 }
@@ -29,6 +32,8 @@ pub(crate) struct Metadata {
     /// Names of the other master-key kinds present (pgp, kms, ...).
     pub(crate) other_keys: Vec<&'static str>,
     pub(crate) key_groups: usize,
+    /// How many key groups must open their share of a Shamir-split data key.
+    pub(crate) shamir_threshold: usize,
     /// `lastmodified` as SOPS re-formats it for the MAC's additional data.
     pub(crate) last_modified: String,
     pub(crate) mac: String,
@@ -109,41 +114,44 @@ impl Metadata {
         let mut age = Vec::new();
         let mut other_keys = Vec::new();
         let key_groups;
-        let mut read_group =
-            |group: &serde_json::Map<String, Value>, at: &str| -> Result<(), SopsError> {
-                if let Some(list) = group.get("age") {
-                    let items = match list {
-                        Value::Array(items) => items.as_slice(),
-                        Value::Null => &[],
-                        _ => return Err(bad(&format!("{at}age"), "expected a list".into())),
+        let mut read_group = |group: &serde_json::Map<String, Value>,
+                              index: usize,
+                              at: &str|
+         -> Result<(), SopsError> {
+            if let Some(list) = group.get("age") {
+                let items = match list {
+                    Value::Array(items) => items.as_slice(),
+                    Value::Null => &[],
+                    _ => return Err(bad(&format!("{at}age"), "expected a list".into())),
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let field = |name: &str| {
+                        item.get(name).and_then(weak_string).ok_or_else(|| {
+                            bad(
+                                &format!("{at}age[{i}].{name}"),
+                                "missing or not a string".into(),
+                            )
+                        })
                     };
-                    for (i, item) in items.iter().enumerate() {
-                        let field = |name: &str| {
-                            item.get(name).and_then(weak_string).ok_or_else(|| {
-                                bad(
-                                    &format!("{at}age[{i}].{name}"),
-                                    "missing or not a string".into(),
-                                )
-                            })
-                        };
-                        age.push(AgeKey {
-                            recipient: field("recipient")?,
-                            enc: field("enc")?,
-                        });
-                    }
+                    age.push(AgeKey {
+                        group: index,
+                        recipient: field("recipient")?,
+                        enc: field("enc")?,
+                    });
                 }
-                for kind in OTHER_KEY_KINDS {
-                    let present = match group.get(kind) {
-                        Some(Value::Array(items)) => !items.is_empty(),
-                        Some(Value::Null) | None => false,
-                        Some(_) => true,
-                    };
-                    if present && !other_keys.contains(&kind) {
-                        other_keys.push(kind);
-                    }
+            }
+            for kind in OTHER_KEY_KINDS {
+                let present = match group.get(kind) {
+                    Some(Value::Array(items)) => !items.is_empty(),
+                    Some(Value::Null) | None => false,
+                    Some(_) => true,
+                };
+                if present && !other_keys.contains(&kind) {
+                    other_keys.push(kind);
                 }
-                Ok(())
-            };
+            }
+            Ok(())
+        };
         match map.get("key_groups") {
             Some(Value::Array(groups)) if !groups.is_empty() => {
                 key_groups = groups.len();
@@ -151,16 +159,22 @@ impl Metadata {
                     let group = group.as_object().ok_or_else(|| {
                         bad(&format!("key_groups[{i}]"), "expected a mapping".into())
                     })?;
-                    read_group(group, &format!("key_groups[{i}]."))?;
+                    read_group(group, i, &format!("key_groups[{i}]."))?;
                 }
             }
             Some(Value::Array(_)) | Some(Value::Null) | None => {
                 key_groups = 1;
-                read_group(map, "")?;
+                read_group(map, 0, "")?;
             }
             Some(_) => return Err(bad("key_groups", "expected a list".into())),
         }
 
+        let shamir_threshold = match map.get("shamir_threshold") {
+            None | Some(Value::Null) => 0,
+            Some(v) => weak_string(v)
+                .and_then(|t| t.parse::<usize>().ok())
+                .ok_or_else(|| bad("shamir_threshold", "expected a number".into()))?,
+        };
         let last_modified =
             text("lastmodified")?.ok_or_else(|| bad("lastmodified", "missing".into()))?;
         let last_modified = normalize_rfc3339(&last_modified)
@@ -215,6 +229,7 @@ impl Metadata {
             age,
             other_keys,
             key_groups,
+            shamir_threshold,
             last_modified,
             mac,
             rules,
@@ -224,15 +239,6 @@ impl Metadata {
 
     /// Recovers the data key with the first age master key one of `keys` opens.
     pub(crate) fn data_key(&self, keys: &Keys, origin: &str) -> Result<DataKey, SopsError> {
-        if self.key_groups > 1 {
-            return Err(SopsError::NoUsableKey {
-                origin: origin.to_string(),
-                reason: format!(
-                    "the data key is split over {} key groups (Shamir); capstan does not combine key groups",
-                    self.key_groups
-                ),
-            });
-        }
         if self.age.is_empty() {
             let reason = if self.other_keys.is_empty() {
                 "the sops metadata lists no master key".to_string()
@@ -253,24 +259,51 @@ impl Metadata {
                 recipients: self.recipients(),
             });
         }
-        let mut last_failure = None;
-        for key in &self.age {
-            match open_age(&key.enc, keys) {
-                Ok(bytes) => {
-                    return DataKey::new(bytes).map_err(|reason| SopsError::NoUsableKey {
-                        origin: origin.to_string(),
-                        reason,
-                    });
+        let mut parts = Vec::new();
+        let mut last_failure = String::new();
+        for group in 0..self.key_groups {
+            for key in self.age.iter().filter(|k| k.group == group) {
+                match open_age(&key.enc, keys) {
+                    Ok(part) => {
+                        parts.push(zeroize::Zeroizing::new(part));
+                        break;
+                    }
+                    Err(failure) => last_failure = failure,
                 }
-                Err(failure) => last_failure = Some(failure),
             }
         }
-        Err(SopsError::NoMatchingKey {
+        let unusable = |reason: String| SopsError::NoUsableKey {
             origin: origin.to_string(),
-            recipients: self.recipients(),
-            identities: keys.len(),
-            reason: last_failure.unwrap_or_default(),
-        })
+            reason,
+        };
+        if self.key_groups <= 1 {
+            let Some(part) = parts.pop() else {
+                return Err(SopsError::NoMatchingKey {
+                    origin: origin.to_string(),
+                    recipients: self.recipients(),
+                    identities: keys.len(),
+                    reason: last_failure,
+                });
+            };
+            return DataKey::new(part.to_vec()).map_err(unusable);
+        }
+        // Shamir: each group holds one share; `shamir_threshold` of them rebuild the key.
+        if parts.len() < self.shamir_threshold.max(2) {
+            return Err(SopsError::NoMatchingKey {
+                origin: origin.to_string(),
+                recipients: self.recipients(),
+                identities: keys.len(),
+                reason: format!(
+                    "the data key is split over {} key groups and {} are needed; the identities open {}",
+                    self.key_groups,
+                    self.shamir_threshold.max(2),
+                    parts.len()
+                ),
+            });
+        }
+        let shares: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        let key = shamir::combine(&shares).map_err(unusable)?;
+        DataKey::new(key).map_err(unusable)
     }
 
     fn recipients(&self) -> String {

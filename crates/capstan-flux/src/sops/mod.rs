@@ -32,6 +32,7 @@ mod file;
 mod ini;
 mod keys;
 mod metadata;
+mod shamir;
 mod tree;
 mod yaml_comments;
 mod yaml_emit;
