@@ -3,10 +3,15 @@
 //! abstraction every renderer reads through ([`Fs`], with [`OsFs`] and [`MemFs`]), and the
 //! [`Diagnostic`] shape that errors and findings are reported in.
 //!
-//! Nothing here performs I/O except [`OsFs`], and nothing here knows about kustomize or Flux.
+//! With the `git` feature, [`git::GitTreeFs`] reads a revision straight from a repository's object
+//! database.
+//!
+//! Nothing here performs I/O except [`OsFs`] (and the `git` module), and nothing here knows about kustomize or Flux.
 
 pub mod diagnostic;
 pub mod fs;
+#[cfg(feature = "git")]
+pub mod git;
 pub mod resource;
 pub mod yaml;
 

@@ -35,6 +35,23 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     serde_saphyr::from_multiple_with_options::<Value>(text, read_options()).map_err(to_yaml_error)
 }
 
+/// Parses exactly one YAML document where a repeated mapping key keeps its last value, as
+/// go-yaml v2 (and so kustomize's reading of `kustomization.yaml`) does.
+pub fn parse_document_last_key_wins(text: &str) -> Result<Value, YamlError> {
+    let mut options = read_options();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    let mut docs =
+        serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(to_yaml_error)?;
+    match docs.len() {
+        0 => Ok(Value::Null),
+        1 => Ok(docs.pop().expect("one document")),
+        n => Err(YamlError {
+            message: format!("expected one YAML document, found {n}"),
+            line: None,
+        }),
+    }
+}
+
 /// Parses exactly one YAML document (an empty input is `Value::Null`).
 pub fn parse_document(text: &str) -> Result<Value, YamlError> {
     let mut docs = parse_documents(text)?;

@@ -264,43 +264,47 @@ fn matcher(
             return Err(kind_error("SequenceNode", node));
         };
         let before = out.len();
-        for (i, item) in items.iter_mut().enumerate() {
-            let text = if key.is_empty() {
-                element_text(item)
-            } else {
-                match item.get(&key) {
-                    Some(v) => element_text(v),
-                    None => continue,
+        // kyaml retries until a created element matches, which never ends for a pattern that
+        // does not match its own text (`[name=^x$]`): here the second attempt is the last
+        for attempt in 0..2 {
+            for (i, item) in items.iter_mut().enumerate() {
+                let text = if key.is_empty() {
+                    element_text(item)
+                } else {
+                    match item.get(&key) {
+                        Some(v) => element_text(v),
+                        None => continue,
+                    }
+                };
+                if !re.is_match(&text) {
+                    continue;
                 }
-            };
-            if !re.is_match(&text) {
-                continue;
+                steps.push(Step::Index(i));
+                let r = if key.is_empty() {
+                    out.push(Found {
+                        steps: steps.clone(),
+                        created: false,
+                    });
+                    Ok(())
+                } else {
+                    matcher(item, rest, create, steps, false, out)
+                };
+                steps.pop();
+                r?;
             }
-            steps.push(Step::Index(i));
-            let r = if key.is_empty() {
-                out.push(Found {
-                    steps: steps.clone(),
-                    created: false,
-                });
-                Ok(())
+            if out.len() > before || !creating || attempt == 1 {
+                break;
+            }
+            let value = Value::String(pattern.clone());
+            items.push(if key.is_empty() {
+                value
             } else {
-                matcher(item, rest, create, steps, false, out)
-            };
-            steps.pop();
-            r?;
+                let mut m = Map::new();
+                m.insert(key.clone(), value);
+                Value::Object(m)
+            });
         }
-        if out.len() > before || !creating {
-            return Ok(());
-        }
-        let value = Value::String(pattern.clone());
-        items.push(if key.is_empty() {
-            value
-        } else {
-            let mut m = Map::new();
-            m.insert(key, value);
-            Value::Object(m)
-        });
-        return matcher(node, path, create, steps, created, out);
+        return Ok(());
     }
     if head == "*" {
         let Value::Array(items) = node else {
@@ -436,6 +440,9 @@ mod tests {
             json!([{"name": "v", "emptyDir": {}}])
         );
         assert!(find_all(&mut doc, &split("spec.containers.5"), Create::Nothing).is_err());
+        let found =
+            find_all(&mut doc, &split("spec.args.[=^x$]"), Create::Scalar).expect("terminates");
+        assert!(found.is_empty());
     }
 
     #[test]

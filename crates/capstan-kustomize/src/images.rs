@@ -158,14 +158,14 @@ pub fn split(image: &str) -> (String, String, String) {
     let colon = search.find(':').map(|i| i + slash);
     match (colon, at) {
         (None, None) => (image.to_owned(), String::new(), String::new()),
-        (c, Some(a)) if c.is_none_or(|c| a < c) => (
-            image[..a].to_owned(),
-            String::new(),
-            image[a + 1..].to_owned(),
-        ),
-        (Some(c), Some(a)) => (
+        (Some(c), Some(a)) if c < a => (
             image[..c].to_owned(),
             image[c + 1..a].to_owned(),
+            image[a + 1..].to_owned(),
+        ),
+        (_, Some(a)) => (
+            image[..a].to_owned(),
+            String::new(),
             image[a + 1..].to_owned(),
         ),
         (Some(c), None) => (
@@ -173,7 +173,6 @@ pub fn split(image: &str) -> (String, String, String) {
             image[c + 1..].to_owned(),
             String::new(),
         ),
-        (None, Some(_)) => unreachable!("covered by the digest-first arm"),
     }
 }
 

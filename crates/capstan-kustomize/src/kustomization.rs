@@ -332,7 +332,8 @@ impl Kustomization {
             file: file.to_path_buf(),
             message,
         };
-        let value = capstan_core::yaml::parse_document(text).map_err(|e| invalid(e.message))?;
+        let value = capstan_core::yaml::parse_document_last_key_wins(text)
+            .map_err(|e| invalid(e.message))?;
         let value = match value {
             Value::Null => Value::Object(capstan_core::Map::new()),
             Value::Object(_) => value,
@@ -343,6 +344,7 @@ impl Kustomization {
                 )));
             }
         };
+        let value = fold_field_names(value, FIELD_NAMES);
         let mut kustomization: Kustomization =
             serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
         kustomization.fix();
@@ -446,6 +448,70 @@ impl Kustomization {
     pub fn is_component(&self) -> bool {
         self.kind == COMPONENT_KIND
     }
+}
+
+/// The top-level field names of a kustomization file.
+const FIELD_NAMES: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "openapi",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "patches",
+    "images",
+    "imageTags",
+    "replacements",
+    "replicas",
+    "vars",
+    "sortOptions",
+    "resources",
+    "components",
+    "crds",
+    "bases",
+    "configMapGenerator",
+    "secretGenerator",
+    "helmGlobals",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "generatorOptions",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "buildMetadata",
+];
+
+/// Renames keys that match a field name only case-insensitively to the field's spelling, as
+/// Go's `encoding/json` matches struct fields (`nameprefix:` sets `namePrefix`).
+fn fold_field_names(value: Value, names: &[&str]) -> Value {
+    let Value::Object(map) = value else {
+        return value;
+    };
+    let mut out = capstan_core::Map::new();
+    for (key, v) in map {
+        let exact = names.contains(&key.as_str());
+        let folded = if exact {
+            None
+        } else {
+            names.iter().find(|n| n.eq_ignore_ascii_case(&key))
+        };
+        match folded {
+            Some(name) if !out.contains_key(*name) => {
+                out.insert((*name).to_owned(), v);
+            }
+            _ => {
+                out.insert(key, v);
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 fn json_type(value: &Value) -> &'static str {

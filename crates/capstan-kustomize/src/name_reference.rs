@@ -297,10 +297,14 @@ fn scalar_text(value: &Value) -> String {
     }
 }
 
-/// True when `shorter` is a suffix of `longer` (kustomize's `SameEndingSubSlice`, either way).
+/// kustomize's `SameEndingSubSlice`: the shorter list ends the longer one (an empty list only
+/// matches an empty one).
 fn same_ending(a: &[String], b: &[String]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.is_empty() || long[long.len() - short.len()..] == *short
+    if short.is_empty() {
+        return long.is_empty();
+    }
+    long[long.len() - short.len()..] == *short
 }
 
 fn affixes_equal(

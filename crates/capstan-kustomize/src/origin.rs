@@ -9,6 +9,15 @@ use crate::resource::Resource;
 /// The annotation key.
 pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
 
+/// The plugin (built-in or configured) that produced an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfiguredBy {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
 /// Where an object came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
@@ -16,7 +25,7 @@ pub struct Origin {
     pub repo: String,
     pub git_ref: String,
     pub configured_in: String,
-    pub configured_by_kind: String,
+    pub configured_by: Option<ConfiguredBy>,
 }
 
 impl Origin {
@@ -44,29 +53,49 @@ impl Origin {
         out
     }
 
-    /// The annotation text (YAML, fields in kustomize's order).
+    /// The origin of objects a plugin generated: where the plugin was configured, and by what.
+    pub fn generated(&self, configured_in: String, by: ConfiguredBy) -> Origin {
+        Origin {
+            path: String::new(),
+            repo: self.repo.clone(),
+            git_ref: self.git_ref.clone(),
+            configured_in,
+            configured_by: Some(by),
+        }
+    }
+
+    /// The annotation text: YAML with kustomize's field order.
     pub fn to_annotation(&self) -> String {
         let mut out = String::new();
-        if !self.path.is_empty() {
-            out.push_str(&format!("path: {}\n", self.path));
-        }
-        if !self.repo.is_empty() {
-            out.push_str(&format!("repo: {}\n", self.repo));
-        }
-        if !self.git_ref.is_empty() {
-            out.push_str(&format!("ref: {}\n", self.git_ref));
-        }
-        if !self.configured_in.is_empty() {
-            out.push_str(&format!("configuredIn: {}\n", self.configured_in));
-        }
-        if !self.configured_by_kind.is_empty() {
-            out.push_str(&format!(
-                "configuredBy:\n  apiVersion: builtin\n  kind: {}\n",
-                self.configured_by_kind
-            ));
+        let mut field = |indent: &str, key: &str, value: &str| {
+            if !value.is_empty() {
+                out.push_str(&format!("{indent}{key}: {}\n", scalar(value)));
+            }
+        };
+        field("", "path", &self.path);
+        field("", "repo", &self.repo);
+        field("", "ref", &self.git_ref);
+        field("", "configuredIn", &self.configured_in);
+        if let Some(by) = &self.configured_by {
+            out.push_str("configuredBy:\n");
+            let mut field = |key: &str, value: &str| {
+                if !value.is_empty() {
+                    out.push_str(&format!("  {key}: {}\n", scalar(value)));
+                }
+            };
+            field("apiVersion", &by.api_version);
+            field("kind", &by.kind);
+            field("name", &by.name);
+            field("namespace", &by.namespace);
         }
         out
     }
+}
+
+/// A value as a single-line YAML scalar (quoted when plain text would not read back).
+fn scalar(value: &str) -> String {
+    let text = capstan_core::yaml::to_yaml(&Value::String(value.to_owned()));
+    text.trim_end_matches('\n').to_owned()
 }
 
 /// Sets the origin annotation on one resource.
@@ -81,9 +110,18 @@ pub fn set_origin_annotation(resource: &mut Resource, annotation: &str) {
     );
 }
 
-/// Annotates generated resources with the generator that made them.
+/// Annotates generated resources with the origin `origin`.
+pub fn annotate(mut resmap: ResMap, origin: &Origin) -> ResMap {
+    let annotation = origin.to_annotation();
+    for resource in resmap.iter_mut() {
+        set_origin_annotation(resource, &annotation);
+    }
+    resmap
+}
+
+/// Annotates resources made by one of a kustomization's built-in generator fields.
 pub fn annotate_generated(
-    mut resmap: ResMap,
+    resmap: ResMap,
     origin: &Origin,
     file_name: &str,
     generator_kind: &str,
@@ -93,18 +131,12 @@ pub fn annotate_generated(
     } else {
         format!("{}/{file_name}", origin.path)
     };
-    let annotation = Origin {
-        path: String::new(),
-        repo: origin.repo.clone(),
-        git_ref: origin.git_ref.clone(),
-        configured_in,
-        configured_by_kind: generator_kind.to_owned(),
-    }
-    .to_annotation();
-    for resource in resmap.iter_mut() {
-        set_origin_annotation(resource, &annotation);
-    }
-    resmap
+    let by = ConfiguredBy {
+        api_version: "builtin".into(),
+        kind: generator_kind.into(),
+        ..ConfiguredBy::default()
+    };
+    annotate(resmap, &origin.generated(configured_in, by))
 }
 
 /// Removes origin annotations unless `buildMetadata` asks to keep them.

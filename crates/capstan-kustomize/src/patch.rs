@@ -8,17 +8,22 @@
 //! object's `apiVersion`. After merging, the object keeps its name, namespace and kind unless the
 //! options allow changing them. A JSON6902 patch always needs a target.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use capstan_core::Value;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::json6902::JsonPatch;
 use crate::loader::Loader;
+use crate::openapi::CustomSchema;
 use crate::resid::ResId;
 use crate::resmap::ResMap;
 use crate::resource::Resource;
 use crate::selector::{self, Selector};
 use crate::smp;
+use crate::target::read_resources;
 
 /// One `patches` entry (also the config of a `PatchTransformer` in `transformers:`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -65,12 +70,12 @@ pub enum Body {
     Json6902(JsonPatch, String),
 }
 
-/// Reads the patch documents of a strategic-merge body; `None` when it is not one (a document
-/// that is not a mapping, or YAML that does not parse).
+/// Reads the patch documents of a strategic-merge body as kustomize reads resources (every
+/// document needs a `kind` and, unless it is a `…List`, a `metadata.name`; lists are expanded);
+/// `None` when the body is not one.
 fn strategic_merge_docs(text: &str) -> Option<Vec<Value>> {
-    let docs = capstan_core::yaml::parse_documents(text).ok()?;
-    let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
-    docs.iter().all(Value::is_object).then_some(docs)
+    let resources = read_resources(text.as_bytes(), Path::new("<patch>")).ok()?;
+    Some(resources.into_iter().map(|r| r.object).collect())
 }
 
 /// Tells a strategic-merge body from a JSON6902 one, as kustomize's `PatchTransformer` does.
@@ -141,7 +146,7 @@ pub fn apply_patch_entry(
                         return Err(Error::msg(format!("patch appears to be empty: {source}")));
                     };
                     let chosen = selector::select(resmap, target)?;
-                    apply_smp_to(resmap, &chosen, patch, options, true)
+                    apply_smp_to(resmap, &chosen, patch, options, true, loader)
                 }
                 None => {
                     for patch in &docs {
@@ -151,7 +156,7 @@ pub fn apply_patch_entry(
                                 "no resource matches strategic merge patch \"{id}\": {e}"
                             ))
                         })?;
-                        apply_smp_to(resmap, &[chosen], patch, options, false)?;
+                        apply_smp_to(resmap, &[chosen], patch, options, false, loader)?;
                     }
                     Ok(())
                 }
@@ -202,7 +207,9 @@ fn apply_smp_to(
     patch: &Value,
     options: Options,
     targeted: bool,
+    loader: &Loader<'_>,
 ) -> Result<()> {
+    let custom = loader.openapi().custom();
     let mut deleted = Vec::new();
     for &index in chosen {
         let Some(resource) = resmap.get_mut(index) else {
@@ -220,7 +227,7 @@ fn apply_smp_to(
             );
             map.insert("kind".to_owned(), kind);
         }
-        if !apply_smp(resource, &patch, options)? {
+        if !apply_smp(resource, &patch, options, custom.as_ref())? {
             deleted.push(index);
         }
     }
@@ -231,7 +238,12 @@ fn apply_smp_to(
 }
 
 /// kustomize's `Resource.ApplySmPatch`. Returns false when the patch deleted the object.
-pub fn apply_smp(resource: &mut Resource, patch: &Value, options: Options) -> Result<bool> {
+pub fn apply_smp(
+    resource: &mut Resource,
+    patch: &Value,
+    options: Options,
+    custom: Option<&Arc<CustomSchema>>,
+) -> Result<bool> {
     let name = resource.name().to_owned();
     let namespace = resource.namespace().to_owned();
     let kind = resource.kind().to_owned();
@@ -240,7 +252,7 @@ pub fn apply_smp(resource: &mut Resource, patch: &Value, options: Options) -> Re
         resource.allow_name_change |= options.allow_name_change;
         resource.allow_kind_change |= options.allow_kind_change;
     }
-    let merged = smp::merge(patch, &resource.object).map_err(|e| {
+    let merged = smp::merge_with(patch, &resource.object, custom).map_err(|e| {
         Error::msg(e.message).context(format!(
             "applying strategic merge patch to {}",
             resource.id()
@@ -297,7 +309,7 @@ pub fn apply_strategic_merge(
     for patch in &patches {
         let id = ResId::of(patch);
         let index = by_id(resmap, &id)?;
-        apply_smp_to(resmap, &[index], patch, Options::default(), false)?;
+        apply_smp_to(resmap, &[index], patch, Options::default(), false, loader)?;
     }
     Ok(())
 }
@@ -416,9 +428,12 @@ mod tests {
             Ok(Body::Json6902(..))
         ));
         assert!(matches!(
-            decode_body("kind: A\n---\nkind: B\n", "x"),
+            decode_body("kind: A\nmetadata: {name: a}\n---\nkind: B\nmetadata: {name: b}\n", "x"),
             Ok(Body::StrategicMerge(d)) if d.len() == 2
         ));
+        // kustomize reads patches as resources: no kind or no name is neither kind of patch
+        assert!(decode_body("spec:\n  replicas: 2\n", "x").is_err());
+        assert!(decode_body("kind: A\nspec: {}\n", "x").is_err());
         assert!(decode_body("- 1\n- 2\n", "x").is_err());
     }
 }

@@ -170,8 +170,15 @@ impl ResMap {
                 match resource.behavior {
                     Behavior::Replace => crate::generator::copy_merge_metadata(&mut resource, old),
                     Behavior::Merge => {
+                        // The merged object keeps the origin of the one it merges into.
+                        let origin = old
+                            .annotation(crate::origin::ORIGIN_ANNOTATION)
+                            .map(str::to_owned);
                         crate::generator::copy_merge_metadata(&mut resource, old);
                         crate::generator::merge_data(&mut resource, old);
+                        if let Some(origin) = origin {
+                            crate::origin::set_origin_annotation(&mut resource, &origin);
+                        }
                     }
                     _ => {
                         return Err(Error::msg(format!(

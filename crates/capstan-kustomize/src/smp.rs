@@ -20,9 +20,11 @@
 //! elements come first and matched ones stay in place;
 //! duplicate keys collapse to one element at the first position holding the last value.
 
+use std::sync::Arc;
+
 use capstan_core::{Map, Value};
 
-use crate::openapi::{Merge, Shape};
+use crate::openapi::{CustomSchema, Schema};
 
 /// A strategic merge that kustomize would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +39,16 @@ const DIRECTIVE: &str = "$patch";
 /// Applies `patch` to `target` with kustomize's strategic-merge semantics. Returns `None` when the
 /// patch deletes the whole object (`$patch: delete` at the top).
 pub fn merge(patch: &Value, target: &Value) -> Result<Option<Value>, SmpError> {
-    let shape = Shape::for_object(target).or_else(|| Shape::for_object(patch));
+    merge_with(patch, target, None)
+}
+
+/// [`merge`] with a kustomization's custom OpenAPI schema in force instead of the built-in one.
+pub fn merge_with(
+    patch: &Value,
+    target: &Value,
+    custom: Option<&Arc<CustomSchema>>,
+) -> Result<Option<Value>, SmpError> {
+    let cx = Cx { custom };
     if let Value::Object(map) = patch {
         match directive(map)? {
             Some(Directive::Delete) => return Ok(None),
@@ -46,7 +57,22 @@ pub fn merge(patch: &Value, target: &Value) -> Result<Option<Value>, SmpError> {
             Some(Directive::Merge) | None => {}
         }
     }
-    Ok(field(patch, Some(target), shape)?.into_value())
+    Ok(field(cx, patch, Some(target), None)?.into_value())
+}
+
+/// The schema in force for one merge.
+#[derive(Clone, Copy)]
+struct Cx<'a> {
+    custom: Option<&'a Arc<CustomSchema>>,
+}
+
+/// A node's own schema when it names its type: where the enclosing schema says nothing (at the
+/// top, or inside an unknown kind), an object with `apiVersion` and `kind` is looked up by them.
+fn schema_of(cx: Cx<'_>, value: Option<&Value>) -> Option<Schema> {
+    let value = value?;
+    let api_version = value.get("apiVersion")?.as_str()?;
+    let kind = value.get("kind")?.as_str()?;
+    Schema::for_type(cx.custom, api_version, kind)
 }
 
 /// What becomes of one field after merging.
@@ -118,34 +144,58 @@ fn scalar_text(v: &Value) -> String {
 }
 
 /// Merges one patch value into the target's value at the same place (`None` when absent).
-fn field(patch: &Value, target: Option<&Value>, shape: Option<Shape>) -> Result<Outcome, SmpError> {
+fn field(
+    cx: Cx<'_>,
+    patch: &Value,
+    target: Option<&Value>,
+    shape: Option<&Schema>,
+) -> Result<Outcome, SmpError> {
     let target = target.filter(|t| !t.is_null());
+    let own;
+    let shape = match shape {
+        Some(s) => Some(s),
+        None => {
+            own = schema_of(cx, target).or_else(|| schema_of(cx, Some(patch)));
+            own.as_ref()
+        }
+    };
     match (patch, target) {
         (Value::Null, _) => Ok(Outcome::Remove),
-        (_, None) => fresh(patch, shape),
+        (_, None) => fresh(cx, patch, shape),
         (Value::Object(p), Some(Value::Object(t))) => match directive(p)? {
             Some(Directive::Delete) => Ok(Outcome::Remove),
-            Some(Directive::Replace) => fresh_map(&without_directive(p), shape),
-            Some(Directive::Merge) | None => merge_maps(p, t, shape).map(Outcome::Keep),
+            Some(Directive::Replace) => fresh_map(cx, &without_directive(p), shape),
+            Some(Directive::Merge) | None => merge_maps(cx, p, t, shape).map(Outcome::Keep),
         },
-        (Value::Array(p), Some(Value::Array(t))) => merge_lists(p, t, shape),
+        (Value::Array(p), Some(Value::Array(t))) => merge_lists(cx, p, t, shape),
         (Value::Object(_) | Value::Array(_), Some(t)) => Err(wrong_kind(t, patch)),
         (_, Some(t)) if t.is_object() || t.is_array() => Err(wrong_kind(t, patch)),
         _ => Ok(Outcome::Keep(patch.clone())),
     }
 }
 
-fn merge_maps(patch: &Map, target: &Map, shape: Option<Shape>) -> Result<Value, SmpError> {
+fn merge_maps(
+    cx: Cx<'_>,
+    patch: &Map,
+    target: &Map,
+    shape: Option<&Schema>,
+) -> Result<Value, SmpError> {
     let mut out: Map = target
         .iter()
-        .map(|(k, v)| (k.clone(), normalize(v, shape.and_then(|s| s.field(k)))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                normalize(cx, v, shape.and_then(|s| s.field(k)).as_ref()),
+            )
+        })
         .collect();
     for (key, value) in patch {
         if key == DIRECTIVE {
             continue;
         }
         let sub = shape.and_then(|s| s.field(key));
-        match field(value, target.get(key), sub)? {
+        let sub = sub.as_ref();
+        match field(cx, value, target.get(key), sub)? {
             Outcome::Keep(v) => {
                 out.insert(key.clone(), v);
             }
@@ -158,54 +208,58 @@ fn merge_maps(patch: &Map, target: &Map, shape: Option<Shape>) -> Result<Value, 
 }
 
 /// A patch value where the target has nothing: directives are applied and nulls dropped.
-fn fresh(patch: &Value, shape: Option<Shape>) -> Result<Outcome, SmpError> {
+fn fresh(cx: Cx<'_>, patch: &Value, shape: Option<&Schema>) -> Result<Outcome, SmpError> {
+    let own;
+    let shape = match shape {
+        Some(s) => Some(s),
+        None => {
+            own = schema_of(cx, Some(patch));
+            own.as_ref()
+        }
+    };
     match patch {
         Value::Null => Ok(Outcome::Remove),
         Value::Object(p) => match directive(p)? {
             Some(Directive::Delete) => Ok(Outcome::Remove),
-            _ => fresh_map(&without_directive(p), shape),
+            _ => fresh_map(cx, &without_directive(p), shape),
         },
-        Value::Array(p) => fresh_list(p, shape),
+        Value::Array(p) => fresh_list(cx, p, shape),
         scalar => Ok(Outcome::Keep(scalar.clone())),
     }
 }
 
-fn fresh_map(patch: &Map, shape: Option<Shape>) -> Result<Outcome, SmpError> {
-    merge_maps(patch, &Map::new(), shape).map(Outcome::Keep)
+fn fresh_map(cx: Cx<'_>, patch: &Map, shape: Option<&Schema>) -> Result<Outcome, SmpError> {
+    merge_maps(cx, patch, &Map::new(), shape).map(Outcome::Keep)
 }
 
-fn fresh_list(patch: &[Value], shape: Option<Shape>) -> Result<Outcome, SmpError> {
-    let Some(strategy) = list_merge(shape) else {
+fn fresh_list(cx: Cx<'_>, patch: &[Value], shape: Option<&Schema>) -> Result<Outcome, SmpError> {
+    let Some(keys) = list_merge(shape) else {
         return Ok(Outcome::Keep(Value::Array(patch.to_vec())));
     };
-    if strategy.keys.is_empty() {
+    if keys.is_empty() {
         let scalars = patch.iter().filter(|v| !v.is_object() && !v.is_null());
         return Ok(Outcome::Keep(Value::Array(dedup_scalars(scalars))));
     }
-    let elem_shape = shape.and_then(Shape::elements);
+    let elements = shape.and_then(Schema::elements);
+    let elem_shape = elements.as_ref();
     let mut out = Vec::new();
     for element in patch {
-        if element_key(element, strategy.keys).is_none() {
+        if element_key(element, &keys).is_none() {
             out.push(element.clone());
-        } else if let Outcome::Keep(v) = fresh(element, elem_shape)? {
+        } else if let Outcome::Keep(v) = fresh(cx, element, elem_shape)? {
             out.push(v);
         }
     }
-    Ok(Outcome::Keep(Value::Array(collapse_duplicates(
-        out,
-        strategy.keys,
-    ))))
+    Ok(Outcome::Keep(Value::Array(collapse_duplicates(out, &keys))))
 }
 
 /// The merge metadata of a list, when its schema says it merges.
-fn list_merge(shape: Option<Shape>) -> Option<Merge> {
-    shape
-        .and_then(Shape::merge)
-        .filter(|m| m.strategy.split(',').any(|s| s == "merge"))
+fn list_merge(shape: Option<&Schema>) -> Option<Vec<String>> {
+    shape.and_then(Schema::merge_keys)
 }
 
 /// The list-level marker: the first element carrying `$patch`, when it has no merge key.
-fn list_marker(patch: &[Value], keys: &[&str]) -> Result<Option<(usize, Directive)>, SmpError> {
+fn list_marker(patch: &[Value], keys: &[String]) -> Result<Option<(usize, Directive)>, SmpError> {
     let first = patch.iter().enumerate().find_map(|(i, v)| match v {
         Value::Object(m) if m.contains_key(DIRECTIVE) => Some((i, m)),
         _ => None,
@@ -213,25 +267,35 @@ fn list_marker(patch: &[Value], keys: &[&str]) -> Result<Option<(usize, Directiv
     let Some((index, map)) = first else {
         return Ok(None);
     };
-    if !keys.is_empty() && keys.iter().any(|k| map.get(*k).is_some_and(|v| !v.is_null())) {
+    if !keys.is_empty()
+        && keys
+            .iter()
+            .any(|k| map.get(k.as_str()).is_some_and(|v| !v.is_null()))
+    {
         return Ok(None);
     }
     Ok(directive(map)?.map(|d| (index, d)))
 }
 
-fn merge_lists(patch: &[Value], target: &[Value], shape: Option<Shape>) -> Result<Outcome, SmpError> {
-    let Some(strategy) = list_merge(shape) else {
+fn merge_lists(
+    cx: Cx<'_>,
+    patch: &[Value],
+    target: &[Value],
+    shape: Option<&Schema>,
+) -> Result<Outcome, SmpError> {
+    let Some(keys) = list_merge(shape) else {
         return Ok(Outcome::Keep(Value::Array(patch.to_vec())));
     };
-    let marker = list_marker(patch, strategy.keys)?;
+    let keys = keys.as_slice();
+    let marker = list_marker(patch, keys)?;
     if let Some((_, Directive::Delete)) = marker {
         return Ok(Outcome::Remove);
     }
-    if strategy.keys.is_empty() {
+    if keys.is_empty() {
         return merge_scalars(patch, target, marker);
     }
-    let elem_shape = shape.and_then(Shape::elements);
-    let keys = strategy.keys;
+    let elements = shape.and_then(Schema::elements);
+    let elem_shape = elements.as_ref();
     if let Some((index, Directive::Replace)) = marker {
         // Everything but the marker, as written; keyed elements lose their directives.
         let mut out = Vec::new();
@@ -241,7 +305,7 @@ fn merge_lists(patch: &[Value], target: &[Value], shape: Option<Shape>) -> Resul
             }
             if element_key(element, keys).is_none() {
                 out.push(element.clone());
-            } else if let Outcome::Keep(v) = fresh(element, elem_shape)? {
+            } else if let Outcome::Keep(v) = fresh(cx, element, elem_shape)? {
                 out.push(v);
             }
         }
@@ -254,17 +318,20 @@ fn merge_lists(patch: &[Value], target: &[Value], shape: Option<Shape>) -> Resul
     let keyless = patch
         .iter()
         .any(|v| element_key(v, keys).is_none() && !is_merge_marker(v));
+    // Elements without merge key upset kustomize's merge: a target holding some ends up with
+    // just the last of them; otherwise a patch holding some leaves only the patch's keyed
+    // elements (the first of each key), not merged with the target's.
+    if let Some(last) = target.iter().rev().find(|t| element_key(t, keys).is_none()) {
+        return Ok(Outcome::Keep(Value::Array(vec![last.clone()])));
+    }
     if keyless {
-        // An element without merge key makes kustomize keep only the patch's keyed elements.
         let mut out = Vec::new();
-        for element in patch {
-            if element_key(element, keys).is_some()
-                && let Outcome::Keep(v) = fresh(element, elem_shape)?
-            {
+        for (_, element) in distinct_patch_elements(patch, keys) {
+            if let Outcome::Keep(v) = fresh(cx, element, elem_shape)? {
                 out.push(v);
             }
         }
-        return Ok(Outcome::Keep(Value::Array(collapse_duplicates(out, keys))));
+        return Ok(Outcome::Keep(Value::Array(out)));
     }
     for element in patch {
         if let Value::Object(m) = element {
@@ -273,30 +340,29 @@ fn merge_lists(patch: &[Value], target: &[Value], shape: Option<Shape>) -> Resul
     }
     // kustomize matches by the key fields some element actually sets: ports without any
     // `protocol` merge as a single-key list, and order as one.
-    let used: Vec<&str> = keys
+    let used: Vec<&String> = keys
         .iter()
-        .copied()
         .filter(|k| {
             patch
                 .iter()
                 .chain(target)
-                .any(|e| e.get(*k).is_some_and(|v| !v.is_null()))
+                .any(|e| e.get(k.as_str()).is_some_and(|v| !v.is_null()))
         })
         .collect();
     let merged = if used.len() <= 1 {
-        merge_by_single_key(patch, target, keys, elem_shape)?
+        merge_by_single_key(cx, patch, target, keys, elem_shape)?
     } else {
-        merge_by_key_tuple(patch, target, keys, elem_shape)?
+        merge_by_key_tuple(cx, patch, target, keys, elem_shape)?
     };
     Ok(Outcome::Keep(Value::Array(merged)))
 }
 
 /// The merge-key values of a list element, or `None` when it has none of them.
-fn element_key(element: &Value, keys: &[&str]) -> Option<Vec<String>> {
+fn element_key(element: &Value, keys: &[String]) -> Option<Vec<String>> {
     let map = element.as_object()?;
     let values: Vec<Option<&Value>> = keys
         .iter()
-        .map(|k| map.get(*k).filter(|v| !v.is_null()))
+        .map(|k| map.get(k.as_str()).filter(|v| !v.is_null()))
         .collect();
     if values.iter().all(Option::is_none) {
         return None;
@@ -310,7 +376,10 @@ fn element_key(element: &Value, keys: &[&str]) -> Option<Vec<String>> {
 }
 
 /// Patch elements with distinct keys, each the first one written with that key.
-fn distinct_patch_elements<'a>(patch: &'a [Value], keys: &[&str]) -> Vec<(Vec<String>, &'a Value)> {
+fn distinct_patch_elements<'a>(
+    patch: &'a [Value],
+    keys: &[String],
+) -> Vec<(Vec<String>, &'a Value)> {
     let mut out: Vec<(Vec<String>, &Value)> = Vec::new();
     for element in patch {
         if let Some(key) = element_key(element, keys)
@@ -332,10 +401,11 @@ fn element_directive(element: &Value) -> Result<Option<Directive>, SmpError> {
 /// Single merge key: the patch's elements first, in patch order (merged with the target's element
 /// of the same key), then the target's other elements in their order.
 fn merge_by_single_key(
+    cx: Cx<'_>,
     patch: &[Value],
     target: &[Value],
-    keys: &[&str],
-    elem_shape: Option<Shape>,
+    keys: &[String],
+    elem_shape: Option<&Schema>,
 ) -> Result<Vec<Value>, SmpError> {
     let mut rest: Vec<Option<Value>> = target.iter().cloned().map(Some).collect();
     let mut front = Vec::new();
@@ -347,12 +417,14 @@ fn merge_by_single_key(
         let existing = found.and_then(|i| rest[i].take());
         let merged = match (element_directive(element)?, existing) {
             (Some(Directive::Delete), _) => None,
-            (Some(Directive::Replace), Some(existing)) => Some(normalize(&existing, elem_shape)),
-            (_, existing) => field(element, existing.as_ref(), elem_shape)?.into_value(),
+            (Some(Directive::Replace), Some(existing)) => {
+                Some(normalize(cx, &existing, elem_shape))
+            }
+            (_, existing) => field(cx, element, existing.as_ref(), elem_shape)?.into_value(),
         };
         front.extend(merged);
     }
-    front.extend(rest.iter().flatten().map(|t| normalize(t, elem_shape)));
+    front.extend(rest.iter().flatten().map(|t| normalize(cx, t, elem_shape)));
     Ok(collapse_duplicates(front, keys))
 }
 
@@ -360,10 +432,11 @@ fn merge_by_single_key(
 /// they stand. A patch element that matches a target element only where one of them lacks a key
 /// field (say, `protocol`) is neither merged nor added — as kustomize does.
 fn merge_by_key_tuple(
+    cx: Cx<'_>,
     patch: &[Value],
     target: &[Value],
-    keys: &[&str],
-    elem_shape: Option<Shape>,
+    keys: &[String],
+    elem_shape: Option<&Schema>,
 ) -> Result<Vec<Value>, SmpError> {
     let mut kept: Vec<Option<Value>> = target.iter().cloned().map(Some).collect();
     let mut touched = vec![false; target.len()];
@@ -380,7 +453,9 @@ fn merge_by_key_tuple(
                     Some(Directive::Delete) => None,
                     Some(Directive::Replace) => kept[i].take(),
                     _ => match kept[i].take() {
-                        Some(existing) => field(element, Some(&existing), elem_shape)?.into_value(),
+                        Some(existing) => {
+                            field(cx, element, Some(&existing), elem_shape)?.into_value()
+                        }
                         None => None,
                     },
                 };
@@ -392,7 +467,7 @@ fn merge_by_key_tuple(
                     .any(|(t, k)| k.is_some() && compatible(t, element, keys));
                 if !loosely
                     && directive != Some(Directive::Delete)
-                    && let Outcome::Keep(v) = fresh(element, elem_shape)?
+                    && let Outcome::Keep(v) = fresh(cx, element, elem_shape)?
                 {
                     front.push(v);
                 }
@@ -403,7 +478,7 @@ fn merge_by_key_tuple(
         kept.into_iter()
             .zip(touched)
             .filter_map(|(v, touched)| match v {
-                Some(v) if !touched => Some(normalize(&v, elem_shape)),
+                Some(v) if !touched => Some(normalize(cx, &v, elem_shape)),
                 other => other,
             }),
     );
@@ -411,11 +486,11 @@ fn merge_by_key_tuple(
 }
 
 /// Whether two elements agree on every key field both of them set.
-fn compatible(target: &Value, patch: &Value, keys: &[&str]) -> bool {
+fn compatible(target: &Value, patch: &Value, keys: &[String]) -> bool {
     keys.iter().all(|k| {
         match (
-            target.get(*k).filter(|v| !v.is_null()),
-            patch.get(*k).filter(|v| !v.is_null()),
+            target.get(k.as_str()).filter(|v| !v.is_null()),
+            patch.get(k.as_str()).filter(|v| !v.is_null()),
         ) {
             (Some(a), Some(b)) => scalar_text(a) == scalar_text(b),
             _ => true,
@@ -425,21 +500,33 @@ fn compatible(target: &Value, patch: &Value, keys: &[&str]) -> bool {
 
 /// A target value the patch does not touch still passes through the merge: its merging lists
 /// lose duplicate elements as they would in a merge.
-fn normalize(value: &Value, shape: Option<Shape>) -> Value {
+fn normalize(cx: Cx<'_>, value: &Value, shape: Option<&Schema>) -> Value {
+    let own;
+    let shape = match shape {
+        Some(s) => Some(s),
+        None => {
+            own = schema_of(cx, Some(value));
+            own.as_ref()
+        }
+    };
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), normalize(v, shape.and_then(|s| s.field(k)))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        normalize(cx, v, shape.and_then(|s| s.field(k)).as_ref()),
+                    )
+                })
                 .collect(),
         ),
         Value::Array(items) => match list_merge(shape) {
-            Some(strategy) if strategy.keys.is_empty() => {
-                Value::Array(dedup_scalars(items.iter()))
-            }
-            Some(strategy) => {
-                let elem_shape = shape.and_then(Shape::elements);
-                let items = items.iter().map(|e| normalize(e, elem_shape)).collect();
-                Value::Array(collapse_duplicates(items, strategy.keys))
+            Some(keys) if keys.is_empty() => Value::Array(dedup_scalars(items.iter())),
+            Some(keys) => {
+                let elements = shape.and_then(Schema::elements);
+                let elem_shape = elements.as_ref();
+                let items = items.iter().map(|e| normalize(cx, e, elem_shape)).collect();
+                Value::Array(collapse_duplicates(items, &keys))
             }
             None => value.clone(),
         },
@@ -448,7 +535,7 @@ fn normalize(value: &Value, shape: Option<Shape>) -> Value {
 }
 
 /// Elements sharing a key collapse into one, at the first one's position, holding the last value.
-fn collapse_duplicates(elements: Vec<Value>, keys: &[&str]) -> Vec<Value> {
+fn collapse_duplicates(elements: Vec<Value>, keys: &[String]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::with_capacity(elements.len());
     let mut seen: Vec<(Vec<String>, usize)> = Vec::new();
     for element in elements {

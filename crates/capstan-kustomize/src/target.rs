@@ -78,6 +78,7 @@ impl<'a> Target<'a> {
     /// Loads the kustomization at the loader's root.
     pub fn load(loader: Loader<'a>) -> Result<Target<'a>> {
         let (kustomization, file_name) = load_kustomization(&loader)?;
+        crate::openapi::SchemaSlot::configure(&loader, kustomization.open_api.as_ref())?;
         Ok(Target {
             loader,
             kustomization,
@@ -135,8 +136,12 @@ impl<'a> Target<'a> {
             return Err(crate::plugins::refuse("validators"));
         }
         let vars = self.kustomization.vars.clone();
-        transformers::merge_vars(&mut acc, &vars)
-            .map_err(|e| e.context(format!("merging vars {vars:?}")))?;
+        transformers::merge_vars(&mut acc, &vars).map_err(|e| {
+            e.context(format!(
+                "merging vars {}",
+                crate::vars::describe_list(&vars)
+            ))
+        })?;
         Ok(acc)
     }
 
@@ -276,8 +281,10 @@ impl<'a> Target<'a> {
                 .absorb_all(resmap)
                 .map_err(|e| e.context("merging from generator"))?;
         }
-        if !self.kustomization.generators.is_empty() {
-            return Err(crate::plugins::refuse("generators"));
+        for resmap in crate::plugins::run_generators(self)? {
+            acc.resmap
+                .absorb_all(resmap)
+                .map_err(|e| e.context("merging from generator"))?;
         }
         Ok(())
     }

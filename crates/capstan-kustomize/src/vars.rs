@@ -79,17 +79,32 @@ impl Var {
         }
     }
 
+    /// kustomize's `%v` of a var: `{NAME GVK {fieldPath}}`, after defaulting.
     fn describe(&self) -> String {
         format!(
-            "{{{} {{{} {} {} {}}} {{{}}}}}",
+            "{{{} {} {{{}}}}}",
             self.name,
-            self.objref.api_version,
             self.objref.gvk(),
-            self.objref.name,
-            self.objref.namespace,
             self.field_path()
         )
     }
+}
+
+/// kustomize's `%v` of a list of vars as written (before defaulting), for error context.
+pub fn describe_list(vars: &[Value]) -> String {
+    let items: Vec<String> = vars
+        .iter()
+        .map(|v| match Var::deserialize(v) {
+            Ok(var) => format!(
+                "{{{} {} {{{}}}}}",
+                var.name,
+                Gvk::new(&var.objref.group, &var.objref.version, &var.objref.kind),
+                var.fieldref.field_path
+            ),
+            Err(_) => v.to_string(),
+        })
+        .collect();
+    format!("[{}]", items.join(" "))
 }
 
 fn parse(v: &Value) -> Result<Var> {

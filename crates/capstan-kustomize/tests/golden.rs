@@ -20,12 +20,16 @@ fn cases() -> Vec<PathBuf> {
     dirs
 }
 
-/// The message of kustomize's `error: ...` line.
+/// The part of kustomize's error to look for: the last line of its message, without the
+/// `error: ` prefix or the echo of a plugin's configuration that precedes `` `: ``.
 fn oracle_error(text: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix("error: "))
-        .unwrap_or_default()
-        .to_owned()
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let last = last.strip_prefix("error: ").unwrap_or(last);
+    last.strip_prefix("`: ").unwrap_or(last).to_owned()
 }
 
 #[test]

@@ -5,9 +5,13 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod build;
+pub mod compare;
+pub mod diff;
 mod get;
 mod graph;
 pub mod kustomize;
+pub mod plan;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,5 +39,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Graph(args) => graph::run(&args, out),
         Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
+        Command::Build(args) => build::run(args, out),
+        Command::Diff(args) => diff::run(args, out),
+        Command::Plan(args) => plan::run(args, out),
     }
 }

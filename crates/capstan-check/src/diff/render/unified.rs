@@ -1,0 +1,55 @@
+//! A unified diff of every differing object's YAML (masked), one file header per object named
+//! by its producer and identity, for `patch`-style tools and for reading in a pager.
+
+use std::fmt::Write as _;
+
+use super::yaml_sides;
+use crate::diff::DiffReport;
+
+/// The report as a unified diff.
+pub fn unified(report: &DiffReport) -> String {
+    let mut out = String::new();
+    for failure in &report.side_failures {
+        let _ = writeln!(
+            out,
+            "# the {} side could not be rendered: {}",
+            failure.side, failure.error
+        );
+    }
+    for group in &report.groups {
+        let producer = format!(
+            "{}/{}/{}",
+            group.producer.kind.short(),
+            group.producer.namespace,
+            group.producer.name
+        );
+        for failure in &group.failures {
+            let _ = writeln!(
+                out,
+                "# {producer} fails to render on the {} side: {}",
+                failure.side, failure.error
+            );
+        }
+        for object in &group.objects {
+            let (before, after) = yaml_sides(object);
+            let name = format!("{producer}/{}", object.id);
+            let old = if object.before.is_some() {
+                format!("a/{name}")
+            } else {
+                "/dev/null".to_owned()
+            };
+            let new = if object.after.is_some() {
+                format!("b/{name}")
+            } else {
+                "/dev/null".to_owned()
+            };
+            let diff = similar::TextDiff::from_lines(&before, &after);
+            let _ = write!(
+                out,
+                "{}",
+                diff.unified_diff().context_radius(3).header(&old, &new)
+            );
+        }
+    }
+    out
+}

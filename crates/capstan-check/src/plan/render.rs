@@ -1,0 +1,116 @@
+//! The plan for people (human, markdown) and machines (json).
+
+use std::fmt::Write as _;
+
+use super::{Plan, PlanItem};
+
+/// Output formats of `capstan plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Markdown,
+    Json,
+}
+
+/// Renders a plan.
+pub fn render(plan: &Plan, format: Format, title: &str) -> String {
+    match format {
+        Format::Human => human(plan, title),
+        Format::Markdown => markdown(plan, title),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(plan)
+                .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+            text.push('\n');
+            text
+        }
+    }
+}
+
+fn verdict_line(plan: &Plan) -> String {
+    match &plan.verdict {
+        Some(v) => format!("{} · risk {} · {}", v.phase, v.risk, v.approval),
+        None => "no changes".to_owned(),
+    }
+}
+
+fn item_head(item: &PlanItem) -> String {
+    format!(
+        "{} · {} · {} · {}",
+        item.subject, item.phase, item.risk, item.approval
+    )
+}
+
+fn human(plan: &Plan, title: &str) -> String {
+    let mut out = String::new();
+    if !title.is_empty() {
+        let _ = writeln!(out, "{title}\n");
+    }
+    let _ = writeln!(out, "Verdict: {}\n", verdict_line(plan));
+    for item in plan.items.iter().filter(|i| i.counted) {
+        let _ = writeln!(out, "{}", item_head(item));
+        let _ = writeln!(out, "    why:      {} [rule {}]", item.reason, item.rule);
+        let _ = writeln!(out, "    decision: {}", item.decision);
+        for escalation in &item.escalations {
+            let _ = writeln!(out, "    raised:   {escalation}");
+        }
+    }
+    let deferred: Vec<&PlanItem> = plan.items.iter().filter(|i| !i.counted).collect();
+    if !deferred.is_empty() {
+        let _ = writeln!(out, "\nFiles classified through their objects:");
+        for item in deferred {
+            let _ = writeln!(out, "    {} — {}", item.subject, item.reason);
+        }
+    }
+    if !plan.procedure.is_empty() {
+        let _ = writeln!(out, "\nProcedure:");
+        for (i, step) in plan.procedure.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {step}", i + 1);
+        }
+    }
+    out
+}
+
+fn markdown(plan: &Plan, title: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### capstan plan: {}\n", verdict_line(plan));
+    if !title.is_empty() {
+        let _ = writeln!(out, "{title}\n");
+    }
+    let counted: Vec<&PlanItem> = plan.items.iter().filter(|i| i.counted).collect();
+    if !counted.is_empty() {
+        out.push_str("| change | phase | risk | approval | why |\n|---|---|---|---|---|\n");
+        for item in &counted {
+            let mut why = item.reason.clone();
+            for e in &item.escalations {
+                why.push_str(&format!("; raised by {e}"));
+            }
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                item.subject.to_string().replace('|', "\\|"),
+                item.phase,
+                item.risk,
+                item.approval,
+                why.replace('|', "\\|")
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.procedure.is_empty() {
+        out.push_str("**Procedure**\n\n");
+        for (i, step) in plan.procedure.iter().enumerate() {
+            let _ = writeln!(out, "{}. {}", i + 1, step.replace('|', "\\|"));
+        }
+        out.push('\n');
+    }
+    out.push_str("<details><summary>Decision tree per change</summary>\n\n");
+    for item in &counted {
+        let _ = writeln!(
+            out,
+            "- `{}`: {} [rule `{}`]",
+            item.subject, item.decision, item.rule
+        );
+    }
+    out.push_str("\n</details>\n");
+    out
+}

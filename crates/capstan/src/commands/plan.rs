@@ -1,0 +1,115 @@
+//! `capstan plan`: for every changed file and object, the phase (Bootstrap / GitOps / Hybrid),
+//! the decision-tree branch, the risk and approval, and the procedure; then the verdict.
+//! `--fail-on LEVEL` exits 1 when the verdict's risk reaches LEVEL (a CI gate). Rules come from
+//! the defaults and the repository's `.capstan.yaml` (`plan.rules`, `plan.escalations`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use capstan_check::diff::DiffOptions;
+use capstan_check::plan::render::{Format, render};
+use capstan_check::plan::{PlanInput, Risk, RuleSet, classify, default_rules};
+
+use super::Exit;
+use super::compare::{self, Revisions};
+use super::diff::compare_sides;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The repository (the new side).
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// The revision the change is measured from (default: merge-base with upstream, else HEAD).
+    #[arg(long, conflicts_with = "path_orig")]
+    pub base: Option<String>,
+    /// The old side as another directory instead of a git revision.
+    #[arg(long)]
+    pub path_orig: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "human")]
+    pub output: PlanFormat,
+    /// Exit 1 when the verdict's risk reaches this level.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<Level>,
+}
+
+/// The repository's rules: `.capstan.yaml` at the repository path, ahead of the defaults.
+fn rules(path: &std::path::Path) -> anyhow::Result<RuleSet> {
+    let file = path.join(".capstan.yaml");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => Ok(RuleSet::from_config(&file.display().to_string(), &text)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(default_rules()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", file.display())),
+    }
+}
+
+pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let rules = rules(&args.path)?;
+    let revisions = Revisions {
+        path: &args.path,
+        base: args.base.as_deref(),
+        path_orig: args.path_orig.as_deref(),
+    };
+    let compared = compare_sides(&revisions, false, &DiffOptions::default())?;
+    if !compared.report.side_failures.is_empty() {
+        let errors: Vec<String> = compared
+            .report
+            .side_failures
+            .iter()
+            .map(|f| format!("{}: {}", f.side, f.error))
+            .collect();
+        anyhow::bail!("cannot render: {}", errors.join("; "));
+    }
+    let sides = [&compared.base_rendering, &compared.head_rendering];
+    let files = compare::plan_files(&compared.base, &compared.head, &compared.files, &sides);
+    let mut places = compared.base_rendering.places.clone();
+    places.extend(compared.head_rendering.places.clone());
+    let order = if compared.head_rendering.order.is_empty() {
+        compared.base_rendering.order.clone()
+    } else {
+        compared.head_rendering.order.clone()
+    };
+    let input = PlanInput {
+        files,
+        diff: compared.report,
+        places,
+        order,
+    };
+    let plan = classify(&input, &rules);
+    let format = match args.output {
+        PlanFormat::Human => Format::Human,
+        PlanFormat::Markdown => Format::Markdown,
+        PlanFormat::Json => Format::Json,
+    };
+    let title = format!("{} → {}", compared.base.label, compared.head.label);
+    out.write_all(render(&plan, format, &title).as_bytes())?;
+    let threshold = args.fail_on.map(|level| match level {
+        Level::Low => Risk::Low,
+        Level::Medium => Risk::Medium,
+        Level::High => Risk::High,
+        Level::Critical => Risk::Critical,
+    });
+    let reached = match (&plan.verdict, threshold) {
+        (Some(verdict), Some(threshold)) => verdict.risk >= threshold,
+        _ => false,
+    };
+    Ok(if reached { Exit::Findings } else { Exit::Clean })
+}
