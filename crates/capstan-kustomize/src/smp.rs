@@ -17,8 +17,11 @@
 //! kustomize's element order and duplicate handling are reproduced as observed: merged and new
 //! elements of a single-key list come first in patch order, followed by the target's remaining
 //! elements; in a list matched by several key fields (ports with a `protocol` somewhere) new
-//! elements come first and matched ones stay in place;
-//! duplicate keys collapse to one element at the first position holding the last value.
+//! elements come first and matched ones stay in place. Duplicate keys collapse to one element at
+//! the first position holding the last value — also in merging lists the patch does not touch.
+//! Elements lacking every merge key disturb the merge as they disturb kustomize's (see
+//! `merge_lists`). A kustomization's custom OpenAPI schema, when in force, replaces the built-in
+//! one for every lookup.
 
 use std::sync::Arc;
 
