@@ -561,3 +561,15 @@ fn plan_shows_the_prune_after_remove() {
         "{deleted:#}"
     );
 }
+
+#[test]
+fn refuses_a_path_that_is_not_a_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let run = capstan(&missing, &["app", "add", "web", "--image", "nginx:1.27"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a directory"), "{}", run.stderr);
+    let run = capstan(&missing, &["app", "remove", "web"]);
+    assert_eq!(run.code, 2);
+    assert!(!dir.path().join("nope").exists());
+}
