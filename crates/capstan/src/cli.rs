@@ -29,6 +29,8 @@ pub enum Command {
     App(AppArgs),
     /// Build a kustomization directory, as `kubectl kustomize` does.
     Kustomize(crate::commands::kustomize::KustomizeArgs),
+    /// Render Flux Kustomizations and HelmReleases offline, as the controllers would apply them.
+    Build(crate::commands::build::BuildArgs),
     /// Show what a change does to the rendered objects, per Kustomization and HelmRelease.
     Diff(crate::commands::diff::DiffArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.

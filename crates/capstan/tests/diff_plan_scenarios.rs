@@ -57,12 +57,32 @@ fn capstan(repo: &Path, args: &[&str]) -> (i32, String) {
         .expect("capstan runs");
     let stdout =
         String::from_utf8_lossy(&output.stdout).replace(&repo.display().to_string(), "<repo>");
+    let stdout = redact_commits(&stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.code() != Some(2),
         "capstan {args:?} failed: {stderr}\n{stdout}"
     );
     (output.status.code().unwrap_or(-1), stdout)
+}
+
+/// `base 1a2b3c4d5e6f (HEAD)` → `base <commit> (HEAD)`: the example's content changes the ids.
+fn redact_commits(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("base ") {
+        let (head, tail) = rest.split_at(at + 5);
+        out.push_str(head);
+        let hex = tail.chars().take_while(|c| c.is_ascii_hexdigit()).count();
+        if hex == 12 {
+            out.push_str("<commit>");
+            rest = &tail[12..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn edit(repo: &Path, file: &str, from: &str, to: &str) {
