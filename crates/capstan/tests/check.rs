@@ -466,3 +466,32 @@ fn broken_config_is_a_failure() {
     let (code, _) = run(dir.path(), "human");
     assert_eq!(code, 2);
 }
+
+#[test]
+fn flux_undefined_variable() {
+    let substitute = "  postBuild:\n    substitute:\n      APP: web\n";
+    let bad = repo(
+        &GOOD_DEPLOYMENT.replace(
+            "name: web\n  namespace",
+            "name: ${APP}-${MISSING}\n  namespace",
+        ),
+        substitute,
+    );
+    let (code, found) = findings(bad.path());
+    assert_eq!(code, 1);
+    let hit = found
+        .iter()
+        .find(|f| f["rule"] == "flux/undefined-variable")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(
+        hit["location"]["file"], "clusters/test/apps.yaml",
+        "{hit:#?}"
+    );
+    assert_eq!(hit["location"]["line"], 1, "{hit:#?}");
+    let clean = repo(
+        &GOOD_DEPLOYMENT.replace("name: web\n  namespace", "name: ${APP}\n  namespace"),
+        substitute,
+    );
+    let (code, found) = findings(clean.path());
+    assert_eq!(code, 0, "{found:#?}");
+}

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use capstan_check::check::{DEFAULT_KUBE_VERSION, Sources, rule_ids};
 use capstan_check::{CheckInput, Config, Rendered, Report, Unit, UnitKind, UnitStatus, Verdict};
-use capstan_core::{Fs, Location, OsFs, Severity, Value};
-use capstan_flux::discovery;
-use capstan_flux::graph::DependencyGraph;
+use std::sync::Arc;
+
+use capstan_core::{Diagnostic, Fs, Location, OsFs, ResourceId, Severity, Value};
+use capstan_flux::build::{BuildOptions, BuildReport, Status, build_all};
+use capstan_flux::helm::{HelmBinary, HelmRenderer};
+use capstan_flux::sops::Keys;
 
 use super::Exit;
-use super::get::discover_repository;
 use crate::cli::{CheckArgs, CheckFormat};
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -69,138 +71,152 @@ fn relative(root: &Path, file: &Path) -> PathBuf {
         .unwrap_or_else(|_| file.to_path_buf())
 }
 
-/// Discovers the repository and renders each Kustomization's directory into check units.
+/// Builds every Kustomization and HelmRelease (as `capstan build all`) into check units.
 pub(crate) fn gather(fs: &dyn Fs, root: &Path) -> anyhow::Result<CheckInput> {
-    let discovery = discover_repository(root)?;
-    let renderer = discovery::default_renderer();
-    let mut input = CheckInput::default();
-    let mut rendered_dirs: HashMap<PathBuf, Result<Vec<Rendered>, String>> = HashMap::new();
-    for diagnostic in &discovery.diagnostics {
-        input.diagnostics.push(diagnostic.clone());
-    }
-    for cluster in &discovery.clusters {
-        input
+    let keys = Keys::from_process_env_and_file(None, fs).context("loading SOPS age keys")?;
+    let helm = HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>);
+    let options = BuildOptions {
+        keys,
+        helm,
+        ..BuildOptions::default()
+    };
+    let report =
+        build_all(fs, root, &options).with_context(|| format!("building {}", root.display()))?;
+    Ok(input_of(fs, root, &report))
+}
+
+/// Maps a build report to check units. A unit's own manifest is the one its parent rendered
+/// (post-substitution, as Flux applies it); entry points are found in their own output.
+pub(crate) fn input_of(fs: &dyn Fs, root: &Path, report: &BuildReport) -> CheckInput {
+    // Render failures are the unit's own FAIL; discovery's note about them would repeat it.
+    let mut input = CheckInput {
+        diagnostics: report
             .diagnostics
-            .extend(DependencyGraph::of(cluster).diagnostics());
-        // Render failures become the unit's own FAIL below.
-        input.diagnostics.extend(
-            cluster
-                .diagnostics
-                .iter()
-                .filter(|d| d.code != "flux/build-failed")
-                .cloned(),
-        );
-        input
-            .sources
-            .extend(cluster.sources.iter().map(|s| s.found.raw.clone()));
-        for ks in &cluster.kustomizations {
-            let mut unit = Unit::new(UnitKind::Kustomization, ks.found.raw.clone());
-            unit.location = location_of(root, &ks.found.origin);
-            match (&ks.dir, ks.dir_exists) {
-                (Some(dir), true) => {
-                    let dir = root.join(dir);
-                    let result = rendered_dirs.entry(dir.clone()).or_insert_with(|| {
-                        renderer
-                            .render(fs, &dir)
-                            .map(|objects| {
-                                objects
-                                    .into_iter()
-                                    .map(|o| {
-                                        let location = Location {
-                                            file: o
-                                                .file
-                                                .as_deref()
-                                                .map(|f| relative(root, &root.join(f))),
-                                            document: o.document,
-                                            ..Location::default()
-                                        };
-                                        let encrypted = is_encrypted(fs, root, &o.value, &location);
-                                        Rendered {
-                                            object: o.value,
-                                            location,
-                                            encrypted,
-                                        }
-                                    })
-                                    .collect()
-                            })
-                            .map_err(|e| e.message)
-                    });
-                    match result {
-                        Ok(objects) => {
-                            unit.objects = objects.clone();
-                            apply_target_namespace(&mut unit);
-                        }
-                        Err(message) => {
-                            let diagnostic = capstan_core::Diagnostic::new(
-                                "flux/build-failed",
-                                Severity::Error,
-                                message.clone(),
-                            )
-                            .at(unit.location.clone());
-                            unit.status = UnitStatus::Failed(vec![diagnostic]);
-                        }
-                    }
-                }
-                (Some(_), false) => {
-                    unit.status = UnitStatus::Skipped("spec.path does not exist".to_owned())
-                }
-                (None, _) => {
-                    unit.status = UnitStatus::Skipped("source is not this repository".to_owned())
+            .iter()
+            .filter(|d| d.code != "flux/build-failed")
+            .cloned()
+            .collect(),
+        ..CheckInput::default()
+    };
+    let mut manifests: HashMap<(String, String, String), (Value, Location)> = HashMap::new();
+    for result in report.kustomizations.iter().chain(&report.helm_releases) {
+        for built in &result.objects {
+            let kind = built
+                .object
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let id = ResourceId::of(&built.object);
+            if id.group.ends_with("toolkit.fluxcd.io") {
+                let location = Location {
+                    file: built.file.as_deref().map(|f| relative(root, &root.join(f))),
+                    ..Location::default()
+                };
+                if matches!(kind, "Kustomization" | "HelmRelease") {
+                    manifests
+                        .entry((
+                            kind.to_owned(),
+                            id.namespace.clone().unwrap_or_default(),
+                            id.name.clone(),
+                        ))
+                        .or_insert_with(|| (built.object.clone(), location));
+                } else if id.group.starts_with("source.") {
+                    input.sources.push(built.object.clone());
                 }
             }
-            input.units.push(unit);
         }
-        for hr in &cluster.helm_releases {
-            let mut unit = Unit::new(UnitKind::HelmRelease, hr.found.raw.clone());
-            unit.location = location_of(root, &hr.found.origin);
-            unit.status =
-                UnitStatus::Skipped("chart rendering is not wired into check yet".to_owned());
+    }
+    for (kind, results) in [
+        (UnitKind::Kustomization, &report.kustomizations),
+        (UnitKind::HelmRelease, &report.helm_releases),
+    ] {
+        for result in results {
+            let flux_kind = match kind {
+                UnitKind::Kustomization => "Kustomization",
+                UnitKind::HelmRelease => "HelmRelease",
+            };
+            let key = (
+                flux_kind.to_owned(),
+                result.key.namespace.clone(),
+                result.key.name.clone(),
+            );
+            let (manifest, location) = manifests.get(&key).cloned().unwrap_or_else(|| {
+                let api = match kind {
+                    UnitKind::Kustomization => "kustomize.toolkit.fluxcd.io/v1",
+                    UnitKind::HelmRelease => "helm.toolkit.fluxcd.io/v2",
+                };
+                let manifest = serde_json::json!({"apiVersion": api, "kind": flux_kind,
+                    "metadata": {"name": result.key.name, "namespace": result.key.namespace}});
+                (manifest, Location::default())
+            });
+            let mut unit = Unit::new(kind, manifest);
+            unit.location = location;
+            unit.status = match result.status {
+                Status::Rendered => UnitStatus::Rendered,
+                Status::Suspended => UnitStatus::Skipped("suspended".to_owned()),
+                Status::Skipped => UnitStatus::Skipped(result.errors.join("; ")),
+                Status::Failed
+                    if kind == UnitKind::HelmRelease
+                        && result.errors.iter().all(|e| unreachable_chart(e)) =>
+                {
+                    UnitStatus::Skipped(format!(
+                        "chart not available offline: {}",
+                        result.errors.join("; ")
+                    ))
+                }
+                Status::Failed => UnitStatus::Failed(
+                    result
+                        .errors
+                        .iter()
+                        .map(|e| {
+                            let code = if e.contains("variable not set") {
+                                "flux/undefined-variable"
+                            } else {
+                                "flux/build-failed"
+                            };
+                            Diagnostic::new(code, Severity::Error, e.clone())
+                                .at(unit.location.clone())
+                        })
+                        .collect(),
+                ),
+            };
+            unit.objects = result
+                .objects
+                .iter()
+                .map(|built| {
+                    let location = Location {
+                        file: built.file.as_deref().map(|f| relative(root, &root.join(f))),
+                        ..Location::default()
+                    };
+                    let encrypted = is_encrypted(fs, root, &built.object, &location);
+                    Rendered {
+                        object: built.object.clone(),
+                        location,
+                        encrypted,
+                    }
+                })
+                .collect();
             input.units.push(unit);
         }
     }
-    Ok(input)
+    input
 }
 
-/// `spec.targetNamespace` sets the namespace of every namespaced object, as kustomize-controller does.
-fn apply_target_namespace(unit: &mut Unit) {
-    let Some(ns) = unit
-        .spec("targetNamespace")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
-        return;
-    };
-    for rendered in &mut unit.objects {
-        let kind = rendered
-            .object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if matches!(
-            kind,
-            "Namespace"
-                | "CustomResourceDefinition"
-                | "ClusterRole"
-                | "ClusterRoleBinding"
-                | "StorageClass"
-                | "PriorityClass"
-        ) {
-            continue;
-        }
-        if let Some(meta) = rendered
-            .object
-            .get_mut("metadata")
-            .and_then(Value::as_object_mut)
-        {
-            meta.insert("namespace".to_owned(), Value::String(ns.clone()));
-        }
-    }
-}
-
-fn location_of(root: &Path, origin: &discovery::Origin) -> Location {
-    let mut location = origin.location();
-    location.file = location.file.map(|f| relative(root, &root.join(f)));
-    location
+/// True for HelmRelease errors that only say the chart cannot be had offline (remote repository,
+/// no helm binary), which make the release SKIPPED rather than FAILED.
+fn unreachable_chart(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    [
+        "not found at",
+        "not reachable",
+        "helm not found",
+        "remote",
+        "offline",
+        "chart cache",
+        "not this repository",
+    ]
+    .iter()
+    .any(|m| e.contains(m))
 }
 
 /// True when the object's source document carries SOPS metadata.
