@@ -40,6 +40,9 @@ pub struct Loader<'a> {
     /// The remote repository this loader's root lies in, if any.
     repo: Option<RemoteTarget>,
     options: &'a Options,
+    /// The OpenAPI schema strategic merges use, shared by the whole build (kz-patch's
+    /// [`crate::openapi::SchemaSlot`]).
+    openapi: crate::openapi::SchemaSlot,
 }
 
 impl std::fmt::Debug for Loader<'_> {
@@ -64,7 +67,13 @@ impl<'a> Loader<'a> {
             referrers: Vec::new(),
             repo: None,
             options,
+            openapi: crate::openapi::SchemaSlot::default(),
         })
+    }
+
+    /// The OpenAPI schema slot of this build.
+    pub fn openapi(&self) -> &crate::openapi::SchemaSlot {
+        &self.openapi
     }
 
     /// The directory this loader reads from.
@@ -156,6 +165,7 @@ impl<'a> Loader<'a> {
                 referrers,
                 repo: Some(target),
                 options: self.options,
+                openapi: self.openapi.clone(),
             });
         }
         if Path::new(path).is_absolute() {
@@ -189,6 +199,7 @@ impl<'a> Loader<'a> {
             referrers,
             repo: self.repo.clone(),
             options: self.options,
+            openapi: self.openapi.clone(),
         })
     }
 }

@@ -9,6 +9,7 @@
 //! options allow changing them. A JSON6902 patch always needs a target.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use capstan_core::Value;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::json6902::JsonPatch;
 use crate::loader::Loader;
+use crate::openapi::CustomSchema;
 use crate::resid::ResId;
 use crate::resmap::ResMap;
 use crate::resource::Resource;
@@ -144,7 +146,7 @@ pub fn apply_patch_entry(
                         return Err(Error::msg(format!("patch appears to be empty: {source}")));
                     };
                     let chosen = selector::select(resmap, target)?;
-                    apply_smp_to(resmap, &chosen, patch, options, true)
+                    apply_smp_to(resmap, &chosen, patch, options, true, loader)
                 }
                 None => {
                     for patch in &docs {
@@ -154,7 +156,7 @@ pub fn apply_patch_entry(
                                 "no resource matches strategic merge patch \"{id}\": {e}"
                             ))
                         })?;
-                        apply_smp_to(resmap, &[chosen], patch, options, false)?;
+                        apply_smp_to(resmap, &[chosen], patch, options, false, loader)?;
                     }
                     Ok(())
                 }
@@ -205,7 +207,9 @@ fn apply_smp_to(
     patch: &Value,
     options: Options,
     targeted: bool,
+    loader: &Loader<'_>,
 ) -> Result<()> {
+    let custom = loader.openapi().custom();
     let mut deleted = Vec::new();
     for &index in chosen {
         let Some(resource) = resmap.get_mut(index) else {
@@ -223,7 +227,7 @@ fn apply_smp_to(
             );
             map.insert("kind".to_owned(), kind);
         }
-        if !apply_smp(resource, &patch, options)? {
+        if !apply_smp(resource, &patch, options, custom.as_ref())? {
             deleted.push(index);
         }
     }
@@ -234,7 +238,12 @@ fn apply_smp_to(
 }
 
 /// kustomize's `Resource.ApplySmPatch`. Returns false when the patch deleted the object.
-pub fn apply_smp(resource: &mut Resource, patch: &Value, options: Options) -> Result<bool> {
+pub fn apply_smp(
+    resource: &mut Resource,
+    patch: &Value,
+    options: Options,
+    custom: Option<&Arc<CustomSchema>>,
+) -> Result<bool> {
     let name = resource.name().to_owned();
     let namespace = resource.namespace().to_owned();
     let kind = resource.kind().to_owned();
@@ -243,7 +252,7 @@ pub fn apply_smp(resource: &mut Resource, patch: &Value, options: Options) -> Re
         resource.allow_name_change |= options.allow_name_change;
         resource.allow_kind_change |= options.allow_kind_change;
     }
-    let merged = smp::merge(patch, &resource.object).map_err(|e| {
+    let merged = smp::merge_with(patch, &resource.object, custom).map_err(|e| {
         Error::msg(e.message).context(format!(
             "applying strategic merge patch to {}",
             resource.id()
@@ -300,7 +309,7 @@ pub fn apply_strategic_merge(
     for patch in &patches {
         let id = ResId::of(patch);
         let index = by_id(resmap, &id)?;
-        apply_smp_to(resmap, &[index], patch, Options::default(), false)?;
+        apply_smp_to(resmap, &[index], patch, Options::default(), false, loader)?;
     }
     Ok(())
 }

@@ -18,7 +18,9 @@ use std::rc::Rc;
 
 use capstan_core::{Map, Value};
 
-use crate::openapi::Shape;
+use std::sync::Arc;
+
+use crate::openapi::{CustomSchema, Schema};
 
 /// A strategic merge that kustomize would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,10 +39,29 @@ fn err(message: impl Into<String>) -> SmpError {
 /// Applies `patch` to `target` with kustomize's strategic-merge semantics. Returns `None` when the
 /// patch deletes the whole object (`$patch: delete` at the top).
 pub fn merge(patch: &Value, target: &Value) -> Result<Option<Value>, SmpError> {
+    merge_with(patch, target, None)
+}
+
+/// [`merge`] with a kustomization's custom OpenAPI schema in force instead of the built-in one.
+pub fn merge_with(
+    patch: &Value,
+    target: &Value,
+    custom: Option<&Arc<CustomSchema>>,
+) -> Result<Option<Value>, SmpError> {
     let dest = Some(to_node(target));
     let origin = Some(to_node(patch));
-    let result = walk(None, [dest, origin], &mut Vec::new())?;
+    let mut cx = Cx {
+        path: Vec::new(),
+        custom: custom.cloned(),
+    };
+    let result = walk(None, [dest, origin], &mut cx)?;
     Ok(result.map(|n| to_value(&n)))
+}
+
+/// What the walk carries along: the field path (for messages) and the schema in force.
+struct Cx {
+    path: Vec<String>,
+    custom: Option<Arc<CustomSchema>>,
 }
 
 // --- the node tree --------------------------------------------------------------------------------
@@ -393,11 +414,7 @@ fn short_tag(n: &N) -> &'static str {
 
 type Sources = [Option<N>; 2];
 
-fn walk(
-    schema: Option<Shape>,
-    mut sources: Sources,
-    path: &mut Vec<String>,
-) -> Result<Option<N>, SmpError> {
+fn walk(schema: Option<Schema>, mut sources: Sources, cx: &mut Cx) -> Result<Option<N>, SmpError> {
     let schema = schema.or_else(|| {
         sources
             .iter()
@@ -406,7 +423,7 @@ fn walk(
             .find_map(|s| {
                 let av = field(s, "apiVersion").map(|n| raw_value(&n))?;
                 let k = field(s, "kind").map(|n| raw_value(&n))?;
-                Shape::for_type(&av, &k)
+                Schema::for_type(cx.custom.as_ref(), &av, &k)
             })
     });
     let node_kind = sources.iter().flatten().find(|s| !is_null(s)).map(kind);
@@ -415,18 +432,15 @@ fn walk(
             for s in &sources {
                 check_kind(s.as_ref(), Kind::Map)?;
             }
-            walk_map(schema, &mut sources, path)
+            walk_map(schema, &mut sources, cx)
         }
         Some(Kind::Seq) => {
             for s in &sources {
                 check_kind(s.as_ref(), Kind::Seq)?;
             }
-            let merge = schema.and_then(Shape::merge);
-            match merge {
-                Some(m) if m.strategy.split(',').any(|s| s == "merge") => {
-                    walk_associative(schema, m.keys, &mut sources, path)
-                }
-                _ => Ok(sources[1].clone().or_else(|| sources[0].clone())),
+            match schema.as_ref().and_then(Schema::merge_keys) {
+                Some(keys) => walk_associative(schema, keys, &mut sources, cx),
+                None => Ok(sources[1].clone().or_else(|| sources[0].clone())),
             }
         }
         Some(Kind::Scalar) => {
@@ -462,9 +476,9 @@ fn visit_map(sources: &Sources) -> Result<Option<N>, SmpError> {
 }
 
 fn walk_map(
-    schema: Option<Shape>,
+    schema: Option<Schema>,
     sources: &mut Sources,
-    path: &mut Vec<String>,
+    cx: &mut Cx,
 ) -> Result<Option<N>, SmpError> {
     let Some(dest) = visit_map(sources)? else {
         return Ok(None);
@@ -474,14 +488,14 @@ fn walk_map(
     names.sort();
     names.dedup();
     for name in names {
-        let child_schema = schema.and_then(|s| s.field(&name));
+        let child_schema = schema.as_ref().and_then(|s| s.field(&name));
         let values = [
             sources[0].as_ref().and_then(|s| field(s, &name)),
             sources[1].as_ref().and_then(|s| field(s, &name)),
         ];
-        path.push(name.clone());
-        let val = walk(child_schema, values, path)?;
-        path.pop();
+        cx.path.push(name.clone());
+        let val = walk(child_schema, values, cx)?;
+        cx.path.pop();
         set_field(&dest, &name, val)?;
     }
     Ok(Some(dest))
@@ -503,19 +517,18 @@ fn visit_list(sources: &Sources) -> Result<Option<N>, SmpError> {
 }
 
 fn walk_associative(
-    schema: Option<Shape>,
-    keys: &[&str],
+    schema: Option<Schema>,
+    keys: Vec<String>,
     sources: &mut Sources,
-    path: &mut Vec<String>,
+    cx: &mut Cx,
 ) -> Result<Option<N>, SmpError> {
     let Some(dest) = visit_list(sources)? else {
         return Ok(None);
     };
     sources[0] = Some(dest.clone());
-    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
     let values = element_values(sources, &keys);
     if !values.is_empty() || !keys.is_empty() {
-        return set_elements(schema, values, &keys, dest, sources, path);
+        return set_elements(schema, values, &keys, dest, sources, cx);
     }
     set_elements(
         schema,
@@ -523,7 +536,7 @@ fn walk_associative(
         &[String::new()],
         dest,
         sources,
-        path,
+        cx,
     )
 }
 
@@ -635,15 +648,15 @@ fn scalar_from_text(text: &str) -> Value {
 }
 
 fn set_elements(
-    schema: Option<Shape>,
+    schema: Option<Schema>,
     mut values_list: Vec<Vec<String>>,
     keys: &[String],
     dest: N,
     sources: &Sources,
-    path: &mut Vec<String>,
+    cx: &mut Cx,
 ) -> Result<Option<N>, SmpError> {
     let items = new(Node::Seq(Vec::new()));
-    let element_schema = schema.and_then(Shape::elements);
+    let element_schema = schema.as_ref().and_then(Schema::elements);
     if keys.len() > 1 {
         merge_values(&mut values_list);
     }
@@ -664,7 +677,7 @@ fn set_elements(
             sources[0].as_ref().and_then(|s| element_list(s, &lk, &lv)),
             sources[1].as_ref().and_then(|s| element_list(s, &lk, &lv)),
         ];
-        let val = walk(element_schema, element_sources, path)?;
+        let val = walk(element_schema.clone(), element_sources, cx)?;
         let mut exit = false;
         for (i, key) in valid_keys.iter().enumerate() {
             let empty = missing_or_null(val.as_ref()) || is_empty_map(val.as_ref());

@@ -81,6 +81,7 @@ impl<'a> Target<'a> {
     /// Loads the kustomization at the loader's root.
     pub fn load(loader: Loader<'a>) -> Result<Target<'a>> {
         let (kustomization, file_name) = load_kustomization(&loader)?;
+        crate::openapi::SchemaSlot::configure(&loader, kustomization.open_api.as_ref())?;
         Ok(Target {
             loader,
             kustomization,

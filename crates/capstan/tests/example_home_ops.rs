@@ -190,6 +190,13 @@ fn the_seeds_practices_hold() {
                 {
                     problem("PVC without the kubernetes.io/pvc-protection finalizer");
                 }
+                if str_at(
+                    &object,
+                    "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune",
+                ) != Some("disabled")
+                {
+                    problem("PVC that Flux would prune");
+                }
             }
             "Ingress" => {
                 if str_at(

@@ -284,10 +284,14 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
     // rendered objects
     for group in &input.diff.groups {
         let place = input.places.get(&group.producer);
-        let ks = place.map(|p| p.kustomization.clone()).or_else(|| {
-            (group.producer.kind == ProducerKind::Kustomization)
-                .then(|| group.producer.name.clone())
-        });
+        // a Kustomization that is going away is not reconciled: its parent's reconcile prunes it
+        let ks = place
+            .map(|p| p.kustomization.clone())
+            .or_else(|| {
+                (group.producer.kind == ProducerKind::Kustomization)
+                    .then(|| group.producer.name.clone())
+            })
+            .filter(|_| group.in_head);
         for failure in group.failures.iter().filter(|f| f.side == Which::Head) {
             let subject = Subject::Render {
                 producer: group.producer.to_string(),
@@ -350,10 +354,18 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
         }
     }
     // files
-    let object_ks: std::collections::BTreeSet<String> = items
+    let mut object_ks: std::collections::BTreeSet<String> = items
         .iter()
         .filter_map(|i: &PlanItem| i.kustomization.clone())
         .collect();
+    object_ks.extend(
+        input
+            .diff
+            .groups
+            .iter()
+            .filter(|g| !g.objects.is_empty())
+            .map(|g| g.producer.name.clone()),
+    );
     for file in &input.files {
         let facts = Facts {
             item: Some(ItemKind::File),

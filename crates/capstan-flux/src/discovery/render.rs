@@ -70,34 +70,27 @@ pub fn kustomization_file(fs: &dyn Fs, dir: &Path) -> Option<PathBuf> {
 /// The `resources:` of the kustomization kustomize-controller generates for a directory without
 /// one: every `.yaml`/`.yml` file below `dir`, recursively and in lexical order, except that a
 /// sub-directory holding a kustomization file is listed as a directory and not descended into.
-/// Entries are relative to `dir`. Flux rejects a listed file that does not decode as Kubernetes
-/// YAML; the renderer that reads the files reports that.
+/// Like Go's `filepath.Walk`, symbolic links to directories are not followed (so a symlink loop
+/// ends there). Entries are relative to `dir`. Flux rejects a listed file that does not decode
+/// as Kubernetes YAML; the renderer that reads the files reports that.
 pub fn generated_resources(fs: &dyn Fs, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    let mut visited = BTreeSet::new();
-    walk_generated(fs, dir, dir, &mut out, &mut visited)?;
+    walk_generated(fs, dir, dir, &mut out)?;
     Ok(out)
 }
 
-fn walk_generated(
-    fs: &dyn Fs,
-    base: &Path,
-    dir: &Path,
-    out: &mut Vec<PathBuf>,
-    visited: &mut BTreeSet<PathBuf>,
-) -> io::Result<()> {
-    // A symlink loop would revisit a directory under a new name; its real path repeats.
-    let real = fs.canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    if !visited.insert(real) {
-        return Err(io::Error::other(format!("{}: symlink loop", dir.display())));
-    }
+fn walk_generated(fs: &dyn Fs, base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let real_dir = fs.canonicalize(dir).ok();
     for entry in fs.read_dir(dir)? {
         let relative = entry.strip_prefix(base).unwrap_or(&entry).to_path_buf();
         if fs.is_dir(&entry) {
+            if is_symlink(fs, real_dir.as_deref(), &entry) {
+                continue;
+            }
             if kustomization_file(fs, &entry).is_some() {
                 out.push(relative);
             } else {
-                walk_generated(fs, base, &entry, out, visited)?;
+                walk_generated(fs, base, &entry, out)?;
             }
         } else if matches!(
             entry.extension().and_then(|e| e.to_str()),
@@ -107,6 +100,15 @@ fn walk_generated(
         }
     }
     Ok(())
+}
+
+/// True when `entry` resolves somewhere other than where it sits in `real_dir`.
+fn is_symlink(fs: &dyn Fs, real_dir: Option<&Path>, entry: &Path) -> bool {
+    let (Some(real_dir), Some(name)) = (real_dir, entry.file_name()) else {
+        return false;
+    };
+    fs.canonicalize(entry)
+        .is_ok_and(|real| real != real_dir.join(name))
 }
 
 /// An [`Fs`] that passes every call through and remembers which files were read, so discovery

@@ -320,32 +320,46 @@ fn infer_root(
     path.to_path_buf()
 }
 
-/// The candidates whose file no other candidate's build reads.
+/// The candidates whose file no other candidate's build reads. A file inside another
+/// candidate's directory counts as read without rendering (the common layout); the candidates
+/// left are rendered to see whether one reads another's file through a kustomization.
 fn uncovered(root: &Path, candidates: &[Candidate], cache: &mut RenderCache<'_>) -> Vec<Candidate> {
-    let reads: Vec<BTreeSet<PathBuf>> = candidates
+    let dirs: Vec<Option<PathBuf>> = candidates
         .iter()
         .map(|candidate| {
             let dir = match spec_path(&candidate.ks) {
                 Some(spec) => capstan_core::fs::normalize(&root.join(spec)),
                 None => root.to_path_buf(),
             };
-            if !within(root, &dir) {
-                return BTreeSet::new();
-            }
-            cache.render(&dir).files.clone()
+            within(root, &dir).then_some(dir)
         })
         .collect();
-    let roots: Vec<Candidate> = candidates
+    let files: Vec<PathBuf> = candidates
         .iter()
-        .enumerate()
-        .filter(|(index, candidate)| {
-            let file = capstan_core::fs::normalize(&candidate.file);
+        .map(|c| capstan_core::fs::normalize(&c.file))
+        .collect();
+    let contained = |index: usize| {
+        dirs.iter().enumerate().any(|(other, dir)| {
+            other != index && dir.as_ref().is_some_and(|d| files[index].starts_with(d))
+        })
+    };
+    let remaining: Vec<usize> = (0..candidates.len()).filter(|&i| !contained(i)).collect();
+    let reads: Vec<(usize, BTreeSet<PathBuf>)> = remaining
+        .iter()
+        .filter_map(|&i| {
+            dirs[i]
+                .as_ref()
+                .map(|dir| (i, cache.render(dir).files.clone()))
+        })
+        .collect();
+    let roots: Vec<Candidate> = remaining
+        .iter()
+        .filter(|&&index| {
             !reads
                 .iter()
-                .enumerate()
-                .any(|(other, files)| other != *index && files.contains(&file))
+                .any(|(other, read)| *other != index && read.contains(&files[index]))
         })
-        .map(|(_, candidate)| candidate.clone())
+        .map(|&index| candidates[index].clone())
         .collect();
     if roots.is_empty() {
         candidates.to_vec()

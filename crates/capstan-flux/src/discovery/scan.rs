@@ -60,8 +60,9 @@ pub fn scan_entry_documents(fs: &dyn Fs, dir: &Path) -> Vec<ScannedDocument> {
         let Ok(text) = fs.read_to_string(&file) else {
             continue;
         };
-        // Cheap pre-filter: most files name neither kind.
-        if !text.contains("Kustomization") && !text.contains("FluxInstance") {
+        // Cheap pre-filter: most files name neither API group.
+        if !text.contains("kustomize.toolkit.fluxcd.io") && !text.contains("fluxcd.controlplane.io")
+        {
             continue;
         }
         let Ok(documents) = parse_documents(&text) else {

@@ -302,13 +302,15 @@ fn resolve_host(
     };
     check_hostname(&full).map_err(|reason| invalid("--ingress-host", host, reason))?;
     if let Some(domain) = &conventions.domain
-        && !full.ends_with(&format!(".{domain}"))
+        && full
+            .strip_suffix(&format!(".{domain}"))
+            .is_none_or(|app| app.contains('.'))
     {
         return Err(invalid(
             "--ingress-host",
             host,
             format!(
-                "every ingress in this repository is on {domain}; use --ingress-host NAME or \
+                "hosts in this repository are <app>.{domain}; use --ingress-host NAME or \
                  NAME.{domain}"
             ),
         ));

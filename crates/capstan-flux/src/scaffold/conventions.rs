@@ -145,12 +145,19 @@ pub fn learn(
         }
     ));
 
-    let (domain, domain_count) = learn_domain(index);
+    let (domain, domain_count) = match configured_domain(fs, root) {
+        Some(domain) => (Some(domain), 0),
+        None => learn_domain(index),
+    };
     if let Some(domain) = &domain {
-        notes.push(format!(
-            "domain {domain} (from {domain_count} Ingress host{})",
-            if domain_count == 1 { "" } else { "s" }
-        ));
+        notes.push(if domain_count == 0 {
+            format!("domain {domain} (from .capstan.yaml)")
+        } else {
+            format!(
+                "domain {domain} (from {domain_count} Ingress host{})",
+                if domain_count == 1 { "" } else { "s" }
+            )
+        });
     }
     let ingress_class = mode(index.ingresses.iter().filter_map(|i| i.value.class.clone()));
     let cluster_issuer = mode(
@@ -428,6 +435,17 @@ fn common_depends_on(siblings: &[&FluxKustomization]) -> Vec<String> {
                 .all(|k| k.depends_on.iter().any(|(n, _)| n == name))
         })
         .collect()
+}
+
+/// The domain `.capstan.yaml` declares for `check` (`check.rules.ingress-host-tls.domain`).
+fn configured_domain(fs: &dyn Fs, root: &Path) -> Option<String> {
+    let text = fs.read_to_string(&root.join(".capstan.yaml")).ok()?;
+    let config = capstan_core::yaml::parse_document(&text).ok()?;
+    config
+        .pointer("/check/rules/ingress-host-tls/domain")
+        .and_then(Value::as_str)
+        .map(|d| d.trim_start_matches('.').to_owned())
+        .filter(|d| !d.is_empty())
 }
 
 fn learn_domain(index: &RepoIndex) -> (Option<String>, usize) {

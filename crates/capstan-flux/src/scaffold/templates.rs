@@ -261,6 +261,12 @@ fn pvc(app: &AppSpec, size: &str, conventions: &Conventions) -> Node {
             map([
                 ("name", s(&format!("{}-data", app.name))),
                 ("namespace", s(&app.namespace)),
+                // Flux never prunes the claim (its data outlives a refactor of the repository),
+                // and Kubernetes never deletes it while a pod uses it.
+                (
+                    "annotations",
+                    map([("kustomize.toolkit.fluxcd.io/prune", s("disabled"))]),
+                ),
                 ("finalizers", seq([s("kubernetes.io/pvc-protection")])),
             ]),
         ),

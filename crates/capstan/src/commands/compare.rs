@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, bail};
 use capstan_check::diff::{Producer, ProducerKind, Rendered, Side};
@@ -149,6 +150,13 @@ pub fn changed_fields(base: &Opened, head: &Opened, path: &Path) -> Vec<String> 
     fields
 }
 
+/// One directory's render and the files it read (relative to the repository root).
+#[derive(Clone)]
+pub struct CachedRender {
+    result: Result<Vec<discovery::RenderedObject>, discovery::RenderError>,
+    files: BTreeSet<PathBuf>,
+}
+
 /// One side rendered, with what classification and changed-only mode need to know about it.
 #[derive(Default)]
 pub struct Rendering {
@@ -158,44 +166,81 @@ pub struct Rendering {
     pub order: Vec<String>,
     /// The files each producer's render read, relative to the repository root.
     pub inputs: BTreeMap<Producer, BTreeSet<PathBuf>>,
+    /// Every directory rendered, by its path relative to the repository root.
+    pub renders: BTreeMap<PathBuf, CachedRender>,
+    /// How many directories were rendered (not taken from the other side).
+    pub rendered_dirs: usize,
 }
 
-/// Renders a directory the way kustomize-controller does before post-build steps: its own
-/// kustomization, or the one Flux generates for a plain directory.
-struct DirRenderer;
+/// The other side's renders and the files that changed between the sides.
+type Reuse<'a> = (
+    &'a BTreeMap<PathBuf, CachedRender>,
+    &'a [(PathBuf, FileChange)],
+);
 
-impl Renderer for DirRenderer {
+/// A renderer that renders each directory once, records the files it read, and in changed-only
+/// mode takes the other side's render of a directory none of whose inputs changed: identical
+/// inputs give identical output, so only what a change touches is rendered twice.
+struct CachingRenderer<'a> {
+    inner: Box<dyn Renderer>,
+    root: &'a Path,
+    reuse: Option<Reuse<'a>>,
+    done: Mutex<BTreeMap<PathBuf, CachedRender>>,
+    rendered: Mutex<usize>,
+}
+
+impl CachingRenderer<'_> {
+    fn key(&self, dir: &Path) -> PathBuf {
+        relative_to(self.root, &capstan_core::fs::normalize(dir))
+    }
+
+    fn get(&self, fs: &dyn Fs, dir: &Path) -> CachedRender {
+        let key = self.key(dir);
+        if let Some(hit) = self.done.lock().expect("render cache lock").get(&key) {
+            return hit.clone();
+        }
+        let reused = self.reuse.and_then(|(other, changed)| {
+            let cached = other.get(&key)?;
+            let touched = changed.iter().any(|(file, _)| {
+                cached.files.contains(file) || (key != Path::new(".") && file.starts_with(&key))
+            });
+            (!touched).then(|| cached.clone())
+        });
+        let entry = reused.unwrap_or_else(|| {
+            *self.rendered.lock().expect("counter lock") += 1;
+            let recording = RecordingFs::new(fs);
+            let result = self.inner.render(&recording, dir);
+            let files = recording
+                .files_read()
+                .iter()
+                .map(|f| relative_to(self.root, f))
+                .collect();
+            CachedRender { result, files }
+        });
+        self.done
+            .lock()
+            .expect("render cache lock")
+            .insert(key, entry.clone());
+        entry
+    }
+}
+
+impl Renderer for CachingRenderer<'_> {
     fn render(
         &self,
         fs: &dyn Fs,
         dir: &Path,
     ) -> Result<Vec<discovery::RenderedObject>, discovery::RenderError> {
-        if discovery::render::kustomization_file(fs, dir).is_none() {
-            return discovery::ResourceListRenderer.render(fs, dir);
-        }
-        let options = capstan_kustomize::Options {
-            load_restrictor: capstan_kustomize::LoadRestrictor::None,
-            ..Default::default()
-        };
-        match capstan_kustomize::build(fs, dir, &options) {
-            Ok(resmap) => Ok(resmap
-                .into_resources()
-                .into_iter()
-                .map(|r| discovery::RenderedObject {
-                    value: r.object,
-                    file: r.source,
-                    document: None,
-                })
-                .collect()),
-            Err(error) => Err(discovery::RenderError::new(error.to_string())),
-        }
+        self.get(fs, dir).result
     }
 }
 
 fn relative_to(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf())
+    match path.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => path.to_path_buf(),
+    }
 }
 
 /// What changed-only mode renders: the producers already known to be affected, and any whose
@@ -215,27 +260,34 @@ impl Selection<'_> {
     }
 }
 
-/// Renders every Kustomization of one side, or with a [`Selection`] only the selected ones (the
-/// others are left out of the side altogether).
-pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
+/// Renders one side. With a [`Selection`], only the selected producers are kept, and `reuse`
+/// (the other side's rendering) supplies every directory whose inputs did not change.
+pub fn render(
+    opened: &Opened,
+    only: Option<&Selection<'_>>,
+    reuse: Option<&Rendering>,
+) -> Rendering {
     let fs = opened.fs.as_ref();
-    let found = match discovery::discover(
-        fs,
-        &opened.root,
-        &DirRenderer,
-        &discovery::Options::default(),
-    ) {
-        Ok(found) => found,
-        Err(error) => {
-            return Rendering {
-                side: Side {
-                    rendered: Vec::new(),
-                    error: Some(error.to_string()),
-                },
-                ..Rendering::default()
-            };
-        }
+    let renderer = CachingRenderer {
+        inner: discovery::default_renderer(),
+        root: &opened.root,
+        reuse: reuse.zip(only).map(|(r, sel)| (&r.renders, sel.files)),
+        done: Mutex::new(BTreeMap::new()),
+        rendered: Mutex::new(0),
     };
+    let found =
+        match discovery::discover(fs, &opened.root, &renderer, &discovery::Options::default()) {
+            Ok(found) => found,
+            Err(error) => {
+                return Rendering {
+                    side: Side {
+                        rendered: Vec::new(),
+                        error: Some(error.to_string()),
+                    },
+                    ..Rendering::default()
+                };
+            }
+        };
     let mut rendering = Rendering::default();
     for cluster in &found.clusters {
         for ks in &cluster.kustomizations {
@@ -260,20 +312,19 @@ pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
             {
                 continue;
             }
-            let recording = RecordingFs::new(fs);
-            let outcome = if ks.dir_exists {
-                DirRenderer
-                    .render(&recording, &opened.root.join(&dir))
+            let (outcome, mut inputs) = if ks.dir_exists {
+                let cached = renderer.get(fs, &opened.root.join(&dir));
+                let outcome = cached
+                    .result
                     .map(|objects| objects.into_iter().map(|o| o.value).collect())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                (outcome, cached.files)
             } else {
-                Err(format!("kustomization path not found: {}", dir.display()))
+                (
+                    Err(format!("kustomization path not found: {}", dir.display())),
+                    BTreeSet::new(),
+                )
             };
-            let mut inputs: BTreeSet<PathBuf> = recording
-                .files_read()
-                .iter()
-                .map(|p| relative_to(&opened.root, p))
-                .collect();
             inputs.insert(dir.clone());
             rendering.inputs.insert(producer.clone(), inputs);
             rendering.side.rendered.push(Rendered {
@@ -310,6 +361,8 @@ pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
             }
         }
     }
+    rendering.renders = renderer.done.into_inner().expect("render cache lock");
+    rendering.rendered_dirs = renderer.rendered.into_inner().expect("counter lock");
     rendering
 }
 

@@ -146,16 +146,28 @@ pub fn human(report: &DiffReport, options: &RenderOptions) -> String {
                                 let b = b.unwrap_or_else(|| inline_value(before));
                                 let a = a.unwrap_or_else(|| inline_value(after));
                                 let _ = writeln!(out, "      {} {path}:", p.yellow("~"));
-                                for change in
-                                    similar::TextDiff::from_lines(&b, &a).iter_all_changes()
-                                {
-                                    let line = change.value().trim_end_matches('\n');
-                                    let text = match change.tag() {
-                                        similar::ChangeTag::Delete => p.red(&format!("- {line}")),
-                                        similar::ChangeTag::Insert => p.green(&format!("+ {line}")),
-                                        similar::ChangeTag::Equal => p.dim(&format!("  {line}")),
-                                    };
-                                    let _ = writeln!(out, "          {text}");
+                                let diff = similar::TextDiff::from_lines(&b, &a);
+                                for (i, group) in diff.grouped_ops(3).iter().enumerate() {
+                                    if i > 0 {
+                                        let _ = writeln!(out, "          {}", p.dim("…"));
+                                    }
+                                    for op in group {
+                                        for change in diff.iter_changes(op) {
+                                            let line = change.value().trim_end_matches('\n');
+                                            let text = match change.tag() {
+                                                similar::ChangeTag::Delete => {
+                                                    p.red(&format!("- {line}"))
+                                                }
+                                                similar::ChangeTag::Insert => {
+                                                    p.green(&format!("+ {line}"))
+                                                }
+                                                similar::ChangeTag::Equal => {
+                                                    p.dim(&format!("  {line}"))
+                                                }
+                                            };
+                                            let _ = writeln!(out, "          {text}");
+                                        }
+                                    }
                                 }
                             }
                         }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Times `capstan diff all` on a temporary git copy of the buroa corpus repository with a one-file
+# change: changed-only (the default) against --full. Not run by CI; numbers go in notes.
+#   usage: benches/diff-buroa.sh [CAPSTAN_BINARY] [RUNS]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-$root/target/release/capstan}
+runs=${2:-5}
+shared=${CAPSTAN_SHARED:-$root/../shared}
+[[ -d $shared/corpus ]] || shared=/work/shared
+corpus=$shared/corpus/buroa+k8s-gitops
+[[ -d $corpus ]] || { echo "skipping: $corpus not found"; exit 0; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$corpus" "$work/repo"
+cd "$work/repo"
+git init -q -b main && git add -A
+git -c user.name=b -c user.email=b@b -c commit.gpgsign=false commit -qm base
+# one file: an application's HelmRelease gets a new value
+file=$(grep -rl "kind: HelmRelease" kubernetes/apps | head -1)
+printf '\n# bench edit\n' >> "$file"
+sed -i '0,/^spec:/s//spec:\n  timeout: 11m/' "$file"
+echo "changed: $file"
+time_ms() {
+  local best=999999
+  for _ in $(seq "$runs"); do
+    local t0 t1
+    t0=$(date +%s%N)
+    "$bin" "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s%N)
+    local ms=$(( (t1 - t0) / 1000000 ))
+    (( ms < best )) && best=$ms
+  done
+  echo "$best"
+}
+echo "changed-only: $(time_ms diff all --path . --base HEAD) ms (best of $runs)"
+echo "full:         $(time_ms diff all --path . --base HEAD --full) ms (best of $runs)"
+"$bin" diff all --path . --base HEAD | tail -3 || true
