@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 
 mod app;
 pub mod build;
+mod check;
 pub mod compare;
 pub mod diff;
 mod get;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
+        Command::Check(args) => check::run(&args, out),
         Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
         Command::Build(args) => build::run(args, out),
