@@ -501,3 +501,75 @@ fn refuses_an_apps_file_flux_does_not_apply() {
         ],
     );
 }
+
+/// `capstan plan` between the repository before and after a command, as JSON.
+fn plan(before: &Path, after: &Path) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["plan", "-o", "json", "--path"])
+        .arg(after)
+        .arg("--path-orig")
+        .arg(before)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn plan_classifies_an_added_app_as_gitops_low() {
+    let before = repo();
+    let after = repo();
+    assert_eq!(capstan(after.path(), ECHO).code, 0);
+    let plan = plan(before.path(), after.path());
+    assert_eq!(plan["verdict"]["phase"], "GitOps", "{plan:#}");
+    assert_eq!(plan["verdict"]["risk"], "Low", "{plan:#}");
+    let ids: Vec<&str> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["subject"]["id"].as_str())
+        .collect();
+    for id in [
+        "Kustomization.kustomize.toolkit.fluxcd.io/flux-system/apps-echo",
+        "Deployment.apps/echo/echo",
+        "PersistentVolumeClaim/echo/echo-data",
+    ] {
+        assert!(ids.contains(&id), "{id} not in {ids:?}");
+    }
+}
+
+#[test]
+fn plan_shows_the_prune_after_remove() {
+    let before = repo();
+    let after = repo();
+    assert_eq!(capstan(after.path(), &["app", "remove", "whoami"]).code, 0);
+    let plan = plan(before.path(), after.path());
+    assert_eq!(plan["verdict"]["phase"], "GitOps", "{plan:#}");
+    let deleted = plan["items"].as_array().unwrap().iter().find(|i| {
+        i["subject"]["id"] == "Kustomization.kustomize.toolkit.fluxcd.io/flux-system/apps-whoami"
+    });
+    let deleted = deleted.unwrap_or_else(|| panic!("apps-whoami not in the plan: {plan:#}"));
+    assert_eq!(deleted["subject"]["change"], "deleted");
+    assert!(
+        deleted["escalations"].as_array().is_some_and(|e| e
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.contains("prune")))),
+        "{deleted:#}"
+    );
+}
+
+#[test]
+fn refuses_a_path_that_is_not_a_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let run = capstan(&missing, &["app", "add", "web", "--image", "nginx:1.27"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a directory"), "{}", run.stderr);
+    let run = capstan(&missing, &["app", "remove", "web"]);
+    assert_eq!(run.code, 2);
+    assert!(!dir.path().join("nope").exists());
+}
