@@ -7,13 +7,19 @@
 //! - [`discovery`]: every Flux object a cluster repository declares, found from its entry points.
 //! - [`graph`]: the dependsOn graph, its waves, cycles and missing dependencies.
 //! - [`source`]: which source a reference names and whether it is the repository itself.
+//! - [`build`]: `capstan build` — Kustomizations and HelmReleases rendered as the controllers would.
+//! - [`helm`]: HelmRelease values and the `helm` rendering backend.
+//! - [`substitute`]: post-build variable substitution in Flux's envsubst dialect.
 
+pub mod build;
 pub mod discovery;
 pub mod graph;
+pub mod helm;
 pub mod model;
 pub mod scaffold;
 pub mod sops;
 pub mod source;
+pub mod substitute;
 
 pub use discovery::{Discovery, discover};
 pub use model::{FluxKind, FluxObject, ObjectKey};

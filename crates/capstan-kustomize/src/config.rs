@@ -64,7 +64,11 @@ impl FieldSpec {
 
     /// kustomize's `effectivelyEquals`: same path, and this spec's gvk selected by the other's.
     fn effectively_equals(&self, other: &FieldSpec) -> bool {
-        self.gvk().is_selected(&other.gvk()) && self.path == other.path
+        let part = |mine: &str, selector: &str| selector.is_empty() || mine == selector;
+        self.path == other.path
+            && part(&self.group, &other.group)
+            && part(&self.version, &other.version)
+            && part(&self.kind, &other.kind)
     }
 }
 
@@ -140,6 +144,19 @@ pub struct TransformerConfig {
 impl TransformerConfig {
     /// kustomize's default configuration.
     pub fn defaults() -> TransformerConfig {
+        TransformerConfig::clone(&TransformerConfig::shared_defaults())
+    }
+
+    /// kustomize's default configuration, shared.
+    pub fn shared_defaults() -> std::sync::Arc<TransformerConfig> {
+        static DEFAULTS: std::sync::OnceLock<std::sync::Arc<TransformerConfig>> =
+            std::sync::OnceLock::new();
+        std::sync::Arc::clone(
+            DEFAULTS.get_or_init(|| std::sync::Arc::new(TransformerConfig::build_defaults())),
+        )
+    }
+
+    fn build_defaults() -> TransformerConfig {
         TransformerConfig {
             name_prefix: owned(defaults::NAME_PREFIX),
             name_suffix: owned(defaults::NAME_SUFFIX),
@@ -165,6 +182,14 @@ impl TransformerConfig {
 
     /// Merges `other` into this configuration.
     pub fn merge(&mut self, other: &TransformerConfig) -> Result<()> {
+        // Fast paths for the common cases: nothing yet, or the same configuration again.
+        if *self == TransformerConfig::default() {
+            *self = other.clone();
+            return Ok(());
+        }
+        if self == other {
+            return Ok(());
+        }
         merge_all(&mut self.name_prefix, &other.name_prefix)?;
         merge_all(&mut self.name_suffix, &other.name_suffix)?;
         merge_all(&mut self.namespace, &other.namespace)?;

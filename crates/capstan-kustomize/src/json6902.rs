@@ -44,8 +44,10 @@ impl JsonPatch {
             let mut options = serde_saphyr::Options::default();
             options.strict_booleans = false;
             options.legacy_octal_numbers = true;
-            serde_saphyr::from_str_with_options::<Value>(text, options)
-                .map_err(|e| err(e.to_string()))?
+            let mut value = serde_saphyr::from_str_with_options::<Value>(text, options)
+                .map_err(|e| err(e.to_string()))?;
+            yaml11_bool_keys(&mut value);
+            value
         };
         JsonPatch::from_value(value)
     }
@@ -71,7 +73,16 @@ impl JsonPatch {
 
     /// Applies every operation in order. On error the document may be partly patched; callers
     /// that need all-or-nothing apply to a copy.
+    ///
+    /// As in kustomize, the patched document comes back through Go's JSON decoding, so integers
+    /// beyond ±2^53 come back as the nearest double.
     pub fn apply(&self, doc: &mut Value) -> Result<(), Json6902Error> {
+        let result = self.apply_ops(doc);
+        through_float64(doc);
+        result
+    }
+
+    fn apply_ops(&self, doc: &mut Value) -> Result<(), Json6902Error> {
         for op in &self.operations {
             apply_one(op, doc).map_err(|e| {
                 let kind = string_field(op, "op").unwrap_or("unknown");
@@ -84,6 +95,50 @@ impl JsonPatch {
             })?;
         }
         Ok(())
+    }
+}
+
+/// go-yaml v2 (which kustomize converts JSON patch YAML with) reads plain `y`, `yes`, `on`, …
+/// keys as booleans, which become the JSON keys `true` / `false`.
+fn yaml11_bool_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let converted: Map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    yaml11_bool_keys(&mut v);
+                    let key = match k.as_str() {
+                        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => "true".to_owned(),
+                        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+                            "false".to_owned()
+                        }
+                        _ => k,
+                    };
+                    (key, v)
+                })
+                .collect();
+            *map = converted;
+        }
+        Value::Array(items) => items.iter_mut().for_each(yaml11_bool_keys),
+        _ => {}
+    }
+}
+
+/// Integers a double cannot hold exactly become the nearest double, as Go's JSON decoding into
+/// `interface{}` makes them.
+fn through_float64(value: &mut Value) {
+    const EXACT: u64 = 1 << 53;
+    match value {
+        Value::Number(n) => {
+            let big = n.as_u64().is_some_and(|u| u > EXACT)
+                || n.as_i64().is_some_and(|i| i.unsigned_abs() > EXACT);
+            if big && let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                *n = f;
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(through_float64),
+        Value::Array(items) => items.iter_mut().for_each(through_float64),
+        _ => {}
     }
 }
 

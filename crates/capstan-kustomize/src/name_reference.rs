@@ -67,7 +67,7 @@ pub fn fix_back_references(resmap: &mut ResMap, config: &TransformerConfig) -> R
         let referrer_prefixes = referrer.prefixes.clone();
         let referrer_suffixes = referrer.suffixes.clone();
         let role_ref_gvk = role_ref_gvk(&referrer.object);
-        let mut object = referrer.object.clone();
+        let mut object = std::mem::take(&mut resmap.get_mut(index).expect("index in range").object);
         for (spec, target) in filters {
             let ctx = Context {
                 target: &target,

@@ -427,3 +427,57 @@ fn set_field_value(
     };
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn opts(delimiter: &str, index: i64, create: bool) -> FieldOptions {
+        FieldOptions {
+            delimiter: delimiter.into(),
+            index,
+            create,
+            ..FieldOptions::default()
+        }
+    }
+
+    #[test]
+    fn existing_scalars_keep_their_type_created_ones_read_as_yaml() {
+        let mut obj = json!({"spec": {"n": 1, "s": "x", "b": false}});
+        for path in ["spec.n", "spec.s", "spec.b"] {
+            copy_to(&mut obj, &json!("7"), path, None).expect("found");
+        }
+        assert_eq!(obj["spec"], json!({"n": 7, "s": "7", "b": "7"}));
+        copy_to(&mut obj, &json!("8"), "spec.new", Some(&opts("", 0, true))).expect("created");
+        assert_eq!(obj["spec"]["new"], json!(8));
+    }
+
+    #[test]
+    fn delimiters_splice_into_the_target() {
+        let mut obj = json!({"image": "repo/app:1.0", "csv": "a,b"});
+        copy_to(&mut obj, &json!("2.0"), "image", Some(&opts(":", 1, false))).expect("found");
+        copy_to(&mut obj, &json!("z"), "csv", Some(&opts(",", -1, false))).expect("found");
+        assert_eq!(obj, json!({"image": "repo/app:2.0", "csv": "z,a,b"}));
+    }
+
+    #[test]
+    fn missing_targets_are_errors() {
+        let mut obj = json!({"spec": {}});
+        let e = copy_to(&mut obj, &json!("v"), "spec.none", None).expect_err("missing");
+        assert!(
+            e.to_string().contains("unable to find field \"spec.none\""),
+            "{e}"
+        );
+        let mut obj = json!({"spec": "scalar"});
+        assert!(copy_to(&mut obj, &json!("v"), "spec.x", Some(&opts("", 0, true))).is_err());
+    }
+
+    #[test]
+    fn maps_replace_maps() {
+        let mut obj = json!({"spec": {"m": {"a": 1}}});
+        copy_to(&mut obj, &json!({"b": 2}), "spec.m", None).expect("found");
+        assert_eq!(obj["spec"]["m"], json!({"b": 2}));
+    }
+}

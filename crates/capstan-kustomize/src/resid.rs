@@ -56,10 +56,13 @@ impl Gvk {
     /// True for the kinds kustomize's embedded OpenAPI (Kubernetes v1.21) knows to be cluster
     /// scoped. Unknown kinds are namespaced, as in kustomize.
     pub fn is_cluster_scoped(&self) -> bool {
-        let api_version = self.api_version();
-        CLUSTER_SCOPED
-            .iter()
-            .any(|(v, k)| *v == api_version && *k == self.kind)
+        CLUSTER_SCOPED.iter().any(|(v, k)| {
+            *k == self.kind
+                && match v.split_once('/') {
+                    Some((group, version)) => group == self.group && version == self.version,
+                    None => self.group.is_empty() && *v == self.version,
+                }
+        })
     }
 
     /// kustomize's sort key for a kind without a fixed position: `group_version_kind` with

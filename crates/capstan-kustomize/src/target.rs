@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use capstan_core::Value;
 
+use std::sync::Arc;
+
 use crate::config::TransformerConfig;
 use crate::error::{Error, Result};
 use crate::kustomization::{KUSTOMIZATION_FILE_NAMES, Kustomization};
@@ -21,7 +23,8 @@ use crate::{crds, generator, hash, name_reference, transformers};
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
     pub resmap: ResMap,
-    pub config: TransformerConfig,
+    /// Shared until a kustomization changes it (most builds use only the defaults).
+    pub config: Arc<TransformerConfig>,
     /// `vars` declared so far (decoded by the vars step of [`crate::transformers`]).
     pub vars: Vec<Value>,
 }
@@ -30,7 +33,7 @@ impl Accumulator {
     /// Adds everything `other` accumulated.
     pub fn merge(&mut self, other: Accumulator) -> Result<()> {
         self.resmap.append_all(other.resmap)?;
-        self.config.merge(&other.config)?;
+        merge_config(&mut self.config, &other.config)?;
         transformers::merge_var_sets(&mut self.vars, other.vars)
     }
 }
@@ -106,21 +109,25 @@ impl<'a> Target<'a> {
         // merge into: a custom spec for a path hides the default spec for that path and all
         // kinds (checked against the oracle: a custom `namePrefix` on `metadata/name` of one
         // kind stops the default prefixing of every other kind).
-        let mut config = TransformerConfig::default();
-        for path in &self.kustomization.configurations.clone() {
-            let text = self.loader.load_string(path)?;
-            let custom = parse_config(&text, path)?;
-            config.merge(&custom)?;
-        }
-        config.merge(&TransformerConfig::defaults())?;
-        acc.config
-            .merge(&config)
-            .map_err(|e| e.context("merging config"))?;
+        let config = if self.kustomization.configurations.is_empty() {
+            TransformerConfig::shared_defaults()
+        } else {
+            let mut config = TransformerConfig::default();
+            for path in &self.kustomization.configurations.clone() {
+                let text = self.loader.load_string(path)?;
+                let custom = parse_config(&text, path)?;
+                config.merge(&custom)?;
+            }
+            config.merge(&TransformerConfig::defaults())?;
+            Arc::new(config)
+        };
+        merge_config(&mut acc.config, &config).map_err(|e| e.context("merging config"))?;
         let crd_config = crds::load_config(&self.loader, &self.kustomization.crds)
             .map_err(|e| e.context(format!("loading CRDs {:?}", self.kustomization.crds)))?;
-        acc.config
-            .merge(&crd_config)
-            .map_err(|e| e.context("merging CRDs"))?;
+        if crd_config != TransformerConfig::default() {
+            merge_config(&mut acc.config, &Arc::new(crd_config))
+                .map_err(|e| e.context("merging CRDs"))?;
+        }
 
         self.run_generators(&mut acc)?;
 
@@ -295,6 +302,18 @@ impl<'a> Target<'a> {
     }
 }
 
+/// Merges `other` into a shared configuration, copying it only when it changes.
+fn merge_config(into: &mut Arc<TransformerConfig>, other: &Arc<TransformerConfig>) -> Result<()> {
+    if Arc::ptr_eq(into, other) || **into == **other {
+        return Ok(());
+    }
+    if **into == TransformerConfig::default() {
+        *into = Arc::clone(other);
+        return Ok(());
+    }
+    Arc::make_mut(into).merge(other)
+}
+
 /// Decodes a `configurations:` file.
 pub fn parse_config(text: &str, path: &str) -> Result<TransformerConfig> {
     let value = capstan_core::yaml::parse_document(text).map_err(|e| Error::Yaml {
@@ -384,22 +403,32 @@ fn is_nil_or_empty(value: &Value) -> bool {
 }
 
 fn nil_entry_in_list(value: &Value, path: String) -> Option<String> {
+    if !has_nil_entry_in_list(value) {
+        return None;
+    }
     match value {
         Value::Object(map) => map
             .iter()
             .find_map(|(k, v)| nil_entry_in_list(v, format!("{path}.{k}"))),
         Value::Array(items) => {
-            for item in items {
-                if item.is_null() {
-                    return Some(path.trim_start_matches('.').to_owned());
-                }
-                if let Some(found) = nil_entry_in_list(item, path.clone()) {
-                    return Some(found);
-                }
+            if items.iter().any(Value::is_null) {
+                return Some(path.trim_start_matches('.').to_owned());
             }
-            None
+            items
+                .iter()
+                .find_map(|item| nil_entry_in_list(item, path.clone()))
         }
         _ => None,
+    }
+}
+
+fn has_nil_entry_in_list(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.values().any(has_nil_entry_in_list),
+        Value::Array(items) => items
+            .iter()
+            .any(|i| i.is_null() || has_nil_entry_in_list(i)),
+        _ => false,
     }
 }
 

@@ -29,6 +29,8 @@ pub enum Command {
     App(AppArgs),
     /// Build a kustomization directory, as `kubectl kustomize` does.
     Kustomize(crate::commands::kustomize::KustomizeArgs),
+    /// Render Flux Kustomizations and HelmReleases offline, as the controllers would apply them.
+    Build(crate::commands::build::BuildArgs),
     /// Show what a change does to the rendered objects, per Kustomization and HelmRelease.
     Diff(crate::commands::diff::DiffArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
@@ -38,6 +40,9 @@ pub enum Command {
     /// Show the dependsOn graph of Kustomizations and HelmReleases: apply waves, cycles, and
     /// dependencies, sources and paths that are missing.
     Graph(GraphArgs),
+    /// Render the whole repository and report what is wrong before it reaches the cluster:
+    /// strict schemas, the seeds' policies and Flux integrity, PASS/FAIL per Kustomization.
+    Check(CheckArgs),
 }
 
 /// What `capstan get` lists.
@@ -179,4 +184,29 @@ pub struct AppRemoveArgs {
     pub delete_files: bool,
     #[command(flatten)]
     pub locate: AppLocateArgs,
+}
+
+/// Output formats of `capstan check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Verdicts per Kustomization and HelmRelease, then findings with file:line.
+    Human,
+    /// The report as JSON.
+    Json,
+    /// GitHub Actions workflow annotations.
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The repository to check.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "human")]
+    pub output: CheckFormat,
+    /// The Kubernetes version whose schemas built-in kinds are validated against
+    /// (default: `check.kubeVersion` in .capstan.yaml, else 1.33).
+    #[arg(long)]
+    pub kube_version: Option<String>,
 }

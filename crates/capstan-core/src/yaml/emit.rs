@@ -655,12 +655,12 @@ pub fn number_text(n: &serde_json::Number) -> String {
     }
     let f = n.as_f64().unwrap_or(0.0);
     if f.fract() == 0.0 && f.abs() < 1e21 {
-        if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+        if f.abs() <= 9_007_199_254_740_992.0 {
             return format!("{}", f as i64);
         }
-        if f >= 0.0 && f < u64::MAX as f64 {
-            return format!("{}", f as u64);
-        }
+        // beyond 2^53 Go prints the shortest digits that read back as the same double
+        // (12345678901234567000, not the exact 12345678901234567168)
+        return format!("{f}");
     }
     go_format_g(f)
 }

@@ -2,7 +2,7 @@
 //! queue the new Kustomizations, until nothing new turns up.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use capstan_core::{Diagnostic, Fs, Location, Severity, Value};
 
@@ -11,9 +11,11 @@ use super::{
     Cluster, Discovered, DiscoveredHelmRelease, DiscoveredKustomization, DiscoveredSource, Options,
     Origin, RenderCache, relative, spec_path, within,
 };
+use crate::model::SourceRef;
 use crate::model::{
     FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
 };
+use crate::source::artifact::{ArtifactFs, CopyRule, GeneratedArtifact, generated_artifacts};
 use crate::source::{SourceIndex, SourceStatus};
 
 /// A Kustomization waiting to be added.
@@ -34,6 +36,8 @@ struct Walk<'w, 'c> {
     source_index: HashMap<ObjectKey, usize>,
     expanded: Vec<bool>,
     queue: VecDeque<Pending>,
+    /// ExternalArtifacts declared by ArtifactGenerators, by (namespace, name).
+    artifacts: HashMap<(String, String), GeneratedArtifact>,
 }
 
 pub(crate) fn walk(
@@ -57,6 +61,7 @@ pub(crate) fn walk(
         source_index: HashMap::new(),
         expanded: Vec::new(),
         queue: VecDeque::new(),
+        artifacts: HashMap::new(),
     };
     for Candidate {
         ks,
@@ -84,8 +89,7 @@ pub(crate) fn walk(
             }
             let ks = &walk.cluster.kustomizations[index].found;
             if walk
-                .sources
-                .resolve(&ks.object.spec.source_ref, &ks.key.namespace)
+                .resolve_source(&ks.object.spec.source_ref, &ks.key.namespace)
                 .is_local()
             {
                 walk.expanded[index] = true;
@@ -148,13 +152,29 @@ impl Walk<'_, '_> {
             )
         };
         let path_location = parent_origin.location().with_field("spec.path");
-        let dir = match spec_path(&ks) {
-            Some(spec) => capstan_core::fs::normalize(&self.root.join(spec)),
-            None => self.root.to_path_buf(),
+        // The tree the path is resolved in: the repository, or an artifact's view of it.
+        let artifact = self.artifact_of(&ks, &parent_key.namespace);
+        let view = artifact
+            .as_ref()
+            .map(|(root, rules)| ArtifactFs::new(self.fs, root.clone(), rules));
+        let (fs, base): (&dyn Fs, PathBuf) = match (&view, &artifact) {
+            (Some(view), Some((root, _))) => (view, root.clone()),
+            _ => (self.fs, self.root.to_path_buf()),
         };
-        let shown = relative(self.root, &dir);
+        let to_repository = |path: &Path| -> PathBuf {
+            let real = view
+                .as_ref()
+                .and_then(|v| v.real_path(path))
+                .unwrap_or_else(|| path.to_path_buf());
+            relative(self.root, &real)
+        };
+        let dir = match spec_path(&ks) {
+            Some(spec) => capstan_core::fs::normalize(&base.join(spec)),
+            None => base.clone(),
+        };
+        let shown = to_repository(&dir);
         self.cluster.kustomizations[index].dir = Some(shown.clone());
-        if !within(self.root, &dir) {
+        if !within(&base, &dir) {
             self.cluster.diagnostics.push(
                 Diagnostic::new(
                     "flux/path-escapes-repository",
@@ -168,7 +188,7 @@ impl Walk<'_, '_> {
             );
             return;
         }
-        if !self.fs.is_dir(&dir) {
+        if !fs.is_dir(&dir) {
             self.cluster.diagnostics.push(
                 Diagnostic::new(
                     "flux/missing-path",
@@ -183,10 +203,10 @@ impl Walk<'_, '_> {
             return;
         }
         self.cluster.kustomizations[index].dir_exists = true;
-        let rendered = self.cache.render(&dir).clone();
+        let rendered = self.cache.render_with(fs, &dir).clone();
         if let Some(error) = &rendered.error {
             let mut location = Location {
-                file: error.file.as_ref().map(|f| relative(self.root, f)),
+                file: error.file.as_ref().map(|f| to_repository(f)),
                 line: error.line,
                 ..Location::default()
             };
@@ -210,10 +230,14 @@ impl Walk<'_, '_> {
         let parent_namespace = parent_key.namespace.clone();
         for rendered in objects {
             let origin = Origin {
-                file: rendered.file.as_ref().map(|f| relative(self.root, f)),
+                file: rendered.file.as_ref().map(|f| to_repository(f)),
                 document: rendered.document,
                 parent: Some(parent_key.clone()),
             };
+            if is_artifact_generator(&rendered.value) {
+                self.declare_generator(rendered.value, &ks, &parent_namespace, &origin);
+                continue;
+            }
             let object = match FluxObject::from_value(&rendered.value) {
                 Ok(Some(object)) => object,
                 Ok(None) => continue,
@@ -347,6 +371,107 @@ impl Walk<'_, '_> {
         (object, raw)
     }
 
+    /// A Kustomization's source, with ExternalArtifacts resolved through their generators.
+    fn resolve_source(&self, reference: &SourceRef, namespace: &str) -> SourceStatus {
+        if reference.kind != "ExternalArtifact" {
+            return self.sources.resolve(reference, namespace);
+        }
+        let key = (
+            reference.namespace_or(namespace).to_owned(),
+            reference.name.clone(),
+        );
+        match self.artifacts.get(&key) {
+            Some(artifact) if self.artifact_is_local(artifact) => SourceStatus::Generated {
+                namespace: key.0,
+                name: key.1,
+                generator: artifact.generator.clone(),
+            },
+            _ => self.sources.resolve(reference, namespace),
+        }
+    }
+
+    fn artifact_is_local(&self, artifact: &GeneratedArtifact) -> bool {
+        artifact.copy.iter().all(|rule| {
+            artifact
+                .sources
+                .iter()
+                .find(|(alias, _)| *alias == rule.alias)
+                .is_some_and(|(_, reference)| {
+                    self.sources
+                        .resolve(reference, &artifact.namespace)
+                        .is_local()
+                })
+        })
+    }
+
+    /// The artifact view (root and rules) a Kustomization's path is resolved in, when its source
+    /// is a generated ExternalArtifact.
+    fn artifact_of(
+        &self,
+        ks: &Kustomization,
+        namespace: &str,
+    ) -> Option<(PathBuf, Vec<(CopyRule, PathBuf)>)> {
+        let SourceStatus::Generated {
+            namespace, name, ..
+        } = self.resolve_source(&ks.spec.source_ref, namespace)
+        else {
+            return None;
+        };
+        let artifact = self.artifacts.get(&(namespace.clone(), name.clone()))?;
+        let root = self.root.join("@artifact").join(&namespace).join(&name);
+        let rules = artifact
+            .copy
+            .iter()
+            .map(|rule| (rule.clone(), self.root.to_path_buf()))
+            .collect();
+        Some((root, rules))
+    }
+
+    fn declare_generator(
+        &mut self,
+        mut raw: Value,
+        parent: &Kustomization,
+        parent_namespace: &str,
+        origin: &Origin,
+    ) {
+        let namespace = parent
+            .spec
+            .target_namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .or_else(|| {
+                raw.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| parent_namespace.to_owned());
+        set_raw_namespace(&mut raw, &namespace);
+        match generated_artifacts(&raw, &namespace) {
+            Ok(artifacts) => {
+                for artifact in artifacts {
+                    self.artifacts.insert(
+                        (artifact.namespace.clone(), artifact.name.clone()),
+                        artifact,
+                    );
+                }
+            }
+            Err(message) => self.cluster.diagnostics.push(
+                Diagnostic::new(
+                    "flux/invalid-object",
+                    Severity::Error,
+                    format!(
+                        "ArtifactGenerator {}: {message}",
+                        raw.pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("<unnamed>")
+                    ),
+                )
+                .at(origin.location()),
+            ),
+        }
+    }
+
     fn finish(mut self) -> Cluster {
         // The bootstrap sources nobody declares are this repository, implied.
         let implied: Vec<ObjectKey> = self
@@ -371,9 +496,8 @@ impl Walk<'_, '_> {
         }
         for index in 0..self.cluster.kustomizations.len() {
             let ks = &self.cluster.kustomizations[index];
-            let status = self
-                .sources
-                .resolve(&ks.found.object.spec.source_ref, &ks.found.key.namespace);
+            let status =
+                self.resolve_source(&ks.found.object.spec.source_ref, &ks.found.key.namespace);
             let location = ks.found.origin.location().with_field("spec.sourceRef");
             match &status {
                 SourceStatus::Missing { source } => self.cluster.diagnostics.push(
@@ -440,6 +564,14 @@ impl Walk<'_, '_> {
         }
         self.cluster
     }
+}
+
+fn is_artifact_generator(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some("ArtifactGenerator")
+        && value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("source.extensions.fluxcd.io/"))
 }
 
 /// The bootstrap source as Flux would have it: this repository, declared nowhere.

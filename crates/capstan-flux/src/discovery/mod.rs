@@ -182,6 +182,11 @@ impl<'a> RenderCache<'a> {
 
     pub(crate) fn render(&mut self, dir: &Path) -> &RenderResult {
         let fs = self.fs;
+        self.render_with(fs, dir)
+    }
+
+    /// Renders `dir` as seen through `fs` (an artifact's view); `dir` must be unique to that view.
+    pub(crate) fn render_with(&mut self, fs: &dyn Fs, dir: &Path) -> &RenderResult {
         let renderer = self.renderer;
         self.done.entry(dir.to_path_buf()).or_insert_with(|| {
             let recording = RecordingFs::new(fs);

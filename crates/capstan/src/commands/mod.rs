@@ -5,6 +5,8 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod build;
+mod check;
 pub mod compare;
 pub mod diff;
 mod get;
@@ -36,8 +38,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
+        Command::Check(args) => check::run(&args, out),
         Command::App(args) => app::run(args, out),
         Command::Kustomize(args) => kustomize::run(args, out),
+        Command::Build(args) => build::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),
     }

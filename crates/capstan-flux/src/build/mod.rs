@@ -1,0 +1,661 @@
+//! `capstan build`: every Flux Kustomization and HelmRelease of a repository rendered offline,
+//! object for object as kustomize-controller and helm-controller would apply them.
+//!
+//! [`build_all`] discovers the clusters ([`crate::discovery`]), then per cluster:
+//! 1. builds each Kustomization's manifests in parallel ([`kustomization::build_manifests`]:
+//!    Flux's kustomization file, kustomize, SOPS) — the part that needs only the repository;
+//! 2. finishes them in rounds ([`kustomization::post_build`]): a Kustomization waits for its
+//!    parent (whose substitution may change its spec: then its manifests are rebuilt with the
+//!    substituted spec) and for the Kustomizations that render the ConfigMaps and Secrets its
+//!    `substituteFrom` names (they are taken from what the repository renders, after their own
+//!    substitution); a cycle between them is broken by reading the objects before substitution;
+//! 3. renders each HelmRelease (as its Kustomization emits it) through a
+//!    [`crate::helm::HelmRenderer`], in parallel.
+//!
+//! Each failure is recorded on its Kustomization or HelmRelease and the rest goes on. Suspended
+//! objects are reported, not rendered; Kustomizations whose source is not this repository and
+//! charts that need the network are reported as skipped. Results come in dependency order.
+
+pub mod helmrelease;
+pub mod kustomization;
+pub mod layered_fs;
+pub mod overlay;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use capstan_core::{Diagnostic, Fs, ResourceId, Value};
+use rayon::prelude::*;
+
+use crate::discovery::{self, Cluster};
+use crate::graph::DependencyGraph;
+use crate::helm::HelmRenderer;
+use crate::model::{FluxKind, ObjectKey};
+use crate::sops::Keys;
+use crate::substitute::{PostBuild, SubstituteOptions};
+
+pub use layered_fs::LayeredFs;
+
+/// A callback told about each finished Kustomization or HelmRelease.
+pub type Progress = Arc<dyn Fn(&ObjectKey) + Send + Sync>;
+
+/// Settings of a build.
+pub struct BuildOptions {
+    /// An undefined `${var}` without default fails the Kustomization (`--no-strict-substitute`
+    /// turns it off).
+    pub strict_substitute: bool,
+    /// age identities for SOPS; empty keys mask encrypted values.
+    pub keys: Keys,
+    /// How charts are rendered; `None` reports every HelmRelease as "helm not found".
+    pub helm: Option<Arc<dyn HelmRenderer>>,
+    /// Render HelmReleases at all.
+    pub render_helm_releases: bool,
+    /// Charts stored as `<cache>/<chart>-<version>/`.
+    pub chart_cache: Option<PathBuf>,
+    pub kube_version: Option<String>,
+    pub api_versions: Vec<String>,
+    pub discovery: discovery::Options,
+    /// Called after each Kustomization or HelmRelease finishes (for progress bars).
+    pub progress: Option<Progress>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> BuildOptions {
+        BuildOptions {
+            strict_substitute: true,
+            keys: Keys::none(),
+            helm: None,
+            render_helm_releases: true,
+            chart_cache: None,
+            kube_version: None,
+            api_versions: Vec::new(),
+            discovery: discovery::Options::default(),
+            progress: None,
+        }
+    }
+}
+
+/// What happened to one Kustomization or HelmRelease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Rendered,
+    Failed,
+    Suspended,
+    Skipped,
+}
+
+/// One rendered object and the file it came from, relative to the repository root, when known.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BuiltObject {
+    pub object: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+/// The result for one Flux Kustomization or HelmRelease.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BuildResult {
+    pub key: ObjectKey,
+    /// The cluster (entry point) it belongs to.
+    pub cluster: String,
+    /// The Kustomization that applies it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ObjectKey>,
+    /// The built directory (Kustomizations) relative to the repository root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    pub status: Status,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    pub objects: Vec<BuiltObject>,
+    /// Objects whose SOPS values were masked for want of a key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_decrypted: Vec<ResourceId>,
+    /// The merged values (HelmReleases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Value>,
+}
+
+impl BuildResult {
+    fn new(key: ObjectKey, cluster: &str, parent: Option<ObjectKey>) -> BuildResult {
+        BuildResult {
+            key,
+            cluster: cluster.to_owned(),
+            parent,
+            path: None,
+            status: Status::Rendered,
+            errors: Vec::new(),
+            objects: Vec::new(),
+            not_decrypted: Vec::new(),
+            values: None,
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.status = Status::Failed;
+        self.errors.push(message);
+    }
+}
+
+/// Everything a build produced.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct BuildReport {
+    pub kustomizations: Vec<BuildResult>,
+    pub helm_releases: Vec<BuildResult>,
+    /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl BuildReport {
+    /// True when any Kustomization or HelmRelease failed.
+    pub fn has_failures(&self) -> bool {
+        self.kustomizations
+            .iter()
+            .chain(&self.helm_releases)
+            .any(|r| r.status == Status::Failed)
+    }
+}
+
+/// The build could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Discovery(#[from] discovery::DiscoveryError),
+}
+
+/// Discovers and builds everything under `path`.
+pub fn build_all(
+    fs: &dyn Fs,
+    path: &Path,
+    options: &BuildOptions,
+) -> Result<BuildReport, BuildError> {
+    let renderer = discovery::default_renderer();
+    let discovery = discovery::discover(fs, path, renderer.as_ref(), &options.discovery)?;
+    let mut report = BuildReport {
+        diagnostics: discovery.diagnostics.clone(),
+        ..BuildReport::default()
+    };
+    for cluster in &discovery.clusters {
+        report
+            .diagnostics
+            .extend(cluster.diagnostics.iter().cloned());
+        let graph = DependencyGraph::of(cluster);
+        report.diagnostics.extend(graph.diagnostics());
+        let waves: HashMap<ObjectKey, usize> = graph
+            .nodes
+            .iter()
+            .map(|n| (n.key.clone(), n.wave.unwrap_or(usize::MAX)))
+            .collect();
+        let (mut kustomizations, finals) =
+            build_cluster_kustomizations(fs, &discovery.root, cluster, options);
+        let mut releases = build_cluster_releases(
+            fs,
+            &discovery.root,
+            cluster,
+            &kustomizations,
+            &finals,
+            options,
+        );
+        let wave = |r: &BuildResult| waves.get(&r.key).copied().unwrap_or(usize::MAX);
+        kustomizations.sort_by_key(wave);
+        releases.sort_by_key(wave);
+        report.kustomizations.extend(kustomizations);
+        report.helm_releases.extend(releases);
+    }
+    Ok(report)
+}
+
+/// An index of the ConfigMaps and Secrets a cluster renders: (kind, namespace, name) → object.
+type ObjectIndex = HashMap<(String, String, String), Value>;
+
+fn index_key(object: &Value) -> Option<(String, String, String)> {
+    let kind = object.get("kind").and_then(Value::as_str)?;
+    if kind != "ConfigMap" && kind != "Secret" {
+        return None;
+    }
+    let meta = object.get("metadata")?;
+    Some((
+        kind.to_owned(),
+        meta.get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        meta.get("name").and_then(Value::as_str)?.to_owned(),
+    ))
+}
+
+struct KsState {
+    spec: Value,
+    parent: Option<usize>,
+    manifests: Option<Result<kustomization::Manifests, String>>,
+    done: Option<Result<Vec<BuiltObject>, String>>,
+    broke_cycle: bool,
+}
+
+fn build_cluster_kustomizations(
+    fs: &dyn Fs,
+    root: &Path,
+    cluster: &Cluster,
+    options: &BuildOptions,
+) -> (Vec<BuildResult>, ObjectIndex) {
+    let keys: HashMap<&ObjectKey, usize> = cluster
+        .kustomizations
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (&k.found.key, i))
+        .collect();
+    let mut results = Vec::new();
+    let mut states = Vec::new();
+    for ks in &cluster.kustomizations {
+        let mut result = BuildResult::new(
+            ks.found.key.clone(),
+            &cluster.name,
+            ks.found.origin.parent.clone(),
+        );
+        result.path = ks.dir.clone();
+        // A path with `${…}` may exist once the parent's substitution has run.
+        let path_awaits_substitution =
+            ks.found.origin.parent.is_some() && ks.found.object.spec.path_or_root().contains("${");
+        if ks.found.object.spec.suspend {
+            result.status = Status::Suspended;
+        } else if !ks.source.is_local() {
+            result.status = Status::Skipped;
+            result.errors.push(format!(
+                "source {:?} is not this repository; not rendered offline",
+                ks.source
+            ));
+        } else if !(ks.dir_exists || path_awaits_substitution) {
+            let shown = ks
+                .dir
+                .as_deref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            result.fail(format!("kustomization path not found: {shown}"));
+        }
+        let parent = ks
+            .found
+            .origin
+            .parent
+            .as_ref()
+            .and_then(|p| keys.get(p).copied());
+        let pending = result.status == Status::Rendered;
+        states.push(KsState {
+            spec: ks.found.raw.clone(),
+            parent,
+            manifests: None,
+            done: if pending {
+                None
+            } else {
+                Some(Err(String::new()))
+            },
+            broke_cycle: false,
+        });
+        results.push(result);
+    }
+    let substitute_options = SubstituteOptions {
+        strict: options.strict_substitute,
+    };
+    let mut forced = false;
+    loop {
+        // Stage 1, in parallel: manifests for everything pending without them.
+        let todo: Vec<usize> = (0..states.len())
+            .filter(|&i| states[i].done.is_none() && states[i].manifests.is_none())
+            .collect();
+        let built: Vec<(usize, Result<kustomization::Manifests, String>)> = todo
+            .par_iter()
+            .map(|&i| {
+                let state = &states[i];
+                let out = spec_dir(fs, root, &state.spec).and_then(|dir| {
+                    kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
+                        .map_err(|e| e.to_string())
+                });
+                (i, out)
+            })
+            .collect();
+        for (i, out) in built {
+            states[i].manifests = Some(out);
+        }
+        // Stage 2: finish whatever can be finished.
+        let mut progress = false;
+        for i in 0..states.len() {
+            if states[i].done.is_some() {
+                continue;
+            }
+            if states[i].manifests.is_none() {
+                continue;
+            }
+            // The parent's substitution may change this Kustomization's spec.
+            if let Some(p) = states[i].parent {
+                match &states[p].done {
+                    None if !forced => continue,
+                    Some(Ok(objects)) => {
+                        let key = &results[i].key;
+                        let own = objects.iter().find(|o| {
+                            FluxKind::of(
+                                o.object
+                                    .get("apiVersion")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(""),
+                                o.object.get("kind").and_then(Value::as_str).unwrap_or(""),
+                            ) == Some(FluxKind::Kustomization)
+                                && o.object.pointer("/metadata/name").and_then(Value::as_str)
+                                    == Some(key.name.as_str())
+                                && o.object
+                                    .pointer("/metadata/namespace")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(&key.namespace)
+                                    == key.namespace
+                        });
+                        if let Some(own) = own {
+                            let mut spec = own.object.clone();
+                            if spec.pointer("/metadata/namespace").is_none()
+                                && let Some(meta) =
+                                    spec.get_mut("metadata").and_then(Value::as_object_mut)
+                            {
+                                meta.insert("namespace".into(), key.namespace.clone().into());
+                            }
+                            if spec.get("spec") != states[i].spec.get("spec") {
+                                states[i].spec = spec;
+                                states[i].manifests = None;
+                                progress = true;
+                                continue;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Err(e)) = &states[i].manifests {
+                states[i].done = Some(Err(e.clone()));
+                progress = true;
+                continue;
+            }
+            let spec = states[i].spec.clone();
+            let post = match PostBuild::from_kustomization(&spec) {
+                Ok(post) => post,
+                Err(e) => {
+                    states[i].done = Some(Err(e.to_string()));
+                    progress = true;
+                    continue;
+                }
+            };
+            let namespace = results[i].key.namespace.clone();
+            let mut vars = BTreeMap::new();
+            if let Some(post) = &post {
+                // Are the producers of its substituteFrom objects finished?
+                let waiting = post.substitute_from.iter().any(|r| {
+                    let wanted = (r.kind.clone(), namespace.clone(), r.name.clone());
+                    find_final(&states, &wanted).is_none()
+                        && states.iter().enumerate().any(|(j, s)| {
+                            j != i
+                                && s.done.is_none()
+                                && match &s.manifests {
+                                    None => true,
+                                    Some(Ok(m)) => m
+                                        .objects
+                                        .iter()
+                                        .any(|o| index_key(&o.object).as_ref() == Some(&wanted)),
+                                    Some(Err(_)) => false,
+                                }
+                        })
+                });
+                if waiting && !forced {
+                    continue;
+                }
+                let own_objects: Vec<Value> = match &states[i].manifests {
+                    Some(Ok(m)) => m.objects.iter().map(|o| o.object.clone()).collect(),
+                    _ => Vec::new(),
+                };
+                let lookup = |kind: &str, name: &str| -> Option<Value> {
+                    let wanted = (kind.to_owned(), namespace.clone(), name.to_owned());
+                    find_final(&states, &wanted).or_else(|| {
+                        // A cycle (or the object in its own output): the objects before substitution.
+                        own_objects
+                            .iter()
+                            .chain(
+                                states
+                                    .iter()
+                                    .filter_map(|s| s.manifests.as_ref()?.as_ref().ok())
+                                    .flat_map(|m| m.objects.iter().map(|o| &o.object)),
+                            )
+                            .find(|o| index_key(o).as_ref() == Some(&wanted))
+                            .cloned()
+                    })
+                };
+                match post.variables(&namespace, &lookup) {
+                    Ok(v) => vars = v,
+                    Err(e) => {
+                        states[i].done = Some(Err(e.to_string()));
+                        progress = true;
+                        continue;
+                    }
+                }
+                if waiting {
+                    states[i].broke_cycle = true;
+                }
+            }
+            let objects = match states[i].manifests.take() {
+                Some(Ok(m)) => {
+                    results[i].not_decrypted = m.not_decrypted;
+                    m.objects
+                }
+                _ => Vec::new(),
+            };
+            let out = kustomization::post_build(
+                &spec,
+                objects,
+                post.as_ref().map(|p| (p, &vars)),
+                substitute_options,
+            )
+            .map_err(|e| e.to_string());
+            states[i].manifests = Some(Ok(kustomization::Manifests::default()));
+            states[i].done = Some(out);
+            progress = true;
+            if let Some(report) = &options.progress {
+                report(&results[i].key);
+            }
+        }
+        let pending = states.iter().any(|s| s.done.is_none());
+        if !pending {
+            break;
+        }
+        if !progress {
+            if forced {
+                // Cannot happen: forced rounds finish every Kustomization with manifests.
+                for (i, s) in states.iter_mut().enumerate() {
+                    if s.done.is_none() {
+                        s.done = Some(Err(format!("{} could not be scheduled", results[i].key)));
+                    }
+                }
+                break;
+            }
+            forced = true;
+        }
+    }
+    let mut index = ObjectIndex::new();
+    for (i, state) in states.into_iter().enumerate() {
+        let result = &mut results[i];
+        match state.done {
+            Some(Ok(objects)) => {
+                for o in &objects {
+                    if let Some(k) = index_key(&o.object) {
+                        index.entry(k).or_insert_with(|| o.object.clone());
+                    }
+                }
+                result.objects = objects;
+                if state.broke_cycle {
+                    result.errors.push(
+                        "substituteFrom objects read before their own substitution (cycle)".into(),
+                    );
+                }
+            }
+            Some(Err(message)) if result.status == Status::Rendered => {
+                result.fail(format!("{}: {message}", result.key));
+            }
+            _ => {}
+        }
+    }
+    (results, index)
+}
+
+/// The directory a Kustomization spec builds: `spec.path` under the repository root.
+fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
+    let raw = spec
+        .pointer("/spec/path")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    let relative = capstan_core::fs::normalize(Path::new(raw.trim_start_matches('/')));
+    if relative.starts_with("..") {
+        return Err(format!("kustomization path escapes the repository: {raw}"));
+    }
+    let dir = capstan_core::fs::normalize(&root.join(&relative));
+    if !fs.is_dir(&dir) {
+        return Err(format!(
+            "kustomization path not found: {}",
+            relative.display()
+        ));
+    }
+    Ok(dir)
+}
+
+fn find_final(states: &[KsState], wanted: &(String, String, String)) -> Option<Value> {
+    states
+        .iter()
+        .filter_map(|s| s.done.as_ref()?.as_ref().ok())
+        .flat_map(|objects| objects.iter())
+        .find(|o| index_key(&o.object).as_ref() == Some(wanted))
+        .map(|o| o.object.clone())
+}
+
+fn build_cluster_releases(
+    fs: &dyn Fs,
+    root: &Path,
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+    index: &ObjectIndex,
+    options: &BuildOptions,
+) -> Vec<BuildResult> {
+    cluster
+        .helm_releases
+        .par_iter()
+        .map(|hr| {
+            let key = &hr.found.key;
+            let mut result =
+                BuildResult::new(key.clone(), &cluster.name, hr.found.origin.parent.clone());
+            // The release as its Kustomization emits it (after substitution), else as discovered.
+            let release = hr
+                .found
+                .origin
+                .parent
+                .as_ref()
+                .and_then(|p| kustomizations.iter().find(|k| &k.key == p))
+                .and_then(|k| {
+                    k.objects.iter().find(|o| {
+                        o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
+                            && o.object.pointer("/metadata/name").and_then(Value::as_str)
+                                == Some(key.name.as_str())
+                            && o.object
+                                .pointer("/metadata/namespace")
+                                .and_then(Value::as_str)
+                                .unwrap_or(&key.namespace)
+                                == key.namespace
+                    })
+                })
+                .map(|o| o.object.clone())
+                .unwrap_or_else(|| hr.found.raw.clone());
+            if release.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
+                result.status = Status::Suspended;
+            } else if !options.render_helm_releases {
+                result.status = Status::Skipped;
+            } else {
+                render_one(
+                    fs,
+                    root,
+                    hr.source.as_ref().is_some_and(|s| s.is_local()),
+                    &release,
+                    index,
+                    options,
+                    &mut result,
+                );
+            }
+            if let Some(report) = &options.progress {
+                report(key);
+            }
+            result
+        })
+        .collect()
+}
+
+fn render_one(
+    fs: &dyn Fs,
+    root: &Path,
+    source_is_local: bool,
+    release: &Value,
+    index: &ObjectIndex,
+    options: &BuildOptions,
+    result: &mut BuildResult,
+) {
+    let key = result.key.clone();
+    let location = match helmrelease::locate_chart(
+        fs,
+        root,
+        release,
+        source_is_local,
+        options.chart_cache.as_deref(),
+    ) {
+        Ok(location) => location,
+        Err(e) => return result.fail(format!("{key}: {e}")),
+    };
+    let chart_dir = match location {
+        helmrelease::ChartLocation::Local(dir) => dir,
+        helmrelease::ChartLocation::Remote(what) => {
+            result.status = Status::Skipped;
+            result
+                .errors
+                .push(format!("chart not available offline: {what}"));
+            return;
+        }
+    };
+    let Some(helm) = &options.helm else {
+        result.status = Status::Skipped;
+        result.errors.push("not rendered: helm not found".into());
+        return;
+    };
+    let namespace = key.namespace.clone();
+    let lookup = |kind: &str, name: &str| {
+        index
+            .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
+            .cloned()
+    };
+    let cached = options
+        .chart_cache
+        .as_deref()
+        .is_some_and(|c| chart_dir.starts_with(c));
+    let os = capstan_core::OsFs;
+    let chart_fs: &dyn Fs = if cached { &os } else { fs };
+    match helmrelease::render_release(
+        helm.as_ref(),
+        chart_fs,
+        &chart_dir,
+        release,
+        &lookup,
+        options.kube_version.as_deref(),
+        &options.api_versions,
+    ) {
+        Ok((objects, values)) => {
+            result.objects = objects
+                .into_iter()
+                .map(|object| BuiltObject { object, file: None })
+                .collect();
+            result.values = Some(values);
+        }
+        Err(e) => result.fail(format!("{key}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! End-to-end builds of small in-memory repositories.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use capstan_core::{MemFs, Value};
+
+use super::*;
+use crate::helm::{HelmError, RenderRequest};
+
+const SYNC: &str = "\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  url: https://example.com/repo
+  ref: {branch: main}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  path: ./clusters/prod
+  sourceRef: {kind: GitRepository, name: flux-system}
+";
+
+fn apps_ks(extra: &str) -> String {
+    format!(
+        "\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  path: ./apps/${{CLUSTER}}
+  targetNamespace: apps
+  commonMetadata:
+    labels: {{team: web}}
+  sourceRef: {{kind: GitRepository, name: flux-system}}
+  postBuild:
+    substitute: {{REPLICAS: '3'}}
+    substituteFrom:
+      - {{kind: ConfigMap, name: cluster-settings}}
+{extra}"
+    )
+}
+
+fn repo(apps: &str) -> MemFs {
+    MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", SYNC.to_owned()),
+        (
+            "clusters/prod/flux-system/kustomization.yaml",
+            "resources: [gotk-sync.yaml]\n".to_owned(),
+        ),
+        ("clusters/prod/apps.yaml", apps.to_owned()),
+        (
+            "clusters/prod/settings.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata: {DOMAIN: example.com}\n".to_owned(),
+        ),
+        (
+            "clusters/prod/vars.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: vars, namespace: flux-system}\nspec:\n  path: ./vars\n  sourceRef: {kind: GitRepository, name: flux-system}\n".to_owned(),
+        ),
+        (
+            "vars/cluster.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-vars, namespace: flux-system}\ndata: {CLUSTER: prod}\n".to_owned(),
+        ),
+        (
+            "apps/prod/web.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata:\n  host: web.${DOMAIN}\n  replicas: ${REPLICAS}\n  escaped: $${NOT_A_VAR}\n".to_owned(),
+        ),
+        (
+            "apps/prod/hr.yaml",
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web}\nspec:\n  chart:\n    spec: {chart: ./charts/web, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}\n  values: {host: '${DOMAIN}'}\n".to_owned(),
+        ),
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n".to_owned()),
+    ])
+}
+
+struct FakeHelm;
+
+impl HelmRenderer for FakeHelm {
+    fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError> {
+        Ok(vec![serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": request.release_name, "namespace": request.namespace},
+            "data": {"host": request.values.get("host").cloned().unwrap_or(Value::Null)}
+        })])
+    }
+}
+
+fn build(fs: &MemFs, options: &BuildOptions) -> BuildReport {
+    build_all(fs, Path::new("."), options).unwrap()
+}
+
+fn find<'a>(report: &'a BuildReport, name: &str) -> &'a BuildResult {
+    report
+        .kustomizations
+        .iter()
+        .find(|k| k.key.name == name)
+        .unwrap_or_else(|| panic!("no {name}: {report:#?}"))
+}
+
+#[test]
+fn builds_with_substitution_owner_labels_and_common_metadata() {
+    // The apps path needs CLUSTER, which only the flux-system substitution could give: add it.
+    let apps = apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod");
+    let fs = repo(&apps);
+    let options = BuildOptions {
+        helm: Some(Arc::new(FakeHelm)),
+        ..BuildOptions::default()
+    };
+    let report = build(&fs, &options);
+    let apps = find(&report, "apps");
+    assert_eq!(apps.status, Status::Rendered, "{apps:#?}");
+    let web = apps
+        .objects
+        .iter()
+        .find(|o| o.object["kind"] == "ConfigMap")
+        .unwrap();
+    assert_eq!(web.object["metadata"]["namespace"], "apps");
+    assert_eq!(web.object["data"]["host"], "web.example.com");
+    assert_eq!(web.object["data"]["replicas"], 3);
+    assert_eq!(web.object["data"]["escaped"], "${NOT_A_VAR}");
+    assert_eq!(web.object["metadata"]["labels"]["team"], "web");
+    assert_eq!(
+        web.object["metadata"]["labels"][kustomization::NAME_LABEL],
+        "apps"
+    );
+    assert_eq!(
+        web.object["metadata"]["labels"][kustomization::NAMESPACE_LABEL],
+        "flux-system"
+    );
+    assert_eq!(web.file.as_deref(), Some(Path::new("apps/prod/web.yaml")));
+
+    let hr = report
+        .helm_releases
+        .iter()
+        .find(|h| h.key.name == "web")
+        .unwrap();
+    assert_eq!(hr.status, Status::Rendered, "{hr:#?}");
+    assert_eq!(
+        hr.objects[0].object["data"]["host"], "example.com",
+        "values come after substitution"
+    );
+    assert_eq!(hr.objects[0].object["metadata"]["namespace"], "apps");
+    assert!(!report.has_failures());
+}
+
+#[test]
+fn strict_substitution_fails_only_that_kustomization() {
+    let apps = apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod");
+    let fs = repo(&apps);
+    fs.add_file(
+        "apps/prod/bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: '${UNDEFINED_VAR}'}\n",
+    );
+    let report = build(&fs, &BuildOptions::default());
+    let apps = find(&report, "apps");
+    assert_eq!(apps.status, Status::Failed);
+    let message = apps.errors.join("\n");
+    assert!(
+        message.contains("UNDEFINED_VAR")
+            && message.contains("Kustomization/flux-system/apps")
+            && message.contains("ConfigMap/apps/bad"),
+        "{message}"
+    );
+    assert_eq!(find(&report, "vars").status, Status::Rendered);
+    assert!(report.has_failures());
+
+    let relaxed = build(
+        &fs,
+        &BuildOptions {
+            strict_substitute: false,
+            ..BuildOptions::default()
+        },
+    );
+    assert_eq!(find(&relaxed, "apps").status, Status::Rendered);
+}
+
+#[test]
+fn missing_substitute_from_and_missing_path_and_suspend() {
+    let apps = apps_ks("")
+        .replace("./apps/${CLUSTER}", "./apps/prod")
+        .replace("cluster-settings", "no-such-settings");
+    let fs = repo(&apps);
+    fs.add_file(
+        "clusters/prod/gone.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: gone, namespace: flux-system}\nspec:\n  path: ./nowhere\n  sourceRef: {kind: GitRepository, name: flux-system}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: paused, namespace: flux-system}\nspec:\n  suspend: true\n  path: ./vars\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    );
+    let report = build(&fs, &BuildOptions::default());
+    let apps = find(&report, "apps");
+    assert_eq!(apps.status, Status::Failed);
+    assert!(
+        apps.errors[0].contains("ConfigMap/no-such-settings"),
+        "{:?}",
+        apps.errors
+    );
+    assert_eq!(find(&report, "gone").status, Status::Failed);
+    assert_eq!(find(&report, "paused").status, Status::Suspended);
+    assert!(find(&report, "paused").objects.is_empty());
+    let hr = report
+        .helm_releases
+        .iter()
+        .find(|h| h.key.name == "web")
+        .unwrap();
+    assert_eq!(hr.status, Status::Skipped, "no helm: {hr:#?}");
+}
+
+#[test]
+fn parent_substitution_changes_the_child_spec() {
+    // flux-system substitutes CLUSTER from cluster-vars into apps' path.
+    let fs = repo(&apps_ks(""));
+    let sync = SYNC.to_owned()
+        + "  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: cluster-vars}\n      - {kind: ConfigMap, name: cluster-settings}\n";
+    fs.add_file("clusters/prod/flux-system/gotk-sync.yaml", sync);
+    let report = build(&fs, &BuildOptions::default());
+    let apps = find(&report, "apps");
+    assert_eq!(apps.status, Status::Rendered, "{apps:#?}");
+    assert!(
+        apps.objects
+            .iter()
+            .any(|o| o.object["data"]["host"] == "web.example.com")
+    );
+}

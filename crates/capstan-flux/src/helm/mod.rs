@@ -1,0 +1,251 @@
+//! Rendering HelmReleases: values as helm-controller merges them ([`values`]), and the chart
+//! rendered through a [`HelmRenderer`]. The implementation capstan ships, [`HelmBinary`], runs
+//! `helm template` (found through `--helm-binary`, `CAPSTAN_HELM`, `PATH`, then the oracle
+//! directory) over a copy of the chart read through [`Fs`], so a chart in a git revision renders
+//! the same as one on disk.
+
+pub mod values;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use capstan_core::{Fs, Map, Value};
+
+/// What to render: one release of one chart.
+#[derive(Clone)]
+pub struct RenderRequest<'a> {
+    pub release_name: &'a str,
+    pub namespace: &'a str,
+    /// The chart's directory, read through `fs`.
+    pub chart_dir: &'a Path,
+    pub fs: &'a dyn Fs,
+    pub values: &'a Map,
+    /// Render the chart's `crds/` too (`install.crds` other than `Skip`).
+    pub include_crds: bool,
+    pub kube_version: Option<&'a str>,
+    pub api_versions: &'a [String],
+}
+
+/// Why a chart did not render.
+#[derive(Debug, thiserror::Error)]
+pub enum HelmError {
+    #[error("helm not found (set --helm-binary or CAPSTAN_HELM, or put helm on PATH)")]
+    NotFound,
+    #[error("{0}")]
+    Io(String),
+    #[error("helm template failed: {0}")]
+    Template(String),
+    #[error("helm output does not parse: {0}")]
+    Output(String),
+}
+
+/// Renders a chart into manifests.
+pub trait HelmRenderer: Send + Sync {
+    fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError>;
+}
+
+/// The `helm` binary.
+#[derive(Debug, Clone)]
+pub struct HelmBinary {
+    pub command: PathBuf,
+}
+
+impl HelmBinary {
+    /// Finds helm: `explicit`, then `CAPSTAN_HELM`, then `PATH`, then `$CAPSTAN_ORACLES/bin` and
+    /// `~/.cache/capstan-oracles/bin`.
+    pub fn find(explicit: Option<&Path>) -> Option<HelmBinary> {
+        if let Some(path) = explicit {
+            return Some(HelmBinary {
+                command: path.to_path_buf(),
+            });
+        }
+        if let Some(path) = std::env::var_os("CAPSTAN_HELM").filter(|p| !p.is_empty()) {
+            return Some(HelmBinary {
+                command: PathBuf::from(path),
+            });
+        }
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        if let Some(oracles) = std::env::var_os("CAPSTAN_ORACLES") {
+            dirs.push(PathBuf::from(oracles).join("bin"));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
+        }
+        dirs.into_iter()
+            .map(|d| d.join("helm"))
+            .find(|p| p.is_file())
+            .map(|command| HelmBinary { command })
+    }
+}
+
+/// Copies a directory tree read through `fs` to `to` on disk.
+fn materialise(fs: &dyn Fs, from: &Path, to: &Path, depth: usize) -> Result<(), HelmError> {
+    if depth > 32 {
+        return Err(HelmError::Io(format!(
+            "{}: directories nested too deeply",
+            from.display()
+        )));
+    }
+    std::fs::create_dir_all(to).map_err(|e| HelmError::Io(format!("{}: {e}", to.display())))?;
+    for entry in fs
+        .read_dir(from)
+        .map_err(|e| HelmError::Io(format!("{}: {e}", from.display())))?
+    {
+        let Some(name) = entry.file_name() else {
+            continue;
+        };
+        let target = to.join(name);
+        if fs.is_dir(&entry) {
+            materialise(fs, &entry, &target, depth + 1)?;
+        } else {
+            let bytes = fs
+                .read(&entry)
+                .map_err(|e| HelmError::Io(format!("{}: {e}", entry.display())))?;
+            std::fs::write(&target, bytes)
+                .map_err(|e| HelmError::Io(format!("{}: {e}", target.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch, HelmError> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("capstan-helm-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| HelmError::Io(format!("{}: {e}", dir.display())))?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl HelmRenderer for HelmBinary {
+    fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError> {
+        let scratch = Scratch::new()?;
+        let chart = scratch.0.join("chart");
+        materialise(request.fs, request.chart_dir, &chart, 0)?;
+        let values_file = scratch.0.join("values.json");
+        let values = serde_json::to_vec(&Value::Object(request.values.clone()))
+            .map_err(|e| HelmError::Io(e.to_string()))?;
+        std::fs::write(&values_file, values)
+            .map_err(|e| HelmError::Io(format!("{}: {e}", values_file.display())))?;
+        let mut command = Command::new(&self.command);
+        command
+            .arg("template")
+            .arg(request.release_name)
+            .arg(&chart)
+            .arg("--namespace")
+            .arg(request.namespace)
+            .arg("--values")
+            .arg(&values_file)
+            .env("HELM_CACHE_HOME", scratch.0.join("cache"))
+            .env("HELM_CONFIG_HOME", scratch.0.join("config"))
+            .env("HELM_DATA_HOME", scratch.0.join("data"));
+        if request.include_crds {
+            command.arg("--include-crds");
+        }
+        if let Some(version) = request.kube_version {
+            command.arg("--kube-version").arg(version);
+        }
+        for api in request.api_versions {
+            command.arg("--api-versions").arg(api);
+        }
+        let output = command.output().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => HelmError::NotFound,
+            _ => HelmError::Io(format!("{}: {e}", self.command.display())),
+        })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr = stderr.replace(
+                &chart.display().to_string(),
+                &request.chart_dir.display().to_string(),
+            );
+            return Err(HelmError::Template(stderr.trim().to_owned()));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let docs =
+            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
+        Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+    }
+}
+
+/// helm-controller's release name: `spec.releaseName`, else `[targetNamespace-]name`, shortened
+/// to 53 characters with a hash as helm-controller does.
+pub fn release_name(release: &Value) -> String {
+    let spec = |field: &str| {
+        release
+            .pointer(&format!("/spec/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let name = release
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let full = if !spec("releaseName").is_empty() {
+        spec("releaseName").to_owned()
+    } else if !spec("targetNamespace").is_empty() {
+        format!("{}-{}", spec("targetNamespace"), name)
+    } else {
+        name.to_owned()
+    };
+    shorten_name(&full)
+}
+
+/// helm-controller `release.ShortenName`.
+pub fn shorten_name(name: &str) -> String {
+    use sha2::Digest;
+    if name.len() <= 53 {
+        return name.to_owned();
+    }
+    let sum = sha2::Sha256::digest(name.as_bytes());
+    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+    let cut = name
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|i| *i <= 40)
+        .last()
+        .unwrap_or(0);
+    format!("{}-{}", &name[..cut], &hex[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn release_names() {
+        assert_eq!(release_name(&json!({"metadata": {"name": "web"}})), "web");
+        assert_eq!(
+            release_name(
+                &json!({"metadata": {"name": "web"}, "spec": {"targetNamespace": "apps"}})
+            ),
+            "apps-web"
+        );
+        assert_eq!(
+            release_name(
+                &json!({"metadata": {"name": "web"}, "spec": {"releaseName": "r", "targetNamespace": "a"}})
+            ),
+            "r"
+        );
+        let long = "a".repeat(60);
+        let short = shorten_name(&long);
+        assert_eq!(short.len(), 53);
+        assert!(short.starts_with(&"a".repeat(40)));
+    }
+}

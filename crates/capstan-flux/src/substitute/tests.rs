@@ -1,0 +1,446 @@
+//! Table tests of the envsubst dialect and of post-build substitution over objects.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn run(input: &str, pairs: &[(&str, &str)], strict: bool) -> Result<String, EvalError> {
+    let vars = vars(pairs);
+    let lookup = |name: &str| match vars.get(name) {
+        Some(v) => Some(v.clone()),
+        None if strict => None,
+        None => Some(String::new()),
+    };
+    expand(input, &lookup)
+}
+
+#[test]
+fn expansion_table() {
+    let v01 = [("var01", "abcdEFGH28ij")];
+    let path = [("path_name", "/home/bozo/ideas/thoughts.for.today")];
+    let z = [("stringZ", "abcABC123ABCabc")];
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        ("abcdEFGH28ij", &[], "abcdEFGH28ij"),
+        ("${var01}", &v01, "abcdEFGH28ij"),
+        ("${#var01}", &v01, "12"),
+        ("${var01^}", &v01, "AbcdEFGH28ij"),
+        ("${var01^^}", &v01, "ABCDEFGH28IJ"),
+        ("${var01,}", &[("var01", "ABC")], "aBC"),
+        ("${var01,,}", &[("var01", "ABC")], "abc"),
+        ("${path_name:11}", &path, "ideas/thoughts.for.today"),
+        ("${path_name:11:5}", &path, "ideas"),
+        (
+            "${path_name:-5}",
+            &path,
+            "/home/bozo/ideas/thoughts.for.today",
+        ),
+        ("${path_name:100}", &path, ""),
+        (
+            "${path_name:x}",
+            &path,
+            "/home/bozo/ideas/thoughts.for.today",
+        ),
+        ("${path_name:30:100}", &path, "today"),
+        ("${var=xyz}", &[("var", "abc")], "abc"),
+        ("${var=xyz}", &[], "xyz"),
+        ("${var=xyz}", &[("var", "")], "xyz"),
+        ("${var:=xyz}", &[], "xyz"),
+        ("${var:-xyz}", &[("var", "")], "xyz"),
+        ("${var:-a b c}", &[], "a b c"),
+        ("${var:?fallback}", &[], "fallback"),
+        ("${var:+word}", &[], "word"),
+        ("${var:+word}", &[("var", "set")], "set"),
+        (
+            "something ${var=${default_var}}",
+            &[("default_var", "foo")],
+            "something foo",
+        ),
+        (
+            "foo: ${var=${default_var}-suffix}",
+            &[("default_var", "foo1")],
+            "foo: foo1-suffix",
+        ),
+        (
+            "foo: ${var=prefix${default_var}-suffix}",
+            &[("default_var", "foo1")],
+            "foo: prefixfoo1-suffix",
+        ),
+        ("${stringZ/%abc/XYZ}", &z, "abcABC123ABCXYZ"),
+        ("${stringZ/#abc/XYZ}", &z, "XYZABC123ABCabc"),
+        ("${stringZ/#ABC/XYZ}", &z, "abcABC123ABCabc"),
+        ("${stringZ//abc/xyz}", &z, "xyzABC123ABCxyz"),
+        ("${stringZ/abc/xyz}", &z, "xyzABC123ABCabc"),
+        ("${stringZ/abc/}", &z, "ABC123ABCabc"),
+        (
+            "${filename#*.}",
+            &[("filename", "bash.string.txt")],
+            "string.txt",
+        ),
+        (
+            "${filename#*/}",
+            &[("filename", "/path/to/file")],
+            "path/to/file",
+        ),
+        ("${filename##*.}", &[("filename", "bash.string.txt")], "txt"),
+        ("${filename##*/}", &[("filename", "path/to/file")], "file"),
+        (
+            "${filename%.*}",
+            &[("filename", "bash.string.txt")],
+            "bash.string",
+        ),
+        (
+            "${filename%%.*}",
+            &[("filename", "bash.string.txt")],
+            "bash",
+        ),
+        ("${filename#[}", &[("filename", "a[b")], "a[b"),
+        ("${var=${var01^^}}", &v01, "ABCDEFGH28IJ"),
+        ("$${var01}", &v01, "${var01}"),
+        (
+            "some text ${var01}$${var$${var01}$var01${var01}",
+            &v01,
+            "some text abcdEFGH28ij${var${var01}$var01abcdEFGH28ij",
+        ),
+        (
+            "something $${var=${default_var}}",
+            &[("default_var", "foo")],
+            "something ${var=foo}",
+        ),
+        (r"${stringZ/\//-}", &[("stringZ", "foo/bar")], "foo-bar"),
+        (
+            r"${stringZ//\//-}",
+            &[("stringZ", "foo/bar/baz")],
+            "foo-bar-baz",
+        ),
+        (
+            "\\\\something ${var=${d}}",
+            &[("d", "foo")],
+            "\\\\something foo",
+        ),
+        ("${stringZ/./}", &[("stringZ", "foo.bar")], "foobar"),
+        // Bare `$var`, lone `$` and `$$` outside braces.
+        (
+            "$var01 and $ and $$ and $$$",
+            &v01,
+            "$var01 and $ and $ and $$",
+        ),
+        ("cost: 5$", &[], "cost: 5$"),
+        // Unicode: lengths are bytes, case mapping is per rune.
+        ("${#u}", &[("u", "héllo")], "6"),
+        ("${u^}", &[("u", "éa")], "Éa"),
+        // Names: digits first and unicode letters are accepted by the parser.
+        ("${1abc}", &[("1abc", "x")], "x"),
+        // An offset that is not a number leaves the value as it is (bash does too).
+        ("${var:1x}", &[("var", "value")], "value"),
+    ];
+    for (input, pairs, want) in cases {
+        assert_eq!(
+            run(input, pairs, true).as_deref(),
+            Ok(*want),
+            "input {input:?}"
+        );
+    }
+}
+
+#[test]
+fn parse_errors_table() {
+    let cases: &[(&str, ParseError)] = &[
+        ("${", ParseError::VariableName),
+        ("${}", ParseError::VariableName),
+        ("${ var}", ParseError::VariableName),
+        ("${var", ParseError::MissingClosingBrace),
+        ("${var x}", ParseError::MissingClosingBrace),
+        // Operators Flux rejects.
+        ("${var-default}", ParseError::MissingClosingBrace),
+        ("${var+word}", ParseError::MissingClosingBrace),
+        ("${var?word}", ParseError::MissingClosingBrace),
+        ("${var:=abc", ParseError::FuncSubstitution),
+        ("${var#}", ParseError::FuncSubstitution),
+        ("${var/a}", ParseError::BadSubstitution),
+        ("${#}", ParseError::BadSubstitution),
+        ("${var^x}", ParseError::BadSubstitution),
+        ("${var::1}", ParseError::FuncSubstitution),
+    ];
+    for (input, want) in cases {
+        assert_eq!(
+            run(input, &[("var", "value")], true),
+            Err(EvalError::Parse(eval::ParseErrorText(*want))),
+            "input {input:?}"
+        );
+    }
+}
+
+#[test]
+fn strict_mode_table() {
+    let missing = |input: &str| run(input, &[], true);
+    for input in [
+        "${missing}",
+        "${#missing}",
+        "${missing^}",
+        "${missing^^}",
+        "${missing,}",
+        "${missing,,}",
+        "${missing:0}",
+        "${missing:0:10}",
+        "${missing/p/r}",
+        "${missing//p/r}",
+        "${missing/#p/r}",
+        "${missing/%p/r}",
+        "${missing#p}",
+        "${missing##p}",
+        "${missing%p}",
+        "${missing%%p}",
+        // Arguments are evaluated even when their value is not used.
+        "${set:=${missing}}",
+    ] {
+        let got = if input.starts_with("${set") {
+            run(input, &[("set", "x")], true)
+        } else {
+            missing(input)
+        };
+        assert_eq!(
+            got,
+            Err(EvalError::VariableNotSet("missing".into())),
+            "input {input:?}"
+        );
+    }
+    assert_eq!(missing("${missing:-fallback}").as_deref(), Ok("fallback"));
+    assert_eq!(missing("${missing:=assigned}").as_deref(), Ok("assigned"));
+    assert_eq!(missing("${missing=assigned}").as_deref(), Ok("assigned"));
+    // Not strict: undefined is empty.
+    assert_eq!(
+        run("a${missing}b${#missing}", &[], false).as_deref(),
+        Ok("ab0")
+    );
+}
+
+fn cm(data: serde_json::Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "apps"}, "data": data})
+}
+
+#[test]
+fn objects_are_substituted_as_yaml() {
+    let object = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web-${SUFFIX}", "namespace": "apps"},
+        "spec": {"replicas": "${REPLICAS}", "paused": "${PAUSED:=false}", "quoted": "3"}
+    });
+    let vars = vars(&[("SUFFIX", "blue"), ("REPLICAS", "3")]);
+    let out = substitute_object(
+        &object,
+        &vars,
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(out["metadata"]["name"], "web-blue");
+    assert_eq!(
+        out["spec"]["replicas"], 3,
+        "a substituted number is a number"
+    );
+    assert_eq!(out["spec"]["paused"], false);
+    assert_eq!(
+        out["spec"]["quoted"], "3",
+        "a string that was quoted stays a string"
+    );
+}
+
+#[test]
+fn strategy_and_opt_out() {
+    let object = cm(json!({"a": "${X:=dflt}"}));
+    let none = BTreeMap::new();
+    let opts = SubstituteOptions::default();
+    assert_eq!(
+        substitute_object(&object, &none, Strategy::WithVariables, opts).unwrap(),
+        None
+    );
+    let always = substitute_object(&object, &none, Strategy::Always, opts)
+        .unwrap()
+        .unwrap();
+    assert_eq!(always["data"]["a"], "dflt");
+
+    let mut disabled = object.clone();
+    disabled["metadata"]["annotations"] = json!({SUBSTITUTE_KEY: "disabled"});
+    assert_eq!(
+        substitute_object(&disabled, &none, Strategy::Always, opts).unwrap(),
+        None
+    );
+    let mut disabled = object.clone();
+    disabled["metadata"]["labels"] = json!({SUBSTITUTE_KEY: "disabled"});
+    assert_eq!(
+        substitute_object(&disabled, &none, Strategy::Always, opts).unwrap(),
+        None
+    );
+    let mut not_disabled = object.clone();
+    not_disabled["metadata"]["labels"] = json!({SUBSTITUTE_KEY: "Disabled"});
+    assert!(
+        substitute_object(&not_disabled, &none, Strategy::Always, opts)
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn strict_error_names_variable_and_object() {
+    let object = cm(json!({"a": "${UNDEFINED}"}));
+    let err = substitute_object(
+        &object,
+        &vars(&[("X", "1")]),
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("\"UNDEFINED\"") && text.contains("ConfigMap/apps/cm"),
+        "{text}"
+    );
+    let relaxed = substitute_object(
+        &object,
+        &vars(&[("X", "1")]),
+        Strategy::WithVariables,
+        SubstituteOptions { strict: false },
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        relaxed["data"]["a"],
+        serde_json::Value::Null,
+        "`a: ` reads back as null"
+    );
+}
+
+#[test]
+fn invalid_variable_names() {
+    for bad in ["1abc", "a-b", "a.b", "", "é"] {
+        let err = substitute_object(
+            &cm(json!({})),
+            &vars(&[(bad, "1")]),
+            Strategy::Always,
+            SubstituteOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err, SubstituteError::InvalidName(bad.into()));
+    }
+    for good in ["_", "a1", "A_B", "_9"] {
+        assert!(is_valid_name(good), "{good}");
+    }
+}
+
+#[test]
+fn malformed_yaml_after_substitution() {
+    let object = cm(json!({"a": "${X}"}));
+    let err = substitute_object(
+        &object,
+        &vars(&[("X", "[unclosed")]),
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, SubstituteError::Reparse { .. }), "{err}");
+}
+
+#[test]
+fn variables_precedence_and_optional() {
+    let ks = json!({"spec": {"postBuild": {
+        "substitute": {"A": "inline", "MULTI": "x\ny\n"},
+        "substituteFrom": [
+            {"kind": "ConfigMap", "name": "first"},
+            {"kind": "Secret", "name": "second"},
+            {"kind": "ConfigMap", "name": "absent", "optional": true},
+        ]
+    }}});
+    let post = PostBuild::from_kustomization(&ks).unwrap().unwrap();
+    let lookup = |kind: &str, name: &str| -> Option<Value> {
+        match (kind, name) {
+            ("ConfigMap", "first") => Some(json!({"data": {"A": "cm", "B": "cm", "C": "cm\n"}})),
+            // "c2Vj" = "sec"
+            ("Secret", "second") => {
+                Some(json!({"data": {"B": "c2Vj"}, "stringData": {"D": "plain"}}))
+            }
+            _ => None,
+        }
+    };
+    let got = post.variables("apps", &lookup).unwrap();
+    assert_eq!(
+        got,
+        vars(&[
+            ("A", "inline"),
+            ("B", "sec"),
+            ("C", "cm"),
+            ("D", "plain"),
+            ("MULTI", "xy")
+        ])
+    );
+
+    let ks =
+        json!({"spec": {"postBuild": {"substituteFrom": [{"kind": "Secret", "name": "gone"}]}}});
+    let err = PostBuild::from_kustomization(&ks)
+        .unwrap()
+        .unwrap()
+        .variables("apps", &lookup)
+        .unwrap_err();
+    assert!(matches!(err, SubstituteError::MissingReference { .. }));
+    assert!(err.to_string().contains("Secret/gone"), "{err}");
+}
+
+#[test]
+fn post_build_spec_errors() {
+    let bad = [
+        json!({"spec": {"postBuild": {"substitute": ["a"]}}}),
+        json!({"spec": {"postBuild": {"substitute": {"A": 1}}}}),
+        json!({"spec": {"postBuild": {"substituteFrom": [{"kind": "ConfigMap"}]}}}),
+        json!({"spec": {"postBuild": {"substituteStrategy": "Sometimes"}}}),
+    ];
+    for ks in bad {
+        assert!(PostBuild::from_kustomization(&ks).is_err(), "{ks}");
+    }
+    assert_eq!(
+        PostBuild::from_kustomization(&json!({"spec": {}})).unwrap(),
+        None
+    );
+    let always = json!({"spec": {"postBuild": {"substituteStrategy": "Always"}}});
+    assert_eq!(
+        PostBuild::from_kustomization(&always)
+            .unwrap()
+            .unwrap()
+            .strategy,
+        Strategy::Always
+    );
+}
+
+#[test]
+fn base64_table() {
+    assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+    assert_eq!(base64_decode("aGVsbG8").unwrap(), b"hello");
+    assert_eq!(base64_decode("").unwrap(), b"");
+    assert!(base64_decode("a$==").is_err());
+    assert!(base64_decode("a").is_err());
+}
+
+#[test]
+fn huge_and_hostile_inputs_do_not_panic() {
+    let long = "${".repeat(10_000);
+    assert!(run(&long, &[], true).is_err());
+    let nested = format!("{}x{}", "${a:=".repeat(200), "}".repeat(200));
+    assert_eq!(run(&nested, &[], true).as_deref(), Ok("x"));
+    for input in [
+        "${a:-9223372036854775807}",
+        "${a:9223372036854775807:9223372036854775807}",
+        "${a:-1:-5}",
+        "\u{0}${x}",
+    ] {
+        let _ = run(input, &[("a", "abc")], true);
+    }
+}

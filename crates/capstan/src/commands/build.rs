@@ -1,0 +1,226 @@
+//! `capstan build ks|hr|all [NAME]`: the objects Flux would apply, rendered offline. Objects go to
+//! stdout (YAML stream or JSON); failures, skipped and suspended objects are reported on stderr;
+//! any failure makes the exit code 2 after everything else has been printed.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use capstan_core::{OsFs, Value};
+use capstan_flux::build::{BuildOptions, BuildReport, BuildResult, Status, build_all};
+use capstan_flux::helm::{HelmBinary, HelmRenderer};
+use capstan_flux::sops::Keys;
+use clap::{Args, ValueEnum};
+
+use super::Exit;
+
+/// What `capstan build` renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BuildKind {
+    /// Flux Kustomizations.
+    #[value(name = "ks", alias = "kustomization")]
+    Kustomizations,
+    /// HelmReleases.
+    #[value(name = "hr", alias = "helmrelease")]
+    HelmReleases,
+    /// Every Kustomization and HelmRelease.
+    All,
+}
+
+/// Output formats of `capstan build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BuildFormat {
+    Yaml,
+    Json,
+}
+
+/// Flags of `capstan build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// What to render.
+    #[arg(value_enum)]
+    pub kind: BuildKind,
+    /// Only the Kustomization or HelmRelease with this name.
+    pub name: Option<String>,
+    /// The repository (or a folder in it) to read.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// Only objects in this namespace (the Flux object's own namespace).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: BuildFormat,
+    /// Leave Secrets out of the output.
+    #[arg(long)]
+    pub skip_secrets: bool,
+    /// Leave CustomResourceDefinitions out of the output.
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// Leave these kinds out of the output (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub skip_kinds: Vec<String>,
+    /// Let undefined `${var}` expand to nothing, as the flux CLI does by default (the controller
+    /// fails the Kustomization; so does capstan unless this is given).
+    #[arg(long)]
+    pub no_strict_substitute: bool,
+    /// An age identity file for SOPS (also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY).
+    #[arg(long)]
+    pub sops_age_key_file: Option<PathBuf>,
+    /// The helm binary (also CAPSTAN_HELM; else helm on PATH).
+    #[arg(long)]
+    pub helm_binary: Option<PathBuf>,
+    /// Kubernetes version for `helm template --kube-version`.
+    #[arg(long)]
+    pub kube_version: Option<String>,
+    /// Extra API versions for `helm template --api-versions` (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+    /// A directory of unpacked charts (`<chart>-<version>/`) for HelmRepository/OCI charts.
+    #[arg(long)]
+    pub chart_cache: Option<PathBuf>,
+}
+
+pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let fs = OsFs;
+    let keys = Keys::from_process_env_and_file(args.sops_age_key_file.as_deref(), &fs)
+        .context("loading SOPS age keys")?;
+    let helm =
+        HelmBinary::find(args.helm_binary.as_deref()).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>);
+    let bar = progress_bar();
+    let ticker = bar.clone();
+    let options = BuildOptions {
+        strict_substitute: !args.no_strict_substitute,
+        keys,
+        helm,
+        render_helm_releases: args.kind != BuildKind::Kustomizations,
+        chart_cache: args.chart_cache.clone(),
+        kube_version: args.kube_version.clone(),
+        api_versions: args.api_versions.clone(),
+        progress: ticker
+            .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
+        ..BuildOptions::default()
+    };
+    let report = build_all(&fs, &args.path, &options)
+        .with_context(|| format!("building {}", args.path.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let selected = select(&report, &args);
+    if selected.is_empty() && args.name.is_some() {
+        anyhow::bail!(
+            "no {} named {} found under {}",
+            match args.kind {
+                BuildKind::Kustomizations => "Kustomization",
+                BuildKind::HelmReleases => "HelmRelease",
+                BuildKind::All => "Kustomization or HelmRelease",
+            },
+            args.name.as_deref().unwrap_or_default(),
+            args.path.display()
+        );
+    }
+    let keep = |object: &Value| {
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        !(args.skip_secrets && kind == "Secret"
+            || args.skip_crds && kind == "CustomResourceDefinition"
+            || args.skip_kinds.iter().any(|k| k == kind))
+    };
+    match args.output {
+        BuildFormat::Yaml => {
+            let objects: Vec<&Value> = selected
+                .iter()
+                .flat_map(|r| r.objects.iter().map(|o| &o.object))
+                .filter(|o| keep(o))
+                .collect();
+            for object in objects {
+                writeln!(out, "---")?;
+                out.write_all(capstan_core::yaml::to_yaml(object).as_bytes())?;
+            }
+        }
+        BuildFormat::Json => {
+            let results: Vec<BuildResult> = selected
+                .iter()
+                .map(|r| {
+                    let mut r = (*r).clone();
+                    r.objects.retain(|o| keep(&o.object));
+                    r
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &results)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    let mut failed = 0;
+    let mut stderr = std::io::stderr().lock();
+    for result in &selected {
+        match result.status {
+            Status::Failed => {
+                failed += 1;
+                for error in &result.errors {
+                    writeln!(stderr, "error: {error}")?;
+                }
+            }
+            Status::Skipped => writeln!(
+                stderr,
+                "skipped: {}: {}",
+                result.key,
+                result.errors.join("; ")
+            )?,
+            Status::Suspended => writeln!(stderr, "suspended: {} (not rendered)", result.key)?,
+            Status::Rendered => {
+                for id in &result.not_decrypted {
+                    writeln!(
+                        stderr,
+                        "not decrypted: {id} in {} (no SOPS age key; values masked)",
+                        result.key
+                    )?;
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} failed to build", selected.len());
+    }
+    Ok(Exit::Clean)
+}
+
+fn select<'a>(report: &'a BuildReport, args: &BuildArgs) -> Vec<&'a BuildResult> {
+    let kustomizations = report
+        .kustomizations
+        .iter()
+        .filter(|_| args.kind != BuildKind::HelmReleases);
+    let releases = report
+        .helm_releases
+        .iter()
+        .filter(|_| args.kind != BuildKind::Kustomizations);
+    kustomizations
+        .chain(releases)
+        .filter(|r| args.name.as_ref().is_none_or(|n| &r.key.name == n))
+        .filter(|r| {
+            args.namespace
+                .as_ref()
+                .is_none_or(|n| &r.key.namespace == n)
+        })
+        .collect()
+}
+
+/// A spinner-style counter on stderr when it is a terminal.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let template = if plain {
+        "{spinner} built {pos} ({elapsed})"
+    } else {
+        "{spinner:.cyan} built {pos} ({elapsed})"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
