@@ -291,3 +291,96 @@ fn flux2_kustomize_helm_example() {
         );
     }
 }
+
+/// A syrupy `.ambr` block of `dict({...})`/`list([...])` as JSON.
+fn ambr_value(text: &str, case: &str) -> Option<serde_json::Value> {
+    let start = text.find(&format!("# name: {case}\n"))?;
+    let body = text[start..].split_once('\n')?.1;
+    let body = body.split("# ---").next()?;
+    let json = body
+        .replace("dict({", "{")
+        .replace("})", "}")
+        .replace("list([", "[")
+        .replace("])", "]")
+        .replace('\'', "\"");
+    let json = regex::Regex::new(r",(\s*[}\]])")
+        .expect("regex")
+        .replace_all(&json, "$1")
+        .into_owned();
+    serde_json::from_str(&json).ok()
+}
+
+/// flux-local's `test_build_manifest`: for each Kustomization of `tests/testdata/cluster`, its
+/// path and the HelmReleases, HelmRepositories and OCIRepositories its build applies.
+#[test]
+fn flux_local_build_manifest_matches_its_snapshot() {
+    use capstan_flux::model::FluxObject;
+    use serde_json::{Value, json};
+    let Some(flux_local) = corpus("allenporter+flux-local") else {
+        return;
+    };
+    let text = std::fs::read_to_string(flux_local.join("tests/__snapshots__/test_git_repo.ambr"))
+        .expect("ambr");
+    let expected = ambr_value(&text, "test_build_manifest").expect("test_build_manifest parses");
+    let discovery = run(&flux_local.join("tests/testdata/cluster"));
+    let cluster = &discovery.clusters[0];
+    let mut kustomizations = Vec::new();
+    for ks in &cluster.kustomizations {
+        let key = &ks.found.key;
+        let applied_by = |parent: &Option<capstan_flux::ObjectKey>| parent.as_ref() == Some(key);
+        let releases: Vec<Value> = cluster
+            .helm_releases
+            .iter()
+            .filter(|r| applied_by(&r.found.origin.parent))
+            .map(|r| {
+                let chart = r.found.object.spec.chart.as_ref().expect("chart");
+                json!({"name": r.found.key.name, "namespace": r.found.key.namespace, "chart": {
+                    "name": chart.spec.chart, "repo_kind": chart.spec.source_ref.kind,
+                    "repo_name": chart.spec.source_ref.name,
+                    "repo_namespace": chart.spec.source_ref.namespace_or(&r.found.key.namespace)}})
+            })
+            .collect();
+        let helm_repos: Vec<Value> = cluster
+            .sources
+            .iter()
+            .filter(|s| applied_by(&s.found.origin.parent))
+            .filter_map(|s| match &s.found.object {
+                FluxObject::HelmRepository(repo) => Some(json!({"name": s.found.key.name, "namespace": s.found.key.namespace,
+                    "url": repo.spec.url, "repo_type": repo.spec.repository_type.clone().unwrap_or_else(|| "default".into())})),
+                _ => None,
+            })
+            .collect();
+        let oci_repos: Vec<Value> = cluster
+            .sources
+            .iter()
+            .filter(|s| {
+                applied_by(&s.found.origin.parent)
+                    && matches!(s.found.object, FluxObject::OciRepository(_))
+            })
+            .map(|s| json!({"name": s.found.key.name, "namespace": s.found.key.namespace}))
+            .collect();
+        kustomizations.push(json!({"name": key.name, "namespace": key.namespace,
+            "path": ks.dir.as_ref().map(|d| d.display().to_string()),
+            "helm_releases": releases, "helm_repos": helm_repos, "oci_repos": oci_repos}));
+    }
+    // Compare the fields capstan discovers (flux-local also lists ConfigMaps and Secrets).
+    let keep = |ks: &Value| -> Value {
+        let sorted = |field: &str| {
+            let mut items: Vec<Value> = ks[field].as_array().cloned().unwrap_or_default();
+            items.sort_by_key(|v| v.to_string());
+            Value::Array(items)
+        };
+        json!({"name": ks["name"], "namespace": ks["namespace"], "path": ks["path"],
+               "helm_releases": sorted("helm_releases"), "helm_repos": sorted("helm_repos"), "oci_repos": sorted("oci_repos")})
+    };
+    let mut found: Vec<Value> = kustomizations.iter().map(keep).collect();
+    let mut wanted: Vec<Value> = expected["clusters"][0]["kustomizations"]
+        .as_array()
+        .expect("kustomizations")
+        .iter()
+        .map(keep)
+        .collect();
+    found.sort_by_key(|v| v.to_string());
+    wanted.sort_by_key(|v| v.to_string());
+    assert_eq!(found, wanted);
+}

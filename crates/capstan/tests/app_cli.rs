@@ -71,6 +71,9 @@ fn capstan(repo: &Path, args: &[&str]) -> Run {
         .arg("--path")
         .arg(repo)
         .env("NO_COLOR", "1")
+        // Snapshots must not depend on whether helm is installed: charts are not rendered here
+        // (`remove_shows_chart_objects_with_helm` covers rendering them).
+        .env("CAPSTAN_HELM", "/nonexistent/helm")
         .output()
         .unwrap();
     let clean = |bytes: &[u8]| {
@@ -499,5 +502,173 @@ fn refuses_an_apps_file_flux_does_not_apply() {
             "--apps-file",
             "other/apps.yaml",
         ],
+    );
+}
+
+/// `capstan plan` between the repository before and after a command, as JSON.
+fn plan(before: &Path, after: &Path) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["plan", "-o", "json", "--path"])
+        .arg(after)
+        .arg("--path-orig")
+        .arg(before)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn plan_classifies_an_added_app_as_gitops_low() {
+    let before = repo();
+    let after = repo();
+    assert_eq!(capstan(after.path(), ECHO).code, 0);
+    let plan = plan(before.path(), after.path());
+    assert_eq!(plan["verdict"]["phase"], "GitOps", "{plan:#}");
+    assert_eq!(plan["verdict"]["risk"], "Low", "{plan:#}");
+    let ids: Vec<&str> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["subject"]["id"].as_str())
+        .collect();
+    for id in [
+        "Kustomization.kustomize.toolkit.fluxcd.io/flux-system/apps-echo",
+        "Deployment.apps/echo/echo",
+        "PersistentVolumeClaim/echo/echo-data",
+    ] {
+        assert!(ids.contains(&id), "{id} not in {ids:?}");
+    }
+}
+
+#[test]
+fn plan_shows_the_prune_after_remove() {
+    let before = repo();
+    let after = repo();
+    assert_eq!(capstan(after.path(), &["app", "remove", "whoami"]).code, 0);
+    let plan = plan(before.path(), after.path());
+    assert_eq!(plan["verdict"]["phase"], "GitOps", "{plan:#}");
+    let deleted = plan["items"].as_array().unwrap().iter().find(|i| {
+        i["subject"]["id"] == "Kustomization.kustomize.toolkit.fluxcd.io/flux-system/apps-whoami"
+    });
+    let deleted = deleted.unwrap_or_else(|| panic!("apps-whoami not in the plan: {plan:#}"));
+    assert_eq!(deleted["subject"]["change"], "deleted");
+    assert!(
+        deleted["escalations"].as_array().is_some_and(|e| e
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.contains("prune")))),
+        "{deleted:#}"
+    );
+}
+
+#[test]
+fn refuses_a_path_that_is_not_a_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let run = capstan(&missing, &["app", "add", "web", "--image", "nginx:1.27"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a directory"), "{}", run.stderr);
+    let run = capstan(&missing, &["app", "remove", "web"]);
+    assert_eq!(run.code, 2);
+    assert!(!dir.path().join("nope").exists());
+}
+
+/// `capstan check -o json` on a repository: (exit code, report).
+fn check(repo: &Path) -> (i32, serde_json::Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["check", "-o", "json", "--path"])
+        .arg(repo)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check -o json: {e}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status.code().unwrap_or(-1), report)
+}
+
+#[test]
+fn check_passes_after_add_and_after_remove() {
+    let repo = repo();
+    assert_eq!(capstan(repo.path(), ECHO).code, 0);
+    let (code, report) = check(repo.path());
+    assert_eq!(code, 0, "{report:#}");
+    let unit = report["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "apps-echo")
+        .unwrap_or_else(|| panic!("check did not see apps-echo: {report:#}"));
+    assert_eq!(unit["verdict"], "PASS", "{unit:#}");
+    // Not even a warning about what app add wrote.
+    let about_echo: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["location"]["file"]
+                .as_str()
+                .is_some_and(|file| file.starts_with("apps/echo"))
+        })
+        .collect();
+    assert!(about_echo.is_empty(), "{about_echo:#?}");
+
+    assert_eq!(
+        capstan(repo.path(), &["app", "remove", "echo", "--delete-files"]).code,
+        0
+    );
+    assert_eq!(capstan(repo.path(), &["app", "remove", "whoami"]).code, 0);
+    let (code, report) = check(repo.path());
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        report["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["name"] != "apps-echo" && u["name"] != "apps-whoami")
+    );
+}
+
+#[test]
+fn remove_shows_chart_objects_with_helm() {
+    let Some(helm) = oracle("helm") else {
+        eprintln!(
+            "skipping: the helm oracle is not installed (../shared/tools/install-oracles.sh)"
+        );
+        return;
+    };
+    let repo = repo();
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["app", "remove", "home-automation", "--dry-run", "--path"])
+        .arg(repo.path())
+        .env("CAPSTAN_HELM", helm)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The in-repo chart's objects, with the config claim Helm keeps on uninstall.
+    assert!(
+        stdout.contains(
+            "keep   PersistentVolumeClaim home-automation/home-assistant-config  \
+             (helm.sh/resource-policy: keep; installed by HelmRelease home-automation/home-assistant)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "delete Deployment home-automation/home-assistant  (installed by HelmRelease \
+             home-automation/home-assistant)"
+        ),
+        "{stdout}"
     );
 }

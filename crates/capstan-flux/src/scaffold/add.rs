@@ -95,6 +95,9 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
         }
     }
 
+    if !fs.is_dir(root) {
+        return Err(ScaffoldError::NotARepository(root.to_path_buf()));
+    }
     let index = RepoIndex::scan(fs, root);
     let conventions = learn(fs, root, &index, &request.locate.to_locate())?;
     let mut notes = Vec::new();

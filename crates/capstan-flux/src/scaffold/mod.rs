@@ -57,6 +57,9 @@ pub enum ScaffoldError {
     #[error("{0}")]
     Cluster(String),
 
+    #[error("{}: not a directory; pass the repository with --path", .0.display())]
+    NotARepository(PathBuf),
+
     #[error("no app {name:?} in {apps_file}{known}")]
     AppNotFound {
         name: String,

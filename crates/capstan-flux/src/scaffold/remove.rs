@@ -44,6 +44,9 @@ pub fn plan_remove(
         name: request.name.clone(),
         reason,
     })?;
+    if !fs.is_dir(root) {
+        return Err(ScaffoldError::NotARepository(root.to_path_buf()));
+    }
     let index = RepoIndex::scan(fs, root);
     let conventions = learn(fs, root, &index, &request.locate.to_locate())?;
     let app_dir = conventions.apps_dir.join(&request.name);

@@ -32,6 +32,10 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         &root,
         &plan.changes,
         Some((&plan.app.kustomization_name, &plan.app_dir)),
+        plan.conventions
+            .ks_namespace
+            .as_deref()
+            .unwrap_or("flux-system"),
     )?;
 
     if args.locate.dry_run {

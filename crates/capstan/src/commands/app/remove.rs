@@ -23,15 +23,22 @@ pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let plan = plan_remove(&OsFs, &root, &request)?;
     let ks = &plan.kustomization;
-    let ks_path = ks.repo_path().unwrap_or_default();
-    let objects = render::render(&OsFs, &root, &ks_path, &ks.object).with_context(|| {
-        format!(
-            "cannot render {} to show what Flux will prune",
-            ks.path.as_deref().unwrap_or(".")
-        )
-    })?;
-    verify::verify(&root, &plan.changes, None)?;
-    let preview = preview_prune(ks.prune(), &objects, &[]);
+    let namespace = ks.namespace.as_deref().unwrap_or("flux-system");
+    let rendered = render::render(&OsFs, &root, namespace, &ks.name)
+        .with_context(|| {
+            format!(
+                "cannot render {} to show what Flux will prune",
+                ks.path.as_deref().unwrap_or(".")
+            )
+        })?
+        .unwrap_or(render::Rendered {
+            // Flux does not apply it today, so removing it prunes nothing.
+            objects: Vec::new(),
+            charts: Vec::new(),
+            unrendered: Vec::new(),
+        });
+    verify::verify(&root, &plan.changes, None, namespace)?;
+    let preview = preview_prune(ks.prune(), &rendered.objects, &rendered.charts);
     let what = format!("Kustomization {}", ks.name);
 
     writeln!(
@@ -46,6 +53,13 @@ pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         ks.file.display()
     )?;
     write_preview(out, &preview, ks.path.as_deref().unwrap_or("."))?;
+    for missing in &rendered.unrendered {
+        writeln!(
+            out,
+            "Not shown: the objects of {missing}; helm-controller uninstalls the release and \
+             deletes them."
+        )?;
+    }
 
     if args.locate.dry_run {
         writeln!(out, "\nNothing was written. The change:\n")?;
