@@ -35,11 +35,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
     serde_saphyr::from_multiple_with_options::<Value>(text, read_options()).map_err(to_yaml_error)
 }
 
-/// Parses exactly one YAML document where a repeated mapping key keeps its last value, as
-/// go-yaml v2 (and so kustomize's reading of `kustomization.yaml`) does.
-pub fn parse_document_last_key_wins(text: &str) -> Result<Value, YamlError> {
+/// Parses exactly one YAML document the way go-yaml v2 reads it (kustomize reads
+/// `kustomization.yaml` so): YAML 1.1 booleans (`yes`, `on`, …), and a repeated mapping key
+/// keeps its last value.
+pub fn parse_document_go_yaml_v2(text: &str) -> Result<Value, YamlError> {
     let mut options = read_options();
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    options.strict_booleans = false;
     let mut docs =
         serde_saphyr::from_multiple_with_options::<Value>(text, options).map_err(to_yaml_error)?;
     match docs.len() {

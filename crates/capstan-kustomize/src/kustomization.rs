@@ -332,8 +332,8 @@ impl Kustomization {
             file: file.to_path_buf(),
             message,
         };
-        let value = capstan_core::yaml::parse_document_last_key_wins(text)
-            .map_err(|e| invalid(e.message))?;
+        let value =
+            capstan_core::yaml::parse_document_go_yaml_v2(text).map_err(|e| invalid(e.message))?;
         let value = match value {
             Value::Null => Value::Object(capstan_core::Map::new()),
             Value::Object(_) => value,

@@ -281,6 +281,15 @@ fn build_cluster_kustomizations(
             .parent
             .as_ref()
             .and_then(|p| keys.get(p).copied());
+        if result.status == Status::Rendered
+            && let Some(ancestor) =
+                suspended_ancestor(cluster, &keys, ks.found.origin.parent.as_ref())
+        {
+            result.status = Status::Skipped;
+            result
+                .errors
+                .push(format!("applied by suspended {ancestor}; not rendered"));
+        }
         let pending = result.status == Status::Rendered;
         states.push(KsState {
             spec: ks.found.raw.clone(),
@@ -501,6 +510,23 @@ fn build_cluster_kustomizations(
     (results, index)
 }
 
+/// The nearest suspended Kustomization among `parent` and its ancestors.
+fn suspended_ancestor(
+    cluster: &Cluster,
+    keys: &HashMap<&ObjectKey, usize>,
+    parent: Option<&ObjectKey>,
+) -> Option<ObjectKey> {
+    let mut current = parent;
+    for _ in 0..cluster.kustomizations.len() {
+        let ks = &cluster.kustomizations[*keys.get(current?)?];
+        if ks.found.object.spec.suspend {
+            return Some(ks.found.key.clone());
+        }
+        current = ks.found.origin.parent.as_ref();
+    }
+    None
+}
+
 /// The directory a Kustomization spec builds: `spec.path` under the repository root.
 fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
     let raw = spec
@@ -567,8 +593,21 @@ fn build_cluster_releases(
                 })
                 .map(|o| o.object.clone())
                 .unwrap_or_else(|| hr.found.raw.clone());
+            let keys: HashMap<&ObjectKey, usize> = cluster
+                .kustomizations
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (&k.found.key, i))
+                .collect();
             if release.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
                 result.status = Status::Suspended;
+            } else if let Some(ancestor) =
+                suspended_ancestor(cluster, &keys, hr.found.origin.parent.as_ref())
+            {
+                result.status = Status::Skipped;
+                result
+                    .errors
+                    .push(format!("applied by suspended {ancestor}; not rendered"));
             } else if !options.render_helm_releases {
                 result.status = Status::Skipped;
             } else {
