@@ -82,6 +82,7 @@ pub(crate) fn walk(
         while let Some(pending) = walk.queue.pop_front() {
             walk.add_kustomization(pending);
         }
+        walk.prefetch();
         let mut progressed = false;
         for index in 0..walk.cluster.kustomizations.len() {
             if walk.expanded[index] {
@@ -369,6 +370,28 @@ impl Walk<'_, '_> {
             }
         }
         (object, raw)
+    }
+
+    /// Renders, in parallel, the repository directories of the Kustomizations about to expand.
+    fn prefetch(&mut self) {
+        let mut dirs = Vec::new();
+        for (index, ks) in self.cluster.kustomizations.iter().enumerate() {
+            let found = &ks.found;
+            if self.expanded[index] {
+                continue;
+            }
+            let status = self.resolve_source(&found.object.spec.source_ref, &found.key.namespace);
+            if matches!(status, SourceStatus::Local { .. }) {
+                let dir = match spec_path(&found.object) {
+                    Some(spec) => capstan_core::fs::normalize(&self.root.join(spec)),
+                    None => self.root.to_path_buf(),
+                };
+                if within(self.root, &dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        self.cache.prefetch(dirs);
     }
 
     /// A Kustomization's source, with ExternalArtifacts resolved through their generators.

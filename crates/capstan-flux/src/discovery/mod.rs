@@ -188,27 +188,53 @@ impl<'a> RenderCache<'a> {
     /// Renders `dir` as seen through `fs` (an artifact's view); `dir` must be unique to that view.
     pub(crate) fn render_with(&mut self, fs: &dyn Fs, dir: &Path) -> &RenderResult {
         let renderer = self.renderer;
-        self.done.entry(dir.to_path_buf()).or_insert_with(|| {
-            let recording = RecordingFs::new(fs);
-            match renderer.render(&recording, dir) {
-                Ok(objects) => RenderResult {
-                    objects,
-                    files: recording.files_read(),
-                    error: None,
-                },
-                Err(error) => {
-                    let fallback = RecordingFs::new(fs);
-                    let objects = ResourceListRenderer
-                        .render(&fallback, dir)
-                        .unwrap_or_default();
-                    RenderResult {
-                        objects,
-                        files: fallback.files_read(),
-                        error: Some(error),
-                    }
-                }
+        self.done
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| render_one(fs, renderer, dir))
+    }
+
+    /// Renders the directories not rendered yet, in parallel.
+    pub(crate) fn prefetch(&mut self, dirs: Vec<PathBuf>) {
+        use rayon::prelude::*;
+        let fs = self.fs;
+        let renderer = self.renderer;
+        let mut missing: Vec<PathBuf> = dirs
+            .into_iter()
+            .filter(|d| !self.done.contains_key(d) && fs.is_dir(d))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        let results: Vec<(PathBuf, RenderResult)> = missing
+            .into_par_iter()
+            .map(|dir| {
+                let result = render_one(fs, renderer, &dir);
+                (dir, result)
+            })
+            .collect();
+        self.done.extend(results);
+    }
+}
+
+/// One render, falling back to reading the resources when the renderer fails.
+fn render_one(fs: &dyn Fs, renderer: &dyn Renderer, dir: &Path) -> RenderResult {
+    let recording = RecordingFs::new(fs);
+    match renderer.render(&recording, dir) {
+        Ok(objects) => RenderResult {
+            objects,
+            files: recording.files_read(),
+            error: None,
+        },
+        Err(error) => {
+            let fallback = RecordingFs::new(fs);
+            let objects = ResourceListRenderer
+                .render(&fallback, dir)
+                .unwrap_or_default();
+            RenderResult {
+                objects,
+                files: fallback.files_read(),
+                error: Some(error),
             }
-        })
+        }
     }
 }
 
