@@ -1,24 +1,31 @@
-//! Strategic merge patch, as kustomize v5.6 applies it (kyaml's `merge2` over its `walk` package).
+//! Strategic merge patch with the results kustomize v5.6 gives.
 //!
-//! The patch is walked together with the target: maps merge field by field (a `null` in the patch
-//! removes the field), scalars take the patch's value, and lists either merge element by element —
-//! when the embedded Kubernetes v1.21.2 schema ([`crate::openapi`]) gives the list a `merge`
-//! strategy — or are replaced whole. Lists of kinds the schema does not know are always replaced.
-//! The `$patch: replace|delete|merge` directive is honoured on maps and lists; kustomize ignores
-//! `$setElementOrder`, `$retainKeys` and `$deleteFromPrimitiveList`, and so does this port, which
-//! leaves such keys in the output exactly as kustomize does.
+//! Designed here from kustomize's observable behaviour (every rule below is pinned by a golden
+//! case in `tests/data/smp`, produced by `kubectl kustomize`). The patch is merged into the
+//! target recursively over plain JSON values:
 //!
-//! kyaml works on shared, mutable YAML nodes, and several of its merge results depend on which
-//! node a step returns (the target's own node, mutated in place, or the patch's). To reproduce
-//! those results faithfully this module converts both documents into a small reference-counted
-//! node tree, runs a line-by-line port of the walker over it, and converts the result back.
-
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use capstan_core::{Map, Value};
+//! - maps merge key by key; a `null` in the patch removes the key; scalars take the patch's value;
+//!   a patch value of another node kind than the target's is an error;
+//! - lists merge only when the embedded Kubernetes v1.21.2 schema ([`crate::openapi`]) gives them
+//!   a `merge` strategy — by their merge keys, or by value for lists of scalars; every other list,
+//!   and every list of a kind without schema (custom resources), is replaced by the patch's list
+//!   as written;
+//! - `$patch: delete | replace | merge` on maps, as list elements and as list markers; any other
+//!   value is refused. `$setElementOrder`, `$retainKeys` and `$deleteFromPrimitiveList` keys have
+//!   no meaning for kustomize and stay in the output like ordinary fields.
+//!
+//! kustomize's element order and duplicate handling are reproduced as observed: merged and new
+//! elements of a single-key list come first in patch order, followed by the target's remaining
+//! elements; in a list matched by several key fields (ports with a `protocol` somewhere) new
+//! elements come first and matched ones stay in place. Duplicate keys collapse to one element at
+//! the first position holding the last value — also in merging lists the patch does not touch.
+//! Elements lacking every merge key disturb the merge as they disturb kustomize's (see
+//! `merge_lists`). A kustomization's custom OpenAPI schema, when in force, replaces the built-in
+//! one for every lookup.
 
 use std::sync::Arc;
+
+use capstan_core::{Map, Value};
 
 use crate::openapi::{CustomSchema, Schema};
 
@@ -26,15 +33,11 @@ use crate::openapi::{CustomSchema, Schema};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SmpError {
-    /// kustomize's wording, including the field path where it has one.
+    /// kustomize's wording, including the offending node where it shows one.
     pub message: String,
 }
 
-fn err(message: impl Into<String>) -> SmpError {
-    SmpError {
-        message: message.into(),
-    }
-}
+const DIRECTIVE: &str = "$patch";
 
 /// Applies `patch` to `target` with kustomize's strategic-merge semantics. Returns `None` when the
 /// patch deletes the whole object (`$patch: delete` at the top).
@@ -48,698 +51,547 @@ pub fn merge_with(
     target: &Value,
     custom: Option<&Arc<CustomSchema>>,
 ) -> Result<Option<Value>, SmpError> {
-    let dest = Some(to_node(target));
-    let origin = Some(to_node(patch));
-    let mut cx = Cx {
-        path: Vec::new(),
-        custom: custom.cloned(),
-    };
-    let result = walk(None, [dest, origin], &mut cx)?;
-    Ok(result.map(|n| to_value(&n)))
+    let cx = Cx { custom };
+    if let Value::Object(map) = patch {
+        match directive(map)? {
+            Some(Directive::Delete) => return Ok(None),
+            // At the top (as for list elements) kustomize keeps the target as it is.
+            Some(Directive::Replace) => return Ok(Some(target.clone())),
+            Some(Directive::Merge) | None => {}
+        }
+    }
+    Ok(field(cx, patch, Some(target), None)?.into_value())
 }
 
-/// What the walk carries along: the field path (for messages) and the schema in force.
-struct Cx {
-    path: Vec<String>,
-    custom: Option<Arc<CustomSchema>>,
+/// The schema in force for one merge.
+#[derive(Clone, Copy)]
+struct Cx<'a> {
+    custom: Option<&'a Arc<CustomSchema>>,
 }
 
-// --- the node tree --------------------------------------------------------------------------------
-
-type N = Rc<RefCell<Node>>;
-
-#[derive(Debug, Clone)]
-enum Node {
-    Map(Vec<(String, N)>),
-    Seq(Vec<N>),
-    Scalar(Value),
-    /// A null; `true` when kyaml marks it to be kept (a persistent null).
-    Null(bool),
+/// A node's own schema when it names its type: where the enclosing schema says nothing (at the
+/// top, or inside an unknown kind), an object with `apiVersion` and `kind` is looked up by them.
+fn schema_of(cx: Cx<'_>, value: Option<&Value>) -> Option<Schema> {
+    let value = value?;
+    let api_version = value.get("apiVersion")?.as_str()?;
+    let kind = value.get("kind")?.as_str()?;
+    Schema::for_type(cx.custom, api_version, kind)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Map,
-    Seq,
-    Scalar,
+/// What becomes of one field after merging.
+enum Outcome {
+    Keep(Value),
+    Remove,
 }
 
-fn new(node: Node) -> N {
-    Rc::new(RefCell::new(node))
-}
-
-fn to_node(value: &Value) -> N {
-    new(match value {
-        Value::Null => Node::Null(false),
-        Value::Array(items) => Node::Seq(items.iter().map(to_node).collect()),
-        Value::Object(map) => Node::Map(map.iter().map(|(k, v)| (k.clone(), to_node(v))).collect()),
-        scalar => Node::Scalar(scalar.clone()),
-    })
-}
-
-fn to_value(node: &N) -> Value {
-    match &*node.borrow() {
-        Node::Null(_) => Value::Null,
-        Node::Scalar(v) => v.clone(),
-        Node::Seq(items) => Value::Array(items.iter().map(to_value).collect()),
-        Node::Map(fields) => {
-            let mut map = Map::new();
-            for (k, v) in fields {
-                map.insert(k.clone(), to_value(v));
-            }
-            Value::Object(map)
+impl Outcome {
+    fn into_value(self) -> Option<Value> {
+        match self {
+            Outcome::Keep(v) => Some(v),
+            Outcome::Remove => None,
         }
     }
 }
-
-fn kind(n: &N) -> Kind {
-    match &*n.borrow() {
-        Node::Map(_) => Kind::Map,
-        Node::Seq(_) => Kind::Seq,
-        Node::Scalar(_) | Node::Null(_) => Kind::Scalar,
-    }
-}
-
-fn is_null(n: &N) -> bool {
-    matches!(&*n.borrow(), Node::Null(_))
-}
-
-fn missing_or_null(n: Option<&N>) -> bool {
-    n.is_none_or(is_null)
-}
-
-fn is_empty_map(n: Option<&N>) -> bool {
-    match n {
-        None => true,
-        Some(n) => match &*n.borrow() {
-            Node::Null(_) => true,
-            Node::Map(f) => f.is_empty(),
-            _ => false,
-        },
-    }
-}
-
-/// The node's text as yaml.v3 holds it in `Node.Value` ("" for maps and lists).
-fn raw_value(n: &N) -> String {
-    match &*n.borrow() {
-        Node::Scalar(Value::String(s)) => s.clone(),
-        Node::Scalar(v) => v.to_string(),
-        Node::Null(_) => "null".to_owned(),
-        _ => String::new(),
-    }
-}
-
-/// kyaml's `GetValue`: "" for missing or null nodes.
-fn get_value(n: Option<&N>) -> String {
-    match n {
-        Some(n) if !is_null(n) => raw_value(n),
-        _ => String::new(),
-    }
-}
-
-fn nil_or_empty(n: &N) -> bool {
-    match &*n.borrow() {
-        Node::Null(_) => true,
-        Node::Map(f) => f.is_empty(),
-        Node::Seq(s) => s.is_empty(),
-        Node::Scalar(_) => false,
-    }
-}
-
-fn field(n: &N, name: &str) -> Option<N> {
-    match &*n.borrow() {
-        Node::Map(fields) => fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone()),
-        _ => None,
-    }
-}
-
-fn field_names(n: &N) -> Vec<String> {
-    match &*n.borrow() {
-        Node::Map(fields) => fields.iter().map(|(k, _)| k.clone()).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn content(n: &N) -> Vec<N> {
-    match &*n.borrow() {
-        Node::Seq(items) => items.clone(),
-        _ => Vec::new(),
-    }
-}
-
-fn describe(n: &N) -> String {
-    capstan_core::yaml::to_yaml(&to_value(n))
-}
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Map => "MappingNode",
-        Kind::Seq => "SequenceNode",
-        Kind::Scalar => "ScalarNode",
-    }
-}
-
-/// kyaml's `ErrorIfInvalid`: missing or null nodes pass.
-fn check_kind(n: Option<&N>, want: Kind) -> Result<(), SmpError> {
-    match n {
-        Some(n) if !is_null(n) && kind(n) != want => Err(err(format!(
-            "wrong node kind: expected {} but got {}: node contents:\n{}",
-            kind_name(want),
-            kind_name(kind(n)),
-            describe(n)
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn clear_field(n: &N, name: &str) {
-    if let Node::Map(fields) = &mut *n.borrow_mut() {
-        fields.retain(|(k, _)| k != name);
-    }
-}
-
-/// kyaml's `FieldSetter` for a named field: a missing or (non-kept) null value clears the field,
-/// an existing field is replaced in place, a new one is appended.
-fn set_field(n: &N, name: &str, value: Option<N>) -> Result<(), SmpError> {
-    let value = match value {
-        Some(v) if !matches!(&*v.borrow(), Node::Null(false)) => v,
-        _ => {
-            check_kind(Some(n), Kind::Map)?;
-            clear_field(n, name);
-            return Ok(());
-        }
-    };
-    check_kind(Some(n), Kind::Map)?;
-    if let Node::Map(fields) = &mut *n.borrow_mut() {
-        match fields.iter_mut().find(|(k, _)| k == name) {
-            Some((_, slot)) => *slot = value,
-            None => fields.push((name.to_owned(), value)),
-        }
-    }
-    Ok(())
-}
-
-/// kyaml's `FieldMatcher{Name, StringValue}` applied to one list element.
-fn field_matches(elem: &N, name: &str, value: &str) -> Result<bool, SmpError> {
-    if is_null(elem) {
-        return Ok(false);
-    }
-    if name.is_empty() {
-        check_kind(Some(elem), Kind::Scalar)?;
-        return Ok(get_value(Some(elem)) == value);
-    }
-    check_kind(Some(elem), Kind::Map)?;
-    Ok(match field(elem, name) {
-        None => false,
-        Some(v) => value.is_empty() || raw_value(&v) == value,
-    })
-}
-
-/// kyaml's `ElementSetter`: drops null and empty-map elements, replaces (or, without `element`,
-/// removes) the elements matching `keys`/`values`, and appends `element` when none matched.
-fn element_setter(
-    list: &N,
-    element: Option<N>,
-    keys: &[String],
-    values: &[String],
-) -> Result<Option<N>, SmpError> {
-    let default_keys = [String::new()];
-    let keys = if keys.is_empty() {
-        &default_keys[..]
-    } else {
-        keys
-    };
-    check_kind(Some(list), Kind::Seq)?;
-    let mapping_setter = !keys[0].is_empty() && values.first().is_some_and(|v| !v.is_empty());
-    let mut new_content = Vec::new();
-    let mut matched = false;
-    for elem in content(list) {
-        if missing_or_null(Some(&elem)) || is_empty_map(Some(&elem)) {
-            continue;
-        }
-        if kind(&elem) != Kind::Map && mapping_setter {
-            new_content.push(elem);
-            continue;
-        }
-        let mut found = true;
-        let mut val = false;
-        for (j, key) in keys.iter().enumerate() {
-            if let Some(value) = values.get(j) {
-                val = field_matches(&elem, key, value)?;
-            }
-            if !val {
-                found = false;
-                break;
-            }
-        }
-        if !found {
-            if !values.is_empty() {
-                new_content.push(elem);
-            }
-            continue;
-        }
-        matched = true;
-        if let Some(e) = &element {
-            new_content.push(e.clone());
-        }
-    }
-    *list.borrow_mut() = Node::Seq(new_content);
-    let Some(element) = element.filter(|e| !is_null(e)) else {
-        return Ok(None);
-    };
-    if !matched && let Node::Seq(items) = &mut *list.borrow_mut() {
-        items.push(element.clone());
-    }
-    Ok(Some(element))
-}
-
-/// kyaml's `ElementMatcher` (`MatchElementList`), errors swallowed as `ElementList` does.
-fn element_list(list: &N, keys: &[String], values: &[String]) -> Option<N> {
-    if kind(list) != Kind::Seq {
-        return None;
-    }
-    let items = content(list);
-    if keys.is_empty() || keys[0].is_empty() {
-        let want = values.first().map(String::as_str).unwrap_or("");
-        return items.into_iter().find(|e| raw_value(e) == want);
-    }
-    if keys.len() != values.len() {
-        return None;
-    }
-    items.into_iter().find(|elem| {
-        kind(elem) == Kind::Map
-            && keys
-                .iter()
-                .zip(values)
-                .all(|(k, v)| field(elem, k).is_some_and(|f| raw_value(&f) == *v))
-    })
-}
-
-// --- the walker -----------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Directive {
-    Unknown,
-    Replace,
     Delete,
+    Replace,
     Merge,
 }
 
-const PATCH_KEY: &str = "$patch";
-
-fn directive(patch: Option<&N>) -> Result<Directive, SmpError> {
-    let Some(patch) = patch else {
-        return Ok(Directive::Merge);
-    };
-    let parse = |v: &str| match v {
-        "delete" => Some(Directive::Delete),
-        "replace" => Some(Directive::Replace),
-        "merge" => Some(Directive::Merge),
-        _ => None,
-    };
-    match kind(patch) {
-        Kind::Map => {
-            let Some(node) = field(patch, PATCH_KEY) else {
-                return Ok(Directive::Merge);
-            };
-            let v = raw_value(&node);
-            let d = parse(&v).ok_or_else(|| err(format!("unknown patch strategy '{v}'")))?;
-            clear_field(patch, PATCH_KEY);
-            Ok(d)
-        }
-        Kind::Seq => {
-            let holder = content(patch)
-                .into_iter()
-                .find(|e| kind(e) == Kind::Map && field(e, PATCH_KEY).is_some());
-            let Some(holder) = holder else {
-                return Ok(Directive::Merge);
-            };
-            if field_names(&holder).len() > 1 {
-                return Ok(Directive::Merge);
-            }
-            let v = field(&holder, PATCH_KEY)
-                .map(|n| raw_value(&n))
-                .unwrap_or_default();
-            let d = parse(&v).ok_or_else(|| err(format!("unknown patch strategy '{v}'")))?;
-            element_setter(
-                patch,
-                None,
-                &[PATCH_KEY.to_owned()],
-                std::slice::from_ref(&v),
-            )?;
-            Ok(d)
-        }
-        Kind::Scalar => Err(err(format!(
-            "no implemented strategic merge patch strategy for '{}' ('{}')",
-            short_tag(patch),
-            describe(patch).trim_end()
-        ))),
+fn directive(map: &Map) -> Result<Option<Directive>, SmpError> {
+    match map.get(DIRECTIVE) {
+        None => Ok(None),
+        Some(Value::String(s)) if s == "delete" => Ok(Some(Directive::Delete)),
+        Some(Value::String(s)) if s == "replace" => Ok(Some(Directive::Replace)),
+        Some(Value::String(s)) if s == "merge" => Ok(Some(Directive::Merge)),
+        Some(other) => Err(SmpError {
+            message: format!("unknown patch strategy '{}'", scalar_text(other)),
+        }),
     }
 }
 
-fn short_tag(n: &N) -> &'static str {
-    match &*n.borrow() {
-        Node::Null(_) => "!!null",
-        Node::Scalar(Value::Bool(_)) => "!!bool",
-        Node::Scalar(Value::Number(x)) if x.is_f64() => "!!float",
-        Node::Scalar(Value::Number(_)) => "!!int",
-        Node::Scalar(_) => "!!str",
-        Node::Map(_) => "!!map",
-        Node::Seq(_) => "!!seq",
-    }
-}
-
-type Sources = [Option<N>; 2];
-
-fn walk(schema: Option<Schema>, mut sources: Sources, cx: &mut Cx) -> Result<Option<N>, SmpError> {
-    let schema = schema.or_else(|| {
-        sources
-            .iter()
-            .flatten()
-            .filter(|s| !is_null(s))
-            .find_map(|s| {
-                let av = field(s, "apiVersion").map(|n| raw_value(&n))?;
-                let k = field(s, "kind").map(|n| raw_value(&n))?;
-                Schema::for_type(cx.custom.as_ref(), &av, &k)
-            })
-    });
-    let node_kind = sources.iter().flatten().find(|s| !is_null(s)).map(kind);
-    match node_kind {
-        Some(Kind::Map) | None => {
-            for s in &sources {
-                check_kind(s.as_ref(), Kind::Map)?;
-            }
-            walk_map(schema, &mut sources, cx)
-        }
-        Some(Kind::Seq) => {
-            for s in &sources {
-                check_kind(s.as_ref(), Kind::Seq)?;
-            }
-            match schema.as_ref().and_then(Schema::merge_keys) {
-                Some(keys) => walk_associative(schema, keys, &mut sources, cx),
-                None => Ok(sources[1].clone().or_else(|| sources[0].clone())),
-            }
-        }
-        Some(Kind::Scalar) => {
-            for s in &sources {
-                check_kind(s.as_ref(), Kind::Scalar)?;
-            }
-            Ok(sources[1].clone().or_else(|| sources[0].clone()))
-        }
-    }
-}
-
-fn visit_map(sources: &Sources) -> Result<Option<N>, SmpError> {
-    let [dest, origin] = sources;
-    if missing_or_null(dest.as_ref()) {
-        if directive(origin.as_ref()).unwrap_or(Directive::Unknown) == Directive::Delete {
-            return Ok(None);
-        }
-        if let (None, Some(d)) = (origin, dest)
-            && !raw_value(d).is_empty()
-        {
-            return Ok(Some(new(Node::Null(true))));
-        }
-        return Ok(origin.clone());
-    }
-    if origin.as_ref().is_some_and(is_null) {
-        return Ok(None);
-    }
-    Ok(match directive(origin.as_ref())? {
-        Directive::Delete => None,
-        Directive::Replace => origin.clone(),
-        _ => dest.clone(),
-    })
-}
-
-fn walk_map(
-    schema: Option<Schema>,
-    sources: &mut Sources,
-    cx: &mut Cx,
-) -> Result<Option<N>, SmpError> {
-    let Some(dest) = visit_map(sources)? else {
-        return Ok(None);
-    };
-    sources[0] = Some(dest.clone());
-    let mut names: Vec<String> = sources.iter().flatten().flat_map(field_names).collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        let child_schema = schema.as_ref().and_then(|s| s.field(&name));
-        let values = [
-            sources[0].as_ref().and_then(|s| field(s, &name)),
-            sources[1].as_ref().and_then(|s| field(s, &name)),
-        ];
-        cx.path.push(name.clone());
-        let val = walk(child_schema, values, cx)?;
-        cx.path.pop();
-        set_field(&dest, &name, val)?;
-    }
-    Ok(Some(dest))
-}
-
-fn visit_list(sources: &Sources) -> Result<Option<N>, SmpError> {
-    let [dest, origin] = sources;
-    if missing_or_null(dest.as_ref()) {
-        return Ok(origin.clone());
-    }
-    if origin.as_ref().is_some_and(is_null) {
-        return Ok(None);
-    }
-    Ok(match directive(origin.as_ref())? {
-        Directive::Delete => None,
-        Directive::Replace => origin.clone(),
-        _ => dest.clone(),
-    })
-}
-
-fn walk_associative(
-    schema: Option<Schema>,
-    keys: Vec<String>,
-    sources: &mut Sources,
-    cx: &mut Cx,
-) -> Result<Option<N>, SmpError> {
-    let Some(dest) = visit_list(sources)? else {
-        return Ok(None);
-    };
-    sources[0] = Some(dest.clone());
-    let values = element_values(sources, &keys);
-    if !values.is_empty() || !keys.is_empty() {
-        return set_elements(schema, values, &keys, dest, sources, cx);
-    }
-    set_elements(
-        schema,
-        element_primitive_values(sources),
-        &[String::new()],
-        dest,
-        sources,
-        cx,
-    )
-}
-
-/// Each element's key values, the patch's elements first (kustomize merges with "prepend").
-fn element_values(sources: &Sources, keys: &[String]) -> Vec<Vec<String>> {
-    let mut out: Vec<Vec<String>> = Vec::new();
-    for src in [&sources[1], &sources[0]].into_iter().flatten() {
-        if kind(src) != Kind::Seq && !is_null(src) {
-            continue;
-        }
-        for elem in content(src) {
-            let vals: Vec<String> = keys
-                .iter()
-                .map(|k| match field(&elem, k) {
-                    Some(f) if !nil_or_empty(&f) => raw_value(&f),
-                    _ => String::new(),
-                })
-                .collect();
-            if vals.is_empty() || out.contains(&vals) {
-                continue;
-            }
-            out.push(vals);
-        }
-    }
+fn without_directive(map: &Map) -> Map {
+    let mut out = map.clone();
+    out.shift_remove(DIRECTIVE);
     out
 }
 
-fn element_primitive_values(sources: &Sources) -> Vec<Vec<String>> {
-    let mut out: Vec<Vec<String>> = Vec::new();
-    for src in [&sources[1], &sources[0]].into_iter().flatten() {
-        for item in content(src) {
-            let v = vec![raw_value(&item)];
-            if !out.contains(&v) {
+fn node_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "MappingNode",
+        Value::Array(_) => "SequenceNode",
+        _ => "ScalarNode",
+    }
+}
+
+fn wrong_kind(target: &Value, patch: &Value) -> SmpError {
+    SmpError {
+        message: format!(
+            "wrong node kind: expected {} but got {}: node contents:\n{}",
+            node_kind(target),
+            node_kind(patch),
+            capstan_core::yaml::to_yaml(patch)
+        ),
+    }
+}
+
+/// The text a scalar compares by: kustomize matches keys and primitive elements as YAML text.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Merges one patch value into the target's value at the same place (`None` when absent).
+fn field(
+    cx: Cx<'_>,
+    patch: &Value,
+    target: Option<&Value>,
+    shape: Option<&Schema>,
+) -> Result<Outcome, SmpError> {
+    let target = target.filter(|t| !t.is_null());
+    let own;
+    let shape = match shape {
+        Some(s) => Some(s),
+        None => {
+            own = schema_of(cx, target).or_else(|| schema_of(cx, Some(patch)));
+            own.as_ref()
+        }
+    };
+    match (patch, target) {
+        (Value::Null, _) => Ok(Outcome::Remove),
+        (_, None) => fresh(cx, patch, shape),
+        (Value::Object(p), Some(Value::Object(t))) => match directive(p)? {
+            Some(Directive::Delete) => Ok(Outcome::Remove),
+            Some(Directive::Replace) => fresh_map(cx, &without_directive(p), shape),
+            Some(Directive::Merge) | None => merge_maps(cx, p, t, shape).map(Outcome::Keep),
+        },
+        (Value::Array(p), Some(Value::Array(t))) => merge_lists(cx, p, t, shape),
+        (Value::Object(_) | Value::Array(_), Some(t)) => Err(wrong_kind(t, patch)),
+        (_, Some(t)) if t.is_object() || t.is_array() => Err(wrong_kind(t, patch)),
+        _ => Ok(Outcome::Keep(patch.clone())),
+    }
+}
+
+fn merge_maps(
+    cx: Cx<'_>,
+    patch: &Map,
+    target: &Map,
+    shape: Option<&Schema>,
+) -> Result<Value, SmpError> {
+    let mut out: Map = target
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                normalize(cx, v, shape.and_then(|s| s.field(k)).as_ref()),
+            )
+        })
+        .collect();
+    for (key, value) in patch {
+        if key == DIRECTIVE {
+            continue;
+        }
+        let sub = shape.and_then(|s| s.field(key));
+        let sub = sub.as_ref();
+        match field(cx, value, target.get(key), sub)? {
+            Outcome::Keep(v) => {
+                out.insert(key.clone(), v);
+            }
+            Outcome::Remove => {
+                out.shift_remove(key);
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// A patch value where the target has nothing: directives are applied and nulls dropped.
+fn fresh(cx: Cx<'_>, patch: &Value, shape: Option<&Schema>) -> Result<Outcome, SmpError> {
+    let own;
+    let shape = match shape {
+        Some(s) => Some(s),
+        None => {
+            own = schema_of(cx, Some(patch));
+            own.as_ref()
+        }
+    };
+    match patch {
+        Value::Null => Ok(Outcome::Remove),
+        Value::Object(p) => match directive(p)? {
+            Some(Directive::Delete) => Ok(Outcome::Remove),
+            _ => fresh_map(cx, &without_directive(p), shape),
+        },
+        Value::Array(p) => fresh_list(cx, p, shape),
+        scalar => Ok(Outcome::Keep(scalar.clone())),
+    }
+}
+
+fn fresh_map(cx: Cx<'_>, patch: &Map, shape: Option<&Schema>) -> Result<Outcome, SmpError> {
+    merge_maps(cx, patch, &Map::new(), shape).map(Outcome::Keep)
+}
+
+fn fresh_list(cx: Cx<'_>, patch: &[Value], shape: Option<&Schema>) -> Result<Outcome, SmpError> {
+    let Some(keys) = list_merge(shape) else {
+        return Ok(Outcome::Keep(Value::Array(patch.to_vec())));
+    };
+    if keys.is_empty() {
+        let scalars = patch.iter().filter(|v| !v.is_object() && !v.is_null());
+        return Ok(Outcome::Keep(Value::Array(dedup_scalars(scalars))));
+    }
+    let elements = shape.and_then(Schema::elements);
+    let elem_shape = elements.as_ref();
+    let mut out = Vec::new();
+    for element in patch {
+        if element_key(element, &keys).is_none() {
+            out.push(element.clone());
+        } else if let Outcome::Keep(v) = fresh(cx, element, elem_shape)? {
+            out.push(v);
+        }
+    }
+    Ok(Outcome::Keep(Value::Array(collapse_duplicates(out, &keys))))
+}
+
+/// The merge metadata of a list, when its schema says it merges.
+fn list_merge(shape: Option<&Schema>) -> Option<Vec<String>> {
+    shape.and_then(Schema::merge_keys)
+}
+
+/// The list-level marker: the first element carrying `$patch`, when it has no merge key.
+fn list_marker(patch: &[Value], keys: &[String]) -> Result<Option<(usize, Directive)>, SmpError> {
+    let first = patch.iter().enumerate().find_map(|(i, v)| match v {
+        Value::Object(m) if m.contains_key(DIRECTIVE) => Some((i, m)),
+        _ => None,
+    });
+    let Some((index, map)) = first else {
+        return Ok(None);
+    };
+    if !keys.is_empty()
+        && keys
+            .iter()
+            .any(|k| map.get(k.as_str()).is_some_and(|v| !v.is_null()))
+    {
+        return Ok(None);
+    }
+    Ok(directive(map)?.map(|d| (index, d)))
+}
+
+fn merge_lists(
+    cx: Cx<'_>,
+    patch: &[Value],
+    target: &[Value],
+    shape: Option<&Schema>,
+) -> Result<Outcome, SmpError> {
+    let Some(keys) = list_merge(shape) else {
+        return Ok(Outcome::Keep(Value::Array(patch.to_vec())));
+    };
+    let keys = keys.as_slice();
+    let marker = list_marker(patch, keys)?;
+    if let Some((_, Directive::Delete)) = marker {
+        return Ok(Outcome::Remove);
+    }
+    if keys.is_empty() {
+        return merge_scalars(patch, target, marker);
+    }
+    let elements = shape.and_then(Schema::elements);
+    let elem_shape = elements.as_ref();
+    if let Some((index, Directive::Replace)) = marker {
+        // Everything but the marker, as written; keyed elements lose their directives.
+        let mut out = Vec::new();
+        for (i, element) in patch.iter().enumerate() {
+            if i == index {
+                continue;
+            }
+            if element_key(element, keys).is_none() {
+                out.push(element.clone());
+            } else if let Outcome::Keep(v) = fresh(cx, element, elem_shape)? {
                 out.push(v);
             }
         }
+        return Ok(Outcome::Keep(Value::Array(collapse_duplicates(out, keys))));
+    }
+    let is_merge_marker = |v: &Value| {
+        v.as_object()
+            .is_some_and(|m| m.get(DIRECTIVE).and_then(Value::as_str) == Some("merge"))
+    };
+    let keyless = patch
+        .iter()
+        .any(|v| element_key(v, keys).is_none() && !is_merge_marker(v));
+    // Elements without merge key upset kustomize's merge: a target holding some ends up with
+    // just the last of them; otherwise a patch holding some leaves only the patch's keyed
+    // elements (the first of each key), not merged with the target's.
+    if let Some(last) = target.iter().rev().find(|t| element_key(t, keys).is_none()) {
+        return Ok(Outcome::Keep(Value::Array(vec![last.clone()])));
+    }
+    if keyless {
+        let mut out = Vec::new();
+        for (_, element) in distinct_patch_elements(patch, keys) {
+            if let Outcome::Keep(v) = fresh(cx, element, elem_shape)? {
+                out.push(v);
+            }
+        }
+        return Ok(Outcome::Keep(Value::Array(out)));
+    }
+    for element in patch {
+        if let Value::Object(m) = element {
+            directive(m)?;
+        }
+    }
+    // kustomize matches by the key fields some element actually sets: ports without any
+    // `protocol` merge as a single-key list, and order as one.
+    let used: Vec<&String> = keys
+        .iter()
+        .filter(|k| {
+            patch
+                .iter()
+                .chain(target)
+                .any(|e| e.get(k.as_str()).is_some_and(|v| !v.is_null()))
+        })
+        .collect();
+    let merged = if used.len() <= 1 {
+        merge_by_single_key(cx, patch, target, keys, elem_shape)?
+    } else {
+        merge_by_key_tuple(cx, patch, target, keys, elem_shape)?
+    };
+    Ok(Outcome::Keep(Value::Array(merged)))
+}
+
+/// The merge-key values of a list element, or `None` when it has none of them.
+fn element_key(element: &Value, keys: &[String]) -> Option<Vec<String>> {
+    let map = element.as_object()?;
+    let values: Vec<Option<&Value>> = keys
+        .iter()
+        .map(|k| map.get(k.as_str()).filter(|v| !v.is_null()))
+        .collect();
+    if values.iter().all(Option::is_none) {
+        return None;
+    }
+    Some(
+        values
+            .into_iter()
+            .map(|v| v.map(scalar_text).unwrap_or_default())
+            .collect(),
+    )
+}
+
+/// Patch elements with distinct keys, each the first one written with that key.
+fn distinct_patch_elements<'a>(
+    patch: &'a [Value],
+    keys: &[String],
+) -> Vec<(Vec<String>, &'a Value)> {
+    let mut out: Vec<(Vec<String>, &Value)> = Vec::new();
+    for element in patch {
+        if let Some(key) = element_key(element, keys)
+            && !out.iter().any(|(k, _)| *k == key)
+        {
+            out.push((key, element));
+        }
     }
     out
 }
 
-fn validate_keys(
-    values_list: &[Vec<String>],
-    values: &[String],
+fn element_directive(element: &Value) -> Result<Option<Directive>, SmpError> {
+    match element {
+        Value::Object(m) => directive(m),
+        _ => Ok(None),
+    }
+}
+
+/// Single merge key: the patch's elements first, in patch order (merged with the target's element
+/// of the same key), then the target's other elements in their order.
+fn merge_by_single_key(
+    cx: Cx<'_>,
+    patch: &[Value],
+    target: &[Value],
     keys: &[String],
-) -> (Vec<String>, Vec<String>) {
-    let mut valid: Vec<&String> = Vec::new();
-    for vs in values_list {
-        for (i, v) in vs.iter().enumerate() {
-            if !v.is_empty() && i < keys.len() && !valid.contains(&&keys[i]) {
-                valid.push(&keys[i]);
+    elem_shape: Option<&Schema>,
+) -> Result<Vec<Value>, SmpError> {
+    let mut rest: Vec<Option<Value>> = target.iter().cloned().map(Some).collect();
+    let mut front = Vec::new();
+    for (key, element) in distinct_patch_elements(patch, keys) {
+        let found = rest.iter().position(|t| {
+            t.as_ref()
+                .is_some_and(|t| element_key(t, keys).as_ref() == Some(&key))
+        });
+        let existing = found.and_then(|i| rest[i].take());
+        let merged = match (element_directive(element)?, existing) {
+            (Some(Directive::Delete), _) => None,
+            (Some(Directive::Replace), Some(existing)) => {
+                Some(normalize(cx, &existing, elem_shape))
             }
-        }
+            (_, existing) => field(cx, element, existing.as_ref(), elem_shape)?.into_value(),
+        };
+        front.extend(merged);
     }
-    if valid.is_empty() {
-        return (keys.to_vec(), values.to_vec());
-    }
-    let valid_keys: Vec<String> = keys.iter().filter(|k| valid.contains(k)).cloned().collect();
-    let valid_values: Vec<String> = values
-        .iter()
-        .enumerate()
-        .filter(|(i, v)| !v.is_empty() || keys.get(*i).is_some_and(|k| valid.contains(&k)))
-        .map(|(_, v)| v.clone())
-        .collect();
-    (valid_keys, valid_values)
+    front.extend(rest.iter().flatten().map(|t| normalize(cx, t, elem_shape)));
+    Ok(collapse_duplicates(front, keys))
 }
 
-fn merge_values(values_list: &mut [Vec<String>]) {
-    for i in 0..values_list.len() {
-        let first = values_list[i].clone();
-        for j in 0..values_list.len() {
-            if let Some(merged) = match_values(&first, &values_list[j]) {
-                values_list[i] = merged.clone();
-                values_list[j] = merged;
-            }
-        }
-    }
-}
-
-fn match_values(a: &[String], b: &[String]) -> Option<Vec<String>> {
-    if a.len() != b.len() {
-        return None;
-    }
-    let mut common = false;
-    let mut res = Vec::with_capacity(a.len());
-    for (x, y) in a.iter().zip(b) {
-        if x == y {
-            common = true;
-            res.push(x.clone());
-        } else if !x.is_empty() && !y.is_empty() {
-            return None;
-        } else if !x.is_empty() {
-            res.push(x.clone());
-        } else {
-            res.push(y.clone());
-        }
-    }
-    common.then_some(res)
-}
-
-fn scalar_from_text(text: &str) -> Value {
-    if let Ok(i) = text.parse::<i64>() {
-        return Value::from(i);
-    }
-    match text {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => Value::String(text.to_owned()),
-    }
-}
-
-fn set_elements(
-    schema: Option<Schema>,
-    mut values_list: Vec<Vec<String>>,
+/// Several merge keys (ports): new elements first in patch order, matched elements merged where
+/// they stand. A patch element that matches a target element only where one of them lacks a key
+/// field (say, `protocol`) is neither merged nor added — as kustomize does.
+fn merge_by_key_tuple(
+    cx: Cx<'_>,
+    patch: &[Value],
+    target: &[Value],
     keys: &[String],
-    dest: N,
-    sources: &Sources,
-    cx: &mut Cx,
-) -> Result<Option<N>, SmpError> {
-    let items = new(Node::Seq(Vec::new()));
-    let element_schema = schema.as_ref().and_then(Schema::elements);
-    if keys.len() > 1 {
-        merge_values(&mut values_list);
-    }
-    let mut valid_keys: Vec<String> = Vec::new();
-    for values in &values_list {
-        if values.is_empty() {
-            continue;
-        }
-        let (vk, vv) = validate_keys(&values_list, values, keys);
-        valid_keys = vk;
-        let valid_values = vv;
-        let (lk, lv) = validate_keys(
-            std::slice::from_ref(&valid_values),
-            &valid_values,
-            &valid_keys,
-        );
-        let element_sources = [
-            sources[0].as_ref().and_then(|s| element_list(s, &lk, &lv)),
-            sources[1].as_ref().and_then(|s| element_list(s, &lk, &lv)),
-        ];
-        let val = walk(element_schema.clone(), element_sources, cx)?;
-        let mut exit = false;
-        for (i, key) in valid_keys.iter().enumerate() {
-            let empty = missing_or_null(val.as_ref()) || is_empty_map(val.as_ref());
-            if empty {
-                element_setter(&dest, None, &valid_keys, &valid_values)?;
-                exit = true;
-            } else if let Some(v) = &val {
-                let value = valid_values.get(i).cloned().unwrap_or_default();
-                if key.is_empty() {
-                    continue;
-                }
-                if field(v, key).is_none() && !value.is_empty() {
-                    set_field(v, key, Some(new(Node::Scalar(scalar_from_text(&value)))))?;
+    elem_shape: Option<&Schema>,
+) -> Result<Vec<Value>, SmpError> {
+    let mut kept: Vec<Option<Value>> = target.iter().cloned().map(Some).collect();
+    let mut touched = vec![false; target.len()];
+    let target_keys: Vec<Option<Vec<String>>> =
+        target.iter().map(|t| element_key(t, keys)).collect();
+    let mut front = Vec::new();
+    for (key, element) in distinct_patch_elements(patch, keys) {
+        let exact = target_keys.iter().position(|k| k.as_ref() == Some(&key));
+        let directive = element_directive(element)?;
+        match exact {
+            Some(i) => {
+                touched[i] = true;
+                kept[i] = match directive {
+                    Some(Directive::Delete) => None,
+                    Some(Directive::Replace) => kept[i].take(),
+                    _ => match kept[i].take() {
+                        Some(existing) => {
+                            field(cx, element, Some(&existing), elem_shape)?.into_value()
+                        }
+                        None => None,
+                    },
+                };
+            }
+            None => {
+                let loosely = target
+                    .iter()
+                    .zip(&target_keys)
+                    .any(|(t, k)| k.is_some() && compatible(t, element, keys));
+                if !loosely
+                    && directive != Some(Directive::Delete)
+                    && let Outcome::Keep(v) = fresh(cx, element, elem_shape)?
+                {
+                    front.push(v);
                 }
             }
         }
-        if exit {
-            continue;
-        }
-        element_setter(&items, val, &valid_keys, &valid_values)?;
     }
-    if values_list.is_empty() {
-        return Ok(Some(dest));
-    }
-    append_list_node(&items, &dest, &valid_keys)?;
-    Ok(Some(items))
+    front.extend(
+        kept.into_iter()
+            .zip(touched)
+            .filter_map(|(v, touched)| match v {
+                Some(v) if !touched => Some(normalize(cx, &v, elem_shape)),
+                other => other,
+            }),
+    );
+    Ok(collapse_duplicates(front, keys))
 }
 
-fn append_list_node(dst: &N, src: &N, keys: &[String]) -> Result<(), SmpError> {
-    for elem in content(src) {
-        if keys.first().is_none_or(String::is_empty) {
-            element_setter(
-                dst,
-                Some(elem.clone()),
-                &[String::new()],
-                &[raw_value(&elem)],
-            )?;
-            continue;
+/// Whether two elements agree on every key field both of them set.
+fn compatible(target: &Value, patch: &Value, keys: &[String]) -> bool {
+    keys.iter().all(|k| {
+        match (
+            target.get(k.as_str()).filter(|v| !v.is_null()),
+            patch.get(k.as_str()).filter(|v| !v.is_null()),
+        ) {
+            (Some(a), Some(b)) => scalar_text(a) == scalar_text(b),
+            _ => true,
         }
-        let mut v = Vec::new();
-        for key in keys {
-            let value = if is_null(&elem) {
-                None
-            } else {
-                check_kind(Some(&elem), Kind::Map)?;
-                field(&elem, key)
-            };
-            match value {
+    })
+}
+
+/// A target value the patch does not touch still passes through the merge: its merging lists
+/// lose duplicate elements as they would in a merge.
+fn normalize(cx: Cx<'_>, value: &Value, shape: Option<&Schema>) -> Value {
+    let own;
+    let shape = match shape {
+        Some(s) => Some(s),
+        None => {
+            own = schema_of(cx, Some(value));
+            own.as_ref()
+        }
+    };
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        normalize(cx, v, shape.and_then(|s| s.field(k)).as_ref()),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(items) => match list_merge(shape) {
+            Some(keys) if keys.is_empty() => Value::Array(dedup_scalars(items.iter())),
+            Some(keys) => {
+                let elements = shape.and_then(Schema::elements);
+                let elem_shape = elements.as_ref();
+                let items = items.iter().map(|e| normalize(cx, e, elem_shape)).collect();
+                Value::Array(collapse_duplicates(items, &keys))
+            }
+            None => value.clone(),
+        },
+        scalar => scalar.clone(),
+    }
+}
+
+/// Elements sharing a key collapse into one, at the first one's position, holding the last value.
+fn collapse_duplicates(elements: Vec<Value>, keys: &[String]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(elements.len());
+    let mut seen: Vec<(Vec<String>, usize)> = Vec::new();
+    for element in elements {
+        match element_key(&element, keys) {
+            Some(key) => match seen.iter().find(|(k, _)| *k == key) {
+                Some(&(_, at)) => out[at] = element,
                 None => {
-                    if let Node::Seq(items) = &mut *dst.borrow_mut() {
-                        items.push(elem.clone());
-                    }
+                    seen.push((key, out.len()));
+                    out.push(element);
                 }
-                Some(value) => v.push(raw_value(&value)),
-            }
+            },
+            None => out.push(element),
         }
-        if keys.len() > 1 {
-            element_setter(dst, None, keys, &v)?;
-        }
-        element_setter(dst, Some(elem), keys, &v)?;
     }
-    Ok(())
+    out
+}
+
+fn dedup_scalars<'a>(values: impl Iterator<Item = &'a Value>) -> Vec<Value> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for v in values {
+        let text = match v {
+            Value::Object(_) | Value::Array(_) => v.to_string(),
+            other => scalar_text(other),
+        };
+        if !seen.contains(&text) {
+            seen.push(text);
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+/// Lists of scalars merge by value: the patch's values first, then the target's others.
+fn merge_scalars(
+    patch: &[Value],
+    target: &[Value],
+    marker: Option<(usize, Directive)>,
+) -> Result<Outcome, SmpError> {
+    for element in patch {
+        if let Value::Object(m) = element
+            && directive(m)?.is_none()
+        {
+            return Err(wrong_kind(&Value::Null, element));
+        }
+    }
+    let scalars = patch.iter().filter(|v| !v.is_object() && !v.is_null());
+    if let Some((_, Directive::Replace)) = marker {
+        return Ok(Outcome::Keep(Value::Array(dedup_scalars(scalars))));
+    }
+    Ok(Outcome::Keep(Value::Array(dedup_scalars(
+        scalars.chain(target.iter()),
+    ))))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ fn read_one(path: &Path) -> Value {
 fn golden_cases_match_kustomize() {
     let mut failures = Vec::new();
     let all = cases();
-    assert!(all.len() >= 10, "expected the golden cases to be present");
+    assert!(all.len() >= 50, "expected the golden cases to be present");
     for case in all {
         let name = case
             .file_name()

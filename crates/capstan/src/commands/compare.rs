@@ -5,14 +5,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use capstan_check::diff::{Producer, ProducerKind, Rendered, Side};
 use capstan_check::plan::{ChangedFile, FileChange, ProducerPlace};
+use capstan_core::Value;
 use capstan_core::git::{GitTreeFs, default_base};
 use capstan_core::{Fs, OsFs};
-use capstan_flux::discovery::{self, RecordingFs, Renderer};
+use capstan_flux::build::{BuildOptions, BuildReport, Status, build_all};
+use capstan_flux::helm::{HelmBinary, HelmRenderer};
+use capstan_flux::sops::Keys;
 
 /// Where the two sides come from, as the user gave it.
 pub struct Revisions<'a> {
@@ -150,13 +153,6 @@ pub fn changed_fields(base: &Opened, head: &Opened, path: &Path) -> Vec<String> 
     fields
 }
 
-/// One directory's render and the files it read (relative to the repository root).
-#[derive(Clone)]
-pub struct CachedRender {
-    result: Result<Vec<discovery::RenderedObject>, discovery::RenderError>,
-    files: BTreeSet<PathBuf>,
-}
-
 /// One side rendered, with what classification and changed-only mode need to know about it.
 #[derive(Default)]
 pub struct Rendering {
@@ -164,75 +160,9 @@ pub struct Rendering {
     pub places: BTreeMap<Producer, ProducerPlace>,
     /// Kustomization names, dependencies first.
     pub order: Vec<String>,
-    /// The files each producer's render read, relative to the repository root.
+    /// The files each producer's output came from (and a Kustomization's directory), relative to
+    /// the repository root.
     pub inputs: BTreeMap<Producer, BTreeSet<PathBuf>>,
-    /// Every directory rendered, by its path relative to the repository root.
-    pub renders: BTreeMap<PathBuf, CachedRender>,
-    /// How many directories were rendered (not taken from the other side).
-    pub rendered_dirs: usize,
-}
-
-/// The other side's renders and the files that changed between the sides.
-type Reuse<'a> = (
-    &'a BTreeMap<PathBuf, CachedRender>,
-    &'a [(PathBuf, FileChange)],
-);
-
-/// A renderer that renders each directory once, records the files it read, and in changed-only
-/// mode takes the other side's render of a directory none of whose inputs changed: identical
-/// inputs give identical output, so only what a change touches is rendered twice.
-struct CachingRenderer<'a> {
-    inner: Box<dyn Renderer>,
-    root: &'a Path,
-    reuse: Option<Reuse<'a>>,
-    done: Mutex<BTreeMap<PathBuf, CachedRender>>,
-    rendered: Mutex<usize>,
-}
-
-impl CachingRenderer<'_> {
-    fn key(&self, dir: &Path) -> PathBuf {
-        relative_to(self.root, &capstan_core::fs::normalize(dir))
-    }
-
-    fn get(&self, fs: &dyn Fs, dir: &Path) -> CachedRender {
-        let key = self.key(dir);
-        if let Some(hit) = self.done.lock().expect("render cache lock").get(&key) {
-            return hit.clone();
-        }
-        let reused = self.reuse.and_then(|(other, changed)| {
-            let cached = other.get(&key)?;
-            let touched = changed.iter().any(|(file, _)| {
-                cached.files.contains(file) || (key != Path::new(".") && file.starts_with(&key))
-            });
-            (!touched).then(|| cached.clone())
-        });
-        let entry = reused.unwrap_or_else(|| {
-            *self.rendered.lock().expect("counter lock") += 1;
-            let recording = RecordingFs::new(fs);
-            let result = self.inner.render(&recording, dir);
-            let files = recording
-                .files_read()
-                .iter()
-                .map(|f| relative_to(self.root, f))
-                .collect();
-            CachedRender { result, files }
-        });
-        self.done
-            .lock()
-            .expect("render cache lock")
-            .insert(key, entry.clone());
-        entry
-    }
-}
-
-impl Renderer for CachingRenderer<'_> {
-    fn render(
-        &self,
-        fs: &dyn Fs,
-        dir: &Path,
-    ) -> Result<Vec<discovery::RenderedObject>, discovery::RenderError> {
-        self.get(fs, dir).result
-    }
 }
 
 fn relative_to(root: &Path, path: &Path) -> PathBuf {
@@ -243,126 +173,173 @@ fn relative_to(root: &Path, path: &Path) -> PathBuf {
     }
 }
 
-/// What changed-only mode renders: the producers already known to be affected, and any whose
-/// directory holds a changed file.
+/// What changed-only mode keeps: the producers known to be affected, any Kustomization whose
+/// directory holds a changed file, and the HelmReleases of those Kustomizations.
 pub struct Selection<'a> {
     pub producers: &'a BTreeSet<Producer>,
     pub files: &'a [(PathBuf, FileChange)],
 }
 
-impl Selection<'_> {
-    fn wants(&self, producer: &Producer, dir: &Path) -> bool {
-        self.producers.contains(producer)
-            || self
-                .files
-                .iter()
-                .any(|(file, _)| dir == Path::new(".") || file.starts_with(dir))
+/// The build settings diff and plan render with: SOPS keys from the environment (values stay
+/// masked without them), the helm binary when there is one.
+fn build_options() -> BuildOptions {
+    let keys = Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none());
+    let helm = HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>);
+    BuildOptions {
+        keys,
+        helm,
+        ..BuildOptions::default()
     }
 }
 
-/// Renders one side. With a [`Selection`], only the selected producers are kept, and `reuse`
-/// (the other side's rendering) supplies every directory whose inputs did not change.
-pub fn render(
-    opened: &Opened,
-    only: Option<&Selection<'_>>,
-    reuse: Option<&Rendering>,
-) -> Rendering {
-    let fs = opened.fs.as_ref();
-    let renderer = CachingRenderer {
-        inner: discovery::default_renderer(),
-        root: &opened.root,
-        reuse: reuse.zip(only).map(|(r, sel)| (&r.renders, sel.files)),
-        done: Mutex::new(BTreeMap::new()),
-        rendered: Mutex::new(0),
-    };
-    let found =
-        match discovery::discover(fs, &opened.root, &renderer, &discovery::Options::default()) {
-            Ok(found) => found,
-            Err(error) => {
-                return Rendering {
-                    side: Side {
-                        rendered: Vec::new(),
-                        error: Some(error.to_string()),
-                    },
-                    ..Rendering::default()
-                };
-            }
-        };
-    let mut rendering = Rendering::default();
-    for cluster in &found.clusters {
-        for ks in &cluster.kustomizations {
-            let key = &ks.found.key;
-            let producer = Producer::new(
-                ProducerKind::Kustomization,
-                key.namespace.clone(),
-                key.name.clone(),
-            );
-            let dir = ks.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-            rendering.places.insert(
-                producer.clone(),
-                ProducerPlace {
-                    dir: dir.to_string_lossy().into_owned(),
-                    kustomization: key.name.clone(),
-                },
-            );
-            rendering.order.push(key.name.clone());
-            if only.is_some_and(|sel| !sel.wants(&producer, &dir))
-                || !ks.source.is_local()
-                || ks.found.object.spec.suspend
-            {
+/// The `spec.prune` of every Flux Kustomization some build rendered, by (namespace, name).
+fn prune_flags(report: &BuildReport) -> BTreeMap<(String, String), bool> {
+    let mut flags = BTreeMap::new();
+    for result in report.kustomizations.iter().chain(&report.helm_releases) {
+        for built in &result.objects {
+            let object = &built.object;
+            let is_ks = object.get("kind").and_then(Value::as_str) == Some("Kustomization")
+                && object
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"));
+            if !is_ks {
                 continue;
             }
-            let (outcome, mut inputs) = if ks.dir_exists {
-                let cached = renderer.get(fs, &opened.root.join(&dir));
-                let outcome = cached
-                    .result
-                    .map(|objects| objects.into_iter().map(|o| o.value).collect())
-                    .map_err(|e| e.to_string());
-                (outcome, cached.files)
-            } else {
-                (
-                    Err(format!("kustomization path not found: {}", dir.display())),
-                    BTreeSet::new(),
-                )
+            let meta = |f: &str| {
+                object
+                    .pointer(&format!("/metadata/{f}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
             };
-            inputs.insert(dir.clone());
+            let namespace = if meta("namespace").is_empty() {
+                result.key.namespace.clone()
+            } else {
+                meta("namespace")
+            };
+            let prune = object
+                .pointer("/spec/prune")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            flags.insert((namespace, meta("name")), prune);
+        }
+    }
+    flags
+}
+
+/// Renders one side with `build all` (Flux's build: generated kustomization, substitution, SOPS,
+/// HelmReleases). With a [`Selection`], only the selected producers are kept for comparison.
+pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
+    let fs = opened.fs.as_ref();
+    let report = match build_all(fs, &opened.root, &build_options()) {
+        Ok(report) => report,
+        Err(error) => {
+            return Rendering {
+                side: Side {
+                    rendered: Vec::new(),
+                    error: Some(error.to_string()),
+                },
+                ..Rendering::default()
+            };
+        }
+    };
+    let prune = prune_flags(&report);
+    let mut rendering = Rendering::default();
+    let producer_of = |kind: ProducerKind, key: &capstan_flux::ObjectKey| {
+        Producer::new(kind, key.namespace.clone(), key.name.clone())
+    };
+    for result in &report.kustomizations {
+        let producer = producer_of(ProducerKind::Kustomization, &result.key);
+        let dir = result.path.clone().unwrap_or_else(|| PathBuf::from("."));
+        rendering.places.insert(
+            producer.clone(),
+            ProducerPlace {
+                dir: dir.to_string_lossy().into_owned(),
+                kustomization: result.key.name.clone(),
+            },
+        );
+        rendering.order.push(result.key.name.clone());
+    }
+    for (kind, results) in [
+        (ProducerKind::Kustomization, &report.kustomizations),
+        (ProducerKind::HelmRelease, &report.helm_releases),
+    ] {
+        for result in results {
+            let producer = producer_of(kind, &result.key);
+            let parent = result
+                .parent
+                .as_ref()
+                .map(|p| producer_of(ProducerKind::Kustomization, p));
+            if kind == ProducerKind::HelmRelease {
+                let dir = parent
+                    .as_ref()
+                    .and_then(|p| rendering.places.get(p))
+                    .map(|p| p.dir.clone())
+                    .unwrap_or_else(|| ".".into());
+                let ks = result
+                    .parent
+                    .as_ref()
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                rendering.places.insert(
+                    producer.clone(),
+                    ProducerPlace {
+                        dir,
+                        kustomization: ks,
+                    },
+                );
+            }
+            let outcome = match result.status {
+                Status::Rendered => Ok(result.objects.iter().map(|o| o.object.clone()).collect()),
+                Status::Failed => Err(result.errors.join("; ")),
+                // suspended, or a source/chart out of reach offline: nothing to compare
+                Status::Suspended | Status::Skipped => continue,
+            };
+            let mut inputs: BTreeSet<PathBuf> = result
+                .objects
+                .iter()
+                .filter_map(|o| o.file.as_ref())
+                .map(|f| relative_to(&opened.root, f))
+                .collect();
+            let dir = rendering
+                .places
+                .get(&producer)
+                .map(|p| PathBuf::from(&p.dir));
+            if kind == ProducerKind::Kustomization
+                && let Some(dir) = &dir
+            {
+                inputs.insert(dir.clone());
+            }
+            // a HelmRelease goes with its Kustomization: its manifest and values come from there
+            let wanted = only.is_none_or(|sel| {
+                let dir_touched = dir.as_ref().is_some_and(|d| {
+                    sel.files
+                        .iter()
+                        .any(|(f, _)| d == Path::new(".") || f.starts_with(d))
+                });
+                sel.producers.contains(&producer)
+                    || dir_touched
+                    || parent.as_ref().is_some_and(|p| sel.producers.contains(p))
+            });
             rendering.inputs.insert(producer.clone(), inputs);
+            if !wanted {
+                continue;
+            }
+            let prune = match kind {
+                ProducerKind::HelmRelease => true,
+                ProducerKind::Kustomization => prune
+                    .get(&(result.key.namespace.clone(), result.key.name.clone()))
+                    .copied()
+                    .unwrap_or(false),
+            };
             rendering.side.rendered.push(Rendered {
                 producer,
-                prune: ks.found.object.spec.prune,
+                prune,
                 outcome,
             });
         }
-        for hr in &cluster.helm_releases {
-            let key = &hr.found.key;
-            let producer = Producer::new(
-                ProducerKind::HelmRelease,
-                key.namespace.clone(),
-                key.name.clone(),
-            );
-            if let Some(parent) = &hr.found.origin.parent {
-                let parent_producer = Producer::new(
-                    ProducerKind::Kustomization,
-                    parent.namespace.clone(),
-                    parent.name.clone(),
-                );
-                let dir = rendering
-                    .places
-                    .get(&parent_producer)
-                    .map(|p| p.dir.clone())
-                    .unwrap_or_else(|| ".".into());
-                rendering.places.insert(
-                    producer,
-                    ProducerPlace {
-                        dir,
-                        kustomization: parent.name.clone(),
-                    },
-                );
-            }
-        }
     }
-    rendering.renders = renderer.done.into_inner().expect("render cache lock");
-    rendering.rendered_dirs = renderer.rendered.into_inner().expect("counter lock");
     rendering
 }
 

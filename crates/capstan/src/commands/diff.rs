@@ -97,9 +97,9 @@ pub fn compare_sides(
             report: DiffReport::default(),
         });
     }
-    let mut head_rendering = compare::render(&head, None, None);
+    let mut head_rendering = compare::render(&head, None);
     let (base_rendering, report) = if full {
-        let base_rendering = compare::render(&base, None, None);
+        let base_rendering = compare::render(&base, None);
         let report = diff(&base_rendering.side, &head_rendering.side, options);
         (base_rendering, report)
     } else {
@@ -108,7 +108,7 @@ pub fn compare_sides(
             producers: &selected,
             files: &files,
         };
-        let base_rendering = compare::render(&base, Some(&selection), Some(&head_rendering));
+        let base_rendering = compare::render(&base, Some(&selection));
         let mut chosen: BTreeSet<Producer> = selected.clone();
         chosen.extend(
             base_rendering
