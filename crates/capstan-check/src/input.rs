@@ -57,6 +57,8 @@ pub struct Unit {
     pub location: Location,
     pub status: UnitStatus,
     pub objects: Vec<Rendered>,
+    /// The cluster (entry point) the unit belongs to; objects only conflict within one cluster.
+    pub cluster: Option<String>,
 }
 
 impl Unit {
@@ -68,6 +70,7 @@ impl Unit {
             location: Location::default(),
             status: UnitStatus::Rendered,
             objects: Vec::new(),
+            cluster: None,
         }
     }
 

@@ -495,3 +495,10 @@ fn flux_undefined_variable() {
     let (code, found) = findings(clean.path());
     assert_eq!(code, 0, "{found:#?}");
 }
+
+#[test]
+fn bundled_example_is_clean() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/home-ops");
+    let (code, stdout) = run(&example, "human");
+    assert_eq!(code, 0, "{stdout}");
+}

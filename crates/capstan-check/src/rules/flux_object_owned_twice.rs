@@ -11,6 +11,9 @@ use crate::input::{CheckInput, UnitKind};
 
 pub struct FluxObjectOwnedTwice;
 
+/// Cluster, group, kind, namespace, name: what makes two rendered objects the same object.
+type ObjectKey = (Option<String>, String, String, Option<String>, String);
+
 static META: RuleMeta = RuleMeta {
     id: "flux/object-owned-twice",
     severity: Severity::Error,
@@ -29,7 +32,7 @@ impl Rule for FluxObjectOwnedTwice {
     }
 
     fn check(&self, input: &CheckInput, _config: &RuleConfig, out: &mut Vec<Hit>) {
-        let mut first: HashMap<(String, String, Option<String>, String), usize> = HashMap::new();
+        let mut first: HashMap<ObjectKey, usize> = HashMap::new();
         each_object(input, |u, o, unit, rendered| {
             if unit.kind != UnitKind::Kustomization {
                 return;
@@ -44,6 +47,7 @@ impl Rule for FluxObjectOwnedTwice {
                     .map(str::to_owned)
             });
             let key = (
+                unit.cluster.clone(),
                 id.group.clone(),
                 id.kind.clone(),
                 namespace,

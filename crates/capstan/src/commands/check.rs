@@ -151,6 +151,7 @@ pub(crate) fn input_of(fs: &dyn Fs, root: &Path, report: &BuildReport) -> CheckI
             });
             let mut unit = Unit::new(kind, manifest);
             unit.location = location;
+            unit.cluster = Some(result.cluster.clone());
             unit.status = match result.status {
                 Status::Rendered => UnitStatus::Rendered,
                 Status::Suspended => UnitStatus::Skipped("suspended".to_owned()),
