@@ -115,3 +115,36 @@ fn wrong_key_fails_that_kustomization_only() {
         "no key material in errors"
     );
 }
+
+#[test]
+fn secret_generator_sources_are_decrypted_before_the_build() {
+    let fs = MemFs::from_files([
+        (
+            "clusters/dev/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: gen, namespace: flux-system}\nspec:\n  path: ./gen\n  sourceRef: {kind: GitRepository, name: flux-system}\n  decryption: {provider: sops}\n".to_owned(),
+        ),
+        (
+            "gen/kustomization.yaml",
+            "secretGenerator:\n  - name: db\n    namespace: apps\n    envs: [app.env]\ngeneratorOptions:\n  disableNameSuffixHash: true\n".to_owned(),
+        ),
+        ("gen/app.env", fixture("encrypted/app.env")),
+    ]);
+    let options = BuildOptions {
+        keys: keys("test-key.txt"),
+        ..BuildOptions::default()
+    };
+    let report = build_all(&fs, Path::new("."), &options).expect("build runs");
+    let generated = result(&report, "gen");
+    assert_eq!(generated.status, Status::Rendered, "{generated:#?}");
+    let data = &generated.objects[0].object["data"];
+    let user = data["DB_USER"].as_str().expect("DB_USER generated");
+    let decoded = capstan_flux::substitute::base64_decode(user).expect("base64");
+    assert_eq!(
+        String::from_utf8(decoded).expect("utf-8"),
+        fixture("expected/app.env")
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("DB_USER=")
+    );
+}

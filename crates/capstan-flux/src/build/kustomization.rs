@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use capstan_core::{Fs, Map, ResourceId, Value};
 
+use super::decrypt_sources::DecryptingFs;
 use super::layered_fs::LayeredFs;
 use super::{BuiltObject, overlay};
 use crate::sops::{self, Keys};
@@ -62,7 +63,10 @@ pub fn build_manifests(
     ks: &Value,
     keys: &Keys,
 ) -> Result<Manifests, KsBuildError> {
-    let layered = LayeredFs::new(fs);
+    let decrypt = ks.pointer("/spec/decryption").is_some_and(|d| !d.is_null());
+    let decrypting = DecryptingFs::new(fs, keys);
+    let source_fs: &dyn Fs = if decrypt { &decrypting } else { fs };
+    let layered = LayeredFs::new(source_fs);
     let (file, text) = overlay::flux_kustomization(fs, dir, ks)?;
     layered.put(&file, text);
     let options = capstan_kustomize::Options {
@@ -70,7 +74,6 @@ pub fn build_manifests(
         ..capstan_kustomize::Options::default()
     };
     let resmap = capstan_kustomize::build(&layered, dir, &options)?;
-    let decrypt = ks.pointer("/spec/decryption").is_some_and(|d| !d.is_null());
     let mut out = Manifests::default();
     for (index, resource) in resmap.into_resources().into_iter().enumerate() {
         let id = ResourceId::of(&resource.object);

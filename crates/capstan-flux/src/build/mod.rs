@@ -16,6 +16,7 @@
 //! objects are reported, not rendered; Kustomizations whose source is not this repository and
 //! charts that need the network are reported as skipped. Results come in dependency order.
 
+pub mod decrypt_sources;
 pub mod helmrelease;
 pub mod kustomization;
 pub mod layered_fs;
