@@ -35,9 +35,9 @@ pub fn inflate(loader: &Loader<'_>, globals: &HelmGlobals, chart: &HelmChart) ->
         });
     }
     let merge = match chart.values_merge.as_str() {
-        "" | "override" => Merge::Override,
-        "merge" => Merge::Merge,
-        "replace" => Merge::Replace,
+        "" | "override" => ValuesMerge::Override,
+        "merge" => ValuesMerge::Merge,
+        "replace" => ValuesMerge::Replace,
         _ => {
             return Err(Error::Helm {
                 message: "valuesMerge must be one of [merge override replace]".into(),
@@ -105,12 +105,12 @@ pub fn inflate(loader: &Loader<'_>, globals: &HelmGlobals, chart: &HelmChart) ->
     let values_bytes = match &chart.values_inline {
         Some(inline) if !inline.is_empty() => {
             let merged = match merge {
-                Merge::Replace => Value::Object(inline.clone()),
-                Merge::Override | Merge::Merge => {
+                ValuesMerge::Replace => Value::Object(inline.clone()),
+                ValuesMerge::Override | ValuesMerge::Merge => {
                     let file =
                         parse_values(&loader.load(&values_path.to_string_lossy())?, &values_path)?;
                     let inline = Value::Object(inline.clone());
-                    if merge == Merge::Override {
+                    if merge == ValuesMerge::Override {
                         merge_values(file, inline)
                     } else {
                         merge_values(inline, file)
@@ -137,7 +137,7 @@ pub fn inflate(loader: &Loader<'_>, globals: &HelmGlobals, chart: &HelmChart) ->
 
 /// How `valuesInline` combines with the values file.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Merge {
+enum ValuesMerge {
     Override,
     Merge,
     Replace,
