@@ -9,7 +9,27 @@
 use std::collections::BTreeMap;
 
 use capstan_core::Value;
+use std::sync::{Arc, OnceLock};
+
 use regex::Regex;
+
+/// A `pattern` constraint, compiled when a value first meets it. A pattern the regex engine
+/// cannot compile (ECMA-262 features such as look-around) is not enforced.
+#[derive(Debug)]
+pub struct Pattern {
+    pub source: String,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    /// True when `text` matches, or when the pattern cannot be compiled.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.compiled
+            .get_or_init(|| Regex::new(&self.source).ok())
+            .as_ref()
+            .is_none_or(|r| r.is_match(text))
+    }
+}
 
 /// Index of a node in a [`SchemaArena`].
 pub type NodeId = usize;
@@ -111,7 +131,8 @@ pub struct Node {
     pub items: Option<NodeId>,
     pub enumeration: Option<Vec<Value>>,
     pub format: Option<String>,
-    pub pattern: Option<Regex>,
+    /// Compiled on first use: most patterns of a CRD are never exercised by a repository.
+    pub pattern: Option<Arc<Pattern>>,
     pub min_length: Option<u64>,
     pub max_length: Option<u64>,
     pub minimum: Option<f64>,
@@ -294,10 +315,12 @@ impl SchemaArena {
         }
         node.enumeration = map.get("enum").and_then(Value::as_array).cloned();
         node.format = map.get("format").and_then(Value::as_str).map(str::to_owned);
-        node.pattern = map
-            .get("pattern")
-            .and_then(Value::as_str)
-            .and_then(|p| Regex::new(p).ok());
+        node.pattern = map.get("pattern").and_then(Value::as_str).map(|p| {
+            Arc::new(Pattern {
+                source: p.to_owned(),
+                compiled: OnceLock::new(),
+            })
+        });
         node.min_length = map.get("minLength").and_then(Value::as_u64);
         node.max_length = map.get("maxLength").and_then(Value::as_u64);
         node.minimum = map.get("minimum").and_then(Value::as_f64);

@@ -142,7 +142,7 @@ pub fn validate(
                 out.push(SchemaError {
                     problem: Problem::InvalidValue,
                     field: display(path),
-                    message: format!("\"{s}\" does not match {}", pattern.as_str()),
+                    message: format!("\"{s}\" does not match {}", pattern.source),
                 });
             }
             if node.format.as_deref() == Some("byte") && !is_base64(s) {
