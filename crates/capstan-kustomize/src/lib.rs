@@ -48,6 +48,7 @@ pub mod selector;
 pub mod smp;
 pub mod sort;
 pub mod target;
+pub mod transformations;
 pub mod transformers;
 pub mod vars;
 
@@ -117,6 +118,15 @@ pub fn build(fs: &dyn Fs, dir: &Path, options: &Options) -> Result<ResMap> {
         options.reorder,
     )?;
     origin::finish(&mut resmap, &target.kustomization.build_metadata);
+    transformations::finish(&mut resmap, &target.kustomization.build_metadata);
+    if target
+        .kustomization
+        .build_metadata
+        .iter()
+        .any(|b| b == "managedByLabel")
+    {
+        transformations::managed_by(&mut resmap);
+    }
     Ok(resmap)
 }
 

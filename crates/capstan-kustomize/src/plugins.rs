@@ -283,6 +283,16 @@ pub fn run_transformer(
             &target.loader,
         )
         .map_err(|e| e.context(format!("plugin {} fails configuration", resource.org_id())))?;
+        if let Some(origin) = &target.origin {
+            let by = ConfiguredBy {
+                api_version: resource.api_version().to_owned(),
+                kind: resource.kind().to_owned(),
+                name: resource.name().to_owned(),
+                namespace: resource.namespace().to_owned(),
+            };
+            let by = origin.generated(plugin.configured_in.clone(), by);
+            crate::transformations::record(resmap, &by);
+        }
     }
     Ok(())
 }
