@@ -22,4 +22,4 @@ echo "== examples/home-ops"
 grep -v '^skipped: .*chart not available offline' /tmp/capstan-build-home-ops || true
 
 echo "== benchmark: build all on buroa+k8s-gitops"
-bash "$root/.ci/suites/build_bench.sh" "$capstan" "$shared/corpus/buroa+k8s-gitops"
+bash "$root/.ci/lib/build-bench.sh" "$capstan" "$shared/corpus/buroa+k8s-gitops"

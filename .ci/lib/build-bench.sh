@@ -2,7 +2,7 @@
 # Benchmark: `capstan build all --path REPO` (best wall time of 3 runs, CPU time, peak RSS) against
 # `kubectl kustomize` run once per Flux Kustomization path the build rendered. The machines CI
 # runs on are shared, so CPU time (user + sys) is printed next to wall time.
-# Usage: bash build_bench.sh CAPSTAN REPO
+# Usage: bash build-bench.sh CAPSTAN REPO
 set -euo pipefail
 capstan=$1
 repo=$2
