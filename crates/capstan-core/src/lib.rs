@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod fs;
 #[cfg(feature = "git")]
 pub mod git;
+pub mod go_json;
 pub mod resource;
 pub mod yaml;
 

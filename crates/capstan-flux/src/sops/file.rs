@@ -623,7 +623,7 @@ fn write_json_object<'a>(
         }
         empty = false;
         indent(out, depth + 1);
-        write_json_string(out, key);
+        capstan_core::go_json::write_string(out, key);
         out.push_str(": ");
         write_json_value(out, value, depth + 1);
     }
@@ -652,7 +652,7 @@ fn write_json_value(out: &mut String, value: &Value, depth: usize) {
             }
             out.push(']');
         }
-        Value::String(s) => write_json_string(out, s),
+        Value::String(s) => capstan_core::go_json::write_string(out, s),
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
@@ -676,26 +676,6 @@ fn go_json_float(f: f64) -> String {
         return format!("{mantissa}e{sign}{digits:02}");
     }
     format!("{f}")
-}
-
-/// Go's `encoding/json` string escaping (HTML-safe).
-fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -736,7 +716,7 @@ mod tests {
     #[test]
     fn json_strings_escape_like_go() {
         let mut out = String::new();
-        write_json_string(&mut out, "a<b>&\"\\\n\u{1}");
+        capstan_core::go_json::write_string(&mut out, "a<b>&\"\\\n\u{1}");
         assert_eq!(out, r#""a\u003cb\u003e\u0026\"\\\n\u0001""#);
     }
 
