@@ -12,6 +12,7 @@
 //! - [`substitute`]: post-build variable substitution in Flux's envsubst dialect.
 
 pub mod build;
+pub mod charts;
 pub mod discovery;
 pub mod graph;
 pub mod helm;

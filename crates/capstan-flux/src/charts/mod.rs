@@ -1,0 +1,3 @@
+//! Charts for HelmReleases fetched from their sources.
+
+pub mod oci;
