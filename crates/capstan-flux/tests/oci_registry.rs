@@ -47,25 +47,31 @@ fn pulls_by_tag_semver_digest_and_helm_repository() {
     // OCIRepository by tag: the manifest digest helm printed, the archive's own metadata.
     let pulled =
         pull_oci_repository_chart(&client, &url, &OciReference::Tag("1.2.3".into()), &any).unwrap();
-    assert_eq!((pulled.name.as_str(), pulled.version.as_str()), ("demo", "1.2.3"));
+    assert_eq!(
+        (pulled.chart.name.as_str(), pulled.chart.version.as_str()),
+        ("demo", "1.2.3")
+    );
     assert_eq!(pulled.manifest_digest, d123);
     assert_eq!(pulled.tag.as_deref(), Some("1.2.3"));
-    let archive_digest = format!("sha256:{}", sha256_hex(&pulled.archive));
-    assert_eq!(pulled.digest, archive_digest);
+    let archive_digest = format!("sha256:{}", sha256_hex(&pulled.chart.archive));
+    assert_eq!(pulled.chart.digest, archive_digest);
+    assert_eq!(pulled.layer_digest, archive_digest);
 
     // By digest: no tag involved.
-    let pinned = pull_oci_repository_chart(&client, &url, &OciReference::Digest(d110.clone()), &any)
-        .unwrap();
-    assert_eq!(pinned.version, "1.1.0");
+    let pinned =
+        pull_oci_repository_chart(&client, &url, &OciReference::Digest(d110.clone()), &any)
+            .unwrap();
+    assert_eq!(pinned.chart.version, "1.1.0");
     assert_eq!(pinned.tag, None);
     assert_eq!(pinned.manifest_digest, d110);
 
     // Semver against raw tags: `1.3.0_build.1` is not a version to source-controller.
-    let by_range = pull_oci_repository_chart(&client, &url, &semver(">=1.0.0", None), &any).unwrap();
-    assert_eq!(by_range.version, "1.2.3");
+    let by_range =
+        pull_oci_repository_chart(&client, &url, &semver(">=1.0.0", None), &any).unwrap();
+    assert_eq!(by_range.chart.version, "1.2.3");
     let filtered =
         pull_oci_repository_chart(&client, &url, &semver("*", Some(r"^1\.1\.")), &any).unwrap();
-    assert_eq!(filtered.version, "1.1.0");
+    assert_eq!(filtered.chart.version, "1.1.0");
 
     // A selector naming the chart layer explicitly.
     let selected = pull_oci_repository_chart(
@@ -77,24 +83,27 @@ fn pulls_by_tag_semver_digest_and_helm_repository() {
         )),
     )
     .unwrap();
-    assert_eq!(selected.version, "1.1.0");
+    assert_eq!(selected.chart.version, "1.1.0");
 
     // HelmRepository type oci: exact version (with + stored as _), and a range over `_` tags.
     let exact = pull_helm_repository_chart(&client, &base, "demo", "1.3.0+build.1").unwrap();
-    assert_eq!(exact.version, "1.3.0+build.1");
+    assert_eq!(exact.chart.version, "1.3.0+build.1");
     assert_eq!(exact.tag.as_deref(), Some("1.3.0_build.1"));
     let ranged = pull_helm_repository_chart(&client, &base, "demo", ">=1.2.0").unwrap();
-    assert_eq!(ranged.version, "1.3.0+build.1");
+    assert_eq!(ranged.chart.version, "1.3.0+build.1");
 
     // `latest` when no ref is given, and it does not exist here.
-    let err = pull_oci_repository_chart(&client, &url, &OciReference::from_spec(None), &any)
-        .unwrap_err();
+    let err =
+        pull_oci_repository_chart(&client, &url, &OciReference::from_spec(None), &any).unwrap_err();
     assert!(matches!(err, OciError::ManifestNotFound { .. }), "{err}");
     assert!(err.to_string().contains("\"latest\""), "{err}");
 
     // Missing tag, missing chart, nothing in range (tags listed).
     let err = pull_helm_repository_chart(&client, &base, "demo", "9.9.9").unwrap_err();
-    assert!(err.to_string().contains("no manifest for \"9.9.9\""), "{err}");
+    assert!(
+        err.to_string().contains("no manifest for \"9.9.9\""),
+        "{err}"
+    );
     let err = pull_helm_repository_chart(&client, &base, "nope", ">=1").unwrap_err();
     assert!(matches!(err, OciError::RepositoryNotFound { .. }), "{err}");
     assert!(err.to_string().contains("charts/nope"), "{err}");
@@ -121,7 +130,7 @@ fn corrupted_blob_is_caught_by_the_digest_check() {
     )
     .unwrap();
     // Same size, different bytes: only the digest can tell.
-    let file = registry.blob_file(&good.digest);
+    let file = registry.blob_file(&good.layer_digest);
     let mut bytes = std::fs::read(&file).unwrap();
     for b in bytes.iter_mut().skip(10).take(64) {
         *b ^= 0xff;
@@ -135,7 +144,7 @@ fn corrupted_blob_is_caught_by_the_digest_check() {
     )
     .unwrap_err();
     assert!(matches!(err, OciError::DigestMismatch { .. }), "{err}");
-    assert!(err.to_string().contains(&good.digest), "{err}");
+    assert!(err.to_string().contains(&good.layer_digest), "{err}");
 }
 
 #[test]
@@ -168,7 +177,10 @@ fn artifacts_without_a_chart() {
         &LayerChoice::Selector(Some("application/x-nothing".into())),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("no application/x-nothing layer"), "{err}");
+    assert!(
+        err.to_string().contains("no application/x-nothing layer"),
+        "{err}"
+    );
     // Without a selector the first layer is taken, and found not to be a chart.
     let err = pull_oci_repository_chart(
         &client,
@@ -199,7 +211,11 @@ fn unreachable_registry() {
     )
     .unwrap_err();
     assert!(matches!(err, OciError::Unreachable { .. }), "{err}");
-    assert!(err.to_string().starts_with("registry unreachable at http://127.0.0.1:"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("registry unreachable at http://127.0.0.1:"),
+        "{err}"
+    );
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

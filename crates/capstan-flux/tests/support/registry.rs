@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
+/// Status, lowercased headers, body.
+pub type HttpResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// A running registry; killed on drop.
 pub struct Registry {
     child: Child,
@@ -49,7 +52,9 @@ pub fn find_helm() -> Option<PathBuf> {
     if let Some(home) = std::env::var_os("HOME") {
         dirs.push(Path::new(&home).join(".cache/capstan-oracles/bin"));
     }
-    dirs.into_iter().map(|d| d.join("helm")).find(|p| p.is_file())
+    dirs.into_iter()
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
 }
 
 fn find_registry() -> Option<PathBuf> {
@@ -102,12 +107,13 @@ impl Registry {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok((status, _, _)) = registry.request("GET", "/v2/", &[], b"") {
-                if status == 200 {
-                    break;
-                }
+            if let Ok((200, _, _)) = registry.request("GET", "/v2/", &[], b"") {
+                break;
             }
-            assert!(Instant::now() < deadline, "docker-registry did not answer GET /v2/ in 20s");
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer GET /v2/ in 20s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(registry)
@@ -124,8 +130,11 @@ impl Registry {
             format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: test chart\n"),
         )
         .expect("Chart.yaml");
-        std::fs::write(chart.join("values.yaml"), format!("greeting: hello from {version}\n"))
-            .expect("values.yaml");
+        std::fs::write(
+            chart.join("values.yaml"),
+            format!("greeting: hello from {version}\n"),
+        )
+        .expect("values.yaml");
         std::fs::write(
             chart.join("templates/configmap.yaml"),
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  version: {{ .Chart.Version | quote }}\n",
@@ -133,7 +142,12 @@ impl Registry {
         .expect("template");
         let out = work.join("packages");
         std::fs::create_dir_all(&out).expect("packages dir");
-        self.helm(&["package", chart.to_str().expect("utf-8"), "-d", out.to_str().expect("utf-8")]);
+        self.helm(&[
+            "package",
+            chart.to_str().expect("utf-8"),
+            "-d",
+            out.to_str().expect("utf-8"),
+        ]);
         let tgz = out.join(format!("{name}-{version}.tgz"));
         let output = self.helm(&[
             "push",
@@ -200,7 +214,12 @@ impl Registry {
                 bytes,
             )
             .expect("upload");
-        assert_eq!(status, 201, "blob upload: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            201,
+            "blob upload: {}",
+            String::from_utf8_lossy(&body)
+        );
         digest
     }
 
@@ -229,7 +248,12 @@ impl Registry {
                 manifest.as_bytes(),
             )
             .expect("manifest push");
-        assert_eq!(status, 201, "manifest push: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            201,
+            "manifest push: {}",
+            String::from_utf8_lossy(&body)
+        );
         format!("sha256:{:x}", Sha256::digest(manifest.as_bytes()))
     }
 
@@ -240,7 +264,7 @@ impl Registry {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    ) -> std::io::Result<HttpResponse> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut head = format!(

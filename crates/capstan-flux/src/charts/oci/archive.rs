@@ -68,18 +68,33 @@ mod tests {
         let tgz = chart_tgz(&[
             ("demo/values.yaml", "a: 1"),
             ("demo/charts/sub/Chart.yaml", "name: sub\nversion: 9.9.9"),
-            ("demo/Chart.yaml", "apiVersion: v2\nname: demo\nversion: 1.2.3"),
+            (
+                "demo/Chart.yaml",
+                "apiVersion: v2\nname: demo\nversion: 1.2.3",
+            ),
         ]);
-        assert_eq!(chart_metadata(&tgz).unwrap(), ("demo".into(), "1.2.3".into()));
+        assert_eq!(
+            chart_metadata(&tgz).unwrap(),
+            ("demo".into(), "1.2.3".into())
+        );
     }
 
     #[test]
     fn corrupt_archives() {
         for (bytes, needle) in [
             (b"not gzip at all".to_vec(), "gzip"),
-            (chart_tgz(&[("demo/values.yaml", "a: 1")]), "no <chart>/Chart.yaml"),
-            (chart_tgz(&[("demo/Chart.yaml", "name: [")]), "not valid YAML"),
-            (chart_tgz(&[("demo/Chart.yaml", "name: demo")]), "has no version"),
+            (
+                chart_tgz(&[("demo/values.yaml", "a: 1")]),
+                "no <chart>/Chart.yaml",
+            ),
+            (
+                chart_tgz(&[("demo/Chart.yaml", "name: [")]),
+                "not valid YAML",
+            ),
+            (
+                chart_tgz(&[("demo/Chart.yaml", "name: demo")]),
+                "has no version",
+            ),
         ] {
             let err = chart_metadata(&bytes).unwrap_err();
             assert!(err.contains(needle), "{err}");

@@ -109,10 +109,12 @@ impl Credentials {
                 continue;
             }
             let origin = path.display().to_string();
-            let text = fs.read_to_string(&path).map_err(|e| OciError::Credentials {
-                origin: origin.clone(),
-                reason: e.to_string(),
-            })?;
+            let text = fs
+                .read_to_string(&path)
+                .map_err(|e| OciError::Credentials {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                })?;
             if let Some(found) = parse_docker_config(&text, registry, &origin)? {
                 return Ok(Some(found));
             }
@@ -164,13 +166,15 @@ fn parse_docker_config(
         return Ok(None);
     };
     let wanted = canonical_host(registry);
-    let Some((key, entry)) = auths
-        .iter()
-        .find(|(key, _)| canonical_host(key) == wanted)
-    else {
+    let Some((key, entry)) = auths.iter().find(|(key, _)| canonical_host(key) == wanted) else {
         return Ok(None);
     };
-    let field = |k: &str| entry.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let field = |k: &str| {
+        entry
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     if let (Some(username), Some(password)) = (field("username"), field("password")) {
         return Ok(Some(Credentials {
             username: username.to_owned(),
@@ -315,20 +319,40 @@ mod tests {
         let config = json!({"auths": {"ghcr.io": {"auth": b64("bot:s3cret")}}}).to_string();
         let secret = json!({"metadata": {"name": "ghcr", "namespace": "flux-system"},
             "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": b64(&config)}});
-        let found = Credentials::from_secret(&secret, "ghcr.io").unwrap().unwrap();
-        assert_eq!((found.username.as_str(), found.password.as_str()), ("bot", "s3cret"));
+        let found = Credentials::from_secret(&secret, "ghcr.io")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.username.as_str(), found.password.as_str()),
+            ("bot", "s3cret")
+        );
         assert_eq!(found.origin, "secret flux-system/ghcr");
         assert!(!format!("{found:?}").contains("s3cret"));
-        assert!(Credentials::from_secret(&secret, "quay.io").unwrap().is_none());
+        assert!(
+            Credentials::from_secret(&secret, "quay.io")
+                .unwrap()
+                .is_none()
+        );
 
         let plain = json!({"metadata": {"name": "basic"}, "stringData": {"username": "u", "password": "p"}});
         let found = Credentials::from_secret(&plain, "any").unwrap().unwrap();
         assert_eq!(found.basic_header(), format!("Basic {}", b64("u:p")));
 
         let half = json!({"metadata": {"name": "half"}, "stringData": {"username": "u"}});
-        assert!(Credentials::from_secret(&half, "any").unwrap_err().to_string().contains("both"));
-        let garbled = json!({"metadata": {"name": "g"}, "data": {"password": "%%%", "username": "dQ=="}});
-        assert!(Credentials::from_secret(&garbled, "any").unwrap_err().to_string().contains("base64"));
+        assert!(
+            Credentials::from_secret(&half, "any")
+                .unwrap_err()
+                .to_string()
+                .contains("both")
+        );
+        let garbled =
+            json!({"metadata": {"name": "g"}, "data": {"password": "%%%", "username": "dQ=="}});
+        assert!(
+            Credentials::from_secret(&garbled, "any")
+                .unwrap_err()
+                .to_string()
+                .contains("base64")
+        );
     }
 
     #[test]
@@ -356,11 +380,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(hub.username, "hub");
-        assert!(Credentials::from_config_files(&fs, &env, "quay.io")
-            .unwrap_err()
-            .to_string()
-            .contains("identity token"));
-        assert!(Credentials::from_config_files(&fs, &env, "ghcr.io").unwrap().is_none());
+        assert!(
+            Credentials::from_config_files(&fs, &env, "quay.io")
+                .unwrap_err()
+                .to_string()
+                .contains("identity token")
+        );
+        assert!(
+            Credentials::from_config_files(&fs, &env, "ghcr.io")
+                .unwrap()
+                .is_none()
+        );
 
         let env = |k: &str| match k {
             "HOME" => Some("/home/u".to_owned()),
@@ -368,11 +398,17 @@ mod tests {
             "DOCKER_CONFIG" => Some("/nowhere".to_owned()),
             _ => None,
         };
-        assert!(Credentials::from_config_files(&fs, &env, "127.0.0.1:5000").unwrap().is_none());
+        assert!(
+            Credentials::from_config_files(&fs, &env, "127.0.0.1:5000")
+                .unwrap()
+                .is_none()
+        );
         fs.add_file("/elsewhere.json", "{not json");
-        assert!(Credentials::from_config_files(&fs, &env, "127.0.0.1:5000")
-            .unwrap_err()
-            .to_string()
-            .contains("/elsewhere.json"));
+        assert!(
+            Credentials::from_config_files(&fs, &env, "127.0.0.1:5000")
+                .unwrap_err()
+                .to_string()
+                .contains("/elsewhere.json")
+        );
     }
 }

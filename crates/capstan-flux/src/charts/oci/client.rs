@@ -147,11 +147,10 @@ impl Client {
                 }
                 _ => return Err(http_error(&url, status, &body)),
             }
-            let page: Value =
-                serde_json::from_slice(&body).map_err(|e| OciError::BadResponse {
-                    url: url.clone(),
-                    reason: format!("tag list is not JSON: {e}"),
-                })?;
+            let page: Value = serde_json::from_slice(&body).map_err(|e| OciError::BadResponse {
+                url: url.clone(),
+                reason: format!("tag list is not JSON: {e}"),
+            })?;
             if let Some(Value::Array(items)) = page.get("tags") {
                 tags.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
             }
@@ -198,9 +197,12 @@ impl Client {
             _ => return Err(http_error(&url, status, &body)),
         }
         let computed = format!("sha256:{}", hex(&Sha256::digest(&body)));
-        for expected in [announced.as_deref(), Some(reference).filter(|r| is_digest(r))]
-            .into_iter()
-            .flatten()
+        for expected in [
+            announced.as_deref(),
+            Some(reference).filter(|r| is_digest(r)),
+        ]
+        .into_iter()
+        .flatten()
         {
             if digest_of(expected, &body).as_deref() != Some(expected) {
                 return Err(OciError::DigestMismatch {
@@ -220,7 +222,9 @@ impl Client {
             .clone()
             .or(content_type)
             .unwrap_or_default();
-        if document.manifests.is_some() || media_type.contains("index") || media_type.contains("list")
+        if document.manifests.is_some()
+            || media_type.contains("index")
+            || media_type.contains("list")
         {
             return Err(OciError::BadResponse {
                 url,
@@ -269,7 +273,12 @@ impl Client {
                 ),
             });
         }
-        let url = format!("{}/v2/{}/blobs/{}", self.base(repo), repo.name, descriptor.digest);
+        let url = format!(
+            "{}/v2/{}/blobs/{}",
+            self.base(repo),
+            repo.name,
+            descriptor.digest
+        );
         let mut response = self.get(repo, &url, None)?;
         let status = response.status().as_u16();
         let limit = if descriptor.size > 0 {
@@ -299,7 +308,11 @@ impl Client {
             || (descriptor.size > 0 && body.len() as u64 != descriptor.size)
         {
             return Err(OciError::DigestMismatch {
-                what: format!("{what} ({} bytes, {} announced)", body.len(), descriptor.size),
+                what: format!(
+                    "{what} ({} bytes, {} announced)",
+                    body.len(),
+                    descriptor.size
+                ),
                 expected: descriptor.digest.clone(),
                 actual,
             });
@@ -308,7 +321,12 @@ impl Client {
     }
 
     /// GET `url`, answering one authentication challenge.
-    fn get(&self, repo: &Repository, url: &str, accept: Option<&str>) -> Result<Response, OciError> {
+    fn get(
+        &self,
+        repo: &Repository,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, OciError> {
         let mut answered = false;
         loop {
             let mut request = self.agent.get(url);
@@ -351,7 +369,11 @@ impl Client {
         let credentials = self.options.credentials.as_ref();
         let Some(challenge) = challenge else {
             return credentials.map(Credentials::basic_header).ok_or_else(|| {
-                self.refused(repo, 401, b"no WWW-Authenticate challenge and no credentials")
+                self.refused(
+                    repo,
+                    401,
+                    b"no WWW-Authenticate challenge and no credentials",
+                )
             });
         };
         match challenge.scheme.as_str() {
@@ -359,10 +381,13 @@ impl Client {
                 .map(Credentials::basic_header)
                 .ok_or_else(|| self.refused(repo, 401, b"basic authentication required")),
             "bearer" => {
-                let realm = challenge.params.get("realm").ok_or_else(|| OciError::BadResponse {
-                    url: repo.to_string(),
-                    reason: "bearer challenge without a realm".into(),
-                })?;
+                let realm = challenge
+                    .params
+                    .get("realm")
+                    .ok_or_else(|| OciError::BadResponse {
+                        url: repo.to_string(),
+                        reason: "bearer challenge without a realm".into(),
+                    })?;
                 let scope = challenge
                     .params
                     .get("scope")
@@ -410,7 +435,9 @@ impl Client {
     fn refused(&self, repo: &Repository, status: u16, body: &[u8]) -> OciError {
         let mut detail = error_messages(body);
         if detail.is_empty() {
-            detail = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_owned();
+            detail = String::from_utf8_lossy(&body[..body.len().min(200)])
+                .trim()
+                .to_owned();
         }
         OciError::AuthRefused {
             repository: repo.to_string(),
@@ -457,7 +484,9 @@ fn transport_error(url: &str, error: ureq::Error) -> OciError {
 fn http_error(url: &str, status: u16, body: &[u8]) -> OciError {
     let mut detail = error_messages(body);
     if detail.is_empty() {
-        detail = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_owned();
+        detail = String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_owned();
     }
     OciError::Http {
         url: url.to_owned(),
@@ -518,10 +547,12 @@ pub(crate) fn digest_of(like: &str, body: &[u8]) -> Option<String> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -547,7 +578,11 @@ mod tests {
             digest_of("sha256:x", b"").unwrap(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert!(digest_of("sha512:x", b"").unwrap().starts_with("sha512:cf83e1357eefb8bd"));
+        assert!(
+            digest_of("sha512:x", b"")
+                .unwrap()
+                .starts_with("sha512:cf83e1357eefb8bd")
+        );
         assert_eq!(digest_of("md5:x", b""), None);
         let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
         assert_eq!(error_codes(body), ["MANIFEST_UNKNOWN"]);

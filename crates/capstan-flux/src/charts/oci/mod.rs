@@ -16,6 +16,7 @@ pub mod reference;
 
 use std::time::Duration;
 
+use crate::charts::{FetchedChart, semver};
 use crate::model::{OciLayerSelector, OciRepositoryRef};
 
 pub use auth::Credentials;
@@ -105,7 +106,11 @@ fn list_tags(tags: &[String]) -> String {
     match tags.len() {
         0 => "none".into(),
         n if n <= TAGS_SHOWN => tags.join(", "),
-        n => format!("{}, … ({} more)", tags[..TAGS_SHOWN].join(", "), n - TAGS_SHOWN),
+        n => format!(
+            "{}, … ({} more)",
+            tags[..TAGS_SHOWN].join(", "),
+            n - TAGS_SHOWN
+        ),
     }
 }
 
@@ -163,12 +168,20 @@ impl LayerChoice {
         )
     }
 
-    fn pick<'m>(&self, repository: &Repository, manifest: &'m Manifest) -> Result<&'m Descriptor, OciError> {
+    fn pick<'m>(
+        &self,
+        repository: &Repository,
+        manifest: &'m Manifest,
+    ) -> Result<&'m Descriptor, OciError> {
         let with = |media: &str| manifest.layers.iter().find(|l| l.media_type == media);
         let found = match self {
-            LayerChoice::HelmChart => with(HELM_CHART_LAYER).or_else(|| with(LEGACY_HELM_CHART_LAYER)),
+            LayerChoice::HelmChart => {
+                with(HELM_CHART_LAYER).or_else(|| with(LEGACY_HELM_CHART_LAYER))
+            }
             LayerChoice::Selector(Some(media)) => with(media),
-            LayerChoice::Selector(None) => with(HELM_CHART_LAYER).or_else(|| manifest.layers.first()),
+            LayerChoice::Selector(None) => {
+                with(HELM_CHART_LAYER).or_else(|| manifest.layers.first())
+            }
         };
         found.ok_or_else(|| OciError::NoChartLayer {
             repository: repository.to_string(),
@@ -177,7 +190,11 @@ impl LayerChoice {
                 LayerChoice::Selector(Some(media)) => media.clone(),
                 _ => HELM_CHART_LAYER.to_owned(),
             },
-            found: manifest.layers.iter().map(|l| l.media_type.clone()).collect(),
+            found: manifest
+                .layers
+                .iter()
+                .map(|l| l.media_type.clone())
+                .collect(),
         })
     }
 }
@@ -191,13 +208,10 @@ pub struct PulledChart {
     pub tag: Option<String>,
     /// The manifest digest (the source's revision, Flux's `tag@digest`).
     pub manifest_digest: String,
-    /// `Chart.yaml`'s name and version.
-    pub name: String,
-    pub version: String,
-    /// `sha256:…` of the chart archive (the layer digest).
-    pub digest: String,
-    /// The `.tgz` bytes.
-    pub archive: Vec<u8>,
+    /// The layer digest the archive was checked against.
+    pub layer_digest: String,
+    /// The archive, with `Chart.yaml`'s name and version and its `sha256:` digest.
+    pub chart: FetchedChart,
 }
 
 /// Client options for a source: plain HTTP for `insecure`, its `spec.timeout`, its credentials.
@@ -231,17 +245,17 @@ pub fn resolve_helm_chart_tag(
     }
     let tags = client.tags(repository)?;
     let versions: Vec<String> = tags.iter().map(|t| t.replace('_', "+")).collect();
-    match semver::resolve(constraint, &versions) {
+    match semver::resolve(constraint, versions.iter().map(String::as_str)) {
         Ok(Some(chosen)) => Ok(chosen.replace('+', "_")),
         Ok(None) => Err(OciError::NoMatchingTag {
             repository: repository.to_string(),
             constraint: constraint.to_owned(),
             tags: newest_first(&versions),
         }),
-        Err(reason) => Err(OciError::InvalidConstraint {
+        Err(e) => Err(OciError::InvalidConstraint {
             repository: repository.to_string(),
             constraint: constraint.to_owned(),
-            reason,
+            reason: e.reason,
         }),
     }
 }
@@ -282,17 +296,17 @@ pub fn resolve_oci_reference(
                 })?;
                 tags.retain(|t| re.is_match(t));
             }
-            match semver::resolve(range, &tags) {
+            match semver::resolve(range, tags.iter().map(String::as_str)) {
                 Ok(Some(chosen)) => Ok(chosen.to_owned()),
                 Ok(None) => Err(OciError::NoMatchingTag {
                     repository: repository.to_string(),
                     constraint: range.clone(),
                     tags: newest_first(&tags),
                 }),
-                Err(reason) => Err(OciError::InvalidConstraint {
+                Err(e) => Err(OciError::InvalidConstraint {
                     repository: repository.to_string(),
                     constraint: range.clone(),
-                    reason,
+                    reason: e.reason,
                 }),
             }
         }
@@ -328,10 +342,13 @@ pub fn pull_chart(
         repository: repository.clone(),
         tag: tag.map(str::to_owned),
         manifest_digest: manifest.digest.clone(),
-        name,
-        version,
-        digest: descriptor.digest.clone(),
-        archive,
+        layer_digest: descriptor.digest.clone(),
+        chart: FetchedChart {
+            name,
+            version,
+            digest: client::digest_of("sha256:", &archive).expect("sha256 is supported"),
+            archive,
+        },
     })
 }
 
@@ -345,7 +362,13 @@ pub fn pull_helm_repository_chart(
     let repository = Repository::parse(url)?.join(chart)?;
     let tag = resolve_helm_chart_tag(client, &repository, version)?;
     let manifest = client.manifest(&repository, &tag)?;
-    pull_chart(client, &repository, Some(&tag), &manifest, &LayerChoice::HelmChart)
+    pull_chart(
+        client,
+        &repository,
+        Some(&tag),
+        &manifest,
+        &LayerChoice::HelmChart,
+    )
 }
 
 /// An OCIRepository's chart, resolved and pulled.
@@ -365,48 +388,8 @@ pub fn pull_oci_repository_chart(
 /// Tags that parse as versions, highest first, then the others: the order an error lists them.
 fn newest_first(tags: &[String]) -> Vec<String> {
     let mut sorted = tags.to_vec();
-    sorted.sort_by(|a, b| semver::compare_tags(b, a));
+    sorted.sort_by(|a, b| semver::compare_versions(b, a));
     sorted
-}
-
-/// Interim version matching until the shared `charts::semver` lands: exact versions, `*`, and
-/// `>=` lower bounds. Replaced by the shared module.
-mod semver {
-    use std::cmp::Ordering;
-
-    fn parse(v: &str) -> Option<Vec<u64>> {
-        let core = v.trim_start_matches('v').split(['-', '+']).next()?;
-        core.split('.').map(|p| p.parse().ok()).collect()
-    }
-
-    pub fn is_exact(c: &str) -> bool {
-        parse(c).is_some_and(|p| p.len() == 3)
-    }
-
-    pub fn compare_tags(a: &str, b: &str) -> Ordering {
-        match (parse(a), parse(b)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Greater,
-            (None, Some(_)) => Ordering::Less,
-            (None, None) => b.cmp(a),
-        }
-    }
-
-    pub fn resolve<'a>(c: &str, candidates: &'a [String]) -> Result<Option<&'a str>, String> {
-        let low = match c.trim() {
-            "*" => vec![0],
-            c if c.starts_with(">=") => parse(c[2..].trim()).ok_or("bad version")?,
-            c => {
-                let want = parse(c).ok_or("unsupported constraint")?;
-                return Ok(candidates.iter().find(|t| parse(t).as_ref() == Some(&want)).map(String::as_str));
-            }
-        };
-        Ok(candidates
-            .iter()
-            .filter(|t| !t.contains('-') && parse(t).is_some_and(|v| v >= low))
-            .max_by(|a, b| compare_tags(a, b))
-            .map(String::as_str))
-    }
 }
 
 #[cfg(test)]
@@ -427,13 +410,19 @@ mod tests {
         );
         assert_eq!(
             OciReference::from_spec(Some(&r(None, Some(">=1"), Some("x")))),
-            OciReference::Semver { range: ">=1".into(), filter: Some("^1".into()) }
+            OciReference::Semver {
+                range: ">=1".into(),
+                filter: Some("^1".into())
+            }
         );
         assert_eq!(
             OciReference::from_spec(Some(&r(Some(""), None, Some("x")))),
             OciReference::Tag("x".into())
         );
-        assert_eq!(OciReference::from_spec(None), OciReference::Tag("latest".into()));
+        assert_eq!(
+            OciReference::from_spec(None),
+            OciReference::Tag("latest".into())
+        );
     }
 
     #[test]
@@ -452,17 +441,44 @@ mod tests {
             annotations: Default::default(),
         };
         let repo = Repository::parse("oci://r/x").unwrap();
-        let helm = manifest(vec![layer("application/vnd.cncf.helm.chart.provenance.v1.prov"), layer(HELM_CHART_LAYER)]);
-        assert_eq!(LayerChoice::HelmChart.pick(&repo, &helm).unwrap().media_type, HELM_CHART_LAYER);
-        assert_eq!(LayerChoice::Selector(None).pick(&repo, &helm).unwrap().media_type, HELM_CHART_LAYER);
+        let helm = manifest(vec![
+            layer("application/vnd.cncf.helm.chart.provenance.v1.prov"),
+            layer(HELM_CHART_LAYER),
+        ]);
+        assert_eq!(
+            LayerChoice::HelmChart
+                .pick(&repo, &helm)
+                .unwrap()
+                .media_type,
+            HELM_CHART_LAYER
+        );
+        assert_eq!(
+            LayerChoice::Selector(None)
+                .pick(&repo, &helm)
+                .unwrap()
+                .media_type,
+            HELM_CHART_LAYER
+        );
         let other = manifest(vec![layer("application/vnd.cncf.flux.content.v1.tar+gzip")]);
         assert!(LayerChoice::Selector(None).pick(&repo, &other).is_ok());
-        let err = LayerChoice::HelmChart.pick(&repo, &other).unwrap_err().to_string();
-        assert!(err.contains("no application/vnd.cncf.helm.chart.content.v1.tar+gzip layer"), "{err}");
+        let err = LayerChoice::HelmChart
+            .pick(&repo, &other)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no application/vnd.cncf.helm.chart.content.v1.tar+gzip layer"),
+            "{err}"
+        );
         assert!(err.contains("flux.content"), "{err}");
-        let err = LayerChoice::Selector(Some("x/y".into())).pick(&repo, &helm).unwrap_err().to_string();
+        let err = LayerChoice::Selector(Some("x/y".into()))
+            .pick(&repo, &helm)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no x/y layer"), "{err}");
-        let err = LayerChoice::Selector(None).pick(&repo, &manifest(vec![])).unwrap_err().to_string();
+        let err = LayerChoice::Selector(None)
+            .pick(&repo, &manifest(vec![]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("layers: none"), "{err}");
     }
 
@@ -475,14 +491,20 @@ mod tests {
             tags: newest_first(&tags),
         }
         .to_string();
-        assert!(err.starts_with("oci://r/x: no tag matches \">=2\"; tags: 1.0.14, 1.0.13"), "{err}");
+        assert!(
+            err.starts_with("oci://r/x: no tag matches \">=2\"; tags: 1.0.14, 1.0.13"),
+            "{err}"
+        );
         assert!(err.ends_with("(5 more)"), "{err}");
     }
 
     #[test]
     fn timeouts_from_spec() {
         let d = crate::model::Duration("90s".into());
-        assert_eq!(client_options(true, Some(&d), None).timeout, Duration::from_secs(90));
+        assert_eq!(
+            client_options(true, Some(&d), None).timeout,
+            Duration::from_secs(90)
+        );
         assert_eq!(client_options(false, None, None).timeout, DEFAULT_TIMEOUT);
         assert!(client_options(true, None, None).plain_http);
     }

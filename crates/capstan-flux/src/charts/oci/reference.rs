@@ -154,7 +154,10 @@ mod tests {
         assert_eq!(r.to_string(), "oci://127.0.0.1:5000/charts/demo");
         let r = Repository::parse("oci://ghcr.io/stefanprodan/charts/").unwrap();
         assert_eq!(r.name, "stefanprodan/charts");
-        assert_eq!(r.join("podinfo").unwrap().name, "stefanprodan/charts/podinfo");
+        assert_eq!(
+            r.join("podinfo").unwrap().name,
+            "stefanprodan/charts/podinfo"
+        );
         assert_eq!(
             Repository::parse("oci://docker.io/bitnamicharts")
                 .unwrap()
