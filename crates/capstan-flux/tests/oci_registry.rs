@@ -10,8 +10,8 @@ mod registry;
 use std::time::Duration;
 
 use capstan_flux::charts::oci::{
-    Client, ClientOptions, LayerChoice, OciError, OciReference, pull_helm_repository_chart,
-    pull_oci_repository_chart,
+    Client, ClientOptions, Credentials, LayerChoice, OciError, OciReference,
+    pull_helm_repository_chart, pull_oci_repository_chart,
 };
 use registry::Registry;
 
@@ -221,4 +221,64 @@ fn unreachable_registry() {
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// bcrypt (cost 4) of `capstan-test`, made with Python's `crypt` for this test.
+const BCRYPT: &str = "$2b$04$6sYgSXm/FzDrSVJ90IfcrOo9lHGTiynyJSwdcPTPpfi616cLsNtZ.";
+
+#[test]
+fn basic_auth_with_helm_registry_login_credentials() {
+    let Some(registry) = Registry::start_with_user("robot", BCRYPT) else {
+        return;
+    };
+    registry.push_chart_as("charts", "demo", "1.0.0", Some(("robot", "capstan-test")));
+    let url = format!("oci://{}/charts/demo", registry.host);
+    let tag = OciReference::Tag("1.0.0".into());
+    let any = LayerChoice::Selector(None);
+
+    // Anonymous: refused, and the error says no credentials were found.
+    let err = pull_oci_repository_chart(&client(), &url, &tag, &any).unwrap_err();
+    assert!(
+        matches!(err, OciError::AuthRefused { status: 401, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no credentials found"), "{err}");
+
+    // What `helm registry login` wrote is what capstan reads.
+    registry.helm(&[
+        "registry",
+        "login",
+        &registry.host,
+        "--plain-http",
+        "-u",
+        "robot",
+        "-p",
+        "capstan-test",
+    ]);
+    let config = registry.helm_registry_config();
+    let env = |k: &str| (k == "HELM_REGISTRY_CONFIG").then(|| config.display().to_string());
+    let credentials = Credentials::from_config_files(&capstan_core::OsFs, &env, &registry.host)
+        .unwrap()
+        .expect("helm registry login wrote credentials");
+    assert_eq!(credentials.username, "robot");
+    let authed = Client::new(ClientOptions {
+        plain_http: true,
+        timeout: Duration::from_secs(20),
+        credentials: Some(credentials.clone()),
+    });
+    let pulled = pull_oci_repository_chart(&authed, &url, &tag, &any).unwrap();
+    assert_eq!(pulled.chart.version, "1.0.0");
+
+    // Wrong password: refused, naming where the credentials came from.
+    let wrong = Client::new(ClientOptions {
+        plain_http: true,
+        timeout: Duration::from_secs(20),
+        credentials: Some(Credentials {
+            password: "nope".into(),
+            ..credentials
+        }),
+    });
+    let err = pull_oci_repository_chart(&wrong, &url, &tag, &any).unwrap_err();
+    assert!(matches!(err, OciError::AuthRefused { .. }), "{err}");
+    assert!(err.to_string().contains("registry.json"), "{err}");
 }

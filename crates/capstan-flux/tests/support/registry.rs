@@ -68,8 +68,17 @@ fn find_registry() -> Option<PathBuf> {
 }
 
 impl Registry {
-    /// Starts a registry, or `None` (after printing why) when the tools are missing.
+    /// Starts an anonymous registry, or `None` (after printing why) when the tools are missing.
     pub fn start() -> Option<Registry> {
+        Self::start_with(None)
+    }
+
+    /// Starts a registry requiring basic authentication for `(user, bcrypt hash)`.
+    pub fn start_with_user(user: &str, bcrypt: &str) -> Option<Registry> {
+        Self::start_with(Some((user, bcrypt)))
+    }
+
+    fn start_with(user: Option<(&str, &str)>) -> Option<Registry> {
         let Some(binary) = find_registry() else {
             return skip("docker-registry is not installed (apt-get install docker-registry)");
         };
@@ -82,14 +91,19 @@ impl Registry {
             .expect("free port")
             .port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("registry config");
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, hash)) = user {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).expect("htpasswd");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: capstan-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).expect("registry config");
         let child = Command::new(&binary)
             .arg("serve")
             .arg(&config)
@@ -107,7 +121,7 @@ impl Registry {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok((200, _, _)) = registry.request("GET", "/v2/", &[], b"") {
+            if let Ok((200 | 401, _, _)) = registry.request("GET", "/v2/", &[], b"") {
                 break;
             }
             assert!(
@@ -122,6 +136,17 @@ impl Registry {
     /// Writes a chart `name` at `version` (a ConfigMap template showing a value) and pushes it to
     /// `oci://HOST/<path>` with `helm push`; returns the manifest digest helm printed.
     pub fn push_chart(&self, path: &str, name: &str, version: &str) -> String {
+        self.push_chart_as(path, name, version, None)
+    }
+
+    /// [`Registry::push_chart`] with `--username`/`--password`.
+    pub fn push_chart_as(
+        &self,
+        path: &str,
+        name: &str,
+        version: &str,
+        login: Option<(&str, &str)>,
+    ) -> String {
         let work = self.dir.path().join("work");
         let chart = work.join(format!("{name}-{version}")).join(name);
         std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
@@ -149,17 +174,27 @@ impl Registry {
             out.to_str().expect("utf-8"),
         ]);
         let tgz = out.join(format!("{name}-{version}.tgz"));
-        let output = self.helm(&[
+        let target = format!("oci://{}/{path}", self.host);
+        let mut args = vec![
             "push",
             tgz.to_str().expect("utf-8"),
-            &format!("oci://{}/{path}", self.host),
+            &target,
             "--plain-http",
-        ]);
+        ];
+        if let Some((user, password)) = login {
+            args.extend(["--username", user, "--password", password]);
+        }
+        let output = self.helm(&args);
         output
             .lines()
             .find_map(|l| l.strip_prefix("Digest: "))
             .map(|d| d.trim().to_owned())
             .unwrap_or_else(|| panic!("helm push printed no digest: {output}"))
+    }
+
+    /// The registry config `helm registry login` writes for this registry's tests.
+    pub fn helm_registry_config(&self) -> PathBuf {
+        self.dir.path().join("helm/registry.json")
     }
 
     /// Runs helm with its state confined to the registry's temp dir; stdout + stderr.
@@ -170,7 +205,7 @@ impl Registry {
             .env("HELM_CACHE_HOME", home.join("cache"))
             .env("HELM_CONFIG_HOME", home.join("config"))
             .env("HELM_DATA_HOME", home.join("data"))
-            .env("HELM_REGISTRY_CONFIG", home.join("registry.json"))
+            .env("HELM_REGISTRY_CONFIG", self.helm_registry_config())
             .output()
             .expect("helm runs");
         let text = format!(

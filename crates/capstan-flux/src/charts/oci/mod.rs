@@ -33,7 +33,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const TAGS_SHOWN: usize = 10;
 
 /// Why an OCI chart could not be pulled.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OciError {
     #[error("invalid OCI URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
