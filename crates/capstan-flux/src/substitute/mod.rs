@@ -17,16 +17,15 @@
 //! The ConfigMaps and Secrets named by `substituteFrom` are looked up through a closure the build
 //! supplies (capstan takes them from the objects the repository itself renders).
 
-mod eval;
-mod parse;
-mod pattern;
+mod expand;
+mod glob;
+mod operators;
 
 use std::collections::BTreeMap;
 
 use capstan_core::{ResourceId, Value};
 
-pub use eval::{EvalError, expand};
-pub use parse::ParseError;
+pub use expand::{ExpandError, Syntax, expand};
 
 /// The label/annotation that opts an object out of substitution.
 pub const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
@@ -98,7 +97,7 @@ pub enum SubstituteError {
     Expand {
         object: String,
         #[source]
-        source: EvalError,
+        source: ExpandError,
     },
     #[error("post-build substitution of {object}: the substituted YAML does not parse: {message}")]
     Reparse { object: String, message: String },
