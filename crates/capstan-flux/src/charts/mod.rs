@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod cache;
 pub mod http;
+pub mod oci;
 pub mod semver;
 
 use std::collections::HashMap;
