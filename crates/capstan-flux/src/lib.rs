@@ -7,11 +7,13 @@
 //! - [`discovery`]: every Flux object a cluster repository declares, found from its entry points.
 //! - [`graph`]: the dependsOn graph, its waves, cycles and missing dependencies.
 //! - [`source`]: which source a reference names and whether it is the repository itself.
+//! - [`charts`]: remote charts — HTTP and OCI chart sources, the chart cache, semver constraints.
 //! - [`build`]: `capstan build` — Kustomizations and HelmReleases rendered as the controllers would.
 //! - [`helm`]: HelmRelease values and the `helm` rendering backend.
 //! - [`substitute`]: post-build variable substitution in Flux's envsubst dialect.
 
 pub mod build;
+pub mod charts;
 pub mod discovery;
 pub mod graph;
 pub mod helm;

@@ -1,0 +1,224 @@
+//! A packaged chart (`.tgz`) unpacked into memory, as Helm's loader reads it: the first path
+//! component of every entry is the chart's directory and is replaced by the chart's name. A
+//! hostile archive is refused rather than followed: absolute paths, `..`, symbolic and hard
+//! links, more than [`MAX_ENTRIES`] entries or [`MAX_UNPACKED_BYTES`] unpacked. `Chart.yaml`
+//! must be there and name the chart and version that were asked for.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use capstan_core::{MemFs, Value};
+
+/// At most this many entries in one archive.
+pub const MAX_ENTRIES: usize = 20_000;
+/// At most this many bytes unpacked from one archive.
+pub const MAX_UNPACKED_BYTES: u64 = 200 * 1024 * 1024;
+
+/// A chart unpacked into `fs` under `dir` (the chart's name).
+#[derive(Debug)]
+pub struct Unpacked {
+    pub fs: MemFs,
+    pub dir: PathBuf,
+}
+
+/// Unpacks `archive`; errors are plain messages the caller wraps with chart, version and URL.
+pub fn unpack(archive: &[u8], chart: &str, version: &str) -> Result<Unpacked, String> {
+    let fs = MemFs::new();
+    let dir = PathBuf::from(chart);
+    let gzip = flate2::read::GzDecoder::new(archive);
+    let mut tar = tar::Archive::new(gzip);
+    let entries = tar
+        .entries()
+        .map_err(|e| format!("not a gzip-compressed tar archive: {e}"))?;
+    let mut count = 0usize;
+    let mut total = 0u64;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("corrupt archive: {e}"))?;
+        count += 1;
+        if count > MAX_ENTRIES {
+            return Err(format!("more than {MAX_ENTRIES} entries"));
+        }
+        let path = entry
+            .path()
+            .map_err(|e| format!("corrupt entry name: {e}"))?
+            .into_owned();
+        let shown = path.display().to_string();
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            return Err(format!("{shown}: links are not allowed in a chart"));
+        }
+        let mut parts = Vec::new();
+        for component in path.components() {
+            match component {
+                Component::Normal(part) => parts.push(part.to_owned()),
+                Component::CurDir => {}
+                Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                    return Err(format!("{shown}: path escapes the chart"));
+                }
+            }
+        }
+        if kind.is_dir() || parts.len() < 2 {
+            // Directories are implied by files; a file at the top level is not part of a chart.
+            continue;
+        }
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            // PAX/GNU metadata is consumed by `tar`; devices and FIFOs have no place in a chart.
+            if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+                return Err(format!("{shown}: special files are not allowed in a chart"));
+            }
+            continue;
+        }
+        let remaining = MAX_UNPACKED_BYTES.saturating_sub(total);
+        let mut contents = Vec::new();
+        (&mut entry)
+            .take(remaining + 1)
+            .read_to_end(&mut contents)
+            .map_err(|e| format!("{shown}: corrupt archive: {e}"))?;
+        total += contents.len() as u64;
+        if total > MAX_UNPACKED_BYTES {
+            return Err(format!("unpacks to more than {MAX_UNPACKED_BYTES} bytes"));
+        }
+        let mut target = dir.clone();
+        target.extend(&parts[1..]);
+        fs.add_file(&target, contents);
+    }
+    check_metadata(&fs, &dir, chart, version)?;
+    Ok(Unpacked { fs, dir })
+}
+
+/// `Chart.yaml` exists and names `chart` `version` (a `v` prefix on either side is ignored).
+fn check_metadata(fs: &MemFs, dir: &Path, chart: &str, version: &str) -> Result<(), String> {
+    use capstan_core::Fs;
+    let file = dir.join("Chart.yaml");
+    let text = fs
+        .read_to_string(&file)
+        .map_err(|_| "no Chart.yaml in the archive".to_owned())?;
+    let metadata = capstan_core::yaml::parse_documents(&text)
+        .map_err(|e| format!("Chart.yaml does not parse: {e}"))?
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null);
+    let field = |name: &str| match metadata.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let (name, found) = (field("name"), field("version"));
+    if name != chart {
+        return Err(format!(
+            "Chart.yaml names chart {name:?}, expected {chart:?}"
+        ));
+    }
+    let bare = |v: &str| v.trim_start_matches('v').to_owned();
+    if bare(&found) != bare(version) {
+        return Err(format!(
+            "Chart.yaml has version {found:?}, expected {version:?}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use capstan_core::Fs;
+
+    use super::*;
+
+    /// A `.tgz` of `(path, contents)` entries (regular files).
+    pub(crate) fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            // Written raw so tests can build hostile names `tar` itself would refuse.
+            let name: &mut [u8] = &mut header.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            header.set_cksum();
+            builder.append(&header, *contents).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn chart_yaml(name: &str, version: &str) -> Vec<u8> {
+        format!("apiVersion: v2\nname: {name}\nversion: {version}\n").into_bytes()
+    }
+
+    #[test]
+    fn unpacks_under_the_chart_name() {
+        let archive = tgz(&[
+            ("web/Chart.yaml", &chart_yaml("web", "1.2.3")),
+            ("web/templates/cm.yaml", b"kind: ConfigMap"),
+            ("web/charts/sub-0.1.0.tgz", b"\x1f\x8b"),
+        ]);
+        let unpacked = unpack(&archive, "web", "1.2.3").unwrap();
+        assert_eq!(unpacked.dir, PathBuf::from("web"));
+        assert_eq!(
+            unpacked
+                .fs
+                .read(Path::new("web/templates/cm.yaml"))
+                .unwrap(),
+            b"kind: ConfigMap"
+        );
+        assert!(unpacked.fs.is_file(Path::new("web/charts/sub-0.1.0.tgz")));
+    }
+
+    #[test]
+    fn refuses_hostile_and_broken_archives() {
+        let ok = chart_yaml("web", "1.0.0");
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"not an archive at all".to_vec(), "gzip"),
+            (
+                tgz(&[("web/Chart.yaml", &ok), ("web/../../etc/passwd", b"x")]),
+                "escapes",
+            ),
+            (tgz(&[("/web/Chart.yaml", &ok)]), "escapes"),
+            (tgz(&[("web/values.yaml", b"a: 1")]), "no Chart.yaml"),
+            (
+                tgz(&[("web/Chart.yaml", &chart_yaml("other", "1.0.0"))]),
+                "expected \"web\"",
+            ),
+            (
+                tgz(&[("web/Chart.yaml", &chart_yaml("web", "2.0.0"))]),
+                "expected \"1.0.0\"",
+            ),
+        ];
+        for (archive, wanted) in cases {
+            let err = unpack(&archive, "web", "1.0.0").unwrap_err();
+            assert!(err.contains(wanted), "{err} (wanted {wanted})");
+        }
+        // Truncated gzip stream.
+        let whole = tgz(&[("web/Chart.yaml", &ok), ("web/big", &[b'x'; 40_000])]);
+        let err = unpack(&whole[..whole.len() / 2], "web", "1.0.0").unwrap_err();
+        assert!(err.contains("corrupt"), "{err}");
+    }
+
+    #[test]
+    fn refuses_links() {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        builder
+            .append_link(&mut header, "web/templates/x.yaml", "/etc/passwd")
+            .unwrap();
+        let archive = builder.into_inner().unwrap().finish().unwrap();
+        let err = unpack(&archive, "web", "1.0.0").unwrap_err();
+        assert!(err.contains("links are not allowed"), "{err}");
+    }
+
+    #[test]
+    fn refuses_too_many_entries() {
+        let names: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("web/f{i}")).collect();
+        let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+        let err = unpack(&tgz(&files), "web", "1.0.0").unwrap_err();
+        assert!(err.contains("more than"), "{err}");
+    }
+}
