@@ -428,6 +428,82 @@ fn objects_are_substituted_as_yaml() {
     );
 }
 
+/// How a substituted value reads back, as the controller's go-yaml v2 (YAML 1.1) reads it.
+#[test]
+fn substituted_values_read_back_as_yaml_1_1() {
+    let cases: &[(&str, serde_json::Value)] = &[
+        ("yes", json!(true)),
+        ("Yes", json!(true)),
+        ("on", json!(true)),
+        ("ON", json!(true)),
+        ("y", json!(true)),
+        ("true", json!(true)),
+        ("True", json!(true)),
+        ("no", json!(false)),
+        ("n", json!(false)),
+        ("off", json!(false)),
+        ("false", json!(false)),
+        ("0755", json!(493)),
+        ("0o755", json!(493)),
+        ("0x1F", json!(31)),
+        ("-0x1F", json!(-31)),
+        ("0b101", json!(5)),
+        ("-0b101", json!(-5)),
+        ("1_000", json!(1000)),
+        ("+5", json!(5)),
+        ("-0", json!(0)),
+        ("08", json!(8.0)),
+        ("1e3", json!(1000.0)),
+        (".5", json!(0.5)),
+        ("12345678901234567890", json!(12345678901234567890u64)),
+        ("~", json!(null)),
+        ("null", json!(null)),
+        ("", json!(null)),
+        // Strings stay strings.
+        ("2024-01-01", json!("2024-01-01")),
+        ("1:20", json!("1:20")),
+        ("0o", json!("0o")),
+        ("yess", json!("yess")),
+        ("'yes'", json!("yes")),
+        ("\"0755\"", json!("0755")),
+        ("a #comment", json!("a")),
+    ];
+    let object = cm(json!({"plain": "${V}", "quoted_in_repo": "${V}", "untouched": "yes"}));
+    for (value, want) in cases {
+        let out = substitute_object(
+            &object,
+            &vars(&[("V", value)]),
+            Strategy::WithVariables,
+            SubstituteOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{value}: {e}"))
+        .unwrap_or_else(|| object.clone());
+        assert_eq!(&out["data"]["plain"], want, "V={value:?}");
+        assert_eq!(&out["data"]["quoted_in_repo"], want, "V={value:?}");
+        assert_eq!(out["data"]["untouched"], json!("yes"), "V={value:?}");
+    }
+    // JSON has no infinities: the controller's YAMLToJSON fails, and so does capstan.
+    for value in [".inf", "-.Inf", ".nan"] {
+        let err = substitute_object(
+            &object,
+            &vars(&[("V", value)]),
+            Strategy::WithVariables,
+            SubstituteOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SubstituteError::Reparse { .. }), "{value}: {err}");
+    }
+    // A value that breaks the YAML structure is an error naming the object.
+    let err = substitute_object(
+        &object,
+        &vars(&[("V", "a: b")]),
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ConfigMap/apps/cm"), "{err}");
+}
+
 #[test]
 fn strategy_and_opt_out() {
     let object = cm(json!({"a": "${X:=dflt}"}));
