@@ -358,11 +358,12 @@ pub fn substitute_object(
     if expanded == text {
         return Ok(None);
     }
-    let value =
-        capstan_core::yaml::parse_document_go_yaml_v2(&expanded).map_err(|e| SubstituteError::Reparse {
+    let value = capstan_core::yaml::parse_document_go_yaml_v2(&expanded).map_err(|e| {
+        SubstituteError::Reparse {
             object: ResourceId::of(object).to_string(),
             message: e.message,
-        })?;
+        }
+    })?;
     Ok(Some(value))
 }
 

@@ -491,7 +491,10 @@ fn substituted_values_read_back_as_yaml_1_1() {
             SubstituteOptions::default(),
         )
         .unwrap_err();
-        assert!(matches!(err, SubstituteError::Reparse { .. }), "{value}: {err}");
+        assert!(
+            matches!(err, SubstituteError::Reparse { .. }),
+            "{value}: {err}"
+        );
     }
     // A value that breaks the YAML structure is an error naming the object.
     let err = substitute_object(
