@@ -1,0 +1,241 @@
+//! Shell-style patterns for the trimming operators (`${var#pat}`, `${var##pat}`, `${var%pat}`,
+//! `${var%%pat}`). A pattern is compiled once into [`Glob`] pieces, then matched against whole
+//! candidates with a backtracking two-cursor walk that only ever returns to the latest `*`.
+//!
+//! What the controller's matcher does, and so what this one does:
+//! - `*` matches any bytes at all, `/` included (it is not a path matcher here);
+//! - `?` and a bracket class match one UTF-8 character (an invalid byte counts as one);
+//! - a literal compares bytes, `\c` makes `c` literal;
+//! - `[abc]`, `[a-z]`, `[^…]` classes, whose members may be escaped with `\`; a member may not be
+//!   an unescaped `-` or `]`, and a class must be closed and non-empty;
+//! - a malformed pattern never matches anything (the operator then leaves the value unchanged).
+
+use super::operators::decode_char;
+
+/// One compiled piece of a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// `*`: any run of bytes (consecutive stars are one).
+    Star,
+    /// `?`: one character.
+    AnyChar,
+    /// A byte that must be there.
+    Literal(u8),
+    /// `[…]`: one character inside (or, `negated`, outside) the inclusive ranges.
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+/// A compiled pattern; `None` pieces when the pattern is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    pieces: Option<Vec<Piece>>,
+}
+
+impl Glob {
+    /// Compiles `pattern`; a malformed one compiles to a glob that matches nothing.
+    pub fn new(pattern: &[u8]) -> Glob {
+        Glob {
+            pieces: compile(pattern),
+        }
+    }
+
+    /// True when the pattern was well formed.
+    #[cfg(test)]
+    pub fn is_valid(&self) -> bool {
+        self.pieces.is_some()
+    }
+
+    /// True when the whole of `candidate` matches.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        let Some(pieces) = &self.pieces else {
+            return false;
+        };
+        let mut piece = 0;
+        let mut at = 0;
+        // Where to resume after the latest star: (piece after it, candidate offset it covers up to).
+        let mut resume: Option<(usize, usize)> = None;
+        loop {
+            let advanced = match pieces.get(piece) {
+                Some(Piece::Star) => {
+                    resume = Some((piece + 1, at));
+                    piece += 1;
+                    continue;
+                }
+                Some(Piece::AnyChar) if at < candidate.len() => {
+                    Some(at + decode_char(&candidate[at..]).1)
+                }
+                Some(Piece::Literal(b)) if candidate.get(at) == Some(b) => Some(at + 1),
+                Some(Piece::Class { negated, ranges }) if at < candidate.len() => {
+                    let (c, width) = decode_char(&candidate[at..]);
+                    let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                    (inside != *negated).then_some(at + width)
+                }
+                None if at == candidate.len() => return true,
+                _ => None,
+            };
+            match advanced {
+                Some(next) => {
+                    at = next;
+                    piece += 1;
+                }
+                None => match resume {
+                    // Let the latest star swallow one more byte and try again from there.
+                    Some((after_star, covered)) if covered < candidate.len() => {
+                        resume = Some((after_star, covered + 1));
+                        piece = after_star;
+                        at = covered + 1;
+                    }
+                    _ => return false,
+                },
+            }
+        }
+    }
+}
+
+fn compile(pattern: &[u8]) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut i = 0;
+    while let Some(&b) = pattern.get(i) {
+        match b {
+            b'*' => {
+                if pieces.last() != Some(&Piece::Star) {
+                    pieces.push(Piece::Star);
+                }
+                i += 1;
+            }
+            b'?' => {
+                pieces.push(Piece::AnyChar);
+                i += 1;
+            }
+            b'\\' => {
+                pieces.push(Piece::Literal(*pattern.get(i + 1)?));
+                i += 2;
+            }
+            b'[' => {
+                let (class, next) = compile_class(pattern, i + 1)?;
+                pieces.push(class);
+                i = next;
+            }
+            _ => {
+                pieces.push(Piece::Literal(b));
+                i += 1;
+            }
+        }
+    }
+    Some(pieces)
+}
+
+/// Compiles a class body starting after its `[`; returns the piece and the offset after `]`.
+fn compile_class(pattern: &[u8], mut i: usize) -> Option<(Piece, usize)> {
+    let negated = pattern.get(i) == Some(&b'^');
+    if negated {
+        i += 1;
+    }
+    let mut ranges = Vec::new();
+    loop {
+        if pattern.get(i) == Some(&b']') && !ranges.is_empty() {
+            return Some((Piece::Class { negated, ranges }, i + 1));
+        }
+        let (lo, next) = class_member(pattern, i)?;
+        i = next;
+        let mut hi = lo;
+        if pattern.get(i) == Some(&b'-') {
+            let (end, next) = class_member(pattern, i + 1)?;
+            hi = end;
+            i = next;
+        }
+        ranges.push((lo, hi));
+    }
+}
+
+/// One (possibly escaped) class member; something must follow it, or the class is unclosed.
+fn class_member(pattern: &[u8], mut i: usize) -> Option<(char, usize)> {
+    match pattern.get(i)? {
+        b'-' | b']' => return None,
+        b'\\' => i += 1,
+        _ => {}
+    }
+    let rest = pattern.get(i..).filter(|r| !r.is_empty())?;
+    let (c, width) = decode_char(rest);
+    if c == char::REPLACEMENT_CHARACTER && width == 1 {
+        return None;
+    }
+    let next = i + width;
+    (next < pattern.len()).then_some((c, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_table() {
+        // (pattern, candidate, matches)
+        let cases: &[(&str, &str, bool)] = &[
+            ("", "", true),
+            ("", "a", false),
+            ("*", "", true),
+            ("*", "any/thing/at/all", true),
+            ("**", "x", true),
+            ("*.", "bash.", true),
+            ("*.", "bash.string.", true),
+            ("*.", "bash.string.t", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyycz", false),
+            ("*b", "abcb", true),
+            ("a?c", "abc", true),
+            ("a?c", "abbc", false),
+            ("?", "é", true),
+            ("??", "é", false),
+            ("[a-c]x", "bx", true),
+            ("[^a-c]x", "bx", false),
+            ("[^a-c]x", "dx", true),
+            ("[é]", "é", true),
+            ("[\\]]", "]", true),
+            ("[a\\-z]", "-", true),
+            ("[a\\-z]", "b", false),
+            ("[[*]", "*", true),
+            ("\\*", "*", true),
+            ("\\*", "a", false),
+            ("a]", "a]", true),
+            ("*/", "path/", true),
+            ("abc", "abcd", false),
+            ("abc", "ab", false),
+        ];
+        for (pattern, candidate, want) in cases {
+            let glob = Glob::new(pattern.as_bytes());
+            assert!(glob.is_valid(), "{pattern} should compile");
+            assert_eq!(
+                glob.matches(candidate.as_bytes()),
+                *want,
+                "{pattern} ~ {candidate}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_patterns_match_nothing() {
+        for pattern in [
+            "[", "[]", "[^]", "[a", "[a-", "[a-]", "[-a]", "[]a]", "a\\", "\\", "[a-b-c]", "*[",
+        ] {
+            let glob = Glob::new(pattern.as_bytes());
+            assert!(!glob.is_valid(), "{pattern} should not compile");
+            for candidate in ["", "a", "[", "a-", "]"] {
+                assert!(
+                    !glob.matches(candidate.as_bytes()),
+                    "{pattern} ~ {candidate}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn long_inputs_stay_linear_enough() {
+        let candidate = "a".repeat(4096);
+        let glob = Glob::new(b"*a*a*a*b");
+        assert!(!glob.matches(candidate.as_bytes()));
+    }
+}
