@@ -123,8 +123,11 @@ pub fn locate_chart(
     match (source_kind, chart) {
         // ── OCI ─────────────────────────────────────────────────────────────────────────────
         // HelmRepository `type: oci` and `spec.chartRef` → OCIRepository: pulled by
-        // `crate::charts::oci` (the OCI client) through `Charts::load`. Until that arm is
-        // wired, these charts are reported as not rendered.
+        // `crate::charts::oci` (the OCI client) through `Charts::load(&ChartKey::new(oci_url,
+        // chart, tag_or_digest), Some(layer_digest), url, || pull)`, which gives the cache, the
+        // single fetch per build and the unpacking; offline (`charts.is_offline()`), a range
+        // resolves with `charts.cached_version` and a miss is `charts.offline_miss(..)`. Until
+        // that arm is wired, these charts are reported as not rendered.
         ("HelmRepository", Some(_)) if is_oci_helm_repository => Ok(ChartLocation::Remote(
             format!("{} (OCI charts are not fetched yet)", described()),
         )),
