@@ -71,7 +71,7 @@ def owner(obj):
 
 def build(capstan, cluster):
     proc = subprocess.run(
-        [capstan, "build", "ks", "--path", str(cluster), "-o", "json", "--no-strict-substitute"],
+        [capstan, "build", "ks", "--offline", "--path", str(cluster), "-o", "json", "--no-strict-substitute"],
         capture_output=True,
         text=True,
     )

@@ -1,14 +1,19 @@
-//! One HelmRelease rendered as helm-controller would install it: the chart located (a path in
-//! this repository for GitRepository/Bucket sources; HelmRepository and OCIRepository charts only
-//! from the local chart cache, else reported "chart not available offline"), the values merged
+//! One HelmRelease rendered as helm-controller would install it: the chart located
+//! ([`locate_chart`]: a path in this repository for GitRepository/Bucket sources, a chart
+//! fetched from an HTTP HelmRepository through [`crate::charts::Charts`] — cache, offline mode,
+//! one fetch per chart per build — and, in its marked arm, OCI charts), the values merged
 //! ([`crate::helm::values`]), `helm template` run through a [`HelmRenderer`] with the release
 //! name and namespace, CRDs per `install.crds`, then the `postRenderers`' kustomize patches and
 //! images applied with the kustomize engine.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use base64::Engine as _;
 use capstan_core::{Fs, MemFs, Value};
 
+use crate::charts::{ChartError, Charts, Credentials, HttpRepository, LoadedChart};
 use crate::helm::values::{ValuesError, merge_values};
 use crate::helm::{HelmError, HelmRenderer, RenderRequest, release_name};
 
@@ -21,52 +26,83 @@ pub enum HrBuildError {
     Helm(#[from] HelmError),
     #[error("chart {chart} not found at {}", .path.display())]
     ChartMissing { chart: String, path: PathBuf },
+    #[error("{0}")]
+    Chart(#[from] ChartError),
+    #[error("{kind} {namespace}/{name}: {message}")]
+    Source {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
     #[error("post-renderer failed: {0}")]
     PostRender(String),
 }
 
 /// Where the chart is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ChartLocation {
     /// A directory readable through the repository's [`Fs`].
     Local(PathBuf),
-    /// A chart that needs the network, described for the report.
+    /// A chart fetched (or read from the chart cache), unpacked in memory.
+    Fetched(Arc<LoadedChart>),
+    /// A chart that was not fetched, described for the report.
     Remote(String),
 }
 
-/// Locates the chart of `release`. `source_is_local` tells whether its source is this
-/// repository; `root` is the repository root; `cache` the on-disk chart cache (charts stored as
-/// `<cache>/<chart>-<version>/` directories).
+impl PartialEq for ChartLocation {
+    fn eq(&self, other: &ChartLocation) -> bool {
+        match (self, other) {
+            (ChartLocation::Local(a), ChartLocation::Local(b)) => a == b,
+            (ChartLocation::Fetched(a), ChartLocation::Fetched(b)) => Arc::ptr_eq(a, b),
+            (ChartLocation::Remote(a), ChartLocation::Remote(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// What [`locate_chart`] needs besides the release.
+pub struct ChartContext<'a> {
+    /// The repository and its root.
+    pub fs: &'a dyn Fs,
+    pub root: &'a Path,
+    /// The release's source is this repository.
+    pub source_is_local: bool,
+    /// The source object (HelmRepository, OCIRepository) as the repository renders it.
+    pub source: Option<&'a Value>,
+    /// Secrets the repository renders: `(namespace, name)` → the Secret.
+    pub secret: &'a dyn Fn(&str, &str) -> Option<Value>,
+    /// The chart fetcher; `None` reports remote charts as not fetched.
+    pub charts: Option<&'a Charts>,
+}
+
+/// Locates the chart of `release`.
 pub fn locate_chart(
-    fs: &dyn Fs,
-    root: &Path,
+    context: &ChartContext<'_>,
     release: &Value,
-    source_is_local: bool,
-    cache: Option<&Path>,
 ) -> Result<ChartLocation, HrBuildError> {
-    let chart = release
-        .pointer("/spec/chart/spec/chart")
-        .and_then(Value::as_str);
-    let version = release
-        .pointer("/spec/chart/spec/version")
-        .and_then(Value::as_str)
+    let text = |pointer: &str| release.pointer(pointer).and_then(Value::as_str);
+    let chart = text("/spec/chart/spec/chart");
+    let version = text("/spec/chart/spec/version")
+        .filter(|v| !v.trim().is_empty())
         .unwrap_or("*");
-    let source_kind = release
-        .pointer("/spec/chart/spec/sourceRef/kind")
-        .or_else(|| release.pointer("/spec/chartRef/kind"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let source_name = release
-        .pointer("/spec/chart/spec/sourceRef/name")
-        .or_else(|| release.pointer("/spec/chartRef/name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let (source_kind, source_name) = match text("/spec/chart/spec/sourceRef/kind") {
+        Some(kind) => (kind, text("/spec/chart/spec/sourceRef/name").unwrap_or("")),
+        None => (
+            text("/spec/chartRef/kind").unwrap_or(""),
+            text("/spec/chartRef/name").unwrap_or(""),
+        ),
+    };
+    let described = || match chart {
+        Some(chart) => format!("chart {chart} version {version} from {source_kind} {source_name}"),
+        None => format!("chart from {source_kind} {source_name}"),
+    };
     if let Some(chart) = chart
-        && source_is_local
+        && context.source_is_local
         && matches!(source_kind, "GitRepository" | "Bucket")
     {
-        let dir = capstan_core::fs::normalize(&root.join(chart.trim_start_matches("./")));
-        if !fs.is_file(&dir.join("Chart.yaml")) {
+        let dir = capstan_core::fs::normalize(&context.root.join(chart.trim_start_matches("./")));
+        if !context.fs.is_file(&dir.join("Chart.yaml")) {
             return Err(HrBuildError::ChartMissing {
                 chart: chart.to_owned(),
                 path: dir,
@@ -74,18 +110,138 @@ pub fn locate_chart(
         }
         return Ok(ChartLocation::Local(dir));
     }
-    if let (Some(cache), Some(chart)) = (cache, chart)
-        && !version.contains(['*', '>', '<', '~', '^', ' ', 'x'])
-    {
-        let dir = cache.join(format!("{chart}-{version}"));
-        if dir.join("Chart.yaml").is_file() {
-            return Ok(ChartLocation::Local(dir));
+    let Some(charts) = context.charts else {
+        return Ok(ChartLocation::Remote(described()));
+    };
+    let is_oci_helm_repository = source_kind == "HelmRepository"
+        && context.source.is_some_and(|s| {
+            s.pointer("/spec/type").and_then(Value::as_str) == Some("oci")
+                || s.pointer("/spec/url")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| u.starts_with("oci://"))
+        });
+    match (source_kind, chart) {
+        // ── OCI ─────────────────────────────────────────────────────────────────────────────
+        // HelmRepository `type: oci` and `spec.chartRef` → OCIRepository: pulled by
+        // `crate::charts::oci` (the OCI client) through `Charts::load(&ChartKey::new(oci_url,
+        // chart, tag_or_digest), Some(layer_digest), url, || pull)`, which gives the cache, the
+        // single fetch per build and the unpacking; offline (`charts.is_offline()`), a range
+        // resolves with `charts.cached_version` and a miss is `charts.offline_miss(..)`. Until
+        // that arm is wired, these charts are reported as not rendered.
+        ("HelmRepository", Some(_)) if is_oci_helm_repository => Ok(ChartLocation::Remote(
+            format!("{} (OCI charts are not fetched yet)", described()),
+        )),
+        ("OCIRepository", _) => Ok(ChartLocation::Remote(format!(
+            "{} (OCI charts are not fetched yet)",
+            described()
+        ))),
+        // ── HTTP HelmRepository ─────────────────────────────────────────────────────────────
+        ("HelmRepository", Some(chart)) => {
+            let Some(source) = context.source else {
+                return Err(HrBuildError::Source {
+                    kind: source_kind.to_owned(),
+                    namespace: source_namespace(release),
+                    name: source_name.to_owned(),
+                    message: "not declared in this repository".into(),
+                });
+            };
+            let repository = http_repository(source, context.secret)?;
+            Ok(ChartLocation::Fetched(charts.http(
+                &repository,
+                chart,
+                version,
+            )?))
         }
+        _ => Ok(ChartLocation::Remote(described())),
     }
-    Ok(ChartLocation::Remote(match chart {
-        Some(chart) => format!("chart {chart} version {version} from {source_kind} {source_name}"),
-        None => format!("chart from {source_kind} {source_name}"),
-    }))
+}
+
+/// The namespace a release's `chart.spec.sourceRef` points into.
+fn source_namespace(release: &Value) -> String {
+    release
+        .pointer("/spec/chart/spec/sourceRef/namespace")
+        .or_else(|| release.pointer("/metadata/namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_owned()
+}
+
+/// An HTTP HelmRepository object as the fetcher needs it: URL, `spec.timeout`, and basic auth
+/// from `spec.secretRef` when the repository renders that Secret in clear.
+pub fn http_repository(
+    source: &Value,
+    secret: &dyn Fn(&str, &str) -> Option<Value>,
+) -> Result<HttpRepository, HrBuildError> {
+    let text = |pointer: &str| source.pointer(pointer).and_then(Value::as_str);
+    let namespace = text("/metadata/namespace").unwrap_or("default");
+    let name = text("/metadata/name").unwrap_or("");
+    let fail = |message: String| HrBuildError::Source {
+        kind: "HelmRepository".into(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        message,
+    };
+    let url = text("/spec/url").unwrap_or("").trim();
+    if url.is_empty() {
+        return Err(fail("spec.url is empty".into()));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(fail(format!("spec.url {url:?} is not an http(s) URL")));
+    }
+    let timeout = match text("/spec/timeout") {
+        Some(t) => crate::model::parse_go_duration(t)
+            .ok_or_else(|| fail(format!("spec.timeout {t:?} is not a duration")))?,
+        None => crate::charts::http::DEFAULT_TIMEOUT,
+    };
+    let credentials = match text("/spec/secretRef/name") {
+        Some(secret_name) => basic_auth(secret(namespace, secret_name), namespace, secret_name),
+        None => Credentials::None,
+    };
+    Ok(HttpRepository {
+        name: format!("HelmRepository/{namespace}/{name}"),
+        url: url.to_owned(),
+        timeout: timeout.max(Duration::from_secs(1)),
+        credentials,
+        pass_credentials: source
+            .pointer("/spec/passCredentials")
+            .and_then(Value::as_bool)
+            == Some(true),
+    })
+}
+
+/// `username` / `password` of a Secret (`data` base64, or `stringData`).
+fn basic_auth(secret: Option<Value>, namespace: &str, name: &str) -> Credentials {
+    let Some(secret) = secret else {
+        return Credentials::Unavailable(format!(
+            "Secret {namespace}/{name} (spec.secretRef) is not rendered by this repository"
+        ));
+    };
+    let field = |key: &str| -> Option<String> {
+        if let Some(value) = secret
+            .pointer(&format!("/stringData/{key}"))
+            .and_then(Value::as_str)
+        {
+            return Some(value.to_owned());
+        }
+        let encoded = secret
+            .pointer(&format!("/data/{key}"))
+            .and_then(Value::as_str)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    match (field("username"), field("password")) {
+        (Some(u), Some(p)) if u == crate::sops::MASK || p == crate::sops::MASK => {
+            Credentials::Unavailable(format!(
+                "Secret {namespace}/{name} (spec.secretRef) is SOPS-encrypted and no age key was given"
+            ))
+        }
+        (Some(username), Some(password)) => Credentials::Basic { username, password },
+        _ => Credentials::Unavailable(format!(
+            "Secret {namespace}/{name} (spec.secretRef) has no plain username and password"
+        )),
+    }
 }
 
 /// Renders a release whose chart is at `chart_dir` (read through `chart_fs`).
@@ -253,20 +409,109 @@ mod tests {
         );
     }
 
+    fn context<'a>(
+        fs: &'a MemFs,
+        source: Option<&'a Value>,
+        charts: Option<&'a Charts>,
+    ) -> ChartContext<'a> {
+        ChartContext {
+            fs,
+            root: Path::new("."),
+            source_is_local: source.is_none(),
+            source,
+            secret: &|_: &str, _: &str| None,
+            charts,
+        }
+    }
+
     #[test]
     fn chart_location() {
         let fs = MemFs::from_files([("charts/web/Chart.yaml", "name: web")]);
         let local = json!({"spec": {"chart": {"spec": {"chart": "./charts/web", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}}});
         assert_eq!(
-            locate_chart(&fs, Path::new("."), &local, true, None).unwrap(),
+            locate_chart(&context(&fs, None, None), &local).unwrap(),
             ChartLocation::Local("charts/web".into())
         );
         let missing = json!({"spec": {"chart": {"spec": {"chart": "./charts/nope", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}}});
-        assert!(locate_chart(&fs, Path::new("."), &missing, true, None).is_err());
+        assert!(locate_chart(&context(&fs, None, None), &missing).is_err());
         let remote = json!({"spec": {"chart": {"spec": {"chart": "podinfo", "version": "6.3.2", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}}});
+        let repo = json!({"metadata": {"name": "podinfo", "namespace": "flux-system"}, "spec": {"url": "https://stefanprodan.github.io/podinfo"}});
         assert!(matches!(
-            locate_chart(&fs, Path::new("."), &remote, false, None).unwrap(),
+            locate_chart(&context(&fs, Some(&repo), None), &remote).unwrap(),
             ChartLocation::Remote(_)
         ));
+        // Offline with an empty cache: the miss names chart, constraint, source, URL, cache.
+        let cache = tempfile::tempdir().unwrap();
+        let charts = Charts::new(Some(crate::charts::ChartCache::new(cache.path())), true);
+        let err = locate_chart(&context(&fs, Some(&repo), Some(&charts)), &remote)
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "podinfo",
+            "6.3.2",
+            "HelmRepository/flux-system/podinfo",
+            "https://stefanprodan.github.io/podinfo",
+            "--offline",
+        ] {
+            assert!(err.contains(part), "{err} lacks {part}");
+        }
+        assert!(err.contains(&cache.path().display().to_string()), "{err}");
+        // OCI sources go to the OCI arm.
+        let oci = json!({"metadata": {"name": "podinfo", "namespace": "flux-system"}, "spec": {"type": "oci", "url": "oci://ghcr.io/stefanprodan/charts"}});
+        assert!(matches!(
+            locate_chart(&context(&fs, Some(&oci), Some(&charts)), &remote).unwrap(),
+            ChartLocation::Remote(_)
+        ));
+    }
+
+    #[test]
+    fn repository_credentials_and_timeout() {
+        let secret = |ns: &str, name: &str| match (ns, name) {
+            ("flux-system", "plain") => {
+                Some(json!({"stringData": {"username": "u", "password": "p"}}))
+            }
+            ("flux-system", "b64") => {
+                Some(json!({"data": {"username": "dQ==", "password": "cA=="}}))
+            }
+            ("flux-system", "sops") => Some(
+                json!({"data": {"username": "KipTT1BTLUVOQ1JZUFRFRCoq", "password": "KipTT1BTLUVOQ1JZUFRFRCoq"}}),
+            ),
+            ("flux-system", "token") => Some(json!({"stringData": {"token": "t"}})),
+            _ => None,
+        };
+        let repo = |secret_name: &str| {
+            json!({"metadata": {"name": "r", "namespace": "flux-system"},
+            "spec": {"url": "https://charts.example.com", "timeout": "90s", "passCredentials": true, "secretRef": {"name": secret_name}}})
+        };
+        let parsed = http_repository(&repo("plain"), &secret).unwrap();
+        assert_eq!(parsed.timeout, Duration::from_secs(90));
+        assert!(parsed.pass_credentials);
+        assert!(
+            matches!(parsed.credentials, Credentials::Basic { ref username, ref password } if username == "u" && password == "p")
+        );
+        assert!(matches!(
+            http_repository(&repo("b64"), &secret).unwrap().credentials,
+            Credentials::Basic { .. }
+        ));
+        for (name, why) in [
+            ("sops", "SOPS-encrypted"),
+            ("token", "no plain username"),
+            ("absent", "not rendered"),
+        ] {
+            match http_repository(&repo(name), &secret).unwrap().credentials {
+                Credentials::Unavailable(message) => assert!(message.contains(why), "{message}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let bad =
+            json!({"metadata": {"name": "r"}, "spec": {"url": "https://x", "timeout": "soon"}});
+        assert!(
+            http_repository(&bad, &secret)
+                .unwrap_err()
+                .to_string()
+                .contains("spec.timeout")
+        );
+        let no_url = json!({"metadata": {"name": "r"}, "spec": {}});
+        assert!(http_repository(&no_url, &secret).is_err());
     }
 }

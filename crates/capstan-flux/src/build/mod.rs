@@ -13,8 +13,11 @@
 //!    [`crate::helm::HelmRenderer`], in parallel.
 //!
 //! Each failure is recorded on its Kustomization or HelmRelease and the rest goes on. Suspended
-//! objects are reported, not rendered; Kustomizations whose source is not this repository and
-//! charts that need the network are reported as skipped. Results come in dependency order.
+//! objects are reported, not rendered; Kustomizations whose source is not this repository are
+//! reported as skipped. Charts from HelmRepositories are fetched through
+//! [`BuildOptions::charts`] (once per chart and version, however many releases share it); one
+//! that cannot be fetched fails its release only, and one missing from the cache in offline mode
+//! (or with no fetcher) is reported as skipped. Results come in dependency order.
 
 pub mod decrypt_sources;
 pub mod helmrelease;
@@ -29,6 +32,7 @@ use std::sync::Arc;
 use capstan_core::{Diagnostic, Fs, ResourceId, Value};
 use rayon::prelude::*;
 
+use crate::charts::Charts;
 use crate::discovery::{self, Cluster};
 use crate::graph::DependencyGraph;
 use crate::helm::HelmRenderer;
@@ -54,8 +58,9 @@ pub struct BuildOptions {
     pub helm: Option<Arc<dyn HelmRenderer>>,
     /// Render HelmReleases at all.
     pub render_helm_releases: bool,
-    /// Charts stored as `<cache>/<chart>-<version>/`.
-    pub chart_cache: Option<PathBuf>,
+    /// Fetches HelmRepository (and OCI) charts, through the chart cache; `None` reports every
+    /// remote chart as not available offline.
+    pub charts: Option<Arc<Charts>>,
     pub kube_version: Option<String>,
     pub api_versions: Vec<String>,
     pub discovery: discovery::Options,
@@ -70,7 +75,7 @@ impl Default for BuildOptions {
             keys: Keys::none(),
             helm: None,
             render_helm_releases: true,
-            chart_cache: None,
+            charts: None,
             kube_version: None,
             api_versions: Vec::new(),
             discovery: discovery::Options::default(),
@@ -686,10 +691,18 @@ fn build_cluster_releases(
             } else if !options.render_helm_releases {
                 result.status = Status::Skipped;
             } else {
+                let source = hr.source.as_ref().and_then(|status| match status {
+                    crate::source::SourceStatus::Remote { source }
+                    | crate::source::SourceStatus::Local { source, .. } => {
+                        source_object(cluster, kustomizations, source)
+                    }
+                    _ => None,
+                });
                 render_one(
                     fs,
                     root,
                     hr.source.as_ref().is_some_and(|s| s.is_local()),
+                    source.as_ref(),
                     &release,
                     index,
                     options,
@@ -704,28 +717,79 @@ fn build_cluster_releases(
         .collect()
 }
 
+/// A source object as the cluster's Kustomizations render it (after substitution), else as
+/// discovery found it.
+fn source_object(
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+    key: &ObjectKey,
+) -> Option<Value> {
+    let matches = |object: &Value| {
+        object.get("kind").and_then(Value::as_str) == Some(key.kind.as_str())
+            && object.pointer("/metadata/name").and_then(Value::as_str) == Some(key.name.as_str())
+            && object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&key.namespace)
+                == key.namespace
+    };
+    kustomizations
+        .iter()
+        .flat_map(|k| k.objects.iter().map(|o| &o.object))
+        .find(|o| matches(o))
+        .or_else(|| {
+            cluster
+                .sources
+                .iter()
+                .find(|s| &s.found.key == key)
+                .map(|s| &s.found.raw)
+        })
+        .cloned()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn render_one(
     fs: &dyn Fs,
     root: &Path,
     source_is_local: bool,
+    source: Option<&Value>,
     release: &Value,
     index: &ObjectIndex,
     options: &BuildOptions,
     result: &mut BuildResult,
 ) {
     let key = result.key.clone();
-    let location = match helmrelease::locate_chart(
+    let secret = |namespace: &str, name: &str| {
+        index
+            .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
+            .cloned()
+    };
+    let context = helmrelease::ChartContext {
         fs,
         root,
-        release,
         source_is_local,
-        options.chart_cache.as_deref(),
-    ) {
+        source,
+        secret: &secret,
+        charts: options.charts.as_deref(),
+    };
+    let location = match helmrelease::locate_chart(&context, release) {
         Ok(location) => location,
+        Err(helmrelease::HrBuildError::Chart(e @ crate::charts::ChartError::Offline(_))) => {
+            result.status = Status::Skipped;
+            result
+                .errors
+                .push(format!("chart not available offline: {e}"));
+            return;
+        }
         Err(e) => return result.fail(format!("{key}: {e}")),
     };
-    let chart_dir = match location {
-        helmrelease::ChartLocation::Local(dir) => dir,
+    let fetched;
+    let (chart_fs, chart_dir): (&dyn Fs, PathBuf) = match location {
+        helmrelease::ChartLocation::Local(dir) => (fs, dir),
+        helmrelease::ChartLocation::Fetched(chart) => {
+            fetched = chart;
+            (&fetched.fs, fetched.dir.clone())
+        }
         helmrelease::ChartLocation::Remote(what) => {
             result.status = Status::Skipped;
             result
@@ -745,12 +809,6 @@ fn render_one(
             .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
             .cloned()
     };
-    let cached = options
-        .chart_cache
-        .as_deref()
-        .is_some_and(|c| chart_dir.starts_with(c));
-    let os = capstan_core::OsFs;
-    let chart_fs: &dyn Fs = if cached { &os } else { fs };
     match helmrelease::render_release(
         helm.as_ref(),
         chart_fs,

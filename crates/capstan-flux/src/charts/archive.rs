@@ -2,7 +2,7 @@
 //! component of every entry is the chart's directory and is replaced by the chart's name. A
 //! hostile archive is refused rather than followed: absolute paths, `..`, symbolic and hard
 //! links, more than [`MAX_ENTRIES`] entries or [`MAX_UNPACKED_BYTES`] unpacked. `Chart.yaml`
-//! must be there and name the chart and version that were asked for.
+//! must be there and, when the caller expects a chart and version, name them.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -14,17 +14,25 @@ pub const MAX_ENTRIES: usize = 20_000;
 /// At most this many bytes unpacked from one archive.
 pub const MAX_UNPACKED_BYTES: u64 = 200 * 1024 * 1024;
 
-/// A chart unpacked into `fs` under `dir` (the chart's name).
+/// A chart unpacked into `fs` under `dir`, with the name and version its `Chart.yaml` gives.
 #[derive(Debug)]
 pub struct Unpacked {
     pub fs: MemFs,
     pub dir: PathBuf,
+    pub name: String,
+    pub version: String,
 }
 
-/// Unpacks `archive`; errors are plain messages the caller wraps with chart, version and URL.
-pub fn unpack(archive: &[u8], chart: &str, version: &str) -> Result<Unpacked, String> {
+/// Unpacks `archive` under the directory `dir_name`, checking `Chart.yaml` against `expect`
+/// (name, version) when given; errors are plain messages the caller wraps with chart, version
+/// and URL.
+pub fn unpack(
+    archive: &[u8],
+    dir_name: &str,
+    expect: Option<(&str, &str)>,
+) -> Result<Unpacked, String> {
     let fs = MemFs::new();
-    let dir = PathBuf::from(chart);
+    let dir = PathBuf::from(dir_name);
     let gzip = flate2::read::GzDecoder::new(archive);
     let mut tar = tar::Archive::new(gzip);
     let entries = tar
@@ -82,12 +90,30 @@ pub fn unpack(archive: &[u8], chart: &str, version: &str) -> Result<Unpacked, St
         target.extend(&parts[1..]);
         fs.add_file(&target, contents);
     }
-    check_metadata(&fs, &dir, chart, version)?;
-    Ok(Unpacked { fs, dir })
+    let (name, version) = metadata(&fs, &dir)?;
+    if let Some((chart, wanted)) = expect {
+        if name != chart {
+            return Err(format!(
+                "Chart.yaml names chart {name:?}, expected {chart:?}"
+            ));
+        }
+        // A `v` prefix on either side is ignored.
+        if version.trim_start_matches('v') != wanted.trim_start_matches('v') {
+            return Err(format!(
+                "Chart.yaml has version {version:?}, expected {wanted:?}"
+            ));
+        }
+    }
+    Ok(Unpacked {
+        fs,
+        dir,
+        name,
+        version,
+    })
 }
 
-/// `Chart.yaml` exists and names `chart` `version` (a `v` prefix on either side is ignored).
-fn check_metadata(fs: &MemFs, dir: &Path, chart: &str, version: &str) -> Result<(), String> {
+/// The name and version `Chart.yaml` gives.
+fn metadata(fs: &MemFs, dir: &Path) -> Result<(String, String), String> {
     use capstan_core::Fs;
     let file = dir.join("Chart.yaml");
     let text = fs
@@ -103,19 +129,11 @@ fn check_metadata(fs: &MemFs, dir: &Path, chart: &str, version: &str) -> Result<
         Some(Value::Number(n)) => n.to_string(),
         _ => String::new(),
     };
-    let (name, found) = (field("name"), field("version"));
-    if name != chart {
-        return Err(format!(
-            "Chart.yaml names chart {name:?}, expected {chart:?}"
-        ));
+    let name = field("name");
+    if name.is_empty() {
+        return Err("Chart.yaml has no name".into());
     }
-    let bare = |v: &str| v.trim_start_matches('v').to_owned();
-    if bare(&found) != bare(version) {
-        return Err(format!(
-            "Chart.yaml has version {found:?}, expected {version:?}"
-        ));
-    }
-    Ok(())
+    Ok((name, field("version")))
 }
 
 #[cfg(test)]
@@ -155,7 +173,7 @@ pub(crate) mod tests {
             ("web/templates/cm.yaml", b"kind: ConfigMap"),
             ("web/charts/sub-0.1.0.tgz", b"\x1f\x8b"),
         ]);
-        let unpacked = unpack(&archive, "web", "1.2.3").unwrap();
+        let unpacked = unpack(&archive, "web", Some(("web", "1.2.3"))).unwrap();
         assert_eq!(unpacked.dir, PathBuf::from("web"));
         assert_eq!(
             unpacked
@@ -188,12 +206,12 @@ pub(crate) mod tests {
             ),
         ];
         for (archive, wanted) in cases {
-            let err = unpack(&archive, "web", "1.0.0").unwrap_err();
+            let err = unpack(&archive, "web", Some(("web", "1.0.0"))).unwrap_err();
             assert!(err.contains(wanted), "{err} (wanted {wanted})");
         }
         // Truncated gzip stream.
         let whole = tgz(&[("web/Chart.yaml", &ok), ("web/big", &[b'x'; 40_000])]);
-        let err = unpack(&whole[..whole.len() / 2], "web", "1.0.0").unwrap_err();
+        let err = unpack(&whole[..whole.len() / 2], "web", None).unwrap_err();
         assert!(err.contains("corrupt"), "{err}");
     }
 
@@ -210,7 +228,7 @@ pub(crate) mod tests {
             .append_link(&mut header, "web/templates/x.yaml", "/etc/passwd")
             .unwrap();
         let archive = builder.into_inner().unwrap().finish().unwrap();
-        let err = unpack(&archive, "web", "1.0.0").unwrap_err();
+        let err = unpack(&archive, "web", Some(("web", "1.0.0"))).unwrap_err();
         assert!(err.contains("links are not allowed"), "{err}");
     }
 
@@ -218,7 +236,7 @@ pub(crate) mod tests {
     fn refuses_too_many_entries() {
         let names: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("web/f{i}")).collect();
         let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
-        let err = unpack(&tgz(&files), "web", "1.0.0").unwrap_err();
+        let err = unpack(&tgz(&files), "web", None).unwrap_err();
         assert!(err.contains("more than"), "{err}");
     }
 }

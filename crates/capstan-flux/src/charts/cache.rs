@@ -160,10 +160,17 @@ impl ChartCache {
         }))
     }
 
-    /// Stores an archive atomically (temporary file, then rename) and returns its path.
-    pub fn put(&self, source: &str, chart: &FetchedChart) -> Result<PathBuf, ChartError> {
+    /// Stores `archive` as `chart` `version` (a version, tag or digest) of `source`, atomically
+    /// (temporary file, then rename), and returns its path.
+    pub fn put(
+        &self,
+        source: &str,
+        chart: &str,
+        version: &str,
+        archive: &[u8],
+    ) -> Result<PathBuf, ChartError> {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = self.path(source, &chart.name, &chart.version)?;
+        let path = self.path(source, chart, version)?;
         let dir = path.parent().expect("cache paths have a parent");
         let fail = |p: &Path, e: std::io::Error| ChartError::Cache {
             path: p.to_path_buf(),
@@ -172,11 +179,11 @@ impl ChartCache {
         std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
         let temp = dir.join(format!(
             ".{}.{}.{}.tmp",
-            chart.version,
+            version,
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::write(&temp, &chart.archive).map_err(|e| fail(&temp, e))?;
+        std::fs::write(&temp, archive).map_err(|e| fail(&temp, e))?;
         if let Err(e) = std::fs::rename(&temp, &path) {
             let _ = std::fs::remove_file(&temp);
             return Err(fail(&path, e));
@@ -243,7 +250,7 @@ mod tests {
         let source = "https://charts.example.com/stable/";
         assert!(cache.get(source, "web", "1.0.0", None).unwrap().is_none());
         let stored = chart("1.0.0", b"archive one");
-        let path = cache.put(source, &stored).unwrap();
+        let path = cache.put(source, "web", "1.0.0", &stored.archive).unwrap();
         assert!(path.starts_with(dir.path()));
         assert!(path.ends_with("web/1.0.0.tgz"));
         // The same repository spelled differently is the same entry.
@@ -271,7 +278,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        cache.put(source, &chart("1.2.0", b"two")).unwrap();
+        cache.put(source, "web", "1.2.0", b"two").unwrap();
         assert_eq!(cache.versions(source, "web"), ["1.0.0", "1.2.0"]);
         // No temporary files left behind.
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
@@ -301,7 +308,7 @@ mod tests {
         let bytes = vec![7u8; 256 * 1024];
         std::thread::scope(|scope| {
             for _ in 0..8 {
-                scope.spawn(|| cache.put("http://a", &chart("1.0.0", &bytes)).unwrap());
+                scope.spawn(|| cache.put("http://a", "web", "1.0.0", &bytes).unwrap());
             }
         });
         let got = cache

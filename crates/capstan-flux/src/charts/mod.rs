@@ -242,7 +242,9 @@ impl Charts {
 
     /// The shared plumbing every source goes through: `key` is loaded once per build — from
     /// the cache when it holds the archive (with `digest`, when given), else by `fetch`, whose
-    /// result is stored in the cache — and unpacked. `url` names the archive in errors.
+    /// result must unpack and whose `Chart.yaml` must give the [`FetchedChart`]'s name and
+    /// version before it is stored in the cache under `key` — and unpacked under `key.chart`.
+    /// `key.version` may be a version, a tag or a digest. `url` names the archive in errors.
     pub fn load(
         &self,
         key: &ChartKey,
@@ -269,7 +271,7 @@ impl Charts {
             Some(cache) => cache.get(&key.source, &key.chart, &key.version, digest)?,
             None => None,
         };
-        let (chart, downloaded) = match cached {
+        let (mut chart, downloaded) = match cached {
             Some(chart) => (chart, false),
             None => {
                 let chart = fetch()?;
@@ -277,18 +279,26 @@ impl Charts {
                 (chart, true)
             }
         };
-        let unpacked =
-            archive::unpack(&chart.archive, &key.chart, &key.version).map_err(|message| {
-                ChartError::Archive {
-                    chart: key.chart.clone(),
-                    version: key.version.clone(),
-                    url: url.to_owned(),
-                    message,
-                }
-            })?;
+        // A fetched archive must be the chart its source announced; a cached one was checked
+        // when it was stored, and its `Chart.yaml` names it (the key may be a tag or digest).
+        let expect = downloaded.then_some((chart.name.as_str(), chart.version.as_str()));
+        let unpacked = archive::unpack(&chart.archive, &key.chart, expect).map_err(|message| {
+            ChartError::Archive {
+                chart: key.chart.clone(),
+                version: key.version.clone(),
+                url: url.to_owned(),
+                message,
+            }
+        })?;
+        if !downloaded {
+            chart.name = unpacked.name.clone();
+            chart.version = unpacked.version.clone();
+        }
         // Only archives that unpack and name the right chart are kept.
         let cache_path = match &self.cache {
-            Some(cache) if downloaded => Some(cache.put(&key.source, &chart)?),
+            Some(cache) if downloaded => {
+                Some(cache.put(&key.source, &key.chart, &key.version, &chart.archive)?)
+            }
             Some(cache) => Some(cache.path(&key.source, &key.chart, &key.version)?),
             None => None,
         };
@@ -356,5 +366,75 @@ impl Charts {
             self.client.index(repository).map(Arc::new)
         })
         .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetched(name: &str, version: &str) -> FetchedChart {
+        let yaml = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
+        let archive = archive::tests::tgz(&[("web/Chart.yaml", yaml.as_bytes())]);
+        FetchedChart {
+            name: name.into(),
+            version: version.into(),
+            digest: cache::sha256_digest(&archive),
+            archive,
+        }
+    }
+
+    #[test]
+    fn load_keys_by_tag_and_reads_the_version_back_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ChartKey::new("oci://registry.example.com/charts/web", "web", "latest");
+        let charts = Charts::new(Some(ChartCache::new(dir.path())), false);
+        let loaded = charts
+            .load(&key, None, "oci://…", || Ok(fetched("web", "1.4.0")))
+            .unwrap();
+        assert!(loaded.downloaded);
+        assert_eq!(loaded.chart.version, "1.4.0");
+        // Another build, offline: the cached archive says which version it is.
+        let offline = Charts::new(Some(ChartCache::new(dir.path())), true);
+        let again = offline
+            .load(&key, None, "oci://…", || panic!("must not fetch"))
+            .unwrap();
+        assert!(!again.downloaded);
+        assert_eq!(
+            (again.chart.name.as_str(), again.chart.version.as_str()),
+            ("web", "1.4.0")
+        );
+    }
+
+    #[test]
+    fn load_refuses_an_archive_that_is_not_the_announced_chart_and_caches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ChartKey::new("https://charts.example.com", "web", "1.0.0");
+        let charts = Charts::new(Some(ChartCache::new(dir.path())), false);
+        let err = charts
+            .load(
+                &key,
+                None,
+                "https://charts.example.com/web-1.0.0.tgz",
+                || {
+                    let mut chart = fetched("web", "2.0.0");
+                    chart.version = "1.0.0".into();
+                    Ok(chart)
+                },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected \"1.0.0\""), "{err}");
+        assert!(
+            err.contains("https://charts.example.com/web-1.0.0.tgz"),
+            "{err}"
+        );
+        assert!(
+            ChartCache::new(dir.path())
+                .versions("https://charts.example.com", "web")
+                .is_empty()
+        );
+        // The failure is shared, not retried, within the build.
+        assert!(charts.load(&key, None, "u", || panic!("retried")).is_err());
     }
 }
