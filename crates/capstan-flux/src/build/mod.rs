@@ -322,10 +322,7 @@ fn build_cluster_kustomizations(
             result.status = Status::Suspended;
         } else if !ks.source.is_local() {
             result.status = Status::Skipped;
-            result.errors.push(format!(
-                "source {:?} is not this repository; not rendered offline",
-                ks.source
-            ));
+            result.errors.push(not_local_reason(&ks.source));
         } else if !(ks.dir_exists || path_awaits_substitution) {
             let shown = ks
                 .dir
@@ -598,6 +595,25 @@ fn suspended_ancestor(
         current = ks.found.origin.parent.as_ref();
     }
     None
+}
+
+/// Why a Kustomization whose source is not this repository is reported rather than rendered.
+fn not_local_reason(source: &SourceStatus) -> String {
+    match source {
+        SourceStatus::Remote { source } => match source.kind {
+            FluxKind::Bucket => format!(
+                "source {source}: Bucket contents are in remote object storage, not in this repository; not rendered"
+            ),
+            FluxKind::OciRepository => format!(
+                "source {source}: an OCI artifact pulled from a registry, not this repository; not rendered"
+            ),
+            _ => format!("source {source} is another repository; not rendered"),
+        },
+        SourceStatus::Missing { source } => {
+            format!("source {source} is not declared in this repository; not rendered")
+        }
+        other => format!("source {other} is not this repository; not rendered"),
+    }
 }
 
 /// The directory a Kustomization spec builds: `spec.path` under the repository root, as the
