@@ -36,8 +36,10 @@ use crate::charts::Charts;
 use crate::discovery::{self, Cluster};
 use crate::graph::DependencyGraph;
 use crate::helm::HelmRenderer;
-use crate::model::{FluxKind, ObjectKey};
+use crate::model::{FluxKind, FluxObject, ObjectKey};
 use crate::sops::Keys;
+use crate::source::SourceStatus;
+use crate::source::ignore::{IgnoreError, IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
@@ -170,6 +172,8 @@ impl BuildReport {
 pub enum BuildError {
     #[error(transparent)]
     Discovery(#[from] discovery::DiscoveryError),
+    #[error("reading the repository's ignore rules: {0}")]
+    SourceIgnore(#[from] IgnoreError),
 }
 
 /// Discovers and builds everything under `path`.
@@ -180,6 +184,15 @@ pub fn build_all(
 ) -> Result<BuildReport, BuildError> {
     let renderer = discovery::default_renderer();
     let discovery = discovery::discover(fs, path, renderer.as_ref(), &options.discovery)?;
+    // Builds read the repository as source-controller archives it.
+    let ignore = SourceIgnore::scan(fs, &discovery.root)?;
+    let artifact = IgnoringFs::new(fs, &discovery.root, Arc::new(ignore.rules_for(None)));
+    let views = ArtifactViews {
+        artifact: &artifact,
+        checkout: fs,
+        ignore: &ignore,
+    };
+    let fs: &dyn Fs = &artifact;
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
         ..BuildReport::default()
@@ -196,7 +209,7 @@ pub fn build_all(
             .map(|n| (n.key.clone(), n.wave.unwrap_or(usize::MAX)))
             .collect();
         let (mut kustomizations, finals) =
-            build_cluster_kustomizations(fs, &discovery.root, cluster, options);
+            build_cluster_kustomizations(&views, &discovery.root, cluster, options);
         let mut releases = build_cluster_releases(
             fs,
             &discovery.root,
@@ -241,12 +254,52 @@ struct KsState {
     broke_cycle: bool,
 }
 
+/// The repository as the default artifact, the raw checkout, and its `.sourceignore` rules.
+struct ArtifactViews<'a> {
+    artifact: &'a dyn Fs,
+    checkout: &'a dyn Fs,
+    ignore: &'a SourceIgnore,
+}
+
+impl<'a> ArtifactViews<'a> {
+    /// The artifact of a Kustomization's source when that source (a GitRepository of this
+    /// repository) has a `spec.ignore` of its own; `None` when the default artifact applies.
+    fn own_view(
+        &self,
+        root: &Path,
+        cluster: &Cluster,
+        source: &SourceStatus,
+    ) -> Option<IgnoringFs<'a>> {
+        let SourceStatus::Local { source, .. } = source else {
+            return None;
+        };
+        let declared = cluster.sources.iter().find(|s| &s.found.key == source)?;
+        let FluxObject::GitRepository(repo) = &declared.found.object else {
+            return None;
+        };
+        let text = repo.spec.ignore.as_deref()?;
+        if parse_rules(text, &[]).is_empty() {
+            return None;
+        }
+        Some(IgnoringFs::new(
+            self.checkout,
+            root,
+            Arc::new(self.ignore.rules_for(Some(text))),
+        ))
+    }
+}
+
 fn build_cluster_kustomizations(
-    fs: &dyn Fs,
+    views: &ArtifactViews<'_>,
     root: &Path,
     cluster: &Cluster,
     options: &BuildOptions,
 ) -> (Vec<BuildResult>, ObjectIndex) {
+    let own_views: Vec<Option<IgnoringFs<'_>>> = cluster
+        .kustomizations
+        .iter()
+        .map(|ks| views.own_view(root, cluster, &ks.source))
+        .collect();
     let keys: HashMap<&ObjectKey, usize> = cluster
         .kustomizations
         .iter()
@@ -269,17 +322,24 @@ fn build_cluster_kustomizations(
             result.status = Status::Suspended;
         } else if !ks.source.is_local() {
             result.status = Status::Skipped;
-            result.errors.push(format!(
-                "source {:?} is not this repository; not rendered offline",
-                ks.source
-            ));
+            result.errors.push(not_local_reason(&ks.source));
         } else if !(ks.dir_exists || path_awaits_substitution) {
             let shown = ks
                 .dir
                 .as_deref()
                 .map(|d| d.display().to_string())
                 .unwrap_or_default();
-            result.fail(format!("kustomization path not found: {shown}"));
+            let excluded = ks
+                .dir
+                .as_deref()
+                .is_some_and(|d| views.checkout.is_dir(&root.join(d)));
+            if excluded {
+                result.fail(format!(
+                    "kustomization path {shown} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)"
+                ));
+            } else {
+                result.fail(format!("kustomization path not found: {shown}"));
+            }
         }
         let parent = ks
             .found
@@ -323,7 +383,11 @@ fn build_cluster_kustomizations(
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
-                let out = spec_dir(fs, root, &state.spec).and_then(|dir| {
+                let fs: &dyn Fs = match own_views.get(i) {
+                    Some(Some(view)) => view,
+                    _ => views.artifact,
+                };
+                let out = spec_dir(fs, views.checkout, root, &state.spec).and_then(|dir| {
                     kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
                         .map_err(|e| e.to_string())
                 });
@@ -533,8 +597,28 @@ fn suspended_ancestor(
     None
 }
 
-/// The directory a Kustomization spec builds: `spec.path` under the repository root.
-fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
+/// Why a Kustomization whose source is not this repository is reported rather than rendered.
+fn not_local_reason(source: &SourceStatus) -> String {
+    match source {
+        SourceStatus::Remote { source } => match source.kind {
+            FluxKind::Bucket => format!(
+                "source {source}: Bucket contents are in remote object storage, not in this repository; not rendered"
+            ),
+            FluxKind::OciRepository => format!(
+                "source {source}: an OCI artifact pulled from a registry, not this repository; not rendered"
+            ),
+            _ => format!("source {source} is another repository; not rendered"),
+        },
+        SourceStatus::Missing { source } => {
+            format!("source {source} is not declared in this repository; not rendered")
+        }
+        other => format!("source {other} is not this repository; not rendered"),
+    }
+}
+
+/// The directory a Kustomization spec builds: `spec.path` under the repository root, as the
+/// source artifact `fs` holds it (`checkout` is the repository itself, for the message).
+fn spec_dir(fs: &dyn Fs, checkout: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
     let raw = spec
         .pointer("/spec/path")
         .and_then(Value::as_str)
@@ -546,6 +630,12 @@ fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
     }
     let dir = capstan_core::fs::normalize(&root.join(&relative));
     if !fs.is_dir(&dir) {
+        if checkout.is_dir(&dir) {
+            return Err(format!(
+                "kustomization path {} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)",
+                relative.display()
+            ));
+        }
         return Err(format!(
             "kustomization path not found: {}",
             relative.display()

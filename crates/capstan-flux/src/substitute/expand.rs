@@ -25,7 +25,8 @@
 //! wider than the controller's letters-and-decimal-digits (it only changes which error a
 //! malformed expression reports).
 
-use super::operators::{Operator, OperatorFailure, decode_char};
+use super::operators::{Operator, OperatorFailure};
+use crate::glob::decode_char;
 
 /// A malformed expression. The messages are the controller's, so they can be searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

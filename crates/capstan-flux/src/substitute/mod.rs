@@ -27,7 +27,6 @@
 //! supplies (capstan takes them from the objects the repository itself renders).
 
 mod expand;
-mod glob;
 mod operators;
 
 use std::collections::BTreeMap;

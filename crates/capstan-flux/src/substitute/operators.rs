@@ -3,7 +3,7 @@
 //! controller's do); case changes map one character at a time with the simple (one-to-one)
 //! Unicode mappings.
 
-use super::glob::Glob;
+use crate::glob::{Glob, decode_char};
 
 /// An operator of the substitution syntax, with what its arguments mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,24 +101,6 @@ impl Operator {
             },
         })
     }
-}
-
-/// Decodes the character at the start of `bytes`; an invalid or truncated sequence is one
-/// U+FFFD of width 1, an empty input U+FFFD of width 0.
-pub fn decode_char(bytes: &[u8]) -> (char, usize) {
-    let width = match bytes.first() {
-        None => return (char::REPLACEMENT_CHARACTER, 0),
-        Some(0x00..=0x7f) => 1,
-        Some(0xc2..=0xdf) => 2,
-        Some(0xe0..=0xef) => 3,
-        Some(0xf0..=0xf4) => 4,
-        Some(_) => return (char::REPLACEMENT_CHARACTER, 1),
-    };
-    bytes
-        .get(..width)
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(|s| s.chars().next())
-        .map_or((char::REPLACEMENT_CHARACTER, 1), |c| (c, width))
 }
 
 /// Splits bytes into characters (invalid bytes become U+FFFD).

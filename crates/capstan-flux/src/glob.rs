@@ -1,16 +1,15 @@
-//! Shell-style patterns for the trimming operators (`${var#pat}`, `${var##pat}`, `${var%pat}`,
-//! `${var%%pat}`). A pattern is compiled once into [`Glob`] pieces, then matched against whole
+//! Shell-style patterns, as Flux matches them in two places: the trimming operators of post-build
+//! substitution (`${var#pat}`, `${var%%pat}`, …) and each path component of a `.sourceignore` /
+//! `spec.ignore` rule. A pattern is compiled once into [`Glob`] pieces, then matched against whole
 //! candidates with a backtracking two-cursor walk that only ever returns to the latest `*`.
 //!
-//! What the controller's matcher does, and so what this one does:
-//! - `*` matches any bytes at all, `/` included (it is not a path matcher here);
+//! What the controllers' matchers do, and so what this one does:
+//! - `*` matches any bytes at all, `/` included (ignore rules only ever match single components);
 //! - `?` and a bracket class match one UTF-8 character (an invalid byte counts as one);
 //! - a literal compares bytes, `\c` makes `c` literal;
 //! - `[abc]`, `[a-z]`, `[^…]` classes, whose members may be escaped with `\`; a member may not be
 //!   an unescaped `-` or `]`, and a class must be closed and non-empty;
 //! - a malformed pattern never matches anything (the operator then leaves the value unchanged).
-
-use super::operators::decode_char;
 
 /// One compiled piece of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +92,24 @@ impl Glob {
             }
         }
     }
+}
+
+/// Decodes the character at the start of `bytes`; an invalid or truncated sequence is one
+/// U+FFFD of width 1, an empty input U+FFFD of width 0.
+pub fn decode_char(bytes: &[u8]) -> (char, usize) {
+    let width = match bytes.first() {
+        None => return (char::REPLACEMENT_CHARACTER, 0),
+        Some(0x00..=0x7f) => 1,
+        Some(0xc2..=0xdf) => 2,
+        Some(0xe0..=0xef) => 3,
+        Some(0xf0..=0xf4) => 4,
+        Some(_) => return (char::REPLACEMENT_CHARACTER, 1),
+    };
+    bytes
+        .get(..width)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.chars().next())
+        .map_or((char::REPLACEMENT_CHARACTER, 1), |c| (c, width))
 }
 
 fn compile(pattern: &[u8]) -> Option<Vec<Piece>> {
