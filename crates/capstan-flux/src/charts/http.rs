@@ -270,6 +270,20 @@ fn host_of(url: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// True for `localhost`, `127.0.0.0/8` and `[::1]` URLs.
+fn is_loopback(url: &str) -> bool {
+    let host = host_of(url);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An HTTP client for chart repositories.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -304,13 +318,17 @@ impl Client {
             url: url.to_owned(),
             message,
         };
-        let mut request = self
+        let mut config = self
             .agent
             .get(url)
             .config()
             .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(15))))
-            .build();
+            .timeout_connect(Some(timeout.min(Duration::from_secs(15))));
+        if is_loopback(url) {
+            // As Go's ProxyFromEnvironment: requests to the local machine are never proxied.
+            config = config.proxy(None);
+        }
+        let mut request = config.build();
         if let Some((user, password)) = auth {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -472,6 +490,15 @@ mod tests {
             assert_eq!(chart_url(repo, reference), want, "{repo} + {reference}");
         }
         assert_eq!(host_of("https://u:p@A.io:8443/x"), "a.io:8443");
+        for (url, loopback) in [
+            ("http://127.0.0.1:8080/x", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:80/", true),
+            ("https://charts.example.com", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(is_loopback(url), loopback, "{url}");
+        }
     }
 
     #[test]
