@@ -2,7 +2,8 @@
 //! auth from a Secret the repository renders): two HelmReleases share one chart (one download),
 //! a third asks for a version the index lacks (its failure is reported, the rest renders), then
 //! `--offline` renders from the chart cache without a request (release names get the
-//! `targetNamespace` prefix, as helm-controller gives them). Rendered by the oracle helm;
+//! `targetNamespace` prefix, as helm-controller gives them; `valuesFiles` rewrite the fetched
+//! chart's values, a missing one ignored). Rendered by the oracle helm;
 //! skipped when it is absent.
 
 #[path = "../../capstan-flux/tests/support/chart_repo.rs"]
@@ -74,6 +75,8 @@ spec:
       chart: hello
       version: \"{version}\"
       sourceRef: {{kind: HelmRepository, name: local}}
+      valuesFiles: [values.yaml, values-{name}.yaml]
+      ignoreMissingValuesFiles: true
   values: {{greeting: from-{name}}}
 "
         )

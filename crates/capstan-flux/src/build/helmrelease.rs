@@ -1,7 +1,8 @@
 //! One HelmRelease rendered as helm-controller would install it: the chart located
 //! ([`locate_chart`]: a path in this repository for GitRepository/Bucket sources, a chart
 //! fetched from an HTTP HelmRepository through [`crate::charts::Charts`] — cache, offline mode,
-//! one fetch per chart per build — and, in its marked arm, OCI charts), the values merged
+//! one fetch per chart per build — and, in its marked arm, OCI charts; `valuesFiles` then
+//! replace its `values.yaml` as source-controller packages it), the values merged
 //! ([`crate::helm::values`]), `helm template` run through a [`HelmRenderer`] with the release
 //! name and namespace, CRDs per `install.crds`, then the `postRenderers`' kustomize patches and
 //! images applied with the kustomize engine.
@@ -35,6 +36,8 @@ pub enum HrBuildError {
         name: String,
         message: String,
     },
+    #[error("spec.chart.spec.valuesFiles: {file}: {message}")]
+    ValuesFile { file: String, message: String },
     #[error("post-renderer failed: {0}")]
     PostRender(String),
 }
@@ -242,6 +245,67 @@ fn basic_auth(secret: Option<Value>, namespace: &str, name: &str) -> Credentials
             "Secret {namespace}/{name} (spec.secretRef) has no plain username and password"
         )),
     }
+}
+
+/// The chart's `values.yaml` replaced as source-controller packages a chart whose HelmRelease
+/// lists `spec.chart.spec.valuesFiles`: those files (relative to `values_root` — the source's
+/// root for a chart in a GitRepository/Bucket, the chart itself for a fetched one; `values.yaml`
+/// there is the chart's own) merged in order, maps recursively, the last winning. A missing
+/// file is an error unless `ignoreMissingValuesFiles`. `None` when the release lists none.
+pub fn values_files_overlay<'a>(
+    chart_fs: &'a dyn Fs,
+    chart_dir: &Path,
+    values_root: &Path,
+    release: &Value,
+) -> Result<Option<super::LayeredFs<'a>>, HrBuildError> {
+    let files: Vec<&str> = match release.pointer("/spec/chart/spec/valuesFiles") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let ignore_missing = release
+        .pointer("/spec/chart/spec/ignoreMissingValuesFiles")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let fail = |file: &str, message: String| HrBuildError::ValuesFile {
+        file: file.to_owned(),
+        message,
+    };
+    let mut merged = capstan_core::Map::new();
+    for file in files {
+        let relative = capstan_core::fs::normalize(Path::new(file.trim_start_matches('/')));
+        if relative.starts_with("..") {
+            return Err(fail(file, "path escapes the source".into()));
+        }
+        let path = if relative == Path::new("values.yaml") {
+            chart_dir.join("values.yaml")
+        } else {
+            values_root.join(&relative)
+        };
+        let text = match chart_fs.read_to_string(&path) {
+            Ok(text) => text,
+            Err(_) if ignore_missing => continue,
+            Err(_) => return Err(fail(file, "no values file found at this path".into())),
+        };
+        let values = match capstan_core::yaml::parse_documents(&text)
+            .map_err(|e| fail(file, format!("does not parse: {e}")))?
+            .into_iter()
+            .next()
+        {
+            Some(Value::Object(map)) => map,
+            Some(Value::Null) | None => continue,
+            Some(_) => return Err(fail(file, "not a YAML mapping".into())),
+        };
+        merged = crate::helm::values::merge_maps(merged, &values);
+    }
+    let layered = super::LayeredFs::new(chart_fs);
+    layered.put(
+        &chart_dir.join("values.yaml"),
+        capstan_core::yaml::to_yaml(&Value::Object(merged)),
+    );
+    Ok(Some(layered))
 }
 
 /// Renders a release whose chart is at `chart_dir` (read through `chart_fs`).
@@ -513,5 +577,55 @@ mod tests {
         );
         let no_url = json!({"metadata": {"name": "r"}, "spec": {}});
         assert!(http_repository(&no_url, &secret).is_err());
+    }
+
+    #[test]
+    fn values_files_replace_the_chart_values() {
+        let fs = MemFs::from_files([
+            ("web/values.yaml", "a: 1\nb: {c: 1, d: 1}\n"),
+            ("web/values-prod.yaml", "b: {c: 2}\ne: 3\n"),
+            ("web/list.yaml", "- 1\n"),
+        ]);
+        let read = |files: Value, ignore: bool| -> Result<Value, String> {
+            let release = json!({"spec": {"chart": {"spec": {"valuesFiles": files, "ignoreMissingValuesFiles": ignore}}}});
+            let overlay = values_files_overlay(&fs, Path::new("web"), Path::new("web"), &release)
+                .map_err(|e| e.to_string())?;
+            let Some(layered) = overlay else {
+                return Ok(Value::Null);
+            };
+            let text = layered
+                .read_to_string(Path::new("web/values.yaml"))
+                .unwrap();
+            Ok(capstan_core::yaml::parse_documents(&text)
+                .unwrap()
+                .remove(0))
+        };
+        assert_eq!(
+            read(json!(["values.yaml", "values-prod.yaml"]), false).unwrap(),
+            json!({"a": 1, "b": {"c": 2, "d": 1}, "e": 3})
+        );
+        // values.yaml is not included unless listed.
+        assert_eq!(
+            read(json!(["values-prod.yaml"]), false).unwrap(),
+            json!({"b": {"c": 2}, "e": 3})
+        );
+        assert_eq!(read(json!([]), false).unwrap(), Value::Null);
+        assert_eq!(
+            read(json!(["nope.yaml", "values-prod.yaml"]), true).unwrap(),
+            json!({"b": {"c": 2}, "e": 3})
+        );
+        for (files, wanted) in [
+            (json!(["nope.yaml"]), "nope.yaml: no values file found"),
+            (json!(["../secret.yaml"]), "escapes"),
+            (json!(["list.yaml"]), "not a YAML mapping"),
+        ] {
+            let err = read(files, false).unwrap_err();
+            assert!(err.contains(wanted) && err.contains("valuesFiles"), "{err}");
+        }
+        // The chart itself is untouched (it is shared between releases).
+        assert_eq!(
+            fs.read_to_string(Path::new("web/values.yaml")).unwrap(),
+            "a: 1\nb: {c: 1, d: 1}\n"
+        );
     }
 }

@@ -800,11 +800,13 @@ fn render_one(
         Err(e) => return result.fail(format!("{key}: {e}")),
     };
     let fetched;
-    let (chart_fs, chart_dir): (&dyn Fs, PathBuf) = match location {
-        helmrelease::ChartLocation::Local(dir) => (fs, dir),
+    // `valuesFiles` are relative to the source's root for an in-repository chart, to the chart
+    // for a fetched one.
+    let (chart_fs, chart_dir, values_root): (&dyn Fs, PathBuf, PathBuf) = match location {
+        helmrelease::ChartLocation::Local(dir) => (fs, dir, root.to_path_buf()),
         helmrelease::ChartLocation::Fetched(chart) => {
             fetched = chart;
-            (&fetched.fs, fetched.dir.clone())
+            (&fetched.fs, fetched.dir.clone(), fetched.dir.clone())
         }
         helmrelease::ChartLocation::Remote(what) => {
             result.status = Status::Skipped;
@@ -824,6 +826,15 @@ fn render_one(
         index
             .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
             .cloned()
+    };
+    let overlay =
+        match helmrelease::values_files_overlay(chart_fs, &chart_dir, &values_root, release) {
+            Ok(overlay) => overlay,
+            Err(e) => return result.fail(format!("{key}: {e}")),
+        };
+    let chart_fs: &dyn Fs = match &overlay {
+        Some(layered) => layered,
+        None => chart_fs,
     };
     match helmrelease::render_release(
         helm.as_ref(),

@@ -72,6 +72,38 @@ pub struct Index {
     pub entries: HashMap<String, Vec<IndexEntry>>,
 }
 
+/// The part of an `index.yaml` entry capstan reads (other fields are skipped).
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    #[serde(default)]
+    version: Option<Value>,
+    #[serde(default)]
+    urls: Option<Vec<String>>,
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawIndex {
+    #[serde(default)]
+    entries: Option<HashMap<String, Option<Vec<RawEntry>>>>,
+}
+
+/// Parser limits for an index: public repositories publish indexes of tens of megabytes (far
+/// past the limits for repository manifests), bounded here by [`MAX_INDEX_BYTES`]; alias
+/// expansion keeps the parser's defaults.
+fn index_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    let mut budget = options.budget.clone().unwrap_or_default();
+    budget.max_nodes = 50_000_000;
+    budget.max_events = 100_000_000;
+    budget.max_total_scalar_bytes = MAX_INDEX_BYTES as usize;
+    budget.max_reader_input_bytes = Some(MAX_INDEX_BYTES as usize + 1);
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    options
+}
+
 impl Index {
     /// Reads an `index.yaml` fetched from `url`.
     pub fn parse(url: &str, text: &str) -> Result<Index, ChartError> {
@@ -79,57 +111,35 @@ impl Index {
             url: url.to_owned(),
             message,
         };
-        let document = capstan_core::yaml::parse_documents(text)
-            .map_err(|e| fail(format!("does not parse: {e}")))?
-            .into_iter()
-            .next()
-            .unwrap_or(Value::Null);
-        let Some(entries) = document.get("entries").and_then(Value::as_object) else {
+        let raw: RawIndex = serde_saphyr::from_str_with_options(text, index_options())
+            .map_err(|e| fail(format!("does not parse: {e}")))?;
+        let Some(entries) = raw.entries else {
             return Err(fail(
                 "no `entries` map (not a Helm repository index)".into(),
             ));
         };
         let mut index = Index {
             url: url.to_owned(),
-            entries: HashMap::new(),
+            entries: HashMap::with_capacity(entries.len()),
         };
         for (chart, versions) in entries {
             let list = versions
-                .as_array()
-                .map(|versions| {
-                    versions
-                        .iter()
-                        .filter_map(|v| {
-                            let version = match v.get("version")? {
-                                Value::String(s) => s.clone(),
-                                Value::Number(n) => n.to_string(),
-                                _ => return None,
-                            };
-                            let urls = v
-                                .get("urls")
-                                .and_then(Value::as_array)
-                                .map(|u| {
-                                    u.iter()
-                                        .filter_map(Value::as_str)
-                                        .map(str::to_owned)
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            let digest = v
-                                .get("digest")
-                                .and_then(Value::as_str)
-                                .filter(|d| !d.is_empty())
-                                .map(str::to_owned);
-                            Some(IndexEntry {
-                                version,
-                                urls,
-                                digest,
-                            })
-                        })
-                        .collect()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| {
+                    let version = match v.version? {
+                        Value::String(s) => s,
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
+                    };
+                    Some(IndexEntry {
+                        version,
+                        urls: v.urls.unwrap_or_default(),
+                        digest: v.digest.filter(|d| !d.is_empty()),
+                    })
                 })
-                .unwrap_or_default();
-            index.entries.insert(chart.clone(), list);
+                .collect();
+            index.entries.insert(chart, list);
         }
         Ok(index)
     }
@@ -260,6 +270,20 @@ fn host_of(url: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// True for `localhost`, `127.0.0.0/8` and `[::1]` URLs.
+fn is_loopback(url: &str) -> bool {
+    let host = host_of(url);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An HTTP client for chart repositories.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -294,13 +318,17 @@ impl Client {
             url: url.to_owned(),
             message,
         };
-        let mut request = self
+        let mut config = self
             .agent
             .get(url)
             .config()
             .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(15))))
-            .build();
+            .timeout_connect(Some(timeout.min(Duration::from_secs(15))));
+        if is_loopback(url) {
+            // As Go's ProxyFromEnvironment: requests to the local machine are never proxied.
+            config = config.proxy(None);
+        }
+        let mut request = config.build();
         if let Some((user, password)) = auth {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -462,6 +490,15 @@ mod tests {
             assert_eq!(chart_url(repo, reference), want, "{repo} + {reference}");
         }
         assert_eq!(host_of("https://u:p@A.io:8443/x"), "a.io:8443");
+        for (url, loopback) in [
+            ("http://127.0.0.1:8080/x", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:80/", true),
+            ("https://charts.example.com", false),
+            ("http://10.0.0.1", false),
+        ] {
+            assert_eq!(is_loopback(url), loopback, "{url}");
+        }
     }
 
     #[test]
@@ -493,5 +530,22 @@ mod tests {
         ));
         assert!(Index::parse("u", "kind: ConfigMap").is_err());
         assert!(Index::parse("u", "entries: [").is_err());
+    }
+
+    #[test]
+    fn reads_indexes_larger_than_a_manifest_may_be() {
+        // ~300k YAML nodes: past the parser's default budget for repository files.
+        let mut text = String::from("apiVersion: v1\nentries:\n");
+        for chart in 0..100 {
+            text.push_str(&format!("  c{chart}:\n"));
+            for v in 0..300 {
+                text.push_str(&format!(
+                    "  - {{version: 1.{v}.0, digest: d, urls: [c{chart}-1.{v}.0.tgz], name: c{chart}}}\n"
+                ));
+            }
+        }
+        let index = Index::parse("u", &text).unwrap();
+        assert_eq!(index.entries.len(), 100);
+        assert_eq!(index.find("c7", "~1.42").unwrap().version, "1.42.0");
     }
 }
