@@ -31,14 +31,40 @@ enum Piece {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
     pieces: Option<Vec<Piece>>,
+    /// A cheaper test for the common shapes (`name`, `*.ext`, `prefix*`).
+    shortcut: Shortcut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shortcut {
+    None,
+    Exact(Vec<u8>),
+    Suffix(Vec<u8>),
+    Prefix(Vec<u8>),
+}
+
+fn literal_bytes(pieces: &[Piece]) -> Option<Vec<u8>> {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Literal(b) => Some(*b),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Glob {
     /// Compiles `pattern`; a malformed one compiles to a glob that matches nothing.
     pub fn new(pattern: &[u8]) -> Glob {
-        Glob {
-            pieces: compile(pattern),
+        let pieces = compile(pattern);
+        let shortcut = match pieces.as_deref() {
+            Some([Piece::Star, rest @ ..]) => literal_bytes(rest).map(Shortcut::Suffix),
+            Some([rest @ .., Piece::Star]) => literal_bytes(rest).map(Shortcut::Prefix),
+            Some(all) => literal_bytes(all).map(Shortcut::Exact),
+            None => None,
         }
+        .unwrap_or(Shortcut::None);
+        Glob { pieces, shortcut }
     }
 
     /// True when the pattern was well formed.
@@ -49,6 +75,12 @@ impl Glob {
 
     /// True when the whole of `candidate` matches.
     pub fn matches(&self, candidate: &[u8]) -> bool {
+        match &self.shortcut {
+            Shortcut::Exact(bytes) => return candidate == bytes.as_slice(),
+            Shortcut::Suffix(bytes) => return candidate.ends_with(bytes),
+            Shortcut::Prefix(bytes) => return candidate.starts_with(bytes),
+            Shortcut::None => {}
+        }
         let Some(pieces) = &self.pieces else {
             return false;
         };

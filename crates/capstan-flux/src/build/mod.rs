@@ -39,7 +39,7 @@ use crate::helm::HelmRenderer;
 use crate::model::{FluxKind, FluxObject, ObjectKey};
 use crate::sops::Keys;
 use crate::source::SourceStatus;
-use crate::source::ignore::{IgnoreError, IgnoringFs, SourceIgnore, parse_rules};
+use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
@@ -172,8 +172,6 @@ impl BuildReport {
 pub enum BuildError {
     #[error(transparent)]
     Discovery(#[from] discovery::DiscoveryError),
-    #[error("reading the repository's ignore rules: {0}")]
-    SourceIgnore(#[from] IgnoreError),
 }
 
 /// Discovers and builds everything under `path`.
@@ -185,12 +183,12 @@ pub fn build_all(
     let renderer = discovery::default_renderer();
     let discovery = discovery::discover(fs, path, renderer.as_ref(), &options.discovery)?;
     // Builds read the repository as source-controller archives it.
-    let ignore = SourceIgnore::scan(fs, &discovery.root)?;
+    let ignore = &discovery.ignore;
     let artifact = IgnoringFs::new(fs, &discovery.root, Arc::new(ignore.rules_for(None)));
     let views = ArtifactViews {
         artifact: &artifact,
         checkout: fs,
-        ignore: &ignore,
+        ignore,
     };
     let fs: &dyn Fs = &artifact;
     let mut report = BuildReport {

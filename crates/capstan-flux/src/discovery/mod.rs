@@ -147,6 +147,9 @@ pub struct Discovery {
     pub clusters: Vec<Cluster>,
     /// Findings that belong to no cluster (e.g. an entry point that does not read).
     pub diagnostics: Vec<Diagnostic>,
+    /// The repository's `.sourceignore` rules (builds read the same artifact discovery did).
+    #[serde(skip)]
+    pub ignore: SourceIgnore,
 }
 
 impl Discovery {
@@ -271,29 +274,49 @@ pub fn discover(
         return Err(DiscoveryError::NotADirectory(path.to_path_buf()));
     }
     let path = capstan_core::fs::normalize(path);
-    let plan = {
-        let mut cache = RenderCache::new(fs, renderer);
-        roots::plan(fs, &path, &mut cache, options)
-    };
-    // From here on the repository is seen as source-controller's artifact of it.
+    // The repository is seen as source-controller's artifact of it. The root is usually the
+    // path given; when the entry points show it is higher up, the rules are read again from there
+    // (and the renders made while finding the entry points are not reused).
+    let ignore = SourceIgnore::scan(fs, &path)?;
+    let artifact = IgnoringFs::new(fs, &path, Arc::new(ignore.rules_for(None)));
+    let mut cache = RenderCache::new(&artifact, renderer);
+    let plan = roots::plan(&artifact, &path, &mut cache, options);
+    if plan.root == path {
+        let views = cluster::Views {
+            artifact: &artifact,
+            checkout: fs,
+            ignore: &ignore,
+        };
+        return Ok(walk_clusters(&views, plan, &mut cache, options));
+    }
     let ignore = SourceIgnore::scan(fs, &plan.root)?;
     let artifact = IgnoringFs::new(fs, &plan.root, Arc::new(ignore.rules_for(None)));
     let mut cache = RenderCache::new(&artifact, renderer);
-    let mut discovery = Discovery {
-        root: plan.root.clone(),
-        clusters: Vec::new(),
-        diagnostics: plan.diagnostics,
-    };
     let views = cluster::Views {
         artifact: &artifact,
         checkout: fs,
         ignore: &ignore,
     };
+    Ok(walk_clusters(&views, plan, &mut cache, options))
+}
+
+fn walk_clusters(
+    views: &cluster::Views<'_>,
+    plan: roots::Plan,
+    cache: &mut RenderCache<'_>,
+    options: &Options,
+) -> Discovery {
+    let mut discovery = Discovery {
+        root: plan.root.clone(),
+        clusters: Vec::new(),
+        diagnostics: plan.diagnostics,
+        ignore: views.ignore.clone(),
+    };
     for entry in plan.clusters {
-        let cluster = cluster::walk(&views, &plan.root, &mut cache, entry, options);
+        let cluster = cluster::walk(views, &plan.root, cache, entry, options);
         discovery.clusters.push(cluster);
     }
-    Ok(discovery)
+    discovery
 }
 
 /// True when `path` (normalised) lies inside `root` (normalised).

@@ -74,7 +74,7 @@ pub struct IgnoreError {
 }
 
 /// One step of a rule that contains `/`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
     /// An empty component (a leading `/`, or `//`): ends a `**` run.
     Empty,
@@ -86,7 +86,7 @@ enum Step {
     Component(Glob),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Shape {
     /// No `/`: matches any component.
     Name(Glob),
@@ -95,7 +95,7 @@ enum Shape {
 }
 
 /// One ignore rule with the directory it is scoped to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     scope: Vec<String>,
     shape: Shape,
@@ -207,7 +207,7 @@ pub fn parse_rules(text: &str, scope: &[String]) -> Vec<Rule> {
 }
 
 /// The `.sourceignore` rules of a repository, read once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceIgnore {
     file_rules: Vec<Rule>,
 }
@@ -316,39 +316,37 @@ impl<'a> IgnoringFs<'a> {
         }
     }
 
-    /// The components of `path` below the root; `None` outside the root (left alone).
-    fn components(&self, path: &Path) -> Option<Vec<String>> {
+    /// Whether `path` lies below the root and the rules exclude it.
+    fn excluded(&self, path: &Path, is_dir: bool) -> bool {
         let path = normalize(path);
         let relative = if self.root == Path::new(".") && path.is_relative() {
             path.as_path()
         } else if let Ok(relative) = path.strip_prefix(&self.root) {
             relative
-        } else {
-            path.strip_prefix(self.real_root.as_deref()?).ok()?
-        };
-        Some(
+        } else if let Some(relative) = self
+            .real_root
+            .as_deref()
+            .and_then(|real| path.strip_prefix(real).ok())
+        {
             relative
-                .components()
-                .filter_map(|c| match c {
-                    Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-                    _ => None,
-                })
-                .collect(),
-        )
-    }
-
-    fn excluded(&self, path: &Path, is_dir: bool) -> bool {
-        match self.components(path) {
-            Some(parts) if !parts.is_empty() => {
-                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-                self.rules.excludes(&parts, is_dir)
+        } else {
+            return false;
+        };
+        let mut parts: Vec<&str> = Vec::with_capacity(8);
+        for component in relative.components() {
+            if let Component::Normal(name) = component {
+                match name.to_str() {
+                    Some(name) => parts.push(name),
+                    // Not UTF-8: no rule text can name it.
+                    None => return false,
+                }
             }
-            _ => false,
         }
+        !parts.is_empty() && self.rules.excludes(&parts, is_dir)
     }
 
     fn file_visible(&self, path: &Path) -> bool {
-        self.inner.is_file(path) && !self.excluded(path, false)
+        !self.excluded(path, false) && self.inner.is_file(path)
     }
 
     fn dir_visible(&self, path: &Path) -> bool {
@@ -394,7 +392,8 @@ impl<'a> IgnoringFs<'a> {
 
 impl Fs for IgnoringFs<'_> {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        if self.inner.is_file(path) && self.excluded(path, false) {
+        // Only files are read, so the file verdict is the one that counts.
+        if self.excluded(path, false) {
             return Err(Self::not_found(path));
         }
         self.inner.read(path)
@@ -416,17 +415,25 @@ impl Fs for IgnoringFs<'_> {
         Ok(entries
             .into_iter()
             .filter(|entry| {
-                if self.inner.is_dir(entry) {
-                    self.dir_visible(entry)
-                } else {
-                    !self.excluded(entry, false)
+                // Only look at what the entry is when the verdict depends on it.
+                match (self.excluded(entry, false), self.excluded(entry, true)) {
+                    (false, false) => true,
+                    (true, true) if !self.rules.has_inclusions => false,
+                    (as_file, _) => {
+                        if self.inner.is_dir(entry) {
+                            self.dir_visible(entry)
+                        } else {
+                            !as_file
+                        }
+                    }
                 }
             })
             .collect())
     }
 
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        if self.inner.exists(path) && !self.exists(path) {
+        let maybe_hidden = self.excluded(path, false) || self.excluded(path, true);
+        if maybe_hidden && self.inner.exists(path) && !self.exists(path) {
             return Err(Self::not_found(path));
         }
         self.inner.canonicalize(path)

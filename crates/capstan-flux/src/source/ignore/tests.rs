@@ -208,3 +208,52 @@ fn unreadable_sourceignore_is_an_error_naming_it() {
     let err = SourceIgnore::scan(&fs, Path::new(".")).unwrap_err();
     assert!(err.to_string().contains(".sourceignore"), "{err}");
 }
+
+#[test]
+fn later_rules_win_subdirectories_then_spec_ignore() {
+    let fs = MemFs::from_files([
+        (".sourceignore", "*.yaml\n"),
+        ("apps/.sourceignore", "!keep.yaml\n"),
+        ("apps/keep.yaml", "a"),
+        ("apps/drop.yaml", "b"),
+        ("keep.yaml", "c"),
+        ("z/.sourceignore", "!*.yaml\n"),
+        ("z/late.yaml", "d"),
+    ]);
+    let scan = SourceIgnore::scan(&fs, Path::new(".")).unwrap();
+    let files_only = scan.rules_for(None);
+    let excluded = |rules: &IgnoreRules, p: &str| rules.excludes(&split(p), false);
+    assert!(
+        !excluded(&files_only, "apps/keep.yaml"),
+        "apps/.sourceignore comes after the root's"
+    );
+    assert!(excluded(&files_only, "apps/drop.yaml"));
+    assert!(
+        excluded(&files_only, "keep.yaml"),
+        "apps/ rules are scoped to apps/"
+    );
+    assert!(!excluded(&files_only, "z/late.yaml"));
+    // spec.ignore comes after every .sourceignore.
+    let with_spec = scan.rules_for(Some("apps/keep.yaml\nz/\n"));
+    assert!(excluded(&with_spec, "apps/keep.yaml"));
+    assert!(excluded(&with_spec, "z/late.yaml"));
+}
+
+#[test]
+fn paths_outside_the_root_are_left_alone() {
+    let fs = MemFs::from_files([("repo/a.png", "x"), ("cache/b.png", "y")]);
+    let rules = SourceIgnore::default().rules_for(None);
+    let view = IgnoringFs::new(&fs, Path::new("repo"), Arc::new(rules));
+    assert!(
+        !view.is_file(Path::new("repo/a.png")),
+        "a default exclusion"
+    );
+    assert!(
+        view.is_file(Path::new("cache/b.png")),
+        "not in the repository"
+    );
+    assert!(
+        view.is_dir(Path::new("repo")),
+        "the root itself is never excluded"
+    );
+}
