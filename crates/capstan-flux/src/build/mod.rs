@@ -659,6 +659,7 @@ fn build_cluster_releases(
     index: &ObjectIndex,
     options: &BuildOptions,
 ) -> Vec<BuildResult> {
+    prefetch_charts(fs, root, cluster, kustomizations, index, options);
     cluster
         .helm_releases
         .par_iter()
@@ -666,27 +667,7 @@ fn build_cluster_releases(
             let key = &hr.found.key;
             let mut result =
                 BuildResult::new(key.clone(), &cluster.name, hr.found.origin.parent.clone());
-            // The release as its Kustomization emits it (after substitution), else as discovered.
-            let release = hr
-                .found
-                .origin
-                .parent
-                .as_ref()
-                .and_then(|p| kustomizations.iter().find(|k| &k.key == p))
-                .and_then(|k| {
-                    k.objects.iter().find(|o| {
-                        o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
-                            && o.object.pointer("/metadata/name").and_then(Value::as_str)
-                                == Some(key.name.as_str())
-                            && o.object
-                                .pointer("/metadata/namespace")
-                                .and_then(Value::as_str)
-                                .unwrap_or(&key.namespace)
-                                == key.namespace
-                    })
-                })
-                .map(|o| o.object.clone())
-                .unwrap_or_else(|| hr.found.raw.clone());
+            let release = release_as_applied(hr, kustomizations);
             let keys: HashMap<&ObjectKey, usize> = cluster
                 .kustomizations
                 .iter()
@@ -705,13 +686,7 @@ fn build_cluster_releases(
             } else if !options.render_helm_releases {
                 result.status = Status::Skipped;
             } else {
-                let source = hr.source.as_ref().and_then(|status| match status {
-                    crate::source::SourceStatus::Remote { source }
-                    | crate::source::SourceStatus::Local { source, .. } => {
-                        source_object(cluster, kustomizations, source)
-                    }
-                    _ => None,
-                });
+                let source = release_source(hr, cluster, kustomizations);
                 render_one(
                     fs,
                     root,
@@ -729,6 +704,120 @@ fn build_cluster_releases(
             result
         })
         .collect()
+}
+
+/// The release as its Kustomization emits it (after substitution), else as discovered.
+fn release_as_applied(
+    hr: &crate::discovery::DiscoveredHelmRelease,
+    kustomizations: &[BuildResult],
+) -> Value {
+    let key = &hr.found.key;
+    hr.found
+        .origin
+        .parent
+        .as_ref()
+        .and_then(|p| kustomizations.iter().find(|k| &k.key == p))
+        .and_then(|k| {
+            k.objects.iter().find(|o| {
+                o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
+                    && o.object.pointer("/metadata/name").and_then(Value::as_str)
+                        == Some(key.name.as_str())
+                    && o.object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&key.namespace)
+                        == key.namespace
+            })
+        })
+        .map(|o| o.object.clone())
+        .unwrap_or_else(|| hr.found.raw.clone())
+}
+
+/// The object of the source a release's chart comes from.
+fn release_source(
+    hr: &crate::discovery::DiscoveredHelmRelease,
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+) -> Option<Value> {
+    hr.source.as_ref().and_then(|status| match status {
+        crate::source::SourceStatus::Remote { source }
+        | crate::source::SourceStatus::Local { source, .. } => {
+            source_object(cluster, kustomizations, source)
+        }
+        _ => None,
+    })
+}
+
+/// At most this many charts are fetched at once.
+const PREFETCH_THREADS: usize = 8;
+
+/// Fetching waits on the network, not the CPU: the remote charts of a cluster's releases are
+/// fetched ahead of rendering on up to [`PREFETCH_THREADS`] threads (each chart once, however
+/// many releases share it), so rendering — as parallel as the CPUs — finds them loaded. Errors
+/// are kept by the fetcher and reported when the release renders.
+fn prefetch_charts(
+    fs: &dyn Fs,
+    root: &Path,
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+    index: &ObjectIndex,
+    options: &BuildOptions,
+) {
+    let Some(charts) = options.charts.as_deref() else {
+        return;
+    };
+    if charts.is_offline() || !options.render_helm_releases {
+        return;
+    }
+    let keys: HashMap<&ObjectKey, usize> = cluster
+        .kustomizations
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (&k.found.key, i))
+        .collect();
+    let work: Vec<(Value, Option<Value>)> = cluster
+        .helm_releases
+        .iter()
+        .filter(|hr| !hr.source.as_ref().is_some_and(|s| s.is_local()))
+        .filter(|hr| suspended_ancestor(cluster, &keys, hr.found.origin.parent.as_ref()).is_none())
+        .map(|hr| {
+            (
+                release_as_applied(hr, kustomizations),
+                release_source(hr, cluster, kustomizations),
+            )
+        })
+        .filter(|(release, _)| {
+            release.pointer("/spec/suspend").and_then(Value::as_bool) != Some(true)
+        })
+        .collect();
+    if work.len() < 2 {
+        return;
+    }
+    let Ok(pool) = rayon::ThreadPoolBuilder::new()
+        .num_threads(PREFETCH_THREADS.min(work.len()))
+        .build()
+    else {
+        return;
+    };
+    pool.install(|| {
+        work.par_iter().for_each(|(release, source)| {
+            let secret = |namespace: &str, name: &str| {
+                index
+                    .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
+                    .cloned()
+            };
+            let context = helmrelease::ChartContext {
+                fs,
+                root,
+                source_is_local: false,
+                source: source.as_ref(),
+                secret: &secret,
+                charts: Some(charts),
+            };
+            // Only the side effect counts here: the fetcher keeps the chart (or the error).
+            let _ = helmrelease::locate_chart(&context, release);
+        })
+    });
 }
 
 /// A source object as the cluster's Kustomizations render it (after substitution), else as
