@@ -13,6 +13,41 @@ use capstan_core::{MemFs, Value};
 pub const MAX_ENTRIES: usize = 20_000;
 /// At most this many bytes unpacked from one archive.
 pub const MAX_UNPACKED_BYTES: u64 = 200 * 1024 * 1024;
+/// At most this many bytes decompressed from one archive: the files plus room for headers and
+/// the entries that are skipped (directories, PAX/GNU records, top-level files). Without it a
+/// gzip bomb in a skipped entry would cost unbounded time, and one in a GNU long-name record
+/// (which `tar` reads whole into memory) unbounded memory.
+pub const MAX_DECOMPRESSED_BYTES: u64 = MAX_UNPACKED_BYTES + 64 * 1024 * 1024;
+
+/// A reader that fails, rather than ends, past `left` bytes (`Read::take` would end quietly and
+/// the archive would read as truncated).
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // One byte more tells a stream that is exactly at the bound from one past it.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(format!(
+                    "decompresses to more than {} bytes",
+                    self.limit
+                ))),
+            };
+        }
+        let room = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..room])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
 
 /// A chart unpacked into `fs` under `dir`, with the name and version its `Chart.yaml` gives.
 #[derive(Debug)]
@@ -31,9 +66,22 @@ pub fn unpack(
     dir_name: &str,
     expect: Option<(&str, &str)>,
 ) -> Result<Unpacked, String> {
+    unpack_bounded(archive, dir_name, expect, MAX_DECOMPRESSED_BYTES)
+}
+
+fn unpack_bounded(
+    archive: &[u8],
+    dir_name: &str,
+    expect: Option<(&str, &str)>,
+    limit: u64,
+) -> Result<Unpacked, String> {
     let fs = MemFs::new();
     let dir = PathBuf::from(dir_name);
-    let gzip = flate2::read::GzDecoder::new(archive);
+    let gzip = Bounded {
+        inner: flate2::read::GzDecoder::new(archive),
+        left: limit,
+        limit,
+    };
     let mut tar = tar::Archive::new(gzip);
     let entries = tar
         .entries()
@@ -230,6 +278,46 @@ pub(crate) mod tests {
         let archive = builder.into_inner().unwrap().finish().unwrap();
         let err = unpack(&archive, "web", Some(("web", "1.0.0"))).unwrap_err();
         assert!(err.contains("links are not allowed"), "{err}");
+    }
+
+    #[test]
+    fn decompression_is_bounded_even_in_skipped_and_metadata_entries() {
+        // A GNU long-name record is read whole into memory by `tar`, and a directory's or a
+        // top-level file's data is skipped by decompressing it: both count against the bound.
+        let bomb = |kind: tar::EntryType, name: &str| {
+            let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            ));
+            let zeros = vec![0u8; 2 << 20];
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(zeros.len() as u64);
+            header.set_path(name).unwrap();
+            header.set_cksum();
+            builder.append(&header, zeros.as_slice()).unwrap();
+            builder.into_inner().unwrap().finish().unwrap()
+        };
+        for archive in [
+            bomb(tar::EntryType::GNULongName, "././@LongLink"),
+            bomb(tar::EntryType::Directory, "web/d/"),
+            bomb(tar::EntryType::Regular, "top-level-file"),
+        ] {
+            let err = unpack_bounded(&archive, "web", None, 1 << 20).unwrap_err();
+            assert!(
+                err.contains("decompresses to more than 1048576 bytes"),
+                "{err}"
+            );
+        }
+        // A chart that decompresses to exactly the bound is fine.
+        let small = tgz(&[(
+            "web/Chart.yaml",
+            b"apiVersion: v2\nname: web\nversion: 1.0.0\n",
+        )]);
+        let whole = flate2::read::GzDecoder::new(small.as_slice())
+            .bytes()
+            .count() as u64;
+        assert!(unpack_bounded(&small, "web", None, whole).is_ok());
     }
 
     #[test]

@@ -27,6 +27,12 @@ pub const MAX_INDEX: i64 = 65536;
 /// The deepest map nesting `--set` accepts in one path.
 pub const MAX_DEPTH: usize = 30;
 
+/// The deepest nesting of maps and lists together (`a[0].b[0][1]…`) accepted in one path. Helm
+/// bounds map keys only ([`MAX_DEPTH`] per run of `.`); capstan bounds every level, so a hostile
+/// path (`a[0].a[0]…`, `a[0][0]…`) cannot exhaust the stack of the parser, or of every walk of
+/// the values after it.
+pub const MAX_NESTING: usize = 100;
+
 /// Why a value could not be set; the text follows Helm's parser.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -72,6 +78,7 @@ pub fn apply(values: &mut Map, text: &str, typing: Typing) -> Result<(), SetErro
         chars: text.chars().collect(),
         pos: 0,
         typing,
+        nesting: 0,
     };
     loop {
         match reader.assignment(values, 0)? {
@@ -101,6 +108,8 @@ struct Reader {
     chars: Vec<char>,
     pos: usize,
     typing: Typing,
+    /// How many `assignment`/`list_item` calls are open.
+    nesting: usize,
 }
 
 fn fail<T>(message: impl Into<String>) -> Result<T, SetError> {
@@ -224,8 +233,28 @@ impl Reader {
         }
     }
 
+    /// Runs one level of the path, bounded by [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        level: impl FnOnce(&mut Self) -> Result<T, SetError>,
+    ) -> Result<T, SetError> {
+        if self.nesting >= MAX_NESTING {
+            return fail(format!(
+                "the path nests maps and lists more than {MAX_NESTING} levels deep"
+            ));
+        }
+        self.nesting += 1;
+        let result = level(self);
+        self.nesting -= 1;
+        result
+    }
+
     /// One `key…=value` into `map`.
     fn assignment(&mut self, map: &mut Map, depth: usize) -> Result<Flow, SetError> {
+        self.nested(|reader| reader.assignment_level(map, depth))
+    }
+
+    fn assignment_level(&mut self, map: &mut Map, depth: usize) -> Result<Flow, SetError> {
         let (key, stop) = self.until(&['=', '[', ',', '.']);
         match stop {
             None if key.is_empty() => Ok(Flow::End),
@@ -300,6 +329,15 @@ impl Reader {
 
     /// What follows `name[index]`: `=value`, another `[i]`, or `.key…`.
     fn list_item(
+        &mut self,
+        list: &mut Vec<Value>,
+        index: i64,
+        depth: usize,
+    ) -> Result<Flow, SetError> {
+        self.nested(|reader| reader.list_item_level(list, index, depth))
+    }
+
+    fn list_item_level(
         &mut self,
         list: &mut Vec<Value>,
         index: i64,

@@ -25,7 +25,7 @@
 //! wider than the controller's letters-and-decimal-digits (it only changes which error a
 //! malformed expression reports).
 
-use super::operators::{Operator, OperatorFailure};
+use super::operators::{MAX_VALUE_BYTES, Operator, OperatorFailure};
 use crate::glob::decode_char;
 
 /// A malformed expression. The messages are the controller's, so they can be searched for.
@@ -72,6 +72,14 @@ pub enum ExpandError {
         name: String,
         offset: i64,
         length: i64,
+        line: usize,
+    },
+    #[error(
+        "`${{{name}…}}` expands to more than {limit} bytes (nested `${{var//old/new}}` replacements multiply lengths) (line {line})"
+    )]
+    TooLarge {
+        name: String,
+        limit: usize,
         line: usize,
     },
 }
@@ -454,10 +462,24 @@ impl Expander<'_> {
                             line,
                         }
                     }
+                    OperatorFailure::TooLarge => ExpandError::TooLarge {
+                        name: name.to_owned(),
+                        limit: MAX_VALUE_BYTES,
+                        line,
+                    },
                 });
             }
             Vec::new()
         });
+        // Many large values side by side are bounded too: the text they build is.
+        let building = self.open.last().map_or(self.out.len(), |p| p.current.len());
+        if building + result.len() > MAX_VALUE_BYTES {
+            return Err(ExpandError::TooLarge {
+                name: name.to_owned(),
+                limit: MAX_VALUE_BYTES,
+                line: self.line_and_column(start).0,
+            });
+        }
         match self.open.last_mut() {
             Some(parent) => {
                 parent.current.extend_from_slice(&result);

@@ -40,7 +40,13 @@ pub enum OperatorFailure {
     Unset,
     /// `${var:offset:length}` whose end falls before its start: the controller crashes on it.
     SubstringRange { offset: i64, length: i64 },
+    /// The value would be longer than [`MAX_VALUE_BYTES`] (nested `${var//old/new}` replacements
+    /// multiply lengths, so a few hundred bytes of text could ask for terabytes).
+    TooLarge,
 }
+
+/// The longest value an expression may produce, and the longest expanded text.
+pub const MAX_VALUE_BYTES: usize = 64 << 20;
 
 impl Operator {
     /// True for the operators that stand in for an unset variable.
@@ -84,7 +90,7 @@ impl Operator {
                 None => value,
             },
             Operator::Replace { every } => match first {
-                Some(old) => replace(&value, old, second.unwrap_or_default(), every),
+                Some(old) => return replace(&value, old, second.unwrap_or_default(), every),
                 None => value,
             },
             Operator::ReplacePrefix => match (first, second) {
@@ -212,33 +218,41 @@ fn trim_prefix(value: &[u8], glob: &Glob, longest: bool) -> Vec<u8> {
 }
 
 /// Plain-text replacement of the first or every occurrence of `old`. An empty `old` occurs
-/// before every character and at the end.
-fn replace(value: &[u8], old: &[u8], new: &[u8], every: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len());
+/// before every character and at the end. Fails rather than build more than
+/// [`MAX_VALUE_BYTES`].
+fn replace(value: &[u8], old: &[u8], new: &[u8], every: bool) -> Result<Vec<u8>, OperatorFailure> {
+    let mut out = Vec::with_capacity(value.len().min(MAX_VALUE_BYTES));
+    let push = |out: &mut Vec<u8>, bytes: &[u8]| {
+        if out.len() + bytes.len() > MAX_VALUE_BYTES {
+            return Err(OperatorFailure::TooLarge);
+        }
+        out.extend_from_slice(bytes);
+        Ok(())
+    };
     if old.is_empty() {
-        out.extend_from_slice(new);
+        push(&mut out, new)?;
         if !every {
-            out.extend_from_slice(value);
-            return out;
+            push(&mut out, value)?;
+            return Ok(out);
         }
         let mut rest = value;
         while !rest.is_empty() {
             let width = decode_char(rest).1;
-            out.extend_from_slice(&rest[..width]);
-            out.extend_from_slice(new);
+            push(&mut out, &rest[..width])?;
+            push(&mut out, new)?;
             rest = &rest[width..];
         }
-        return out;
+        return Ok(out);
     }
     let mut rest = value;
     while let Some(at) = rest.windows(old.len()).position(|w| w == old) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(new);
+        push(&mut out, &rest[..at])?;
+        push(&mut out, new)?;
         rest = &rest[at + old.len()..];
         if !every {
             break;
         }
     }
-    out.extend_from_slice(rest);
-    out
+    push(&mut out, rest)?;
+    Ok(out)
 }
