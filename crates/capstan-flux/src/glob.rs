@@ -126,6 +126,97 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// For every prefix length `0..=candidate.len()`, whether the whole pattern matches that
+    /// prefix. One forward pass over the candidate, tracking which pieces are reachable at each
+    /// offset, costs O(length × pieces); calling [`Glob::matches`] on every prefix would cost
+    /// O(length²) and more (the trimming operators need every prefix).
+    pub fn matching_prefixes(&self, candidate: &[u8]) -> Vec<bool> {
+        let n = candidate.len();
+        let mut out = vec![false; n + 1];
+        let Some(pieces) = &self.pieces else {
+            return out;
+        };
+        let p = pieces.len();
+        // A piece consumes at most 4 bytes, so offsets `pos..pos + 4` are all that is pending.
+        const RING: usize = 5;
+        let mut ring = vec![vec![false; p + 1]; RING];
+        let mut cut: Vec<Option<bool>> = vec![None; n + 1];
+        ring[0][0] = true;
+        for pos in 0..=n {
+            let row = pos % RING;
+            for i in 0..p {
+                if ring[row][i] && pieces[i] == Piece::Star {
+                    ring[row][i + 1] = true;
+                }
+            }
+            out[pos] = cut.get(pos).copied().flatten().unwrap_or(ring[row][p]);
+            if pos < n {
+                // A prefix ending inside this character reads its bytes as U+FFFD of width 1
+                // each, from the same state.
+                let width = decode_char(&candidate[pos..]).1;
+                let mut state = ring[row].clone();
+                for k in 1..width {
+                    state = cut_step(pieces, &state, candidate[pos + k - 1]);
+                    cut[pos + k] = Some(state[p]);
+                }
+            }
+            for i in 0..p {
+                if !ring[row][i] || pos == n {
+                    continue;
+                }
+                let step = match &pieces[i] {
+                    // A star swallows one more byte and stays.
+                    Piece::Star => Some((pos + 1, i)),
+                    Piece::AnyChar => Some((pos + decode_char(&candidate[pos..]).1, i + 1)),
+                    Piece::Literal(b) => (candidate[pos] == *b).then_some((pos + 1, i + 1)),
+                    Piece::Class { negated, ranges } => {
+                        let (c, width) = decode_char(&candidate[pos..]);
+                        let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                        (inside != *negated).then_some((pos + width, i + 1))
+                    }
+                };
+                if let Some((to, piece)) = step {
+                    ring[to % RING][piece] = true;
+                }
+            }
+            ring[row].fill(false);
+        }
+        out
+    }
+}
+
+/// The pieces reachable after one lone byte at the end of a candidate, from `state`.
+fn cut_step(pieces: &[Piece], state: &[bool], byte: u8) -> Vec<bool> {
+    let mut next = vec![false; state.len()];
+    for (i, piece) in pieces.iter().enumerate() {
+        if !state[i] {
+            continue;
+        }
+        let advances = match piece {
+            Piece::Star => {
+                next[i] = true;
+                false
+            }
+            Piece::AnyChar => true,
+            Piece::Literal(b) => *b == byte,
+            Piece::Class { negated, ranges } => {
+                let c = char::REPLACEMENT_CHARACTER;
+                ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+            }
+        };
+        if advances {
+            next[i + 1] = true;
+        }
+    }
+    for i in 0..pieces.len() {
+        if next[i] && pieces[i] == Piece::Star {
+            next[i + 1] = true;
+        }
+    }
+    next
+}
+
 /// Decodes the character at the start of `bytes`; an invalid or truncated sequence is one
 /// U+FFFD of width 1, an empty input U+FFFD of width 0.
 pub fn decode_char(bytes: &[u8]) -> (char, usize) {
@@ -218,7 +309,36 @@ fn class_member(pattern: &[u8], mut i: usize) -> Option<(char, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The one-pass prefix table agrees with matching each prefix on its own.
+        #[test]
+        fn matching_prefixes_agrees_with_matches(
+            pattern in prop::collection::vec(prop::sample::select(&[
+                "*", "?", "a", "b", "[a-b]", "[^a]", "\\*", "é", "[é-ê]", "\\",
+            ][..]), 0..6),
+            candidate in prop::collection::vec(prop::sample::select(&[
+                "a", "b", "*", "é", "ê", "\u{fffd}", "\\",
+            ][..]), 0..10),
+            cut in any::<bool>(),
+        ) {
+            let glob = Glob::new(pattern.concat().as_bytes());
+            let mut candidate = candidate.concat().into_bytes();
+            if cut && !candidate.is_empty() {
+                // An invalid UTF-8 tail.
+                candidate.push(0xc3);
+            }
+            let table = glob.matching_prefixes(&candidate);
+            for (len, matched) in table.iter().enumerate() {
+                prop_assert_eq!(*matched, glob.matches(&candidate[..len]), "prefix {}", len);
+            }
+        }
+    }
 
     #[test]
     fn matching_table() {

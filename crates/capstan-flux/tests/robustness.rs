@@ -493,3 +493,14 @@ fn long_ignore_rules_and_deep_paths() {
     assert!(!rules.excludes(&parts, false));
     let _ = fs.is_file(Path::new("repo/.sourceignore"));
 }
+
+#[test]
+fn trimming_a_long_value_is_one_pass() {
+    // Trying every prefix with its own match was quadratic: 32 KiB took seconds per expression.
+    let value = "x".repeat(200_000) + "y" + &"x".repeat(10);
+    let look = move |name: &str| (name == "v").then(|| value.clone());
+    assert_eq!(expand("${v#*y}", &look).unwrap(), "x".repeat(10));
+    assert_eq!(expand("${v##*x}", &look).unwrap(), "");
+    assert_eq!(expand("${v%%y*}", &look).unwrap(), "x".repeat(200_000));
+    assert_eq!(expand("${v##*z*}", &look).unwrap().len(), 200_011);
+}

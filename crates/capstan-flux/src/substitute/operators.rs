@@ -211,7 +211,8 @@ fn trim_prefix(value: &[u8], glob: &Glob, longest: bool) -> Vec<u8> {
     } else {
         Box::new(1..=value.len())
     };
-    match lengths.find(|&n| glob.matches(&value[..n])) {
+    let matching = glob.matching_prefixes(value);
+    match lengths.find(|&n| matching[n]) {
         Some(n) => value[n..].to_vec(),
         None => value.to_vec(),
     }
