@@ -14,6 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use capstan_core::{Fs, MemFs, Value};
 
+use crate::charts::oci::{self, LayerChoice, OciReference, OciSource};
 use crate::charts::{ChartError, Charts, Credentials, HttpRepository, LoadedChart};
 use crate::helm::values::{ValuesError, merge_values};
 use crate::helm::{HelmError, HelmRenderer, RenderRequest, release_name};
@@ -125,19 +126,27 @@ pub fn locate_chart(
         });
     match (source_kind, chart) {
         // ── OCI ─────────────────────────────────────────────────────────────────────────────
-        // HelmRepository `type: oci` and `spec.chartRef` → OCIRepository: pulled by
-        // `crate::charts::oci` (the OCI client) through `Charts::load(&ChartKey::new(oci_url,
-        // chart, tag_or_digest), Some(layer_digest), url, || pull)`, which gives the cache, the
-        // single fetch per build and the unpacking; offline (`charts.is_offline()`), a range
-        // resolves with `charts.cached_version` and a miss is `charts.offline_miss(..)`. Until
-        // that arm is wired, these charts are reported as not rendered.
-        ("HelmRepository", Some(_)) if is_oci_helm_repository => Ok(ChartLocation::Remote(
-            format!("{} (OCI charts are not fetched yet)", described()),
-        )),
-        ("OCIRepository", _) => Ok(ChartLocation::Remote(format!(
-            "{} (OCI charts are not fetched yet)",
-            described()
-        ))),
+        // HelmRepository `type: oci` and `spec.chartRef` → OCIRepository, pulled by
+        // `crate::charts::oci` through the same cache and offline mode.
+        ("HelmRepository", Some(chart)) if is_oci_helm_repository => {
+            let source = declared(context.source)?;
+            let oci = oci_source(source, "HelmRepository", context.secret)?;
+            Ok(ChartLocation::Fetched(
+                charts.oci_helm_chart(&oci, chart, version)?,
+            ))
+        }
+        ("OCIRepository", _) => {
+            let source = declared(context.source)?;
+            let oci = oci_source(source, "OCIRepository", context.secret)?;
+            let spec: crate::model::OciRepositorySpec =
+                serde_json::from_value(source.get("spec").cloned().unwrap_or_default())
+                    .map_err(|e| source_error(source, "OCIRepository", format!("spec: {e}")))?;
+            let reference = OciReference::from_spec(spec.reference.as_ref());
+            let layer = LayerChoice::from_selector(spec.layer_selector.as_ref());
+            Ok(ChartLocation::Fetched(
+                charts.oci_repository_chart(&oci, &reference, &layer)?,
+            ))
+        }
         // ── HTTP HelmRepository ─────────────────────────────────────────────────────────────
         ("HelmRepository", Some(chart)) => {
             let Some(source) = context.source else {
@@ -167,6 +176,75 @@ fn source_namespace(release: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("default")
         .to_owned()
+}
+
+/// The source object, or the error for a source this repository does not declare.
+fn declared(source: Option<&Value>) -> Result<&Value, HrBuildError> {
+    source.ok_or_else(|| {
+        HrBuildError::Chart(ChartError::Registry {
+            message: "the chart's source is not declared in this repository".into(),
+        })
+    })
+}
+
+fn source_error(source: &Value, kind: &str, message: String) -> HrBuildError {
+    let text = |pointer: &str| source.pointer(pointer).and_then(Value::as_str);
+    HrBuildError::Source {
+        kind: kind.to_owned(),
+        namespace: text("/metadata/namespace").unwrap_or("default").to_owned(),
+        name: text("/metadata/name").unwrap_or("").to_owned(),
+        message,
+    }
+}
+
+/// An OCI source (a HelmRepository of `type: oci` or an OCIRepository) ready to pull from:
+/// plain HTTP when `spec.insecure`, its `spec.timeout`, and credentials from its `spec.secretRef`
+/// Secret when the repository renders it, else from helm's and docker's registry config files
+/// (as after `helm registry login`), else anonymous.
+pub fn oci_source(
+    source: &Value,
+    kind: &str,
+    secret: &dyn Fn(&str, &str) -> Option<Value>,
+) -> Result<OciSource, HrBuildError> {
+    let text = |pointer: &str| source.pointer(pointer).and_then(Value::as_str);
+    let namespace = text("/metadata/namespace").unwrap_or("default");
+    let name = text("/metadata/name").unwrap_or("");
+    let fail = |message: String| source_error(source, kind, message);
+    let url = text("/spec/url").unwrap_or("").trim();
+    let repository = oci::Repository::parse(url).map_err(|e| fail(format!("spec.url: {e}")))?;
+    let timeout = match text("/spec/timeout") {
+        Some(t) => Some(crate::model::Duration(t.to_owned()))
+            .filter(|d| d.parse().is_some())
+            .ok_or_else(|| fail(format!("spec.timeout {t:?} is not a duration")))?,
+        None => crate::model::Duration(String::new()),
+    };
+    let insecure = source.pointer("/spec/insecure").and_then(Value::as_bool) == Some(true);
+    let from_secret = match text("/spec/secretRef/name") {
+        Some(secret_name) => match secret(namespace, secret_name) {
+            Some(object) => oci::Credentials::from_secret(&object, &repository.registry)
+                .map_err(|e| fail(e.to_string()))?,
+            None => None,
+        },
+        None => None,
+    };
+    let credentials = match from_secret {
+        Some(found) => Some(found),
+        None => oci::Credentials::from_config_files(
+            &capstan_core::OsFs,
+            &|k| std::env::var(k).ok(),
+            &repository.registry,
+        )
+        .map_err(|e| fail(e.to_string()))?,
+    };
+    Ok(OciSource {
+        name: format!("{kind}/{namespace}/{name}"),
+        url: url.trim_end_matches('/').to_owned(),
+        client: oci::Client::new(oci::client_options(
+            insecure,
+            Some(&timeout).filter(|d| !d.as_str().is_empty()),
+            credentials,
+        )),
+    })
 }
 
 /// An HTTP HelmRepository object as the fetcher needs it: URL, `spec.timeout`, and basic auth
@@ -520,12 +598,30 @@ mod tests {
             assert!(err.contains(part), "{err} lacks {part}");
         }
         assert!(err.contains(&cache.path().display().to_string()), "{err}");
-        // OCI sources go to the OCI arm.
+        // OCI sources go to the OCI arm: offline with an empty cache, the miss names the
+        // registry URL and the source.
         let oci = json!({"metadata": {"name": "podinfo", "namespace": "flux-system"}, "spec": {"type": "oci", "url": "oci://ghcr.io/stefanprodan/charts"}});
-        assert!(matches!(
-            locate_chart(&context(&fs, Some(&oci), Some(&charts)), &remote).unwrap(),
-            ChartLocation::Remote(_)
-        ));
+        let err = locate_chart(&context(&fs, Some(&oci), Some(&charts)), &remote)
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "podinfo",
+            "6.3.2",
+            "HelmRepository/flux-system/podinfo",
+            "oci://ghcr.io/stefanprodan/charts",
+            "--offline",
+        ] {
+            assert!(err.contains(part), "{err} lacks {part}");
+        }
+        // A malformed OCI URL is the source's error, named.
+        let bad = json!({"metadata": {"name": "podinfo", "namespace": "flux-system"}, "spec": {"type": "oci", "url": "oci://ghcr.io"}});
+        let err = locate_chart(&context(&fs, Some(&bad), Some(&charts)), &remote)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("HelmRepository flux-system/podinfo") && err.contains("spec.url"),
+            "{err}"
+        );
     }
 
     #[test]

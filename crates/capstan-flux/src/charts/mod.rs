@@ -82,6 +82,9 @@ pub enum ChartError {
     },
     #[error("{repository}: credentials not available offline: {message}")]
     Credentials { repository: String, message: String },
+    /// An OCI registry's answer (unreachable, not found, no matching tag, digest mismatch…).
+    #[error("{message}")]
+    Registry { message: String },
     #[error("chart cache {}: {message}", .path.display())]
     Cache { path: PathBuf, message: String },
 }

@@ -8,10 +8,12 @@
 //! - [`reference`]: `oci://host[:port]/path` addresses.
 //! - [`auth`]: credentials (Secret, helm and docker config files) and challenges.
 //! - [`client`]: the distribution API over `ureq`.
+//! - [`load`]: these charts through the build's cache and offline mode.
 
 pub mod archive;
 pub mod auth;
 pub mod client;
+pub mod load;
 pub mod reference;
 
 use std::time::Duration;
@@ -21,6 +23,7 @@ use crate::model::{OciLayerSelector, OciRepositoryRef};
 
 pub use auth::Credentials;
 pub use client::{Client, ClientOptions, Descriptor, Manifest};
+pub use load::OciSource;
 pub use reference::Repository;
 
 /// The layer media type `helm push` gives a chart.
