@@ -5,36 +5,18 @@
 //! same from the chart cache and reports the missing one as skipped. Skipped when docker-registry
 //! or helm is absent, unless `CAPSTAN_REQUIRE_REGISTRY=1`.
 
+#[path = "support/build_json.rs"]
+mod build_json;
 #[path = "../../capstan-flux/tests/support/registry.rs"]
 mod registry;
 
 use std::path::Path;
-use std::process::Command;
 
+use build_json::{capstan, config_map, flux_system, release, write};
 use registry::Registry;
-use serde_json::Value;
-
-fn write(root: &Path, file: &str, text: &str) {
-    let path = root.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 fn flux_repo(root: &Path, host: &str) {
-    write(
-        root,
-        "clusters/dev/flux-system/gotk-sync.yaml",
-        "apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: flux-system, namespace: flux-system}
-spec: {interval: 1m, url: https://example.com/fleet, ref: {branch: main}}
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata: {name: flux-system, namespace: flux-system}
-spec: {interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
-",
-    );
+    flux_system(root);
     write(
         root,
         "clusters/dev/releases.yaml",
@@ -79,36 +61,6 @@ spec:
 "
         ),
     );
-}
-
-fn capstan(args: &[&str]) -> (i32, Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("HOME", "/nonexistent")
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("HELM_REGISTRY_CONFIG")
-        .output()
-        .expect("capstan runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    (
-        output.status.code().unwrap_or(-1),
-        serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn release<'a>(results: &'a Value, name: &str) -> &'a Value {
-    results
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["key"]["kind"] == "HelmRelease" && r["key"]["name"] == name)
-        .unwrap_or_else(|| panic!("no result for {name}: {results:#}"))
-}
-
-fn config_map(result: &Value) -> &Value {
-    &result["objects"][0]["object"]
 }
 
 #[test]
