@@ -2,7 +2,7 @@
 //! pushed with the oracle helm): a HelmRepository of `type: oci` resolving a range against the
 //! registry's tags, a HelmRelease `chartRef` to an OCIRepository pinned by tag, another to a tag
 //! the registry lacks (its failure is reported, the rest renders); then `--offline` renders the
-//! same from the chart cache and reports the missing one as skipped. Skipped when docker-registry
+//! same from the chart cache and reports the missing one as skipped; a moved tag is followed. Skipped when docker-registry
 //! or helm is absent, unless `CAPSTAN_REQUIRE_REGISTRY=1`.
 
 #[path = "support/build_json.rs"]
@@ -125,6 +125,39 @@ fn build_pulls_oci_charts_then_works_offline() {
     assert!(
         error.contains("9.9.9") && error.contains("OCIRepository/flux-system/gone"),
         "{error}"
+    );
+
+    // The tag moves (1.2.3 re-pointed at 1.3.0's manifest): online, the next build reads the
+    // tag's manifest again and replaces the cached archive; a cache keyed by tag alone would
+    // keep rendering the old chart.
+    let media = "application/vnd.oci.image.manifest.v1+json";
+    let (status, _, manifest) = registry
+        .request(
+            "GET",
+            "/v2/charts/demo/manifests/1.3.0",
+            &[("Accept", media)],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    let (status, _, body) = registry
+        .request(
+            "PUT",
+            "/v2/charts/demo/manifests/1.2.3",
+            &[("Content-Type", media)],
+            &manifest,
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let (_, moved, stderr) = capstan(&[&["build", "hr"][..], &common].concat());
+    let pinned = release(&moved, "pinned");
+    assert_eq!(pinned["status"], "rendered", "{stderr}");
+    assert_eq!(config_map(pinned)["data"]["version"], "1.3.0");
+    let (_, offline, _) = capstan(&[&["build", "hr", "--offline"][..], &common].concat());
+    assert_eq!(
+        config_map(release(&offline, "pinned"))["data"]["version"],
+        "1.3.0",
+        "the cache now holds what the tag points at"
     );
 
     // Offline with the registry gone still renders from the cache.

@@ -2,8 +2,10 @@
 //! fetch per chart per build as HTTP HelmRepositories. A HelmRepository chart (`type: oci`) is
 //! cached under its version (Helm's `_` tags read back as `+`); an OCIRepository chart under the
 //! tag or digest its `spec.ref` resolves to, the archive's `Chart.yaml` naming the version.
-//! Offline, an exact version, tag or digest is read from the cache; a range or semver ref takes
-//! the highest cached match; nothing else touches the network.
+//! Online, an OCIRepository tag is resolved to its manifest on every build (tags move), and the
+//! cached archive is used only when it is still the layer the tag points at. Offline, an exact
+//! version, tag or digest is read from the cache; a range or semver ref takes the highest cached
+//! match; nothing touches the network.
 
 use std::sync::Arc;
 
@@ -101,18 +103,43 @@ impl Charts {
                 .map_err(registry_error)?,
         };
         let key = ChartKey::new(&source.url, &dir, &resolved);
-        self.load(&key, None, &source.url, || {
-            if self.is_offline() {
-                return Err(miss());
-            }
-            let manifest = source
-                .client
-                .manifest(&repository, &resolved)
-                .map_err(registry_error)?;
-            let tag = (!super::reference::is_digest(&resolved)).then_some(resolved.as_str());
-            pull_chart(&source.client, &repository, tag, &manifest, layer)
-                .map(|pulled| pulled.chart)
-                .map_err(registry_error)
+        if self.is_offline() || super::reference::is_digest(&resolved) {
+            // A digest is immutable; offline, the cache is all there is.
+            return self.load(&key, None, &source.url, || {
+                if self.is_offline() {
+                    return Err(miss());
+                }
+                let manifest = source
+                    .client
+                    .manifest(&repository, &resolved)
+                    .map_err(registry_error)?;
+                pull_chart(&source.client, &repository, None, &manifest, layer)
+                    .map(|pulled| pulled.chart)
+                    .map_err(registry_error)
+            });
+        }
+        // A tag can move (`latest`, a re-pushed tag): its manifest is read on every build, as
+        // source-controller does, and the cached archive is used only when it is the layer the
+        // tag points at now (else it is fetched again and replaced).
+        let manifest = source
+            .client
+            .manifest(&repository, &resolved)
+            .map_err(registry_error)?;
+        let layer_digest = layer
+            .pick(&repository, &manifest)
+            .map_err(registry_error)?
+            .digest
+            .clone();
+        self.load(&key, Some(&layer_digest), &source.url, || {
+            pull_chart(
+                &source.client,
+                &repository,
+                Some(&resolved),
+                &manifest,
+                layer,
+            )
+            .map(|pulled| pulled.chart)
+            .map_err(registry_error)
         })
     }
 }
