@@ -644,4 +644,127 @@ mod tests {
         assert!(matches!(err, OciError::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
     }
+
+    /// A fake registry demanding a bearer token from its own realm, which in turn demands
+    /// basic credentials; tags come in two pages.
+    fn token_registry() -> (u16, std::sync::Arc<Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut authorization = String::new();
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        authorization = v.trim().to_owned();
+                    }
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_owned();
+                log.lock()
+                    .unwrap()
+                    .push(format!("{path} [{authorization}]"));
+                let basic = Credentials {
+                    username: "user".into(),
+                    password: "pw".into(),
+                    origin: String::new(),
+                }
+                .basic_header();
+                let (status, headers, body) = if path.starts_with("/token") {
+                    if authorization == basic && path.contains("scope=repository%3Ar%2Fx%3Apull") {
+                        (
+                            "200 OK",
+                            String::new(),
+                            r#"{"access_token":"T0K"}"#.to_owned(),
+                        )
+                    } else {
+                        (
+                            "401 Unauthorized",
+                            String::new(),
+                            r#"{"details":"bad credentials"}"#.to_owned(),
+                        )
+                    }
+                } else if authorization != "Bearer T0K" {
+                    (
+                        "401 Unauthorized",
+                        format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:r/x:pull\"\r\n"),
+                        r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_owned(),
+                    )
+                } else if path.contains("last=") {
+                    (
+                        "200 OK",
+                        String::new(),
+                        r#"{"name":"r/x","tags":["1.1.0"]}"#.to_owned(),
+                    )
+                } else {
+                    (
+                        "200 OK",
+                        "Link: </v2/r/x/tags/list?last=1.0.0&n=1>; rel=\"next\"\r\n".to_owned(),
+                        r#"{"name":"r/x","tags":["1.0.0"]}"#.to_owned(),
+                    )
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (port, seen)
+    }
+
+    #[test]
+    fn bearer_token_flow_with_basic_credentials_and_pagination() {
+        let (port, seen) = token_registry();
+        let repo = Repository::parse(&format!("oci://127.0.0.1:{port}/r/x")).unwrap();
+        let options = |password: &str| ClientOptions {
+            plain_http: true,
+            timeout: Duration::from_secs(10),
+            credentials: Some(Credentials {
+                username: "user".into(),
+                password: password.into(),
+                origin: "test".into(),
+            }),
+        };
+        let client = Client::new(options("pw"));
+        assert_eq!(client.tags(&repo).unwrap(), ["1.0.0", "1.1.0"]);
+        let log = seen.lock().unwrap().clone();
+        assert_eq!(log.len(), 4, "{log:?}");
+        assert!(log[0].ends_with("[]"), "anonymous first: {log:?}");
+        assert!(log[1].starts_with("/token?"), "{log:?}");
+        assert!(log[1].contains("service=fake"), "{log:?}");
+        assert!(
+            log[2].ends_with("[Bearer T0K]") && log[3].ends_with("[Bearer T0K]"),
+            "{log:?}"
+        );
+
+        let err = Client::new(options("wrong")).tags(&repo).unwrap_err();
+        assert!(
+            matches!(err, OciError::AuthRefused { status: 401, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("credentials from test"), "{err}");
+        let anonymous = Client::new(ClientOptions {
+            credentials: None,
+            ..options("")
+        });
+        let err = anonymous.tags(&repo).unwrap_err().to_string();
+        assert!(err.contains("anonymously"), "{err}");
+    }
 }
