@@ -14,7 +14,7 @@ echo "== flux-local golden snapshots"
 python3 "$root/.ci/suites/build_flux_local.py" "$capstan" "$shared/corpus/allenporter+flux-local/tests" --min-match 0.99 | grep -v '^  '
 
 echo "== examples/home-ops"
-"$capstan" build all --path "$root/examples/home-ops" >/dev/null 2>/tmp/capstan-build-home-ops || {
+"$capstan" build all --offline --path "$root/examples/home-ops" >/dev/null 2>/tmp/capstan-build-home-ops || {
   cat /tmp/capstan-build-home-ops
   echo "FAIL: capstan build all on examples/home-ops"
   exit 1

@@ -23,6 +23,12 @@ from pathlib import Path
 
 import yaml
 
+# Snapshots where capstan follows Flux and flux-local does not; reported, left out of the ratchet.
+DEVIATIONS = {
+    "test_build_all[build-cluster2]": "GitRepository home-ops-kubernetes has spec.ignore '/*' + "
+    "'!/tests/testdata/cluster2/kubernetes' (a directory that does not exist): source-controller's "
+    "artifact holds none of the paths, so every Kustomization fails; flux-local ignores spec.ignore",
+}
 IGNORED_ANNOTATIONS = {"config.kubernetes.io/index", "internal.config.kubernetes.io/index"}
 OWNER = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NS = "kustomize.toolkit.fluxcd.io/namespace"
@@ -65,7 +71,7 @@ def owner(obj):
 
 def build(capstan, cluster):
     proc = subprocess.run(
-        [capstan, "build", "ks", "--path", str(cluster), "-o", "json", "--no-strict-substitute"],
+        [capstan, "build", "ks", "--offline", "--path", str(cluster), "-o", "json", "--no-strict-substitute"],
         capture_output=True,
         text=True,
     )
@@ -93,6 +99,9 @@ def main():
         for name, docs in snapshots(tests / "tool" / "__snapshots__" / ambr):
             expected = [(owner(d), clean(d)) for d in docs if owner(d)]
             if not expected:
+                continue
+            if name in DEVIATIONS:
+                print(f"{ambr} {name}: {len(expected)} objects, deviation: {DEVIATIONS[name]}")
                 continue
 
             def score(cluster):

@@ -15,6 +15,7 @@
 pub mod build;
 pub mod charts;
 pub mod discovery;
+pub(crate) mod glob;
 pub mod graph;
 pub mod helm;
 pub mod model;

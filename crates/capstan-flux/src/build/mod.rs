@@ -13,8 +13,11 @@
 //!    [`crate::helm::HelmRenderer`], in parallel.
 //!
 //! Each failure is recorded on its Kustomization or HelmRelease and the rest goes on. Suspended
-//! objects are reported, not rendered; Kustomizations whose source is not this repository and
-//! charts that need the network are reported as skipped. Results come in dependency order.
+//! objects are reported, not rendered; Kustomizations whose source is not this repository are
+//! reported as skipped. Charts from HelmRepositories are fetched through
+//! [`BuildOptions::charts`] (once per chart and version, however many releases share it); one
+//! that cannot be fetched fails its release only, and one missing from the cache in offline mode
+//! (or with no fetcher) is reported as skipped. Results come in dependency order.
 
 pub mod decrypt_sources;
 pub mod helmrelease;
@@ -29,11 +32,14 @@ use std::sync::Arc;
 use capstan_core::{Diagnostic, Fs, ResourceId, Value};
 use rayon::prelude::*;
 
+use crate::charts::Charts;
 use crate::discovery::{self, Cluster};
 use crate::graph::DependencyGraph;
 use crate::helm::HelmRenderer;
-use crate::model::{FluxKind, ObjectKey};
+use crate::model::{FluxKind, FluxObject, ObjectKey};
 use crate::sops::Keys;
+use crate::source::SourceStatus;
+use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
@@ -52,8 +58,9 @@ pub struct BuildOptions {
     pub helm: Option<Arc<dyn HelmRenderer>>,
     /// Render HelmReleases at all.
     pub render_helm_releases: bool,
-    /// Charts stored as `<cache>/<chart>-<version>/`.
-    pub chart_cache: Option<PathBuf>,
+    /// Fetches HelmRepository (and OCI) charts, through the chart cache; `None` reports every
+    /// remote chart as not available offline.
+    pub charts: Option<Arc<Charts>>,
     pub kube_version: Option<String>,
     pub api_versions: Vec<String>,
     pub discovery: discovery::Options,
@@ -68,7 +75,7 @@ impl Default for BuildOptions {
             keys: Keys::none(),
             helm: None,
             render_helm_releases: true,
-            chart_cache: None,
+            charts: None,
             kube_version: None,
             api_versions: Vec::new(),
             discovery: discovery::Options::default(),
@@ -175,6 +182,15 @@ pub fn build_all(
 ) -> Result<BuildReport, BuildError> {
     let renderer = discovery::default_renderer();
     let discovery = discovery::discover(fs, path, renderer.as_ref(), &options.discovery)?;
+    // Builds read the repository as source-controller archives it.
+    let ignore = &discovery.ignore;
+    let artifact = IgnoringFs::new(fs, &discovery.root, Arc::new(ignore.rules_for(None)));
+    let views = ArtifactViews {
+        artifact: &artifact,
+        checkout: fs,
+        ignore,
+    };
+    let fs: &dyn Fs = &artifact;
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
         ..BuildReport::default()
@@ -191,7 +207,7 @@ pub fn build_all(
             .map(|n| (n.key.clone(), n.wave.unwrap_or(usize::MAX)))
             .collect();
         let (mut kustomizations, finals) =
-            build_cluster_kustomizations(fs, &discovery.root, cluster, options);
+            build_cluster_kustomizations(&views, &discovery.root, cluster, options);
         let mut releases = build_cluster_releases(
             fs,
             &discovery.root,
@@ -236,12 +252,52 @@ struct KsState {
     broke_cycle: bool,
 }
 
+/// The repository as the default artifact, the raw checkout, and its `.sourceignore` rules.
+struct ArtifactViews<'a> {
+    artifact: &'a dyn Fs,
+    checkout: &'a dyn Fs,
+    ignore: &'a SourceIgnore,
+}
+
+impl<'a> ArtifactViews<'a> {
+    /// The artifact of a Kustomization's source when that source (a GitRepository of this
+    /// repository) has a `spec.ignore` of its own; `None` when the default artifact applies.
+    fn own_view(
+        &self,
+        root: &Path,
+        cluster: &Cluster,
+        source: &SourceStatus,
+    ) -> Option<IgnoringFs<'a>> {
+        let SourceStatus::Local { source, .. } = source else {
+            return None;
+        };
+        let declared = cluster.sources.iter().find(|s| &s.found.key == source)?;
+        let FluxObject::GitRepository(repo) = &declared.found.object else {
+            return None;
+        };
+        let text = repo.spec.ignore.as_deref()?;
+        if parse_rules(text, &[]).is_empty() {
+            return None;
+        }
+        Some(IgnoringFs::new(
+            self.checkout,
+            root,
+            Arc::new(self.ignore.rules_for(Some(text))),
+        ))
+    }
+}
+
 fn build_cluster_kustomizations(
-    fs: &dyn Fs,
+    views: &ArtifactViews<'_>,
     root: &Path,
     cluster: &Cluster,
     options: &BuildOptions,
 ) -> (Vec<BuildResult>, ObjectIndex) {
+    let own_views: Vec<Option<IgnoringFs<'_>>> = cluster
+        .kustomizations
+        .iter()
+        .map(|ks| views.own_view(root, cluster, &ks.source))
+        .collect();
     let keys: HashMap<&ObjectKey, usize> = cluster
         .kustomizations
         .iter()
@@ -264,17 +320,24 @@ fn build_cluster_kustomizations(
             result.status = Status::Suspended;
         } else if !ks.source.is_local() {
             result.status = Status::Skipped;
-            result.errors.push(format!(
-                "source {:?} is not this repository; not rendered offline",
-                ks.source
-            ));
+            result.errors.push(not_local_reason(&ks.source));
         } else if !(ks.dir_exists || path_awaits_substitution) {
             let shown = ks
                 .dir
                 .as_deref()
                 .map(|d| d.display().to_string())
                 .unwrap_or_default();
-            result.fail(format!("kustomization path not found: {shown}"));
+            let excluded = ks
+                .dir
+                .as_deref()
+                .is_some_and(|d| views.checkout.is_dir(&root.join(d)));
+            if excluded {
+                result.fail(format!(
+                    "kustomization path {shown} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)"
+                ));
+            } else {
+                result.fail(format!("kustomization path not found: {shown}"));
+            }
         }
         let parent = ks
             .found
@@ -318,7 +381,11 @@ fn build_cluster_kustomizations(
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
-                let out = spec_dir(fs, root, &state.spec).and_then(|dir| {
+                let fs: &dyn Fs = match own_views.get(i) {
+                    Some(Some(view)) => view,
+                    _ => views.artifact,
+                };
+                let out = spec_dir(fs, views.checkout, root, &state.spec).and_then(|dir| {
                     kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
                         .map_err(|e| e.to_string())
                 });
@@ -528,8 +595,28 @@ fn suspended_ancestor(
     None
 }
 
-/// The directory a Kustomization spec builds: `spec.path` under the repository root.
-fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
+/// Why a Kustomization whose source is not this repository is reported rather than rendered.
+fn not_local_reason(source: &SourceStatus) -> String {
+    match source {
+        SourceStatus::Remote { source } => match source.kind {
+            FluxKind::Bucket => format!(
+                "source {source}: Bucket contents are in remote object storage, not in this repository; not rendered"
+            ),
+            FluxKind::OciRepository => format!(
+                "source {source}: an OCI artifact pulled from a registry, not this repository; not rendered"
+            ),
+            _ => format!("source {source} is another repository; not rendered"),
+        },
+        SourceStatus::Missing { source } => {
+            format!("source {source} is not declared in this repository; not rendered")
+        }
+        other => format!("source {other} is not this repository; not rendered"),
+    }
+}
+
+/// The directory a Kustomization spec builds: `spec.path` under the repository root, as the
+/// source artifact `fs` holds it (`checkout` is the repository itself, for the message).
+fn spec_dir(fs: &dyn Fs, checkout: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
     let raw = spec
         .pointer("/spec/path")
         .and_then(Value::as_str)
@@ -541,6 +628,12 @@ fn spec_dir(fs: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
     }
     let dir = capstan_core::fs::normalize(&root.join(&relative));
     if !fs.is_dir(&dir) {
+        if checkout.is_dir(&dir) {
+            return Err(format!(
+                "kustomization path {} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)",
+                relative.display()
+            ));
+        }
         return Err(format!(
             "kustomization path not found: {}",
             relative.display()
@@ -566,6 +659,7 @@ fn build_cluster_releases(
     index: &ObjectIndex,
     options: &BuildOptions,
 ) -> Vec<BuildResult> {
+    prefetch_charts(fs, root, cluster, kustomizations, index, options);
     cluster
         .helm_releases
         .par_iter()
@@ -573,27 +667,7 @@ fn build_cluster_releases(
             let key = &hr.found.key;
             let mut result =
                 BuildResult::new(key.clone(), &cluster.name, hr.found.origin.parent.clone());
-            // The release as its Kustomization emits it (after substitution), else as discovered.
-            let release = hr
-                .found
-                .origin
-                .parent
-                .as_ref()
-                .and_then(|p| kustomizations.iter().find(|k| &k.key == p))
-                .and_then(|k| {
-                    k.objects.iter().find(|o| {
-                        o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
-                            && o.object.pointer("/metadata/name").and_then(Value::as_str)
-                                == Some(key.name.as_str())
-                            && o.object
-                                .pointer("/metadata/namespace")
-                                .and_then(Value::as_str)
-                                .unwrap_or(&key.namespace)
-                                == key.namespace
-                    })
-                })
-                .map(|o| o.object.clone())
-                .unwrap_or_else(|| hr.found.raw.clone());
+            let release = release_as_applied(hr, kustomizations);
             let keys: HashMap<&ObjectKey, usize> = cluster
                 .kustomizations
                 .iter()
@@ -612,10 +686,12 @@ fn build_cluster_releases(
             } else if !options.render_helm_releases {
                 result.status = Status::Skipped;
             } else {
+                let source = release_source(hr, cluster, kustomizations);
                 render_one(
                     fs,
                     root,
                     hr.source.as_ref().is_some_and(|s| s.is_local()),
+                    source.as_ref(),
                     &release,
                     index,
                     options,
@@ -630,28 +706,195 @@ fn build_cluster_releases(
         .collect()
 }
 
+/// The release as its Kustomization emits it (after substitution), else as discovered.
+fn release_as_applied(
+    hr: &crate::discovery::DiscoveredHelmRelease,
+    kustomizations: &[BuildResult],
+) -> Value {
+    let key = &hr.found.key;
+    hr.found
+        .origin
+        .parent
+        .as_ref()
+        .and_then(|p| kustomizations.iter().find(|k| &k.key == p))
+        .and_then(|k| {
+            k.objects.iter().find(|o| {
+                o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
+                    && o.object.pointer("/metadata/name").and_then(Value::as_str)
+                        == Some(key.name.as_str())
+                    && o.object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&key.namespace)
+                        == key.namespace
+            })
+        })
+        .map(|o| o.object.clone())
+        .unwrap_or_else(|| hr.found.raw.clone())
+}
+
+/// The object of the source a release's chart comes from.
+fn release_source(
+    hr: &crate::discovery::DiscoveredHelmRelease,
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+) -> Option<Value> {
+    hr.source.as_ref().and_then(|status| match status {
+        crate::source::SourceStatus::Remote { source }
+        | crate::source::SourceStatus::Local { source, .. } => {
+            source_object(cluster, kustomizations, source)
+        }
+        _ => None,
+    })
+}
+
+/// At most this many charts are fetched at once.
+const PREFETCH_THREADS: usize = 8;
+
+/// Fetching waits on the network, not the CPU: the remote charts of a cluster's releases are
+/// fetched ahead of rendering on up to [`PREFETCH_THREADS`] threads (each chart once, however
+/// many releases share it), so rendering — as parallel as the CPUs — finds them loaded. Errors
+/// are kept by the fetcher and reported when the release renders.
+fn prefetch_charts(
+    fs: &dyn Fs,
+    root: &Path,
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+    index: &ObjectIndex,
+    options: &BuildOptions,
+) {
+    let Some(charts) = options.charts.as_deref() else {
+        return;
+    };
+    if charts.is_offline() || !options.render_helm_releases {
+        return;
+    }
+    let keys: HashMap<&ObjectKey, usize> = cluster
+        .kustomizations
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (&k.found.key, i))
+        .collect();
+    let work: Vec<(Value, Option<Value>)> = cluster
+        .helm_releases
+        .iter()
+        .filter(|hr| !hr.source.as_ref().is_some_and(|s| s.is_local()))
+        .filter(|hr| suspended_ancestor(cluster, &keys, hr.found.origin.parent.as_ref()).is_none())
+        .map(|hr| {
+            (
+                release_as_applied(hr, kustomizations),
+                release_source(hr, cluster, kustomizations),
+            )
+        })
+        .filter(|(release, _)| {
+            release.pointer("/spec/suspend").and_then(Value::as_bool) != Some(true)
+        })
+        .collect();
+    if work.len() < 2 {
+        return;
+    }
+    let Ok(pool) = rayon::ThreadPoolBuilder::new()
+        .num_threads(PREFETCH_THREADS.min(work.len()))
+        .build()
+    else {
+        return;
+    };
+    pool.install(|| {
+        work.par_iter().for_each(|(release, source)| {
+            let secret = |namespace: &str, name: &str| {
+                index
+                    .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
+                    .cloned()
+            };
+            let context = helmrelease::ChartContext {
+                fs,
+                root,
+                source_is_local: false,
+                source: source.as_ref(),
+                secret: &secret,
+                charts: Some(charts),
+            };
+            // Only the side effect counts here: the fetcher keeps the chart (or the error).
+            let _ = helmrelease::locate_chart(&context, release);
+        })
+    });
+}
+
+/// A source object as the cluster's Kustomizations render it (after substitution), else as
+/// discovery found it.
+fn source_object(
+    cluster: &Cluster,
+    kustomizations: &[BuildResult],
+    key: &ObjectKey,
+) -> Option<Value> {
+    let matches = |object: &Value| {
+        object.get("kind").and_then(Value::as_str) == Some(key.kind.as_str())
+            && object.pointer("/metadata/name").and_then(Value::as_str) == Some(key.name.as_str())
+            && object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&key.namespace)
+                == key.namespace
+    };
+    kustomizations
+        .iter()
+        .flat_map(|k| k.objects.iter().map(|o| &o.object))
+        .find(|o| matches(o))
+        .or_else(|| {
+            cluster
+                .sources
+                .iter()
+                .find(|s| &s.found.key == key)
+                .map(|s| &s.found.raw)
+        })
+        .cloned()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn render_one(
     fs: &dyn Fs,
     root: &Path,
     source_is_local: bool,
+    source: Option<&Value>,
     release: &Value,
     index: &ObjectIndex,
     options: &BuildOptions,
     result: &mut BuildResult,
 ) {
     let key = result.key.clone();
-    let location = match helmrelease::locate_chart(
+    let secret = |namespace: &str, name: &str| {
+        index
+            .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
+            .cloned()
+    };
+    let context = helmrelease::ChartContext {
         fs,
         root,
-        release,
         source_is_local,
-        options.chart_cache.as_deref(),
-    ) {
+        source,
+        secret: &secret,
+        charts: options.charts.as_deref(),
+    };
+    let location = match helmrelease::locate_chart(&context, release) {
         Ok(location) => location,
+        Err(helmrelease::HrBuildError::Chart(e @ crate::charts::ChartError::Offline(_))) => {
+            result.status = Status::Skipped;
+            result
+                .errors
+                .push(format!("chart not available offline: {e}"));
+            return;
+        }
         Err(e) => return result.fail(format!("{key}: {e}")),
     };
-    let chart_dir = match location {
-        helmrelease::ChartLocation::Local(dir) => dir,
+    let fetched;
+    // `valuesFiles` are relative to the source's root for an in-repository chart, to the chart
+    // for a fetched one.
+    let (chart_fs, chart_dir, values_root): (&dyn Fs, PathBuf, PathBuf) = match location {
+        helmrelease::ChartLocation::Local(dir) => (fs, dir, root.to_path_buf()),
+        helmrelease::ChartLocation::Fetched(chart) => {
+            fetched = chart;
+            (&fetched.fs, fetched.dir.clone(), fetched.dir.clone())
+        }
         helmrelease::ChartLocation::Remote(what) => {
             result.status = Status::Skipped;
             result
@@ -671,12 +914,15 @@ fn render_one(
             .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
             .cloned()
     };
-    let cached = options
-        .chart_cache
-        .as_deref()
-        .is_some_and(|c| chart_dir.starts_with(c));
-    let os = capstan_core::OsFs;
-    let chart_fs: &dyn Fs = if cached { &os } else { fs };
+    let overlay =
+        match helmrelease::values_files_overlay(chart_fs, &chart_dir, &values_root, release) {
+            Ok(overlay) => overlay,
+            Err(e) => return result.fail(format!("{key}: {e}")),
+        };
+    let chart_fs: &dyn Fs = match &overlay {
+        Some(layered) => layered,
+        None => chart_fs,
+    };
     match helmrelease::render_release(
         helm.as_ref(),
         chart_fs,

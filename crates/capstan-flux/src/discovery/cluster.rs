@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use capstan_core::{Diagnostic, Fs, Location, Severity, Value};
 
@@ -16,6 +17,7 @@ use crate::model::{
     FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
 };
 use crate::source::artifact::{ArtifactFs, CopyRule, GeneratedArtifact, generated_artifacts};
+use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::source::{SourceIndex, SourceStatus};
 
 /// A Kustomization waiting to be added.
@@ -25,8 +27,19 @@ struct Pending {
     origin: Origin,
 }
 
+/// The trees a walk reads: the repository as its default artifact (`.sourceignore` rules and
+/// default exclusions applied), and the raw checkout a source with its own `spec.ignore` is
+/// filtered from.
+pub(crate) struct Views<'w> {
+    pub artifact: &'w dyn Fs,
+    pub checkout: &'w dyn Fs,
+    pub ignore: &'w SourceIgnore,
+}
+
 struct Walk<'w, 'c> {
     fs: &'w dyn Fs,
+    checkout: &'w dyn Fs,
+    ignore: &'w SourceIgnore,
     root: &'w Path,
     cache: &'w mut RenderCache<'c>,
     sources: SourceIndex,
@@ -41,14 +54,16 @@ struct Walk<'w, 'c> {
 }
 
 pub(crate) fn walk(
-    fs: &dyn Fs,
+    views: &Views<'_>,
     root: &Path,
     cache: &mut RenderCache<'_>,
     entry: ClusterEntry,
     _options: &Options,
 ) -> Cluster {
     let mut walk = Walk {
-        fs,
+        fs: views.artifact,
+        checkout: views.checkout,
+        ignore: views.ignore,
         root,
         cache,
         sources: SourceIndex::new(entry.bootstrap.iter().cloned()),
@@ -158,8 +173,20 @@ impl Walk<'_, '_> {
         let view = artifact
             .as_ref()
             .map(|(root, rules)| ArtifactFs::new(self.fs, root.clone(), rules));
-        let (fs, base): (&dyn Fs, PathBuf) = match (&view, &artifact) {
-            (Some(view), Some((root, _))) => (view, root.clone()),
+        let own_ignore = match artifact {
+            None => self.own_ignore(&ks, &parent_key.namespace),
+            Some(_) => None,
+        };
+        let filtered = own_ignore.as_ref().map(|text| {
+            IgnoringFs::new(
+                self.checkout,
+                self.root,
+                Arc::new(self.ignore.rules_for(Some(text))),
+            )
+        });
+        let (fs, base): (&dyn Fs, PathBuf) = match (&view, &artifact, &filtered) {
+            (Some(view), Some((root, _)), _) => (view, root.clone()),
+            (_, _, Some(filtered)) => (filtered, self.root.to_path_buf()),
             _ => (self.fs, self.root.to_path_buf()),
         };
         let to_repository = |path: &Path| -> PathBuf {
@@ -190,21 +217,26 @@ impl Walk<'_, '_> {
             return;
         }
         if !fs.is_dir(&dir) {
+            let why = if artifact.is_none() && self.checkout.is_dir(&dir) {
+                "is in the repository but not in the source artifact (excluded by .sourceignore, the source's spec.ignore or a default exclusion)"
+            } else {
+                "does not exist in the repository"
+            };
             self.cluster.diagnostics.push(
                 Diagnostic::new(
                     "flux/missing-path",
                     Severity::Error,
-                    format!(
-                        "{parent_key}: spec.path {} does not exist in the repository",
-                        ks.spec.path_or_root()
-                    ),
+                    format!("{parent_key}: spec.path {} {why}", ks.spec.path_or_root()),
                 )
                 .at(path_location),
             );
             return;
         }
         self.cluster.kustomizations[index].dir_exists = true;
-        let rendered = self.cache.render_with(fs, &dir).clone();
+        let rendered = self
+            .cache
+            .render_view(own_ignore.as_deref().unwrap_or(""), fs, &dir)
+            .clone();
         if let Some(error) = &rendered.error {
             let mut location = Location {
                 file: error.file.as_ref().map(|f| to_repository(f)),
@@ -381,7 +413,11 @@ impl Walk<'_, '_> {
                 continue;
             }
             let status = self.resolve_source(&found.object.spec.source_ref, &found.key.namespace);
-            if matches!(status, SourceStatus::Local { .. }) {
+            if matches!(status, SourceStatus::Local { .. })
+                && self
+                    .own_ignore(&found.object, &found.key.namespace)
+                    .is_none()
+            {
                 let dir = match spec_path(&found.object) {
                     Some(spec) => capstan_core::fs::normalize(&self.root.join(spec)),
                     None => self.root.to_path_buf(),
@@ -392,6 +428,21 @@ impl Walk<'_, '_> {
             }
         }
         self.cache.prefetch(dirs);
+    }
+
+    /// The `spec.ignore` of a Kustomization's source when it is this repository and the source
+    /// has ignore rules of its own (its artifact then differs from the default one).
+    fn own_ignore(&self, ks: &Kustomization, namespace: &str) -> Option<String> {
+        let SourceStatus::Local { source, .. } =
+            self.resolve_source(&ks.spec.source_ref, namespace)
+        else {
+            return None;
+        };
+        let text = match self.sources.declared().get(&source)? {
+            FluxObject::GitRepository(repo) => repo.spec.ignore.clone()?,
+            _ => return None,
+        };
+        (!parse_rules(&text, &[]).is_empty()).then_some(text)
     }
 
     /// A Kustomization's source, with ExternalArtifacts resolved through their generators.

@@ -22,11 +22,13 @@ pub mod scan;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use capstan_core::{Diagnostic, Fs, Location, Value};
 
 use crate::model::{FluxObject, HelmRelease, Kustomization, ObjectKey};
 use crate::source::SourceStatus;
+use crate::source::ignore::{IgnoringFs, SourceIgnore};
 pub use kustomize::KustomizeRenderer;
 pub use render::{RecordingFs, RenderError, RenderedObject, Renderer};
 pub use resource_list::ResourceListRenderer;
@@ -51,6 +53,9 @@ impl Default for Options {
 pub enum DiscoveryError {
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),
+    /// A `.sourceignore` file could not be read (source-controller fails the artifact too).
+    #[error("reading the repository's ignore rules: {0}")]
+    SourceIgnore(#[from] crate::source::ignore::IgnoreError),
 }
 
 /// Where a discovered object came from.
@@ -142,6 +147,9 @@ pub struct Discovery {
     pub clusters: Vec<Cluster>,
     /// Findings that belong to no cluster (e.g. an entry point that does not read).
     pub diagnostics: Vec<Diagnostic>,
+    /// The repository's `.sourceignore` rules (builds read the same artifact discovery did).
+    #[serde(skip)]
+    pub ignore: SourceIgnore,
 }
 
 impl Discovery {
@@ -168,7 +176,10 @@ pub(crate) struct RenderResult {
 pub(crate) struct RenderCache<'a> {
     fs: &'a dyn Fs,
     renderer: &'a dyn Renderer,
-    done: HashMap<PathBuf, RenderResult>,
+    /// Results by (view, directory): the view is `""` for the repository's default artifact
+    /// (and for artifact views whose directories are unique to them), or the `spec.ignore` of
+    /// the source whose artifact differs.
+    done: HashMap<(String, PathBuf), RenderResult>,
 }
 
 impl<'a> RenderCache<'a> {
@@ -187,9 +198,14 @@ impl<'a> RenderCache<'a> {
 
     /// Renders `dir` as seen through `fs` (an artifact's view); `dir` must be unique to that view.
     pub(crate) fn render_with(&mut self, fs: &dyn Fs, dir: &Path) -> &RenderResult {
+        self.render_view("", fs, dir)
+    }
+
+    /// Renders `dir` as seen through `fs`, the view named `view`.
+    pub(crate) fn render_view(&mut self, view: &str, fs: &dyn Fs, dir: &Path) -> &RenderResult {
         let renderer = self.renderer;
         self.done
-            .entry(dir.to_path_buf())
+            .entry((view.to_owned(), dir.to_path_buf()))
             .or_insert_with(|| render_one(fs, renderer, dir))
     }
 
@@ -200,7 +216,7 @@ impl<'a> RenderCache<'a> {
         let renderer = self.renderer;
         let mut missing: Vec<PathBuf> = dirs
             .into_iter()
-            .filter(|d| !self.done.contains_key(d) && fs.is_dir(d))
+            .filter(|d| !self.done.contains_key(&(String::new(), d.clone())) && fs.is_dir(d))
             .collect();
         missing.sort();
         missing.dedup();
@@ -211,7 +227,11 @@ impl<'a> RenderCache<'a> {
                 (dir, result)
             })
             .collect();
-        self.done.extend(results);
+        self.done.extend(
+            results
+                .into_iter()
+                .map(|(dir, result)| ((String::new(), dir), result)),
+        );
     }
 }
 
@@ -254,18 +274,49 @@ pub fn discover(
         return Err(DiscoveryError::NotADirectory(path.to_path_buf()));
     }
     let path = capstan_core::fs::normalize(path);
-    let mut cache = RenderCache::new(fs, renderer);
-    let plan = roots::plan(fs, &path, &mut cache, options);
+    // The repository is seen as source-controller's artifact of it. The root is usually the
+    // path given; when the entry points show it is higher up, the rules are read again from there
+    // (and the renders made while finding the entry points are not reused).
+    let ignore = SourceIgnore::scan(fs, &path)?;
+    let artifact = IgnoringFs::new(fs, &path, Arc::new(ignore.rules_for(None)));
+    let mut cache = RenderCache::new(&artifact, renderer);
+    let plan = roots::plan(&artifact, &path, &mut cache, options);
+    if plan.root == path {
+        let views = cluster::Views {
+            artifact: &artifact,
+            checkout: fs,
+            ignore: &ignore,
+        };
+        return Ok(walk_clusters(&views, plan, &mut cache, options));
+    }
+    let ignore = SourceIgnore::scan(fs, &plan.root)?;
+    let artifact = IgnoringFs::new(fs, &plan.root, Arc::new(ignore.rules_for(None)));
+    let mut cache = RenderCache::new(&artifact, renderer);
+    let views = cluster::Views {
+        artifact: &artifact,
+        checkout: fs,
+        ignore: &ignore,
+    };
+    Ok(walk_clusters(&views, plan, &mut cache, options))
+}
+
+fn walk_clusters(
+    views: &cluster::Views<'_>,
+    plan: roots::Plan,
+    cache: &mut RenderCache<'_>,
+    options: &Options,
+) -> Discovery {
     let mut discovery = Discovery {
         root: plan.root.clone(),
         clusters: Vec::new(),
         diagnostics: plan.diagnostics,
+        ignore: views.ignore.clone(),
     };
     for entry in plan.clusters {
-        let cluster = cluster::walk(fs, &plan.root, &mut cache, entry, options);
+        let cluster = cluster::walk(views, &plan.root, cache, entry, options);
         discovery.clusters.push(cluster);
     }
-    Ok(discovery)
+    discovery
 }
 
 /// True when `path` (normalised) lies inside `root` (normalised).

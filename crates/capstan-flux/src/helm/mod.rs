@@ -4,6 +4,7 @@
 //! directory) over a copy of the chart read through [`Fs`], so a chart in a git revision renders
 //! the same as one on disk.
 
+pub mod set_value;
 pub mod values;
 
 use std::path::{Path, PathBuf};

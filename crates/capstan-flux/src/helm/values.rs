@@ -3,11 +3,12 @@
 //! `data[valuesKey]` or a Secret's decoded `data[valuesKey]` (`valuesKey` defaults to
 //! `values.yaml`), a missing object or key skipped only when `optional` — read as a YAML map and
 //! deep-merged over what came before; an entry with `targetPath` instead sets that one path (Helm
-//! `--set` syntax, typed unless quoted) after merging the inline values in; finally the inline
+//! `--set` syntax, see [`super::set_value`]) after merging the inline values in; finally the inline
 //! `values` are merged on top. Maps merge key by key; anything else replaces.
 
 use capstan_core::{Map, Value};
 
+use super::set_value::set_target_path;
 use crate::substitute::base64_decode;
 
 /// Why values could not be computed. Messages follow helm-controller's
@@ -93,7 +94,8 @@ pub fn merge_values(
                 .get("literal")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            set_path(&mut result, &target_path, &data, literal).map_err(|e| error(&e))?;
+            set_target_path(&mut result, &target_path, &data, literal)
+                .map_err(|e| error(&format!("targetPath {target_path:?}: {e}")))?;
             continue;
         }
         let values = read_values(&data).map_err(|e| error(&e))?;
@@ -151,117 +153,6 @@ pub fn merge_maps(a: Map, b: &Map) -> Map {
         out.insert(key.clone(), value.clone());
     }
     out
-}
-
-/// Sets `path` (Helm `--set` syntax: dots, `\.` escapes, `name[i]` list indexes) to `raw`.
-/// Unquoted values are typed as `--set` types them (`true`/`false`, `null`, integers without a
-/// leading zero); a value wrapped in quotes, or with `literal`, is a string.
-fn set_path(values: &mut Map, path: &str, raw: &str, literal: bool) -> Result<(), String> {
-    let quoted = raw.len() >= 2
-        && ((raw.starts_with('\'') && raw.ends_with('\''))
-            || (raw.starts_with('"') && raw.ends_with('"')));
-    let value = if literal {
-        Value::String(raw.to_owned())
-    } else if quoted {
-        Value::String(raw.trim_matches(|c| c == '\'' || c == '"').to_owned())
-    } else {
-        typed(raw)
-    };
-    let segments = split_path(path)?;
-    let mut current = values;
-    for (i, (name, index)) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
-        match index {
-            None if last => {
-                current.insert(name.clone(), value);
-                return Ok(());
-            }
-            None => {
-                let next = current
-                    .entry(name.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !next.is_object() {
-                    *next = Value::Object(Map::new());
-                }
-                current = next.as_object_mut().expect("just made an object");
-            }
-            Some(index) => {
-                let list = current
-                    .entry(name.clone())
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if !list.is_array() {
-                    *list = Value::Array(Vec::new());
-                }
-                let list = list.as_array_mut().expect("just made a list");
-                if *index > 65536 {
-                    return Err(format!(
-                        "index of {index} is greater than maximum supported index of 65536"
-                    ));
-                }
-                while list.len() <= *index {
-                    list.push(Value::Null);
-                }
-                if last {
-                    list[*index] = value;
-                    return Ok(());
-                }
-                if !list[*index].is_object() {
-                    list[*index] = Value::Object(Map::new());
-                }
-                current = list[*index].as_object_mut().expect("just made an object");
-            }
-        }
-    }
-    Ok(())
-}
-
-fn typed(raw: &str) -> Value {
-    match raw {
-        "true" => return Value::Bool(true),
-        "false" => return Value::Bool(false),
-        "null" => return Value::Null,
-        "0" => return Value::from(0),
-        _ => {}
-    }
-    if !raw.starts_with('0')
-        && let Ok(n) = raw.parse::<i64>()
-    {
-        return Value::from(n);
-    }
-    Value::String(raw.to_owned())
-}
-
-fn split_path(path: &str) -> Result<Vec<(String, Option<usize>)>, String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut chars = path.chars().peekable();
-    let mut index: Option<usize> = None;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    current.push(next);
-                }
-            }
-            '.' => {
-                out.push((std::mem::take(&mut current), index.take()));
-            }
-            '[' => {
-                let digits: String = chars.by_ref().take_while(|c| *c != ']').collect();
-                index = Some(
-                    digits
-                        .parse()
-                        .map_err(|_| format!("invalid index in targetPath {path:?}"))?,
-                );
-            }
-            c => current.push(c),
-        }
-    }
-    out.push((current, index));
-    if out.iter().any(|(name, _)| name.is_empty()) {
-        return Err(format!("invalid targetPath {path:?}"));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -335,9 +226,48 @@ mod tests {
             Value::Object(run("007", json!({}))),
             json!({"a": {"b": [null, {"c": "007"}]}})
         );
+        // The inline values are merged in before the path is set and again after, so they win
+        // on the same leaf…
         assert_eq!(
-            Value::Object(run("1", json!({"a": {"b": "inline"}}))),
-            json!({"a": {"b": "inline"}})
+            Value::Object(run("1", json!({"a": {"b": [null, {"c": "inline"}]}}))),
+            json!({"a": {"b": [null, {"c": "inline"}]}})
+        );
+    }
+
+    #[test]
+    fn target_path_through_an_inline_scalar_fails() {
+        // …and a path that has to go through an inline scalar fails, as in helm-controller.
+        let err = merge_values(
+            &json!({"spec": {"valuesFrom": [{"kind": "ConfigMap", "name": "x", "valuesKey": "v", "targetPath": "a.b[1].c"}], "values": {"a": {"b": "inline"}}}}),
+            "apps",
+            &|_: &str, _: &str| Some(json!({"data": {"v": "1"}})),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("targetPath \"a.b[1].c\""), "{err}");
+    }
+
+    #[test]
+    fn target_path_values_with_set_syntax() {
+        let run = |v: &str, literal: bool| {
+            merge_values(
+                &json!({"spec": {"valuesFrom": [{"kind": "Secret", "name": "s", "valuesKey": "v", "targetPath": "cfg.hosts", "literal": literal}]}}),
+                "apps",
+                &|_: &str, _: &str| Some(json!({"stringData": {"v": v}})),
+            )
+            .map(Value::Object)
+        };
+        assert_eq!(
+            run("{a.example.com,b.example.com}", false).unwrap(),
+            json!({"cfg": {"hosts": ["a.example.com", "b.example.com"]}})
+        );
+        assert!(
+            run("a,b", false).is_err(),
+            "a comma starts another assignment"
+        );
+        assert_eq!(run("a,b", true).unwrap(), json!({"cfg": {"hosts": "a,b"}}));
+        assert_eq!(
+            run("a\\,b", false).unwrap(),
+            json!({"cfg": {"hosts": "a,b"}})
         );
     }
 

@@ -7,6 +7,7 @@
 //! time). Another GitRepository whose URL is the bootstrap one's is the same repository.
 
 pub mod artifact;
+pub mod ignore;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

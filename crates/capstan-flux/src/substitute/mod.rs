@@ -14,19 +14,26 @@
 //! no default is an error naming the variable; [`SubstituteOptions::strict`] turns that off
 //! (undefined variables then expand to the empty string).
 //!
+//! Reading back is YAML 1.1, as the controller's `sigs.k8s.io/yaml.YAMLToJSON` (go-yaml v2) reads
+//! it, not kustomize's YAML 1.2 reader: a substituted `yes`/`on`/`y`/`off`/`n` is a boolean,
+//! `0755` and `0o755` are octal, `0x1F` hex, `0b101` binary, `1_000` is 1000, `08` is the float 8,
+//! a timestamp stays a string, and `.inf`/`.nan` fail (JSON cannot hold them). Quoting in the
+//! repository does not protect a value: `"${FLAG}"` is written out as the plain `${FLAG}` before
+//! expansion, so it reads back typed. Known gaps: a substituted mapping *key* stays a string
+//! (go-yaml v2 would turn `yes:` into the key `"true"` and `0x1F:` into `"31"`), and `1__0`
+//! (repeated underscores) stays a string where go-yaml v2 reads 10.
+//!
 //! The ConfigMaps and Secrets named by `substituteFrom` are looked up through a closure the build
 //! supplies (capstan takes them from the objects the repository itself renders).
 
-mod eval;
-mod parse;
-mod pattern;
+mod expand;
+mod operators;
 
 use std::collections::BTreeMap;
 
 use capstan_core::{ResourceId, Value};
 
-pub use eval::{EvalError, expand};
-pub use parse::ParseError;
+pub use expand::{ExpandError, Syntax, expand};
 
 /// The label/annotation that opts an object out of substitution.
 pub const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
@@ -98,7 +105,7 @@ pub enum SubstituteError {
     Expand {
         object: String,
         #[source]
-        source: EvalError,
+        source: ExpandError,
     },
     #[error("post-build substitution of {object}: the substituted YAML does not parse: {message}")]
     Reparse { object: String, message: String },
@@ -350,11 +357,12 @@ pub fn substitute_object(
     if expanded == text {
         return Ok(None);
     }
-    let value =
-        capstan_core::yaml::parse_document(&expanded).map_err(|e| SubstituteError::Reparse {
+    let value = capstan_core::yaml::parse_document_go_yaml_v2(&expanded).map_err(|e| {
+        SubstituteError::Reparse {
             object: ResourceId::of(object).to_string(),
             message: e.message,
-        })?;
+        }
+    })?;
     Ok(Some(value))
 }
 

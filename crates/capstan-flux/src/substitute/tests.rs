@@ -13,7 +13,7 @@ fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn run(input: &str, pairs: &[(&str, &str)], strict: bool) -> Result<String, EvalError> {
+fn run(input: &str, pairs: &[(&str, &str)], strict: bool) -> Result<String, ExpandError> {
     let vars = vars(pairs);
     let lookup = |name: &str| match vars.get(name) {
         Some(v) => Some(v.clone()),
@@ -142,6 +142,58 @@ fn expansion_table() {
         ("${1abc}", &[("1abc", "x")], "x"),
         // An offset that is not a number leaves the value as it is (bash does too).
         ("${var:1x}", &[("var", "value")], "value"),
+        ("${var:+2}", &[("var", "value")], "value"),
+        ("${var:-2}", &[("var", "value")], "value"),
+        ("${var: -2}", &[("var", "value")], "value"),
+        ("${var:-9:2}", &[("var", "value")], "value"),
+        ("${var:${neg}:2}", &[("var", "value"), ("neg", "-9")], "va"),
+        ("${var:${neg}}", &[("var", "value"), ("neg", "-2")], "ue"),
+        ("${var:1::2}", &[("var", "value")], "al"),
+        ("${var:${off}}", &[("var", "value"), ("off", "3")], "ue"),
+        ("${var:1:${n}}", &[("var", "value"), ("n", "2")], "al"),
+        ("${var:2:0}", &[("var", "value")], ""),
+        // Mixed case operators are accepted and change nothing.
+        ("${var,^}", &[("var", "aBc")], "aBc"),
+        ("${var^,}", &[("var", "aBc")], "aBc"),
+        ("${var,,}", &[("var", "ÀÉ")], "àé"),
+        ("${var^^}", &[("var", "straße")], "STRAßE"),
+        // Replacement quirks: several `/` are one, `}` does not end the search text, a
+        // replacement-less `/#` or `/%` changes nothing, an empty search inserts.
+        ("${var/a//b}", &[("var", "xax")], "xbx"),
+        ("${var/a} x /b}", &[("var", "a} x ")], "b"),
+        ("${var/#x/}", &[("var", "xax")], "xax"),
+        ("${var/%x/}", &[("var", "xax")], "xax"),
+        ("${var/%x/y}", &[("var", "xax")], "xay"),
+        ("${var//${e}/-}", &[("var", "ab"), ("e", "")], "-a-b-"),
+        ("${var/${e}/-}", &[("var", "ab"), ("e", "")], "-ab"),
+        ("${var/#${e}/-}", &[("var", "ab"), ("e", "")], "-ab"),
+        ("${var/%${e}/-}", &[("var", "ab"), ("e", "")], "ab-"),
+        ("${var/a/$$}", &[("var", "a")], "$"),
+        (r"${var/a/\\}", &[("var", "a")], r"\"),
+        (r"${var/a/\x}", &[("var", "a")], r"\x"),
+        // Trimming: `###` is `##` and a `#` pattern; escapes are literal in patterns.
+        ("${var###}", &[("var", "##a")], "#a"),
+        ("${var%%%}", &[("var", "a%%")], "a%"),
+        (r"${var#\*}", &[("var", "*a")], "a"),
+        ("${var#[ab]}", &[("var", "bcd")], "cd"),
+        ("${var#*}", &[("var", "abc")], "bc"),
+        ("${var##*}", &[("var", "abc")], ""),
+        // A suffix class is reversed into a malformed pattern, so nothing is trimmed.
+        ("${var%[0-9]}", &[("var", "abc1")], "abc1"),
+        ("${var%?}", &[("var", "abc1")], "abc"),
+        // Fallback words run to `}` and keep `$` and spaces as they are.
+        ("${unset:=$HOME and $$}", &[], "$HOME and $$"),
+        ("${unset:-}", &[], ""),
+        ("${unset=}", &[], ""),
+        ("${var==x}", &[], "=x"),
+        ("${a:=${b:=${c}}}", &[("c", "deep")], "deep"),
+        // Text after a NUL is not part of the input.
+        ("a${var}\u{0}${unset}", &[("var", "b")], "ab"),
+        // `$` at the end, and `$${` as text.
+        ("$", &[], "$"),
+        ("$${", &[], "${"),
+        ("$$$${var}", &[("var", "x")], "$${var}"),
+        ("$$${var}", &[("var", "x")], "$x"),
     ];
     for (input, pairs, want) in cases {
         assert_eq!(
@@ -152,31 +204,152 @@ fn expansion_table() {
     }
 }
 
+/// The syntax problem `input` reports, if it reports one.
+fn syntax_of(input: &str) -> Option<Syntax> {
+    match run(input, &[("var", "value")], true) {
+        Err(ExpandError::Syntax { problem, .. }) => Some(problem),
+        _ => None,
+    }
+}
+
 #[test]
 fn parse_errors_table() {
-    let cases: &[(&str, ParseError)] = &[
-        ("${", ParseError::VariableName),
-        ("${}", ParseError::VariableName),
-        ("${ var}", ParseError::VariableName),
-        ("${var", ParseError::MissingClosingBrace),
-        ("${var x}", ParseError::MissingClosingBrace),
+    let cases: &[(&str, Syntax)] = &[
+        ("${", Syntax::NoName),
+        ("${}", Syntax::NoName),
+        ("${ var}", Syntax::NoName),
+        ("${:-x}", Syntax::NoName),
+        ("${$var}", Syntax::NoName),
+        ("${var", Syntax::Unclosed),
+        ("${var x}", Syntax::Unclosed),
         // Operators Flux rejects.
-        ("${var-default}", ParseError::MissingClosingBrace),
-        ("${var+word}", ParseError::MissingClosingBrace),
-        ("${var?word}", ParseError::MissingClosingBrace),
-        ("${var:=abc", ParseError::FuncSubstitution),
-        ("${var#}", ParseError::FuncSubstitution),
-        ("${var/a}", ParseError::BadSubstitution),
-        ("${#}", ParseError::BadSubstitution),
-        ("${var^x}", ParseError::BadSubstitution),
-        ("${var::1}", ParseError::FuncSubstitution),
+        ("${var-default}", Syntax::Unclosed),
+        ("${var+word}", Syntax::Unclosed),
+        ("${var?word}", Syntax::Unclosed),
+        ("${var@Q}", Syntax::Unclosed),
+        ("${var!}", Syntax::Unclosed),
+        ("${var:=abc", Syntax::MissingArgument),
+        ("${var:=", Syntax::MissingArgument),
+        ("${var#}", Syntax::MissingArgument),
+        ("${var#", Syntax::MissingArgument),
+        ("${var#a", Syntax::Malformed),
+        ("${var#a${x}}", Syntax::Malformed),
+        ("${var#${x}a}", Syntax::Malformed),
+        ("${var/a}", Syntax::Malformed),
+        ("${var/", Syntax::MissingArgument),
+        ("${var//}", Syntax::Malformed),
+        ("${var/a/", Syntax::MissingArgument),
+        ("${var/a/b", Syntax::Malformed),
+        ("${var/${x}y/z}", Syntax::Malformed),
+        ("${#}", Syntax::Malformed),
+        ("${#var", Syntax::Malformed),
+        ("${#var:1}", Syntax::Malformed),
+        ("${##}", Syntax::Malformed),
+        ("${var^x}", Syntax::Malformed),
+        ("${var^^^}", Syntax::Malformed),
+        ("${var^", Syntax::Malformed),
+        ("${var::1}", Syntax::MissingArgument),
+        ("${var:}", Syntax::MissingArgument),
+        ("${var:", Syntax::MissingArgument),
+        ("${var:1", Syntax::Malformed),
+        ("${var:1:}", Syntax::MissingArgument),
+        ("${var:1:", Syntax::MissingArgument),
+        ("${var:1:2", Syntax::Malformed),
+        ("${var:1${x}}", Syntax::Malformed),
+        ("${var:1:2${x}}", Syntax::Malformed),
+        // A syntax error anywhere wins over an undefined variable before it.
+        ("${undefined} ${", Syntax::NoName),
+        // Deep in a nested argument.
+        ("${a:=${b:=${c:=${}}}}", Syntax::NoName),
     ];
     for (input, want) in cases {
-        assert_eq!(
-            run(input, &[("var", "value")], true),
-            Err(EvalError::Parse(eval::ParseErrorText(*want))),
-            "input {input:?}"
+        assert_eq!(syntax_of(input), Some(*want), "input {input:?}");
+    }
+}
+
+#[test]
+fn syntax_errors_say_where() {
+    let err = run("a: 1\nb: x ${var:1:2 y", &[("var", "v")], true).unwrap_err();
+    let ExpandError::Syntax {
+        snippet,
+        line,
+        column,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((*line, *column), (2, 17), "{err}");
+    assert!(snippet.starts_with("${var:1:2"), "{snippet}");
+    let err = run("a: 1\nb: ${x\n", &[], true).unwrap_err();
+    assert!(
+        err.to_string().starts_with("missing closing brace in `${x"),
+        "{err}"
+    );
+    let err = run("one\ntwo ${missing}", &[], true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "variable not set (strict mode): \"missing\" (line 2)"
+    );
+}
+
+#[test]
+fn substring_whose_end_falls_before_its_start_is_an_error() {
+    for input in ["${var:3:-2}", "${var:1:9223372036854775807}"] {
+        let err = run(input, &[("var", "value")], true).unwrap_err();
+        assert!(
+            matches!(err, ExpandError::SubstringRange { .. }),
+            "{input}: {err}"
         );
+    }
+    // A negative length that still ends past the start is an ordinary slice.
+    assert_eq!(
+        run("${var:1:-0}", &[("var", "value")], true).as_deref(),
+        Ok("")
+    );
+}
+
+#[test]
+fn evaluation_errors_come_in_finishing_order() {
+    let got = run("${first} ${second}", &[], true);
+    assert!(matches!(got, Err(ExpandError::Unset { ref name, .. }) if name == "first"));
+    let got = run("${outer:1:${inner}}", &[], true);
+    assert!(matches!(got, Err(ExpandError::Unset { ref name, .. }) if name == "inner"));
+}
+
+#[test]
+fn huge_inputs() {
+    // A long document with many expressions.
+    let line = "key: ${var} and $${escaped} and $plain\n";
+    let doc = line.repeat(50_000);
+    let out = run(&doc, &[("var", "v")], true).unwrap();
+    assert_eq!(
+        out.len(),
+        "key: v and ${escaped} and $plain\n".len() * 50_000
+    );
+    // Deep nesting costs no call stack.
+    let depth = 100_000;
+    let nested = format!("{}x{}", "${a:=".repeat(depth), "}".repeat(depth));
+    assert_eq!(run(&nested, &[], true).as_deref(), Ok("x"));
+    let unclosed = "${a:=".repeat(depth);
+    assert!(matches!(
+        run(&unclosed, &[], true),
+        Err(ExpandError::Syntax {
+            problem: Syntax::MissingArgument,
+            ..
+        })
+    ));
+    // A very long value through every operator.
+    let long = "ab/".repeat(100_000);
+    for op in [
+        "", "#", "^^", ",,", ":5:10", "//b/x", "#*/", "%%/*", "/#a/z", "/%b/z",
+    ] {
+        let input = if op == "#" {
+            "${#v}".to_owned()
+        } else {
+            format!("${{v{op}}}")
+        };
+        assert!(run(&input, &[("v", &long)], true).is_ok(), "{input}");
     }
 }
 
@@ -208,10 +381,9 @@ fn strict_mode_table() {
         } else {
             missing(input)
         };
-        assert_eq!(
-            got,
-            Err(EvalError::VariableNotSet("missing".into())),
-            "input {input:?}"
+        assert!(
+            matches!(&got, Err(ExpandError::Unset { name, .. }) if name == "missing"),
+            "input {input:?}: {got:?}"
         );
     }
     assert_eq!(missing("${missing:-fallback}").as_deref(), Ok("fallback"));
@@ -254,6 +426,85 @@ fn objects_are_substituted_as_yaml() {
         out["spec"]["quoted"], "3",
         "a string that was quoted stays a string"
     );
+}
+
+/// How a substituted value reads back, as the controller's go-yaml v2 (YAML 1.1) reads it.
+#[test]
+fn substituted_values_read_back_as_yaml_1_1() {
+    let cases: &[(&str, serde_json::Value)] = &[
+        ("yes", json!(true)),
+        ("Yes", json!(true)),
+        ("on", json!(true)),
+        ("ON", json!(true)),
+        ("y", json!(true)),
+        ("true", json!(true)),
+        ("True", json!(true)),
+        ("no", json!(false)),
+        ("n", json!(false)),
+        ("off", json!(false)),
+        ("false", json!(false)),
+        ("0755", json!(493)),
+        ("0o755", json!(493)),
+        ("0x1F", json!(31)),
+        ("-0x1F", json!(-31)),
+        ("0b101", json!(5)),
+        ("-0b101", json!(-5)),
+        ("1_000", json!(1000)),
+        ("+5", json!(5)),
+        ("-0", json!(0)),
+        ("08", json!(8.0)),
+        ("1e3", json!(1000.0)),
+        (".5", json!(0.5)),
+        ("12345678901234567890", json!(12345678901234567890u64)),
+        ("~", json!(null)),
+        ("null", json!(null)),
+        ("", json!(null)),
+        // Strings stay strings.
+        ("2024-01-01", json!("2024-01-01")),
+        ("1:20", json!("1:20")),
+        ("0o", json!("0o")),
+        ("yess", json!("yess")),
+        ("'yes'", json!("yes")),
+        ("\"0755\"", json!("0755")),
+        ("a #comment", json!("a")),
+    ];
+    let object = cm(json!({"plain": "${V}", "quoted_in_repo": "${V}", "untouched": "yes"}));
+    for (value, want) in cases {
+        let out = substitute_object(
+            &object,
+            &vars(&[("V", value)]),
+            Strategy::WithVariables,
+            SubstituteOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{value}: {e}"))
+        .unwrap_or_else(|| object.clone());
+        assert_eq!(&out["data"]["plain"], want, "V={value:?}");
+        assert_eq!(&out["data"]["quoted_in_repo"], want, "V={value:?}");
+        assert_eq!(out["data"]["untouched"], json!("yes"), "V={value:?}");
+    }
+    // JSON has no infinities: the controller's YAMLToJSON fails, and so does capstan.
+    for value in [".inf", "-.Inf", ".nan"] {
+        let err = substitute_object(
+            &object,
+            &vars(&[("V", value)]),
+            Strategy::WithVariables,
+            SubstituteOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, SubstituteError::Reparse { .. }),
+            "{value}: {err}"
+        );
+    }
+    // A value that breaks the YAML structure is an error naming the object.
+    let err = substitute_object(
+        &object,
+        &vars(&[("V", "a: b")]),
+        Strategy::WithVariables,
+        SubstituteOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ConfigMap/apps/cm"), "{err}");
 }
 
 #[test]

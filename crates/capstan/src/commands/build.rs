@@ -1,6 +1,8 @@
-//! `capstan build ks|hr|all [NAME]`: the objects Flux would apply, rendered offline. Objects go to
-//! stdout (YAML stream or JSON); failures, skipped and suspended objects are reported on stderr;
-//! any failure makes the exit code 2 after everything else has been printed.
+//! `capstan build ks|hr|all [NAME]`: the objects Flux would apply, rendered without a cluster.
+//! Charts from HelmRepositories are fetched into the chart cache (`--chart-cache`), or read from
+//! it only (`--offline`). Objects go to stdout (YAML stream or JSON); failures, skipped and
+//! suspended objects are reported on stderr; any failure makes the exit code 2 after everything
+//! else has been printed.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use capstan_core::{OsFs, Value};
 use capstan_flux::build::{BuildOptions, BuildReport, BuildResult, Status, build_all};
+use capstan_flux::charts::{ChartCache, Charts};
 use capstan_flux::helm::{HelmBinary, HelmRenderer};
 use capstan_flux::sops::Keys;
 use clap::{Args, ValueEnum};
@@ -77,9 +80,22 @@ pub struct BuildArgs {
     /// Extra API versions for `helm template --api-versions` (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub api_versions: Vec<String>,
-    /// A directory of unpacked charts (`<chart>-<version>/`) for HelmRepository/OCI charts.
-    #[arg(long)]
+    /// The chart cache (default: $CAPSTAN_CACHE_DIR/charts, else $XDG_CACHE_HOME/capstan/charts,
+    /// else ~/.cache/capstan/charts).
+    #[arg(long, value_name = "DIR")]
     pub chart_cache: Option<PathBuf>,
+    /// Use only charts already in the chart cache; never touch the network. Each missing chart
+    /// is reported with its source, URL, version constraint and the cache path.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// The chart fetcher `--chart-cache` and `--offline` ask for.
+pub fn chart_fetcher(chart_cache: Option<&std::path::Path>, offline: bool) -> Arc<Charts> {
+    let root = chart_cache
+        .map(std::path::Path::to_path_buf)
+        .or_else(capstan_flux::charts::cache::default_root);
+    Arc::new(Charts::new(root.map(ChartCache::new), offline))
 }
 
 pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -95,7 +111,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         keys,
         helm,
         render_helm_releases: args.kind != BuildKind::Kustomizations,
-        chart_cache: args.chart_cache.clone(),
+        charts: Some(chart_fetcher(args.chart_cache.as_deref(), args.offline)),
         kube_version: args.kube_version.clone(),
         api_versions: args.api_versions.clone(),
         progress: ticker

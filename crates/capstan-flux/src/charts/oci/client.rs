@@ -155,8 +155,14 @@ impl Client {
                 tags.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
             }
             match next {
-                Some(next) if next.starts_with('/') => url = format!("{base}{next}"),
-                Some(next) => url = next,
+                Some(next) => {
+                    url = next_page(&base, &next).ok_or_else(|| OciError::BadResponse {
+                        url: url.clone(),
+                        reason: format!(
+                            "tag list `Link` header points away from the registry ({next}); not followed, so the registry's credentials are not sent there"
+                        ),
+                    })?;
+                }
                 None => return Ok(tags),
             }
         }
@@ -536,6 +542,17 @@ fn next_link(header: &str) -> Option<String> {
     })
 }
 
+/// The URL of the next tag-list page: a path on the registry, or an absolute URL on the same
+/// scheme and host. `None` for anything else: the cached `Authorization` is sent with every
+/// request to the repository, so following a foreign host would hand it the credentials.
+fn next_page(base: &str, next: &str) -> Option<String> {
+    if next.starts_with('/') && !next.starts_with("//") {
+        return Some(format!("{base}{next}"));
+    }
+    let rest = next.strip_prefix(base)?;
+    (rest.is_empty() || rest.starts_with(['/', '?'])).then(|| next.to_owned())
+}
+
 /// `body`'s digest in the algorithm of `like` (`sha256:`/`sha512:`), `None` for others.
 pub(crate) fn digest_of(like: &str, body: &[u8]) -> Option<String> {
     match like.split_once(':')?.0 {
@@ -570,6 +587,30 @@ mod tests {
             Some("https://r/next")
         );
         assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn next_pages_stay_on_the_registry() {
+        let base = "https://r.test:5000";
+        let table: &[(&str, Option<&str>)] = &[
+            (
+                "/v2/a/tags/list?last=1",
+                Some("https://r.test:5000/v2/a/tags/list?last=1"),
+            ),
+            (
+                "https://r.test:5000/v2/a/tags/list?n=2",
+                Some("https://r.test:5000/v2/a/tags/list?n=2"),
+            ),
+            ("https://evil.test/v2/a/tags/list", None),
+            ("https://r.test:5000.evil.test/v2", None),
+            ("https://r.test:50001/v2", None),
+            ("http://r.test:5000/v2", None),
+            ("//evil.test/v2", None),
+            ("v2/relative", None),
+        ];
+        for (link, wanted) in table {
+            assert_eq!(next_page(base, link).as_deref(), *wanted, "{link}");
+        }
     }
 
     #[test]

@@ -3,15 +3,16 @@
 //! matched against the tags, with Helm's `+` → `_` tag convention) and an OCIRepository named by
 //! a HelmRelease's `spec.chartRef` (`spec.ref.digest`, else `semver` with `semverFilter`, else
 //! `tag`, else `latest`; the layer chosen by `spec.layerSelector`). Every pull is checked end to
-//! end: manifest and blob digests, then the archive itself ([`archive`]).
+//! end: manifest and blob digests, then the archive itself ([`crate::charts::archive`]).
 //!
 //! - [`reference`]: `oci://host[:port]/path` addresses.
 //! - [`auth`]: credentials (Secret, helm and docker config files) and challenges.
 //! - [`client`]: the distribution API over `ureq`.
+//! - [`load`]: these charts through the build's cache and offline mode.
 
-pub mod archive;
 pub mod auth;
 pub mod client;
+pub mod load;
 pub mod reference;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::model::{OciLayerSelector, OciRepositoryRef};
 
 pub use auth::Credentials;
 pub use client::{Client, ClientOptions, Descriptor, Manifest};
+pub use load::OciSource;
 pub use reference::Repository;
 
 /// The layer media type `helm push` gives a chart.
@@ -332,12 +334,18 @@ pub fn pull_chart(
 ) -> Result<PulledChart, OciError> {
     let descriptor = layer.pick(repository, manifest)?;
     let archive = client.blob(repository, descriptor)?;
-    let (name, version) =
-        archive::chart_metadata(&archive).map_err(|reason| OciError::CorruptArchive {
-            repository: repository.to_string(),
-            digest: descriptor.digest.clone(),
-            reason,
-        })?;
+    // The same checked unpacking the build renders from: a chart directory with a Chart.yaml
+    // that names the chart and its version.
+    let corrupt = |reason: String| OciError::CorruptArchive {
+        repository: repository.to_string(),
+        digest: descriptor.digest.clone(),
+        reason,
+    };
+    let unpacked = crate::charts::archive::unpack(&archive, "chart", None).map_err(corrupt)?;
+    if unpacked.version.is_empty() {
+        return Err(corrupt("Chart.yaml has no version".into()));
+    }
+    let (name, version) = (unpacked.name, unpacked.version);
     Ok(PulledChart {
         repository: repository.clone(),
         tag: tag.map(str::to_owned),
