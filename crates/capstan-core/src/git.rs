@@ -194,6 +194,73 @@ impl Drop for CatFile {
     }
 }
 
+/// How a working-tree file differs from a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorktreeChange {
+    Added,
+    Deleted,
+    Modified,
+}
+
+/// The files of the working tree at `mount` (the top level) that differ from `commit`, relative
+/// to the top level: tracked files modified, deleted or staged (`git diff <commit>`), and
+/// untracked files git does not ignore (`git ls-files --others --exclude-standard`).
+pub fn worktree_changes(
+    mount: &Path,
+    commit: &str,
+) -> Result<Vec<(PathBuf, WorktreeChange)>, GitError> {
+    let diff = git(
+        mount,
+        &[
+            "diff",
+            "--no-renames",
+            "--no-ext-diff",
+            "--name-status",
+            "-z",
+            commit,
+            "--",
+        ],
+    )?;
+    let mut out = Vec::new();
+    let mut fields = diff.split(|b| *b == 0).filter(|f| !f.is_empty());
+    while let Some(status) = fields.next() {
+        let Some(path) = fields.next() else {
+            return Err(GitError::Output {
+                args: "diff --name-status".into(),
+                detail: String::from_utf8_lossy(status).into_owned(),
+            });
+        };
+        let change = match status.first() {
+            Some(b'A') => WorktreeChange::Added,
+            Some(b'D') => WorktreeChange::Deleted,
+            _ => WorktreeChange::Modified,
+        };
+        out.push((
+            PathBuf::from(String::from_utf8_lossy(path).as_ref()),
+            change,
+        ));
+    }
+    let untracked = git(
+        mount,
+        &[
+            "ls-files",
+            "--others",
+            "--exclude-standard",
+            "--full-name",
+            "-z",
+        ],
+    )?;
+    for path in untracked.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        out.push((
+            PathBuf::from(String::from_utf8_lossy(path).as_ref()),
+            WorktreeChange::Added,
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.dedup_by(|a, b| a.0 == b.0);
+    Ok(out)
+}
+
 /// A read-only tree of files at one git revision.
 pub struct GitTreeFs {
     /// Where the tree is mounted: the repository's top-level directory.
@@ -203,6 +270,9 @@ pub struct GitTreeFs {
     files: BTreeMap<PathBuf, Entry>,
     dirs: BTreeSet<PathBuf>,
     reader: Mutex<Option<CatFile>>,
+    /// Set by [`GitTreeFs::read_unchanged_from_worktree`]: the files that differ in the working
+    /// tree; every other regular file is read from the working tree.
+    worktree_changed: Option<BTreeSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for GitTreeFs {
@@ -261,7 +331,17 @@ impl GitTreeFs {
             files,
             dirs,
             reader: Mutex::new(None),
+            worktree_changed: None,
         })
+    }
+
+    /// Reads the files git reports unchanged (see [`worktree_changes`]) from the working tree
+    /// instead of the object database: their contents are the same, and a file read costs no
+    /// pipe round-trip. `changed` holds the paths that differ, relative to the top level. The
+    /// tree's listing still decides what exists. A file the working tree cannot read is read
+    /// from the object database.
+    pub fn read_unchanged_from_worktree(&mut self, changed: impl IntoIterator<Item = PathBuf>) {
+        self.worktree_changed = Some(changed.into_iter().collect());
     }
 
     /// The commit id this tree was read from.
@@ -359,11 +439,17 @@ impl GitTreeFs {
         self.resolve(&rel).ok()
     }
 
+    /// The error a working tree gives for a missing file, so that a render failing on both
+    /// sides of a comparison fails with the same words (callers name the path).
     fn not_found(path: &Path) -> io::Error {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{}: no such file or directory", path.display()),
-        )
+        if cfg!(unix) {
+            io::Error::from_raw_os_error(2) // ENOENT
+        } else {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{}: no such file or directory", path.display()),
+            )
+        }
     }
 }
 
@@ -376,6 +462,13 @@ impl Fs for GitTreeFs {
             .files
             .get(&rel)
             .ok_or_else(|| GitTreeFs::not_found(path))?;
+        if let Some(changed) = &self.worktree_changed
+            && !entry.symlink
+            && !changed.contains(&rel)
+            && let Ok(data) = std::fs::read(self.mount.join(&rel))
+        {
+            return Ok(data);
+        }
         self.blob(&entry.oid)
     }
 

@@ -12,7 +12,7 @@
 use crate::Value;
 
 /// A YAML document that could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct YamlError {
     /// The parser's message, with line and column where it knows them.
@@ -31,8 +31,58 @@ fn read_options() -> serde_saphyr::Options {
 
 /// Parses a stream of YAML documents. Empty documents come back as `Value::Null`; callers that
 /// want only objects filter them out.
+///
+/// Results are remembered by text for the life of the process (up to [`MEMO_BYTES`] of text):
+/// one command reads the same repository files several times (discovery, then the build; both
+/// sides of a diff), and copying a parsed stream costs a fraction of parsing it again.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
-    serde_saphyr::from_multiple_with_options::<Value>(text, read_options()).map_err(to_yaml_error)
+    if let Some(parsed) = memo::get(text) {
+        return parsed.as_ref().clone();
+    }
+    let parsed = serde_saphyr::from_multiple_with_options::<Value>(text, read_options())
+        .map_err(to_yaml_error);
+    let parsed = std::sync::Arc::new(parsed);
+    memo::put(text, parsed.clone());
+    match std::sync::Arc::try_unwrap(parsed) {
+        Ok(owned) => owned,
+        Err(shared) => shared.as_ref().clone(),
+    }
+}
+
+/// How much text [`parse_documents`] remembers parses of.
+pub const MEMO_BYTES: usize = 64 << 20;
+
+mod memo {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+
+    use super::{MEMO_BYTES, YamlError};
+    use crate::Value;
+
+    type Parsed = Arc<Result<Vec<Value>, YamlError>>;
+
+    #[derive(Default)]
+    struct Memo {
+        by_text: HashMap<String, Parsed>,
+        bytes: usize,
+    }
+
+    static MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(Mutex::default);
+
+    pub(super) fn get(text: &str) -> Option<Parsed> {
+        MEMO.lock().ok()?.by_text.get(text).cloned()
+    }
+
+    pub(super) fn put(text: &str, parsed: Parsed) {
+        let Ok(mut memo) = MEMO.lock() else {
+            return;
+        };
+        if memo.bytes + text.len() > MEMO_BYTES || memo.by_text.contains_key(text) {
+            return;
+        }
+        memo.bytes += text.len();
+        memo.by_text.insert(text.to_owned(), parsed);
+    }
 }
 
 /// Parses exactly one YAML document the way go-yaml v2 reads it (kustomize reads

@@ -20,6 +20,7 @@ pub mod graph;
 pub mod helm;
 pub mod model;
 pub mod scaffold;
+pub mod scope;
 pub mod sops;
 pub mod source;
 pub mod substitute;

@@ -155,6 +155,13 @@ pub struct GroupDiff {
     pub objects: Vec<ObjectDiff>,
 }
 
+/// A producer that fails on both sides with the same error: the change did not cause it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnchangedFailure {
+    pub producer: Producer,
+    pub error: String,
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DiffReport {
@@ -162,6 +169,10 @@ pub struct DiffReport {
     pub side_failures: Vec<RenderFailure>,
     /// Producers with differences or failures, sorted.
     pub groups: Vec<GroupDiff>,
+    /// Producers failing on both sides with the same error: warnings, not differences (and
+    /// unseen in changed-only mode when the change does not reach them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchanged_failures: Vec<UnchangedFailure>,
 }
 
 impl DiffReport {
@@ -281,8 +292,20 @@ pub fn diff(base: &Side, head: &Side, options: &DiffOptions) -> DiffReport {
     let (base_objects, base_failed) = index(base);
     let (head_objects, head_failed) = index(head);
     let mut groups: BTreeMap<Producer, GroupDiff> = BTreeMap::new();
+    for (producer, error) in &head_failed {
+        if base_failed.get(producer) == Some(error) {
+            report.unchanged_failures.push(UnchangedFailure {
+                producer: (*producer).clone(),
+                error: error.to_string(),
+            });
+        }
+    }
+    let unchanged = |p: &Producer| report.unchanged_failures.iter().any(|u| &u.producer == p);
     for (failed, which) in [(&base_failed, Which::Base), (&head_failed, Which::Head)] {
         for (producer, error) in failed {
+            if unchanged(producer) {
+                continue;
+            }
             group(&mut groups, producer, base, head)
                 .failures
                 .push(RenderFailure {

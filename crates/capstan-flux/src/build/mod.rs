@@ -92,6 +92,8 @@ pub enum Status {
     Failed,
     Suspended,
     Skipped,
+    /// Left out by a changed-only build: none of its inputs changed.
+    Unchanged,
 }
 
 /// One rendered object and the file it came from, relative to the repository root, when known.
@@ -155,6 +157,11 @@ pub struct BuildReport {
     pub helm_releases: Vec<BuildResult>,
     /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
     pub diagnostics: Vec<Diagnostic>,
+    /// True when [`discovery::Options::scope`] held: Kustomizations outside it were not built
+    /// (reported as skipped). False when the build had to render everything (see
+    /// [`crate::scope`]).
+    #[serde(skip)]
+    pub changed_only: bool,
 }
 
 impl BuildReport {
@@ -174,14 +181,34 @@ pub enum BuildError {
     Discovery(#[from] discovery::DiscoveryError),
 }
 
-/// Discovers and builds everything under `path`.
+/// Discovers and builds everything under `path` — or, with a changed-only
+/// [`discovery::Options::scope`], what the changed files can reach (building everything instead
+/// when something that reaches needs an object only an unrendered Kustomization provides).
 pub fn build_all(
     fs: &dyn Fs,
     path: &Path,
     options: &BuildOptions,
 ) -> Result<BuildReport, BuildError> {
+    let report = build_once(fs, path, options, &options.discovery)?;
+    if options.discovery.scope.is_some() && !report.changed_only {
+        let everything = discovery::Options {
+            scope: None,
+            ..options.discovery.clone()
+        };
+        return build_once(fs, path, options, &everything);
+    }
+    Ok(report)
+}
+
+fn build_once(
+    fs: &dyn Fs,
+    path: &Path,
+    options: &BuildOptions,
+    discovery_options: &discovery::Options,
+) -> Result<BuildReport, BuildError> {
     let renderer = discovery::default_renderer();
-    let discovery = discovery::discover(fs, path, renderer.as_ref(), &options.discovery)?;
+    let discovery = discovery::discover(fs, path, renderer.as_ref(), discovery_options)?;
+    let scoped = discovery_options.scope.is_some();
     // Builds read the repository as source-controller archives it.
     let ignore = &discovery.ignore;
     let artifact = IgnoringFs::new(fs, &discovery.root, Arc::new(ignore.rules_for(None)));
@@ -193,6 +220,7 @@ pub fn build_all(
     let fs: &dyn Fs = &artifact;
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
+        changed_only: scoped,
         ..BuildReport::default()
     };
     for cluster in &discovery.clusters {
@@ -208,6 +236,10 @@ pub fn build_all(
             .collect();
         let (mut kustomizations, finals) =
             build_cluster_kustomizations(&views, &discovery.root, cluster, options);
+        if scoped && !scope_complete(cluster, &kustomizations, &finals) {
+            report.changed_only = false;
+            return Ok(report);
+        }
         let mut releases = build_cluster_releases(
             fs,
             &discovery.root,
@@ -223,6 +255,49 @@ pub fn build_all(
         report.helm_releases.extend(releases);
     }
     Ok(report)
+}
+
+/// Whether a changed-only build of `cluster` has all it needs: every rendered Kustomization and
+/// HelmRelease finds its source, and the ConfigMaps and Secrets its `substituteFrom` or
+/// `valuesFrom` names among the objects of rendered Kustomizations. Trivially true when nothing
+/// was left out.
+fn scope_complete(cluster: &Cluster, results: &[BuildResult], index: &ObjectIndex) -> bool {
+    if !cluster.kustomizations.iter().any(|k| k.out_of_scope) {
+        return true;
+    }
+    let has = |kind: &str, namespace: &str, name: &str| {
+        index.contains_key(&(kind.to_owned(), namespace.to_owned(), name.to_owned()))
+    };
+    let built: std::collections::HashSet<&ObjectKey> = results
+        .iter()
+        .filter(|r| r.status == Status::Rendered || r.status == Status::Failed)
+        .map(|r| &r.key)
+        .collect();
+    let kustomizations_ok = cluster
+        .kustomizations
+        .iter()
+        .filter(|k| built.contains(&k.found.key))
+        .all(|k| {
+            let namespace = &k.found.key.namespace;
+            !matches!(k.source, SourceStatus::Missing { .. })
+                && k.found.object.spec.post_build.as_ref().is_none_or(|post| {
+                    post.substitute_from
+                        .iter()
+                        .all(|r| has(&r.kind, namespace, &r.name))
+                })
+        });
+    let releases_ok = cluster.helm_releases.iter().all(|release| {
+        let namespace = &release.found.key.namespace;
+        !matches!(release.source, Some(SourceStatus::Missing { .. }))
+            && release
+                .found
+                .object
+                .spec
+                .values_from
+                .iter()
+                .all(|r| has(&r.kind, namespace, &r.name))
+    });
+    kustomizations_ok && releases_ok
 }
 
 /// An index of the ConfigMaps and Secrets a cluster renders: (kind, namespace, name) → object.
@@ -318,6 +393,11 @@ fn build_cluster_kustomizations(
             ks.found.origin.parent.is_some() && ks.found.object.spec.path_or_root().contains("${");
         if ks.found.object.spec.suspend {
             result.status = Status::Suspended;
+        } else if ks.out_of_scope {
+            result.status = Status::Unchanged;
+            result
+                .errors
+                .push("not rendered: none of its inputs changed".to_owned());
         } else if !ks.source.is_local() {
             result.status = Status::Skipped;
             result.errors.push(not_local_reason(&ks.source));

@@ -1,7 +1,7 @@
 //! The fixed point for one cluster: render each Kustomization's path, collect the Flux objects,
 //! queue the new Kustomizations, until nothing new turns up.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use crate::model::SourceRef;
 use crate::model::{
     FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
 };
+use crate::scope::{Closure, Decision, Scope, Wanted};
 use crate::source::artifact::{ArtifactFs, CopyRule, GeneratedArtifact, generated_artifacts};
 use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::source::{SourceIndex, SourceStatus};
@@ -51,6 +52,11 @@ struct Walk<'w, 'c> {
     queue: VecDeque<Pending>,
     /// ExternalArtifacts declared by ArtifactGenerators, by (namespace, name).
     artifacts: HashMap<(String, String), GeneratedArtifact>,
+    /// Changed-only mode, with the files declaring Flux Kustomizations (relative to `root`).
+    scope: Option<&'w Scope>,
+    entry_files: &'w BTreeSet<PathBuf>,
+    /// The scope's decision per Kustomization, once made.
+    wanted: Vec<Option<Wanted>>,
 }
 
 pub(crate) fn walk(
@@ -58,7 +64,8 @@ pub(crate) fn walk(
     root: &Path,
     cache: &mut RenderCache<'_>,
     entry: ClusterEntry,
-    _options: &Options,
+    entry_files: &BTreeSet<PathBuf>,
+    options: &Options,
 ) -> Cluster {
     let mut walk = Walk {
         fs: views.artifact,
@@ -77,6 +84,9 @@ pub(crate) fn walk(
         expanded: Vec::new(),
         queue: VecDeque::new(),
         artifacts: HashMap::new(),
+        scope: options.scope.as_deref(),
+        entry_files,
+        wanted: Vec::new(),
     };
     for Candidate {
         ks,
@@ -142,6 +152,7 @@ impl Walk<'_, '_> {
         self.kustomization_index
             .insert(key.clone(), self.cluster.kustomizations.len());
         self.expanded.push(false);
+        self.wanted.push(None);
         self.cluster.kustomizations.push(DiscoveredKustomization {
             found: Discovered {
                 key,
@@ -154,6 +165,7 @@ impl Walk<'_, '_> {
             },
             dir: None,
             dir_exists: false,
+            out_of_scope: false,
         });
     }
 
@@ -233,6 +245,10 @@ impl Walk<'_, '_> {
             return;
         }
         self.cluster.kustomizations[index].dir_exists = true;
+        if view.is_none() && !self.in_scope(index, fs, &dir) {
+            self.cluster.kustomizations[index].out_of_scope = true;
+            return;
+        }
         let rendered = self
             .cache
             .render_view(own_ignore.as_deref().unwrap_or(""), fs, &dir)
@@ -404,9 +420,42 @@ impl Walk<'_, '_> {
         (object, raw)
     }
 
+    /// Whether changed-only mode renders the Kustomization at `index`, whose directory is `dir`
+    /// in `fs` (always true outside changed-only mode). Decided once.
+    fn in_scope(&mut self, index: usize, fs: &dyn Fs, dir: &Path) -> bool {
+        let Some(scope) = self.scope else {
+            return true;
+        };
+        if let Some(wanted) = self.wanted[index] {
+            return wanted.render;
+        }
+        let found = &self.cluster.kustomizations[index].found;
+        if !fs.is_dir(dir) {
+            return true; // reported as missing by expand
+        }
+        let closure = Closure::of(fs, self.root, dir, &found.object.spec.components);
+        let parent_broad = found
+            .origin
+            .parent
+            .as_ref()
+            .and_then(|p| self.kustomization_index.get(p))
+            // a parent rendered without a decision (an artifact's view) counts as changed
+            .is_some_and(|&p| self.wanted[p].is_none_or(|w| w.broad));
+        let wanted = scope.wants(&Decision {
+            closure: &closure,
+            declared_in: found.origin.file.as_deref(),
+            parent_broad,
+            entry: found.origin.parent.is_none(),
+            forced: scope.is_forced(&found.key),
+            entry_files: self.entry_files,
+        });
+        self.wanted[index] = Some(wanted);
+        wanted.render
+    }
+
     /// Renders, in parallel, the repository directories of the Kustomizations about to expand.
     fn prefetch(&mut self) {
-        let mut dirs = Vec::new();
+        let mut candidates = Vec::new();
         for (index, ks) in self.cluster.kustomizations.iter().enumerate() {
             let found = &ks.found;
             if self.expanded[index] {
@@ -423,10 +472,16 @@ impl Walk<'_, '_> {
                     None => self.root.to_path_buf(),
                 };
                 if within(self.root, &dir) {
-                    dirs.push(dir);
+                    candidates.push((index, dir));
                 }
             }
         }
+        let fs = self.fs;
+        let dirs = candidates
+            .into_iter()
+            .filter(|(index, dir)| self.in_scope(*index, fs, dir))
+            .map(|(_, dir)| dir)
+            .collect();
         self.cache.prefetch(dirs);
     }
 

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use capstan_core::{Diagnostic, Fs, Location, Value};
 
 use crate::model::{FluxObject, HelmRelease, Kustomization, ObjectKey};
+use crate::scope::Scope;
 use crate::source::SourceStatus;
 use crate::source::ignore::{IgnoringFs, SourceIgnore};
 pub use kustomize::KustomizeRenderer;
@@ -38,12 +39,16 @@ pub use resource_list::ResourceListRenderer;
 pub struct Options {
     /// The namespace of entry-point objects that have none (Flux installs into `flux-system`).
     pub default_namespace: String,
+    /// Changed-only mode: render only the Kustomizations the changed files can reach; the others
+    /// are listed with [`DiscoveredKustomization::out_of_scope`] set.
+    pub scope: Option<Arc<Scope>>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             default_namespace: "flux-system".to_owned(),
+            scope: None,
         }
     }
 }
@@ -107,6 +112,9 @@ pub struct DiscoveredKustomization {
     pub dir: Option<PathBuf>,
     /// False when `dir` does not exist or escapes the repository.
     pub dir_exists: bool,
+    /// Not rendered: outside the changed-only [`Scope`] (its inputs did not change).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_scope: bool,
 }
 
 /// A HelmRelease with its chart source resolved.
@@ -313,7 +321,7 @@ fn walk_clusters(
         ignore: views.ignore.clone(),
     };
     for entry in plan.clusters {
-        let cluster = cluster::walk(views, &plan.root, cache, entry, options);
+        let cluster = cluster::walk(views, &plan.root, cache, entry, &plan.entry_files, options);
         discovery.clusters.push(cluster);
     }
     discovery

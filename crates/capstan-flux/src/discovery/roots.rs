@@ -43,6 +43,8 @@ pub(crate) struct ClusterEntry {
 
 pub(crate) struct Plan {
     pub root: PathBuf,
+    /// The files declaring Flux Kustomizations (or FluxInstances), relative to `root`.
+    pub entry_files: BTreeSet<PathBuf>,
     pub clusters: Vec<ClusterEntry>,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -120,8 +122,13 @@ pub(crate) fn plan(
             })
             .collect()
     };
+    let entry_files = candidates
+        .iter()
+        .map(|c| relative(&root, &capstan_core::fs::normalize(&c.file)))
+        .collect();
     Plan {
         root,
+        entry_files,
         clusters,
         diagnostics,
     }

@@ -178,7 +178,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     writeln!(stderr, "error: {error}")?;
                 }
             }
-            Status::Skipped => writeln!(
+            Status::Skipped | Status::Unchanged => writeln!(
                 stderr,
                 "skipped: {}: {}",
                 result.key,

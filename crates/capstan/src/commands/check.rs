@@ -155,7 +155,9 @@ pub(crate) fn input_of(fs: &dyn Fs, root: &Path, report: &BuildReport) -> CheckI
             unit.status = match result.status {
                 Status::Rendered => UnitStatus::Rendered,
                 Status::Suspended => UnitStatus::Skipped("suspended".to_owned()),
-                Status::Skipped => UnitStatus::Skipped(result.errors.join("; ")),
+                Status::Skipped | Status::Unchanged => {
+                    UnitStatus::Skipped(result.errors.join("; "))
+                }
                 Status::Failed
                     if kind == UnitKind::HelmRelease
                         && result.errors.iter().all(|e| unreachable_chart(e)) =>

@@ -11,10 +11,12 @@ use anyhow::{Context, bail};
 use capstan_check::diff::{Producer, ProducerKind, Rendered, Side};
 use capstan_check::plan::{ChangedFile, FileChange, ProducerPlace};
 use capstan_core::Value;
-use capstan_core::git::{GitTreeFs, default_base};
+use capstan_core::git::{GitTreeFs, WorktreeChange, default_base, worktree_changes};
 use capstan_core::{Fs, OsFs};
+use capstan_flux::ObjectKey;
 use capstan_flux::build::{BuildOptions, BuildReport, Status, build_all};
 use capstan_flux::helm::{HelmBinary, HelmRenderer};
+use capstan_flux::scope::Scope;
 use capstan_flux::sops::Keys;
 
 /// Where the two sides come from, as the user gave it.
@@ -32,8 +34,15 @@ pub struct Opened {
     pub label: String,
 }
 
-/// Opens both sides: (base, head).
-pub fn open(revisions: &Revisions<'_>) -> anyhow::Result<(Opened, Opened)> {
+/// The files that differ between the sides, relative to the repository root.
+pub type ChangedFiles = Vec<(PathBuf, FileChange)>;
+
+/// Opens both sides, (base, head), and lists the files that differ between them (relative to the
+/// repository root). Against a git revision, the listing is git's (`git diff` plus untracked
+/// files), and the revision reads every file git reports unchanged from the working tree.
+pub fn open(
+    revisions: &Revisions<'_>,
+) -> anyhow::Result<(Opened, Opened, ChangedFiles)> {
     let root = std::fs::canonicalize(revisions.path)
         .with_context(|| format!("{}: cannot open the repository", revisions.path.display()))?;
     let head = Opened {
@@ -48,14 +57,13 @@ pub fn open(revisions: &Revisions<'_>) -> anyhow::Result<(Opened, Opened)> {
         let orig_root = std::fs::canonicalize(orig)
             .with_context(|| format!("{}: cannot open --path-orig", orig.display()))?;
         let label = orig.display().to_string();
-        return Ok((
-            Opened {
-                fs: Box::new(OsFs),
-                root: orig_root,
-                label,
-            },
-            head,
-        ));
+        let base = Opened {
+            fs: Box::new(OsFs),
+            root: orig_root,
+            label,
+        };
+        let files = walked_changes(&base, &head);
+        return Ok((base, head, files));
     }
     let (revision, how) = match revisions.base {
         Some(rev) => (rev.to_owned(), rev.to_owned()),
@@ -66,18 +74,35 @@ pub fn open(revisions: &Revisions<'_>) -> anyhow::Result<(Opened, Opened)> {
             )
         })?,
     };
-    let tree = GitTreeFs::open(&root, &revision)
+    let mut tree = GitTreeFs::open(&root, &revision)
         .with_context(|| format!("cannot read revision {revision}"))?;
+    let changes = worktree_changes(tree.mount(), tree.commit())
+        .with_context(|| format!("cannot list the changes since {revision}"))?;
+    let below = root
+        .strip_prefix(tree.mount())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let files = changes
+        .iter()
+        .filter_map(|(path, change)| {
+            let rel = path.strip_prefix(&below).ok()?;
+            let change = match change {
+                WorktreeChange::Added => FileChange::Added,
+                WorktreeChange::Deleted => FileChange::Deleted,
+                WorktreeChange::Modified => FileChange::Changed,
+            };
+            Some((rel.to_path_buf(), change))
+        })
+        .collect();
+    tree.read_unchanged_from_worktree(changes.into_iter().map(|(path, _)| path));
     let short: String = tree.commit().chars().take(12).collect();
     let label = format!("base {short} ({how})");
-    Ok((
-        Opened {
-            fs: Box::new(tree),
-            root,
-            label,
-        },
-        head,
-    ))
+    let base = Opened {
+        fs: Box::new(tree),
+        root,
+        label,
+    };
+    Ok((base, head, files))
 }
 
 /// Every file below `root`, relative to it, `.git` left out.
@@ -104,8 +129,8 @@ fn walk(fs: &dyn Fs, root: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
-/// The files that differ between the sides, relative to the repository root.
-pub fn changed_files(base: &Opened, head: &Opened) -> Vec<(PathBuf, FileChange)> {
+/// The files that differ between two directories, found by reading both.
+fn walked_changes(base: &Opened, head: &Opened) -> ChangedFiles {
     let before = walk(base.fs.as_ref(), &base.root);
     let after = walk(head.fs.as_ref(), &head.root);
     let mut out = Vec::new();
@@ -163,6 +188,10 @@ pub struct Rendering {
     /// The files each producer's output came from (and a Kustomization's directory), relative to
     /// the repository root.
     pub inputs: BTreeMap<Producer, BTreeSet<PathBuf>>,
+    /// Changed-only mode held: only what the changed files reach was rendered.
+    pub changed_only: bool,
+    /// Kustomizations changed-only mode left unrendered.
+    pub left_out: BTreeSet<ObjectKey>,
 }
 
 fn relative_to(root: &Path, path: &Path) -> PathBuf {
@@ -171,13 +200,6 @@ fn relative_to(root: &Path, path: &Path) -> PathBuf {
         Ok(rel) => rel.to_path_buf(),
         Err(_) => path.to_path_buf(),
     }
-}
-
-/// What changed-only mode keeps: the producers known to be affected, any Kustomization whose
-/// directory holds a changed file, and the HelmReleases of those Kustomizations.
-pub struct Selection<'a> {
-    pub producers: &'a BTreeSet<Producer>,
-    pub files: &'a [(PathBuf, FileChange)],
 }
 
 /// The build settings diff and plan render with: SOPS keys from the environment (values stay
@@ -229,10 +251,13 @@ fn prune_flags(report: &BuildReport) -> BTreeMap<(String, String), bool> {
 }
 
 /// Renders one side with `build all` (Flux's build: generated kustomization, substitution, SOPS,
-/// HelmReleases). With a [`Selection`], only the selected producers are kept for comparison.
-pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
+/// HelmReleases). With a [`Scope`], only what the changed files reach is rendered (changed-only
+/// mode; see [`capstan_flux::scope`]).
+pub fn render(opened: &Opened, scope: Option<Arc<Scope>>) -> Rendering {
     let fs = opened.fs.as_ref();
-    let report = match build_all(fs, &opened.root, &build_options()) {
+    let mut options = build_options();
+    options.discovery.scope = scope;
+    let report = match build_all(fs, &opened.root, &options) {
         Ok(report) => report,
         Err(error) => {
             return Rendering {
@@ -245,7 +270,10 @@ pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
         }
     };
     let prune = prune_flags(&report);
-    let mut rendering = Rendering::default();
+    let mut rendering = Rendering {
+        changed_only: report.changed_only,
+        ..Rendering::default()
+    };
     let producer_of = |kind: ProducerKind, key: &capstan_flux::ObjectKey| {
         Producer::new(kind, key.namespace.clone(), key.name.clone())
     };
@@ -293,8 +321,13 @@ pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
             let outcome = match result.status {
                 Status::Rendered => Ok(result.objects.iter().map(|o| o.object.clone()).collect()),
                 Status::Failed => Err(result.errors.join("; ")),
-                // suspended, or a source/chart out of reach offline: nothing to compare
+                // suspended, a source/chart out of reach offline, or left out by changed-only
+                // mode: nothing to compare
                 Status::Suspended | Status::Skipped => continue,
+                Status::Unchanged => {
+                    rendering.left_out.insert(result.key.clone());
+                    continue;
+                }
             };
             let mut inputs: BTreeSet<PathBuf> = result
                 .objects
@@ -311,21 +344,7 @@ pub fn render(opened: &Opened, only: Option<&Selection<'_>>) -> Rendering {
             {
                 inputs.insert(dir.clone());
             }
-            // a HelmRelease goes with its Kustomization: its manifest and values come from there
-            let wanted = only.is_none_or(|sel| {
-                let dir_touched = dir.as_ref().is_some_and(|d| {
-                    sel.files
-                        .iter()
-                        .any(|(f, _)| d == Path::new(".") || f.starts_with(d))
-                });
-                sel.producers.contains(&producer)
-                    || dir_touched
-                    || parent.as_ref().is_some_and(|p| sel.producers.contains(p))
-            });
             rendering.inputs.insert(producer.clone(), inputs);
-            if !wanted {
-                continue;
-            }
             let prune = match kind {
                 ProducerKind::HelmRelease => true,
                 ProducerKind::Kustomization => prune

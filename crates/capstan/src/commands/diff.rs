@@ -10,14 +10,17 @@
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
 use capstan_check::diff::render::{Format, RenderOptions, render};
-use capstan_check::diff::{AttrFilter, DiffOptions, DiffReport, Producer, ProducerKind, diff};
+use capstan_check::diff::{AttrFilter, DiffOptions, DiffReport, ProducerKind, diff};
+use capstan_flux::scope::Scope;
+use capstan_flux::{FluxKind, ObjectKey};
 
 use super::Exit;
-use super::compare::{self, Opened, Revisions, Selection};
+use super::compare::{self, Opened, Revisions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
@@ -79,50 +82,73 @@ pub struct Compared {
 }
 
 /// Opens, renders and compares the two sides (shared with `plan`).
+///
+/// Changed-only mode (the default) renders, on each side, only the Kustomizations the changed
+/// files can reach ([`capstan_flux::scope`]); a Kustomization rendered on one side and left out
+/// on the other is then rendered there too. When a ConfigMap or Secret differs, or a producer
+/// fails on one side only, whatever reads it (`substituteFrom`, `valuesFrom`) may lie outside
+/// the scope: both sides are then rendered in full, so the result is always the `--full` one.
 pub fn compare_sides(
     revisions: &Revisions<'_>,
     full: bool,
     options: &DiffOptions,
 ) -> anyhow::Result<Compared> {
-    let (base, head) = compare::open(revisions)?;
-    let files = compare::changed_files(&base, &head);
+    let (base, head, files) = compare::open(revisions)?;
     if !full && files.is_empty() {
-        let empty = compare::Rendering::default();
         return Ok(Compared {
             base,
             head,
             files,
-            base_rendering: empty,
+            base_rendering: compare::Rendering::default(),
             head_rendering: compare::Rendering::default(),
             report: DiffReport::default(),
         });
     }
-    let mut head_rendering = compare::render(&head, None);
-    let (base_rendering, report) = if full {
-        let base_rendering = compare::render(&base, None);
-        let report = diff(&base_rendering.side, &head_rendering.side, options);
-        (base_rendering, report)
-    } else {
-        let selected = compare::affected(&files, &[&head_rendering]);
-        let selection = Selection {
-            producers: &selected,
-            files: &files,
-        };
-        let base_rendering = compare::render(&base, Some(&selection));
-        let mut chosen: BTreeSet<Producer> = selected.clone();
-        chosen.extend(
-            base_rendering
-                .side
+    let scope = Scope::new(files.iter().map(|(path, _)| path.clone()));
+    let scope = (!full && !scope.touches_ignore_rules()).then(|| Arc::new(scope));
+    let (mut base_rendering, mut head_rendering) = render_both(&base, &head, &scope, &scope);
+    if let Some(scope) = &scope
+        && base_rendering.changed_only
+        && head_rendering.changed_only
+    {
+        // what one side rendered, the other renders too
+        let rendered = |r: &compare::Rendering| -> BTreeSet<ObjectKey> {
+            r.side
                 .rendered
                 .iter()
-                .map(|r| r.producer.clone()),
-        );
-        let mut head_side = head_rendering.side.clone();
-        head_side.rendered.retain(|r| chosen.contains(&r.producer));
-        let report = diff(&base_rendering.side, &head_side, options);
-        head_rendering.side = head_side;
-        (base_rendering, report)
-    };
+                .filter(|r| r.producer.kind == ProducerKind::Kustomization)
+                .map(|r| {
+                    ObjectKey::new(
+                        FluxKind::Kustomization,
+                        r.producer.namespace.clone(),
+                        r.producer.name.clone(),
+                    )
+                })
+                .collect()
+        };
+        let base_needs: Vec<ObjectKey> = rendered(&head_rendering)
+            .intersection(&base_rendering.left_out)
+            .cloned()
+            .collect();
+        let head_needs: Vec<ObjectKey> = rendered(&base_rendering)
+            .intersection(&head_rendering.left_out)
+            .cloned()
+            .collect();
+        if !base_needs.is_empty() {
+            let forced = Arc::new(scope.as_ref().clone().force(base_needs));
+            base_rendering = compare::render(&base, Some(forced));
+        }
+        if !head_needs.is_empty() {
+            let forced = Arc::new(scope.as_ref().clone().force(head_needs));
+            head_rendering = compare::render(&head, Some(forced));
+        }
+    }
+    let mut report = diff(&base_rendering.side, &head_rendering.side, options);
+    let scoped = base_rendering.changed_only || head_rendering.changed_only;
+    if scoped && reaches_beyond_scope(&report) {
+        (base_rendering, head_rendering) = render_both(&base, &head, &None, &None);
+        report = diff(&base_rendering.side, &head_rendering.side, options);
+    }
     Ok(Compared {
         base,
         head,
@@ -130,6 +156,41 @@ pub fn compare_sides(
         base_rendering,
         head_rendering,
         report,
+    })
+}
+
+/// Renders the two sides side by side.
+fn render_both(
+    base: &Opened,
+    head: &Opened,
+    base_scope: &Option<Arc<Scope>>,
+    head_scope: &Option<Arc<Scope>>,
+) -> (compare::Rendering, compare::Rendering) {
+    std::thread::scope(|threads| {
+        let base_job = threads.spawn(|| compare::render(base, base_scope.clone()));
+        let head_rendering = compare::render(head, head_scope.clone());
+        let base_rendering = base_job.join().unwrap_or_else(|_| compare::Rendering {
+            side: capstan_check::diff::Side {
+                rendered: Vec::new(),
+                error: Some("rendering the base side panicked".to_owned()),
+            },
+            ..compare::Rendering::default()
+        });
+        (base_rendering, head_rendering)
+    })
+}
+
+/// True when a changed-only comparison found something whose readers it may not have rendered:
+/// a ConfigMap or Secret that differs, or a producer that fails on one side only (its objects
+/// vanish from that side).
+fn reaches_beyond_scope(report: &DiffReport) -> bool {
+    report.groups.iter().any(|group| {
+        let one_sided = group.failures.len() == 1;
+        let data = group
+            .objects
+            .iter()
+            .any(|o| matches!(o.id.kind.as_str(), "ConfigMap" | "Secret"));
+        one_sided || data
     })
 }
 

@@ -116,6 +116,14 @@ pub fn html(report: &DiffReport, options: &RenderOptions) -> String {
             esc(&failure.error)
         );
     }
+    for failure in &report.unchanged_failures {
+        let _ = write!(
+            out,
+            "<p class=\"warning\">{} fails to render on both sides, unchanged: {}</p>",
+            esc(&failure.producer.to_string()),
+            esc(&failure.error)
+        );
+    }
     out.push_str("</header>\n<div id=\"layout\">\n<nav id=\"tree\"><input id=\"filter\" placeholder=\"filter\"><ul>\n");
     let mut n = 0;
     for group in &report.groups {

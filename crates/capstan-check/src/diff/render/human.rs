@@ -71,6 +71,18 @@ pub fn human(report: &DiffReport, options: &RenderOptions) -> String {
             failure.error
         );
     }
+    for failure in &report.unchanged_failures {
+        let _ = writeln!(
+            out,
+            "{} {} fails to render on both sides, unchanged: {}",
+            p.yellow("warning:"),
+            failure.producer,
+            failure.error
+        );
+    }
+    if !report.unchanged_failures.is_empty() {
+        out.push('\n');
+    }
     for group in &report.groups {
         let _ = writeln!(out, "{}", p.bold(&group_title(group)));
         for failure in &group.failures {

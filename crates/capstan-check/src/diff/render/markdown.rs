@@ -23,6 +23,13 @@ pub fn markdown(report: &DiffReport, options: &RenderOptions) -> String {
             failure.side, failure.error
         );
     }
+    for failure in &report.unchanged_failures {
+        let _ = writeln!(
+            head,
+            "> Warning: {} fails to render on both sides, unchanged: `{}`\n",
+            failure.producer, failure.error
+        );
+    }
     let mut body = String::new();
     let mut left_out = 0;
     // room for the truncation note

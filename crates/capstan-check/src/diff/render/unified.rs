@@ -16,6 +16,13 @@ pub fn unified(report: &DiffReport) -> String {
             failure.side, failure.error
         );
     }
+    for failure in &report.unchanged_failures {
+        let _ = writeln!(
+            out,
+            "# warning: {} fails to render on both sides, unchanged: {}",
+            failure.producer, failure.error
+        );
+    }
     for group in &report.groups {
         let producer = format!(
             "{}/{}/{}",
