@@ -8,29 +8,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/git.rs"]
+mod support_git;
+use support_git::git;
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=capstan",
-            "-c",
-            "user.email=capstan@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -299,7 +282,7 @@ fn scenarios() -> Vec<(
 
 #[test]
 fn seeds_worked_examples() {
-    if Command::new("git").arg("--version").output().is_err() {
+    if !support_git::available() {
         eprintln!("skipping: git is not installed");
         return;
     }

@@ -40,9 +40,7 @@ pub type ChangedFiles = Vec<(PathBuf, FileChange)>;
 /// Opens both sides, (base, head), and lists the files that differ between them (relative to the
 /// repository root). Against a git revision, the listing is git's (`git diff` plus untracked
 /// files), and the revision reads every file git reports unchanged from the working tree.
-pub fn open(
-    revisions: &Revisions<'_>,
-) -> anyhow::Result<(Opened, Opened, ChangedFiles)> {
+pub fn open(revisions: &Revisions<'_>) -> anyhow::Result<(Opened, Opened, ChangedFiles)> {
     let root = std::fs::canonicalize(revisions.path)
         .with_context(|| format!("{}: cannot open the repository", revisions.path.display()))?;
     let head = Opened {

@@ -3,9 +3,10 @@
 //!
 //! The working tree is compared with `--base REV` (read from git's object database, no checkout)
 //! or `--path-orig DIR`; with neither, with the merge-base of the branch's upstream, else `HEAD`.
-//! By default only the Kustomizations whose inputs changed are rendered on the old side and
-//! compared (`--full` renders and compares everything). Exit 0: no difference; 1: differences;
-//! 2: failure (including a side that fails to render).
+//! By default (changed-only mode) each side renders only the Kustomizations the changed files
+//! can reach, and everything when that cannot be told (see [`compare_sides`]); `--full` renders
+//! and compares everything. Exit 0: no difference; 1: differences; 2: failure (including a side
+//! that fails to render). A producer failing the same way on both sides is a warning.
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
