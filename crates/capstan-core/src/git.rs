@@ -290,6 +290,12 @@ impl GitTreeFs {
     pub fn open(dir: &Path, revision: &str) -> Result<GitTreeFs, GitError> {
         let mount = toplevel(dir)?;
         let commit = resolve_revision(&mount, revision)?;
+        GitTreeFs::open_commit(mount, commit)
+    }
+
+    /// Opens `commit` (a full commit id, see [`resolve_revision`]) of the repository whose top
+    /// level is `mount` (see [`toplevel`]).
+    pub fn open_commit(mount: PathBuf, commit: String) -> Result<GitTreeFs, GitError> {
         let listing = git(&mount, &["ls-tree", "-r", "-z", "--full-tree", &commit])?;
         let mut files = BTreeMap::new();
         let mut dirs = BTreeSet::new();

@@ -145,11 +145,22 @@ impl Closure {
     /// The closure of `dir` (a path `fs` reads) with the Flux Kustomization's `spec.components`;
     /// paths are made relative to `root`.
     pub fn of(fs: &dyn Fs, root: &Path, dir: &Path, components: &[String]) -> Closure {
+        Closure::of_cached(fs, root, dir, components, &mut RealDirs::default())
+    }
+
+    /// [`Closure::of`], resolving directories through `real_dirs` (kept for the same tree).
+    pub fn of_cached(
+        fs: &dyn Fs,
+        root: &Path,
+        dir: &Path,
+        components: &[String],
+        real_dirs: &mut RealDirs,
+    ) -> Closure {
         let mut walker = ClosureWalk {
             fs,
             root,
             out: Closure::default(),
-            real_dirs: HashMap::new(),
+            real_dirs,
         };
         walker.visit(&normalize(dir));
         for component in components {
@@ -185,9 +196,12 @@ struct ClosureWalk<'a> {
     fs: &'a dyn Fs,
     root: &'a Path,
     out: Closure,
-    /// Directories resolved through symbolic links, by path.
-    real_dirs: HashMap<PathBuf, PathBuf>,
+    real_dirs: &'a mut RealDirs,
 }
+
+/// Directories resolved through symbolic links, by path: shared by the closures of one tree.
+#[derive(Debug, Default)]
+pub struct RealDirs(HashMap<PathBuf, PathBuf>);
 
 /// Fields whose entries are paths (files or kustomization directories), or inline YAML.
 const PATH_LISTS: [&str; 9] = [
@@ -212,9 +226,9 @@ impl ClosureWalk<'_> {
 
     /// `path` and, when a directory on the way is a symbolic link, where it leads (a link to a
     /// single file is followed by the render, not here: its target is named by the link).
-    fn both(&mut self, path: &Path) -> Vec<PathBuf> {
+    fn both(&mut self, path: &Path, is_dir: bool) -> Vec<PathBuf> {
         let mut out = vec![self.relative(path)];
-        let (dir, name) = if self.fs.is_dir(path) {
+        let (dir, name) = if is_dir {
             (path, None)
         } else {
             (path.parent().unwrap_or(path), path.file_name())
@@ -222,6 +236,7 @@ impl ClosureWalk<'_> {
         let fs = self.fs;
         let real_dir = self
             .real_dirs
+            .0
             .entry(dir.to_path_buf())
             .or_insert_with(|| fs.canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
             .clone();
@@ -237,7 +252,7 @@ impl ClosureWalk<'_> {
     }
 
     fn visit(&mut self, dir: &Path) {
-        let shown = self.both(dir);
+        let shown = self.both(dir, true);
         if shown.iter().any(|d| self.out.dirs.contains(d)) {
             return;
         }
@@ -254,7 +269,7 @@ impl ClosureWalk<'_> {
             .and_then(|docs| docs.into_iter().next());
         let Some(kustomization) = parsed else {
             // it fails to build; any change below may fix it
-            let tree = self.both(dir);
+            let tree = self.both(dir, true);
             self.out.trees.extend(tree);
             return;
         };
@@ -322,7 +337,8 @@ impl ClosureWalk<'_> {
                 .and_then(Value::as_str)
                 .unwrap_or("charts");
             let home = normalize(&dir.join(home));
-            let tree = self.both(&home);
+            let home_is_dir = self.fs.is_dir(&home);
+            let tree = self.both(&home, home_is_dir);
             self.out.trees.extend(tree);
             for chart in kustomization
                 .get("helmCharts")
@@ -346,7 +362,7 @@ impl ClosureWalk<'_> {
     /// A directory without a kustomization file: its tree, where the sub-directories that have
     /// one are visited as kustomization directories.
     fn generated(&mut self, dir: &Path) {
-        let shown = self.both(dir);
+        let shown = self.both(dir, true);
         if shown.iter().any(|d| self.out.trees.contains(d)) {
             return;
         }
@@ -362,7 +378,7 @@ impl ClosureWalk<'_> {
                     continue;
                 }
                 if kustomization_file(self.fs, &entry).is_some() {
-                    let barrier = self.both(&entry);
+                    let barrier = self.both(&entry, true);
                     self.out.barriers.extend(barrier);
                     self.visit(&entry);
                 } else {
@@ -386,7 +402,7 @@ impl ClosureWalk<'_> {
         if self.fs.is_dir(&path) {
             self.visit(&path);
         } else {
-            let shown = self.both(&path);
+            let shown = self.both(&path, false);
             self.out.files.extend(shown);
         }
     }

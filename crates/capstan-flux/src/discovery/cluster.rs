@@ -16,7 +16,7 @@ use crate::model::SourceRef;
 use crate::model::{
     FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
 };
-use crate::scope::{Closure, Decision, Scope, Wanted};
+use crate::scope::{Closure, Decision, RealDirs, Scope, Wanted};
 use crate::source::artifact::{ArtifactFs, CopyRule, GeneratedArtifact, generated_artifacts};
 use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::source::{SourceIndex, SourceStatus};
@@ -57,6 +57,7 @@ struct Walk<'w, 'c> {
     entry_files: &'w BTreeSet<PathBuf>,
     /// The scope's decision per Kustomization, once made.
     wanted: Vec<Option<Wanted>>,
+    real_dirs: RealDirs,
 }
 
 pub(crate) fn walk(
@@ -87,6 +88,7 @@ pub(crate) fn walk(
         scope: options.scope.as_deref(),
         entry_files,
         wanted: Vec::new(),
+        real_dirs: RealDirs::default(),
     };
     for Candidate {
         ks,
@@ -433,7 +435,13 @@ impl Walk<'_, '_> {
         if !fs.is_dir(dir) {
             return true; // reported as missing by expand
         }
-        let closure = Closure::of(fs, self.root, dir, &found.object.spec.components);
+        let closure = Closure::of_cached(
+            fs,
+            self.root,
+            dir,
+            &found.object.spec.components,
+            &mut self.real_dirs,
+        );
         let parent_broad = found
             .origin
             .parent

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use capstan_core::{Diagnostic, Fs, Location, Severity, Value};
 use serde_json::json;
 
-use super::scan::{ScannedDocument, scan_entry_documents};
+use super::scan::{ScannedDocument, entry_documents, yaml_files};
 use super::{Options, RenderCache, relative, spec_path, within};
 use crate::model::{FluxKind, FluxObject, Kustomization, ObjectKey};
 
@@ -56,7 +56,8 @@ pub(crate) fn plan(
     options: &Options,
 ) -> Plan {
     let mut diagnostics = Vec::new();
-    let candidates = read_candidates(fs, path, options, &mut diagnostics);
+    let files = yaml_files(fs, path);
+    let candidates = read_candidates(fs, &files, options, &mut diagnostics);
     let mut candidates = candidates;
     let bootstrap_roots: Vec<&Candidate> = candidates
         .iter()
@@ -64,7 +65,7 @@ pub(crate) fn plan(
         .collect();
     let root = infer_root(fs, path, &candidates, &bootstrap_roots);
     if bootstrap_roots.is_empty() {
-        candidates.extend(bootstrap_dirs(fs, path, &root, options));
+        candidates.extend(bootstrap_dirs(&files, &root, options));
     }
     let bootstrap_roots: Vec<&Candidate> = candidates
         .iter()
@@ -136,7 +137,7 @@ pub(crate) fn plan(
 
 fn read_candidates(
     fs: &dyn Fs,
-    path: &Path,
+    files: &[PathBuf],
     options: &Options,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Candidate> {
@@ -145,7 +146,7 @@ fn read_candidates(
         value,
         file,
         document,
-    } in scan_entry_documents(fs, path)
+    } in entry_documents(fs, files)
     {
         let location = Location::file(&file).with_document(document);
         if value.get("kind").and_then(Value::as_str) == Some("FluxInstance") {
@@ -185,9 +186,9 @@ fn read_candidates(
 /// The `flux-system` Kustomizations `flux bootstrap --path=DIR` would create for each
 /// `DIR/flux-system/` holding its manifests (`gotk-components.yaml`, `gotk-sync.yaml`), when the
 /// repository does not declare them (a placeholder gotk-sync.yaml, as in Flux's own examples).
-fn bootstrap_dirs(fs: &dyn Fs, path: &Path, root: &Path, options: &Options) -> Vec<Candidate> {
-    let mut dirs: Vec<PathBuf> = super::scan::yaml_files(fs, path)
-        .into_iter()
+fn bootstrap_dirs(files: &[PathBuf], root: &Path, options: &Options) -> Vec<Candidate> {
+    let mut dirs: Vec<PathBuf> = files
+        .iter()
         .filter(|file| {
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let parent = file

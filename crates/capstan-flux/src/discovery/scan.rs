@@ -55,9 +55,15 @@ fn collect(fs: &dyn Fs, dir: &Path, out: &mut Vec<PathBuf>, visited: &mut BTreeS
 
 /// The documents under `dir` whose kind is `Kustomization` (Flux's) or `FluxInstance`.
 pub fn scan_entry_documents(fs: &dyn Fs, dir: &Path) -> Vec<ScannedDocument> {
+    entry_documents(fs, &yaml_files(fs, dir))
+}
+
+/// The documents in `files` (from [`yaml_files`]) whose kind is `Kustomization` (Flux's) or
+/// `FluxInstance`.
+pub fn entry_documents(fs: &dyn Fs, files: &[PathBuf]) -> Vec<ScannedDocument> {
     let mut out = Vec::new();
-    for file in yaml_files(fs, dir) {
-        let Ok(text) = fs.read_to_string(&file) else {
+    for file in files {
+        let Ok(text) = fs.read_to_string(file) else {
             continue;
         };
         // Cheap pre-filter: most files name neither API group.
@@ -80,7 +86,7 @@ pub fn scan_entry_documents(fs: &dyn Fs, dir: &Path) -> Vec<ScannedDocument> {
             if wanted {
                 out.push(ScannedDocument {
                     value,
-                    file: file.clone(),
+                    file: file.to_path_buf(),
                     document: index,
                 });
             }

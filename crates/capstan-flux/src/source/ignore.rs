@@ -24,10 +24,10 @@
 //! semantics (no re-inclusion below an excluded directory, `**` with backtracking), which differ
 //! from what source-controller does in exactly the cases that matter here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use capstan_core::Fs;
 use capstan_core::fs::normalize;
@@ -304,7 +304,13 @@ pub struct IgnoringFs<'a> {
     /// The root with symlinks resolved, for the absolute paths kustomize reads through.
     real_root: Option<PathBuf>,
     rules: Arc<IgnoreRules>,
+    /// Verdicts already reached, by path: [as a file, as a directory]. A build probes the same
+    /// paths many times over (discovery, closures, kustomize, the build).
+    verdicts: RwLock<HashMap<PathBuf, [Option<bool>; 2]>>,
 }
+
+/// How many paths an [`IgnoringFs`] remembers verdicts for.
+const VERDICTS_KEPT: usize = 1 << 18;
 
 impl<'a> IgnoringFs<'a> {
     pub fn new(inner: &'a dyn Fs, root: &Path, rules: Arc<IgnoreRules>) -> IgnoringFs<'a> {
@@ -313,11 +319,28 @@ impl<'a> IgnoringFs<'a> {
             root: normalize(root),
             real_root: inner.canonicalize(root).ok().map(|r| normalize(&r)),
             rules,
+            verdicts: RwLock::new(HashMap::new()),
         }
     }
 
     /// Whether `path` lies below the root and the rules exclude it.
     fn excluded(&self, path: &Path, is_dir: bool) -> bool {
+        let slot = usize::from(is_dir);
+        if let Ok(verdicts) = self.verdicts.read()
+            && let Some(hit) = verdicts.get(path).and_then(|v| v[slot])
+        {
+            return hit;
+        }
+        let hit = self.judge(path, is_dir);
+        if let Ok(mut verdicts) = self.verdicts.write()
+            && (verdicts.len() < VERDICTS_KEPT || verdicts.contains_key(path))
+        {
+            verdicts.entry(path.to_path_buf()).or_default()[slot] = Some(hit);
+        }
+        hit
+    }
+
+    fn judge(&self, path: &Path, is_dir: bool) -> bool {
         let path = normalize(path);
         let relative = if self.root == Path::new(".") && path.is_relative() {
             path.as_path()

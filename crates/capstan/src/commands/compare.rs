@@ -11,7 +11,9 @@ use anyhow::{Context, bail};
 use capstan_check::diff::{Producer, ProducerKind, Rendered, Side};
 use capstan_check::plan::{ChangedFile, FileChange, ProducerPlace};
 use capstan_core::Value;
-use capstan_core::git::{GitTreeFs, WorktreeChange, default_base, worktree_changes};
+use capstan_core::git::{
+    GitTreeFs, WorktreeChange, default_base, resolve_revision, toplevel, worktree_changes,
+};
 use capstan_core::{Fs, OsFs};
 use capstan_flux::ObjectKey;
 use capstan_flux::build::{BuildOptions, BuildReport, Status, build_all};
@@ -72,9 +74,19 @@ pub fn open(revisions: &Revisions<'_>) -> anyhow::Result<(Opened, Opened, Change
             )
         })?,
     };
-    let mut tree = GitTreeFs::open(&root, &revision)
+    let mount =
+        toplevel(&root).with_context(|| format!("{}: not in a git repository", root.display()))?;
+    let commit = resolve_revision(&mount, &revision)
         .with_context(|| format!("cannot read revision {revision}"))?;
-    let changes = worktree_changes(tree.mount(), tree.commit())
+    // the tree listing and the change listing are two git processes: run them side by side
+    let (tree, changes) = std::thread::scope(|threads| {
+        let changes = threads.spawn(|| worktree_changes(&mount, &commit));
+        let tree = GitTreeFs::open_commit(mount.clone(), commit.clone());
+        (tree, changes.join())
+    });
+    let mut tree = tree.with_context(|| format!("cannot read revision {revision}"))?;
+    let changes = changes
+        .map_err(|_| anyhow::anyhow!("listing the changes since {revision} panicked"))?
         .with_context(|| format!("cannot list the changes since {revision}"))?;
     let below = root
         .strip_prefix(tree.mount())
