@@ -35,6 +35,6 @@ time_ms() {
   sorted=$(printf '%s\n' "${times[@]}" | sort -n)
   echo "$(echo "$sorted" | head -1) ms best, $(echo "$sorted" | sed -n "$(( (runs + 1) / 2 ))p") ms median"
 }
-echo "changed-only: $(time_ms diff all --path . --base HEAD) (of $runs runs)"
-echo "full:         $(time_ms diff all --path . --base HEAD --full) (of $runs runs)"
-"$bin" diff all --path . --base HEAD | tail -3 || true
+echo "changed-only: $(time_ms diff all --path . --base HEAD --offline) (of $runs runs)"
+echo "full:         $(time_ms diff all --path . --base HEAD --offline --full) (of $runs runs)"
+"$bin" diff all --path . --base HEAD --offline | tail -3 || true

@@ -508,7 +508,7 @@ fn refuses_an_apps_file_flux_does_not_apply() {
 /// `capstan plan` between the repository before and after a command, as JSON.
 fn plan(before: &Path, after: &Path) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(["plan", "-o", "json", "--path"])
+        .args(["plan", "-o", "json", "--offline", "--path"])
         .arg(after)
         .arg("--path-orig")
         .arg(before)

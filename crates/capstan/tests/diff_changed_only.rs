@@ -1,7 +1,8 @@
 //! Changed-only `capstan diff` (the default) gives the `--full` result, change after change, on a
 //! repository built for it: inputs outside the Kustomization's folder (a patch, a component),
 //! `substituteFrom` and `valuesFrom` objects rendered by other Kustomizations, Flux
-//! Kustomizations added, removed and changed, a file that stops parsing, and a file nothing reads.
+//! Kustomizations added, removed and changed, a Flux source, a file that stops parsing, and files
+//! nothing reads.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,7 +29,7 @@ fn edit(repo: &Path, path: &str, from: &str, to: &str) {
 /// `capstan diff all --base HEAD -o json [extra]`: (exit code, report without the warnings).
 fn diff(repo: &Path, extra: &[&str]) -> (i32, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(["diff", "all", "--base", "HEAD", "-o", "json"])
+        .args(["diff", "all", "--base", "HEAD", "-o", "json", "--offline"])
         .args(extra)
         .arg("--path")
         .arg(repo)
@@ -236,6 +237,18 @@ fn changes() -> Vec<(&'static str, Change, bool)> {
             |r| {
                 std::fs::remove_dir_all(r.join("apps/cache")).expect("rm");
                 edit(r, "apps/kustomization.yaml", ", cache/ks.yaml]", "]");
+            },
+            true,
+        ),
+        (
+            "a Flux source",
+            |r| {
+                edit(
+                    r,
+                    "clusters/main/flux-system/gotk-sync.yaml",
+                    "https://example.com/repo.git",
+                    "https://example.com/moved.git",
+                )
             },
             true,
         ),

@@ -31,10 +31,15 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Runs capstan in the repository; returns (exit code, stdout).
 fn capstan(repo: &Path, args: &[&str]) -> (i32, String) {
+    // charts only from an empty cache: remote HelmReleases are skipped, never fetched
+    let cache = repo.with_file_name("chart-cache");
     let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .arg("--path")
         .arg(repo)
+        .arg("--offline")
+        .arg("--chart-cache")
+        .arg(&cache)
         .env("NO_COLOR", "1")
         .output()
         .expect("capstan runs");

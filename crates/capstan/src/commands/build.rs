@@ -80,6 +80,13 @@ pub struct BuildArgs {
     /// Extra API versions for `helm template --api-versions` (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub api_versions: Vec<String>,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+/// Where HelmRelease charts come from (`build`, `diff`, `plan`).
+#[derive(Debug, Args)]
+pub struct ChartArgs {
     /// The chart cache (default: $CAPSTAN_CACHE_DIR/charts, else $XDG_CACHE_HOME/capstan/charts,
     /// else ~/.cache/capstan/charts).
     #[arg(long, value_name = "DIR")]
@@ -90,12 +97,15 @@ pub struct BuildArgs {
     pub offline: bool,
 }
 
-/// The chart fetcher `--chart-cache` and `--offline` ask for.
-pub fn chart_fetcher(chart_cache: Option<&std::path::Path>, offline: bool) -> Arc<Charts> {
-    let root = chart_cache
-        .map(std::path::Path::to_path_buf)
-        .or_else(capstan_flux::charts::cache::default_root);
-    Arc::new(Charts::new(root.map(ChartCache::new), offline))
+impl ChartArgs {
+    /// The chart fetcher these flags ask for.
+    pub fn fetcher(&self) -> Arc<Charts> {
+        let root = self
+            .chart_cache
+            .clone()
+            .or_else(capstan_flux::charts::cache::default_root);
+        Arc::new(Charts::new(root.map(ChartCache::new), self.offline))
+    }
 }
 
 pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -111,7 +121,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         keys,
         helm,
         render_helm_releases: args.kind != BuildKind::Kustomizations,
-        charts: Some(chart_fetcher(args.chart_cache.as_deref(), args.offline)),
+        charts: Some(args.charts.fetcher()),
         kube_version: args.kube_version.clone(),
         api_versions: args.api_versions.clone(),
         progress: ticker

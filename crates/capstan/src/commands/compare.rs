@@ -17,6 +17,7 @@ use capstan_core::git::{
 use capstan_core::{Fs, OsFs};
 use capstan_flux::ObjectKey;
 use capstan_flux::build::{BuildOptions, BuildReport, Status, build_all};
+use capstan_flux::charts::Charts;
 use capstan_flux::helm::{HelmBinary, HelmRenderer};
 use capstan_flux::scope::Scope;
 use capstan_flux::sops::Keys;
@@ -213,13 +214,14 @@ fn relative_to(root: &Path, path: &Path) -> PathBuf {
 }
 
 /// The build settings diff and plan render with: SOPS keys from the environment (values stay
-/// masked without them), the helm binary when there is one.
-fn build_options() -> BuildOptions {
+/// masked without them), the helm binary when there is one, charts through `charts`.
+fn build_options(charts: &Arc<Charts>) -> BuildOptions {
     let keys = Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none());
     let helm = HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>);
     BuildOptions {
         keys,
         helm,
+        charts: Some(charts.clone()),
         ..BuildOptions::default()
     }
 }
@@ -263,9 +265,9 @@ fn prune_flags(report: &BuildReport) -> BTreeMap<(String, String), bool> {
 /// Renders one side with `build all` (Flux's build: generated kustomization, substitution, SOPS,
 /// HelmReleases). With a [`Scope`], only what the changed files reach is rendered (changed-only
 /// mode; see [`capstan_flux::scope`]).
-pub fn render(opened: &Opened, scope: Option<Arc<Scope>>) -> Rendering {
+pub fn render(opened: &Opened, scope: Option<Arc<Scope>>, charts: &Arc<Charts>) -> Rendering {
     let fs = opened.fs.as_ref();
-    let mut options = build_options();
+    let mut options = build_options(charts);
     options.discovery.scope = scope;
     let report = match build_all(fs, &opened.root, &options) {
         Ok(report) => report,

@@ -21,7 +21,9 @@ use capstan_flux::scope::Scope;
 use capstan_flux::{FluxKind, ObjectKey};
 
 use super::Exit;
+use super::build::ChartArgs;
 use super::compare::{self, Opened, Revisions};
+use capstan_flux::charts::Charts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
@@ -70,6 +72,8 @@ pub struct DiffArgs {
     /// Keep labels/annotations matching this pattern even when stripped by default; repeatable.
     #[arg(long, value_name = "PATTERN")]
     pub keep_attr: Vec<String>,
+    #[command(flatten)]
+    pub charts: ChartArgs,
 }
 
 /// Both sides rendered and compared.
@@ -93,6 +97,7 @@ pub fn compare_sides(
     revisions: &Revisions<'_>,
     full: bool,
     options: &DiffOptions,
+    charts: &Arc<Charts>,
 ) -> anyhow::Result<Compared> {
     let (base, head, files) = compare::open(revisions)?;
     if !full && files.is_empty() {
@@ -107,7 +112,7 @@ pub fn compare_sides(
     }
     let scope = Scope::new(files.iter().map(|(path, _)| path.clone()));
     let scope = (!full && !scope.touches_ignore_rules()).then(|| Arc::new(scope));
-    let (mut base_rendering, mut head_rendering) = render_both(&base, &head, &scope, &scope);
+    let (mut base_rendering, mut head_rendering) = render_both(&base, &head, &scope, charts);
     if let Some(scope) = &scope
         && base_rendering.changed_only
         && head_rendering.changed_only
@@ -137,17 +142,17 @@ pub fn compare_sides(
             .collect();
         if !base_needs.is_empty() {
             let forced = Arc::new(scope.as_ref().clone().force(base_needs));
-            base_rendering = compare::render(&base, Some(forced));
+            base_rendering = compare::render(&base, Some(forced), charts);
         }
         if !head_needs.is_empty() {
             let forced = Arc::new(scope.as_ref().clone().force(head_needs));
-            head_rendering = compare::render(&head, Some(forced));
+            head_rendering = compare::render(&head, Some(forced), charts);
         }
     }
     let mut report = diff(&base_rendering.side, &head_rendering.side, options);
     let scoped = base_rendering.changed_only || head_rendering.changed_only;
     if scoped && reaches_beyond_scope(&report) {
-        (base_rendering, head_rendering) = render_both(&base, &head, &None, &None);
+        (base_rendering, head_rendering) = render_both(&base, &head, &None, charts);
         report = diff(&base_rendering.side, &head_rendering.side, options);
     }
     Ok(Compared {
@@ -164,12 +169,12 @@ pub fn compare_sides(
 fn render_both(
     base: &Opened,
     head: &Opened,
-    base_scope: &Option<Arc<Scope>>,
-    head_scope: &Option<Arc<Scope>>,
+    scope: &Option<Arc<Scope>>,
+    charts: &Arc<Charts>,
 ) -> (compare::Rendering, compare::Rendering) {
     std::thread::scope(|threads| {
-        let base_job = threads.spawn(|| compare::render(base, base_scope.clone()));
-        let head_rendering = compare::render(head, head_scope.clone());
+        let base_job = threads.spawn(|| compare::render(base, scope.clone(), charts));
+        let head_rendering = compare::render(head, scope.clone(), charts);
         let base_rendering = base_job.join().unwrap_or_else(|_| compare::Rendering {
             side: capstan_check::diff::Side {
                 rendered: Vec::new(),
@@ -182,16 +187,16 @@ fn render_both(
 }
 
 /// True when a changed-only comparison found something whose readers it may not have rendered:
-/// a ConfigMap or Secret that differs, or a producer that fails on one side only (its objects
-/// vanish from that side).
+/// a ConfigMap, Secret or Flux source that differs, or a producer that fails on one side only
+/// (its objects vanish from that side).
 fn reaches_beyond_scope(report: &DiffReport) -> bool {
     report.groups.iter().any(|group| {
         let one_sided = group.failures.len() == 1;
-        let data = group
-            .objects
-            .iter()
-            .any(|o| matches!(o.id.kind.as_str(), "ConfigMap" | "Secret"));
-        one_sided || data
+        let read_elsewhere = group.objects.iter().any(|o| {
+            (o.id.group.is_empty() && matches!(o.id.kind.as_str(), "ConfigMap" | "Secret"))
+                || o.id.group == "source.toolkit.fluxcd.io"
+        });
+        one_sided || read_elsewhere
     })
 }
 
@@ -220,7 +225,7 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let options = DiffOptions {
         attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr),
     };
-    let mut compared = compare_sides(&revisions, args.full, &options)?;
+    let mut compared = compare_sides(&revisions, args.full, &options, &args.charts.fetcher())?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     let format = match args.output {
         DiffFormat::Human => Format::Human,

@@ -49,6 +49,8 @@ pub struct PlanArgs {
     /// Exit 1 when the verdict's risk reaches this level.
     #[arg(long, value_enum)]
     pub fail_on: Option<Level>,
+    #[command(flatten)]
+    pub charts: super::build::ChartArgs,
 }
 
 /// The repository's rules: `.capstan.yaml` at the repository path, ahead of the defaults.
@@ -68,7 +70,12 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         base: args.base.as_deref(),
         path_orig: args.path_orig.as_deref(),
     };
-    let compared = compare_sides(&revisions, false, &DiffOptions::default())?;
+    let compared = compare_sides(
+        &revisions,
+        false,
+        &DiffOptions::default(),
+        &args.charts.fetcher(),
+    )?;
     if !compared.report.side_failures.is_empty() {
         let errors: Vec<String> = compared
             .report
