@@ -566,6 +566,13 @@ mod tests {
         }
     }
 
+    /// The error names every one of `parts`.
+    fn assert_names(error: &str, parts: &[&str]) {
+        for part in parts {
+            assert!(error.contains(part), "{error} lacks {part}");
+        }
+    }
+
     #[test]
     fn chart_location() {
         let fs = MemFs::from_files([("charts/web/Chart.yaml", "name: web")]);
@@ -588,15 +595,16 @@ mod tests {
         let err = locate_chart(&context(&fs, Some(&repo), Some(&charts)), &remote)
             .unwrap_err()
             .to_string();
-        for part in [
-            "podinfo",
-            "6.3.2",
-            "HelmRepository/flux-system/podinfo",
-            "https://stefanprodan.github.io/podinfo",
-            "--offline",
-        ] {
-            assert!(err.contains(part), "{err} lacks {part}");
-        }
+        assert_names(
+            &err,
+            &[
+                "podinfo",
+                "6.3.2",
+                "HelmRepository/flux-system/podinfo",
+                "https://stefanprodan.github.io/podinfo",
+                "--offline",
+            ],
+        );
         assert!(err.contains(&cache.path().display().to_string()), "{err}");
         // OCI sources go to the OCI arm: offline with an empty cache, the miss names the
         // registry URL and the source.
@@ -604,15 +612,16 @@ mod tests {
         let err = locate_chart(&context(&fs, Some(&oci), Some(&charts)), &remote)
             .unwrap_err()
             .to_string();
-        for part in [
-            "podinfo",
-            "6.3.2",
-            "HelmRepository/flux-system/podinfo",
-            "oci://ghcr.io/stefanprodan/charts",
-            "--offline",
-        ] {
-            assert!(err.contains(part), "{err} lacks {part}");
-        }
+        assert_names(
+            &err,
+            &[
+                "podinfo",
+                "6.3.2",
+                "HelmRepository/flux-system/podinfo",
+                "oci://ghcr.io/stefanprodan/charts",
+                "--offline",
+            ],
+        );
         // A malformed OCI URL is the source's error, named.
         let bad = json!({"metadata": {"name": "podinfo", "namespace": "flux-system"}, "spec": {"type": "oci", "url": "oci://ghcr.io"}});
         let err = locate_chart(&context(&fs, Some(&bad), Some(&charts)), &remote)

@@ -881,11 +881,7 @@ fn prefetch_charts(
     };
     pool.install(|| {
         work.par_iter().for_each(|(release, source)| {
-            let secret = |namespace: &str, name: &str| {
-                index
-                    .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
-                    .cloned()
-            };
+            let secret = secret_lookup(index);
             let context = helmrelease::ChartContext {
                 fs,
                 root,
@@ -930,6 +926,15 @@ fn source_object(
         .cloned()
 }
 
+/// The Secrets a cluster renders, by (namespace, name), as chart fetching looks them up.
+fn secret_lookup(index: &ObjectIndex) -> impl Fn(&str, &str) -> Option<Value> + Sync + '_ {
+    |namespace: &str, name: &str| {
+        index
+            .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn render_one(
     fs: &dyn Fs,
@@ -942,11 +947,7 @@ fn render_one(
     result: &mut BuildResult,
 ) {
     let key = result.key.clone();
-    let secret = |namespace: &str, name: &str| {
-        index
-            .get(&("Secret".to_owned(), namespace.to_owned(), name.to_owned()))
-            .cloned()
-    };
+    let secret = secret_lookup(index);
     let context = helmrelease::ChartContext {
         fs,
         root,
