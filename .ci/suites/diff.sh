@@ -12,12 +12,20 @@ capstan=$root/target/release/capstan
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-for repo in "$shared"/corpus/buroa+k8s-gitops "$shared"/corpus/fluxcd+flux2-kustomize-helm-example \
-  "$shared"/corpus/allenporter+flux-local/tests/testdata/cluster "$shared"/corpus/allenporter+flux-local/tests/testdata/cluster8; do
-  [[ -d $repo ]] || continue
-  copy=$work/$(basename "$repo")
-  cp -r "$repo" "$copy"
-  python3 "$root/.ci/suites/diff_changed_only.py" "$capstan" "$copy" "${repo#"$shared"/}"
+for repo in buroa+k8s-gitops fluxcd+flux2-kustomize-helm-example; do
+  [[ -d $shared/corpus/$repo ]] || continue
+  cp -r "$shared/corpus/$repo" "$work/$repo"
+  python3 "$root/.ci/suites/diff_changed_only.py" "$capstan" "$work/$repo" "$work/$repo" "corpus/$repo"
 done
+# flux-local's test clusters name their paths from the top of flux-local's repository: the whole
+# repository is the git repository, the cluster a folder in it
+if [[ -d $shared/corpus/allenporter+flux-local ]]; then
+  for cluster in cluster cluster8; do
+    copy=$work/flux-local-$cluster
+    cp -r "$shared/corpus/allenporter+flux-local" "$copy"
+    python3 "$root/.ci/suites/diff_changed_only.py" "$capstan" "$copy" "$copy/tests/testdata/$cluster" \
+      "corpus/allenporter+flux-local/tests/testdata/$cluster"
+  done
+fi
 
 bash "$root/benches/diff-buroa.sh" "$capstan" 21

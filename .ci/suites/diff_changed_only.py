@@ -1,5 +1,8 @@
 """One-file changes on a copy of a corpus repository: changed-only `capstan diff` (the default)
-must give the `--full` report and exit code for each. Usage: diff_changed_only.py CAPSTAN REPO NAME
+must give the `--full` report and exit code for each.
+Usage: diff_changed_only.py CAPSTAN GIT_ROOT PATH NAME — the copy at GIT_ROOT becomes a git
+repository; PATH (GIT_ROOT itself, or a folder in it) is what `--path` names and where the
+changes are made.
 """
 
 import json
@@ -9,13 +12,13 @@ import subprocess
 import sys
 import time
 
-capstan, repo, name = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+capstan, top, repo, name = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3]), sys.argv[4]
 
 
 def git(*args):
     subprocess.run(
         ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", "-c", "commit.gpgsign=false", *args],
-        cwd=repo, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=top, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 

@@ -31,14 +31,15 @@ use crate::model::ObjectKey;
 /// The changed files of a comparison and the Kustomizations to render regardless.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    /// Changed, added and deleted files, relative to the repository root.
+    /// Changed, added and deleted files, as the trees being built name them (absolute paths in
+    /// the CLI).
     changed: BTreeSet<PathBuf>,
     /// Kustomizations rendered whatever their inputs (affected on the other side).
     force: BTreeSet<ObjectKey>,
 }
 
 impl Scope {
-    /// A scope of the given changed files (relative to the repository root).
+    /// A scope of the given changed files (paths as the trees being built name them).
     pub fn new(changed: impl IntoIterator<Item = PathBuf>) -> Scope {
         Scope {
             changed: changed.into_iter().map(|p| normalize(&p)).collect(),
@@ -52,7 +53,7 @@ impl Scope {
         self
     }
 
-    /// The changed files, relative to the repository root.
+    /// The changed files.
     pub fn changed(&self) -> &BTreeSet<PathBuf> {
         &self.changed
     }
@@ -64,7 +65,7 @@ impl Scope {
             .any(|p| p.file_name().is_some_and(|n| n == ".sourceignore"))
     }
 
-    /// Whether `file` (relative to the repository root) changed.
+    /// Whether `file` changed.
     pub fn is_changed(&self, file: &Path) -> bool {
         self.changed.contains(&normalize(file))
     }
@@ -74,7 +75,7 @@ impl Scope {
     }
 
     /// Decides for one Kustomization about to be rendered. `closure` is its directory's
-    /// [`Closure`] (repository-relative paths), `declared_in` the file its manifest came from,
+    /// [`Closure`], `declared_in` the file its manifest came from,
     /// `parent_broad` whether its parent's own spec or non-Flux inputs changed, and `entry_files`
     /// the files that declare Flux Kustomizations on this side.
     pub(crate) fn wants(&self, decision: &Decision<'_>) -> Wanted {
@@ -142,23 +143,21 @@ pub struct Closure {
 }
 
 impl Closure {
-    /// The closure of `dir` (a path `fs` reads) with the Flux Kustomization's `spec.components`;
-    /// paths are made relative to `root`.
-    pub fn of(fs: &dyn Fs, root: &Path, dir: &Path, components: &[String]) -> Closure {
-        Closure::of_cached(fs, root, dir, components, &mut RealDirs::default())
+    /// The closure of `dir` (a path `fs` reads) with the Flux Kustomization's `spec.components`,
+    /// in paths as `fs` names them.
+    pub fn of(fs: &dyn Fs, dir: &Path, components: &[String]) -> Closure {
+        Closure::of_cached(fs, dir, components, &mut RealDirs::default())
     }
 
     /// [`Closure::of`], resolving directories through `real_dirs` (kept for the same tree).
     pub fn of_cached(
         fs: &dyn Fs,
-        root: &Path,
         dir: &Path,
         components: &[String],
         real_dirs: &mut RealDirs,
     ) -> Closure {
         let mut walker = ClosureWalk {
             fs,
-            root,
             out: Closure::default(),
             real_dirs,
         };
@@ -169,7 +168,7 @@ impl Closure {
         walker.out
     }
 
-    /// Whether the file (relative to the repository root) is in the closure.
+    /// Whether the file (named as the tree names it) is in the closure.
     pub fn contains(&self, file: &Path) -> bool {
         self.files.contains(file)
             || file.parent().is_some_and(|p| {
@@ -194,7 +193,6 @@ impl Closure {
 
 struct ClosureWalk<'a> {
     fs: &'a dyn Fs,
-    root: &'a Path,
     out: Closure,
     real_dirs: &'a mut RealDirs,
 }
@@ -220,14 +218,10 @@ const PATH_LISTS: [&str; 9] = [
 const PATH_OBJECTS: [&str; 3] = ["patches", "patchesJson6902", "replacements"];
 
 impl ClosureWalk<'_> {
-    fn relative(&self, path: &Path) -> PathBuf {
-        crate::discovery::relative(self.root, path)
-    }
-
     /// `path` and, when a directory on the way is a symbolic link, where it leads (a link to a
     /// single file is followed by the render, not here: its target is named by the link).
     fn both(&mut self, path: &Path, is_dir: bool) -> Vec<PathBuf> {
-        let mut out = vec![self.relative(path)];
+        let mut out = vec![normalize(path)];
         let (dir, name) = if is_dir {
             (path, None)
         } else {
@@ -244,7 +238,7 @@ impl ClosureWalk<'_> {
             Some(name) => real_dir.join(name),
             None => real_dir,
         };
-        let real = self.relative(&real);
+        let real = normalize(&real);
         if !out.contains(&real) {
             out.push(real);
         }
@@ -414,8 +408,8 @@ mod tests {
     use capstan_core::MemFs;
 
     fn closure(files: &[(&str, &str)], dir: &str) -> Closure {
-        let fs = MemFs::from_files(files.iter().map(|(p, t)| (format!("/r/{p}"), *t)));
-        Closure::of(&fs, Path::new("/r"), &Path::new("/r").join(dir), &[])
+        let fs = MemFs::from_files(files.iter().copied());
+        Closure::of(&fs, Path::new(dir), &[])
     }
 
     #[test]

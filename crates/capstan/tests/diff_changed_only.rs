@@ -26,10 +26,12 @@ fn edit(repo: &Path, path: &str, from: &str, to: &str) {
     std::fs::write(file, text.replacen(from, to, 1)).expect("write");
 }
 
-/// `capstan diff all --base HEAD -o json [extra]`: (exit code, report without the warnings).
-fn diff(repo: &Path, extra: &[&str]) -> (i32, Value) {
+/// `capstan diff all -o json OLD_SIDE [extra]` (OLD_SIDE: `--base HEAD` or `--path-orig DIR`):
+/// (exit code, report without the warnings).
+fn diff(repo: &Path, old: &[&std::ffi::OsStr], extra: &[&str]) -> (i32, Value) {
     let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(["diff", "all", "--base", "HEAD", "-o", "json", "--offline"])
+        .args(["diff", "all", "-o", "json", "--offline"])
+        .args(old)
         .args(extra)
         .arg("--path")
         .arg(repo)
@@ -77,9 +79,21 @@ spec:
   sourceRef: {kind: GitRepository, name: flux-system}
 ";
 
+thread_local! {
+    /// Where the cluster lies in its git repository (`sub/`), which every Flux `spec.path` names
+    /// (flux-local's test clusters are laid out so).
+    static PREFIX: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A Flux `spec.path` to `path` (relative to the cluster).
+fn flux_path(path: &str) -> String {
+    PREFIX.with(|p| format!("./{}{path}", p.borrow()))
+}
+
 fn app_ks(name: &str, extra: &str) -> String {
     format!(
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  interval: 10m\n  path: ./apps/{name}/app\n  prune: true\n  targetNamespace: {name}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n{extra}"
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  interval: 10m\n  path: {}\n  prune: true\n  targetNamespace: {name}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n{extra}",
+        flux_path(&format!("apps/{name}/app"))
     )
 }
 
@@ -93,8 +107,16 @@ fn deployment(name: &str, image: &str) -> String {
 /// shared patch, a shared component and `substituteFrom` a ConfigMap the cluster itself renders,
 /// one whose HelmRelease takes `valuesFrom` a ConfigMap another Kustomization renders.
 fn seed(repo: &Path) {
-    write(repo, "clusters/main/flux-system/gotk-sync.yaml", GOTK_SYNC);
-    write(repo, "clusters/main/apps.yaml", APPS);
+    write(
+        repo,
+        "clusters/main/flux-system/gotk-sync.yaml",
+        &GOTK_SYNC.replace("./clusters/main", &flux_path("clusters/main")),
+    );
+    write(
+        repo,
+        "clusters/main/apps.yaml",
+        &APPS.replace("./apps", &flux_path("apps")),
+    );
     write(
         repo,
         "clusters/main/vars.yaml",
@@ -270,24 +292,34 @@ fn changes() -> Vec<(&'static str, Change, bool)> {
     ]
 }
 
-#[test]
-fn changed_only_gives_the_full_result() {
-    if !support_git::available() {
-        eprintln!("skipping: git is not installed");
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("cluster");
-    seed(&repo);
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "seed"]);
-    assert_eq!(diff(&repo, &[]).0, 0, "a clean tree has no diff");
+/// How the old side is given.
+enum OldSide {
+    /// `--base HEAD`, each change committed after it is checked.
+    Git,
+    /// `--path-orig DIR`, a copy of the cluster taken before each change.
+    Copy,
+}
 
+/// Applies every change to the cluster at `cluster` (inside the git repository at `top`) and
+/// checks changed-only against `--full` for each.
+fn check_changes(top: &Path, cluster: &Path, old: OldSide) {
+    let orig = top.with_file_name("orig");
+    let old_args = |orig: &Path| -> Vec<std::ffi::OsString> {
+        match old {
+            OldSide::Git => vec!["--base".into(), "HEAD".into()],
+            OldSide::Copy => vec!["--path-orig".into(), orig.into()],
+        }
+    };
     for (name, change, differs) in changes() {
-        change(&repo);
-        let (code, changed_only) = diff(&repo, &[]);
-        let (full_code, full) = diff(&repo, &["--full"]);
+        if matches!(old, OldSide::Copy) {
+            let _ = std::fs::remove_dir_all(&orig);
+            copy_tree(cluster, &orig);
+        }
+        change(cluster);
+        let args = old_args(&orig);
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let (code, changed_only) = diff(cluster, &args, &[]);
+        let (full_code, full) = diff(cluster, &args, &["--full"]);
         assert_eq!(
             (code, &changed_only),
             (full_code, &full),
@@ -295,7 +327,68 @@ fn changed_only_gives_the_full_result() {
         );
         let groups = changed_only["groups"].as_array().map_or(0, Vec::len);
         assert_eq!(groups > 0, differs, "{name}: {changed_only:#}");
-        git(&repo, &["add", "-A"]);
-        git(&repo, &["commit", "-q", "-m", name]);
+        if matches!(old, OldSide::Git) {
+            git(top, &["add", "-A"]);
+            git(top, &["commit", "-q", "-m", name]);
+        }
     }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A git repository whose cluster is `top/prefix`; returns (top, cluster).
+fn git_repository(dir: &Path, prefix: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    PREFIX.with(|p| *p.borrow_mut() = prefix.to_owned());
+    let top = dir.join("repo");
+    let cluster = top.join(prefix);
+    seed(&cluster);
+    git(&top, &["init", "-q", "-b", "main"]);
+    git(&top, &["add", "-A"]);
+    git(&top, &["commit", "-q", "-m", "seed"]);
+    let head: [&std::ffi::OsStr; 2] = ["--base".as_ref(), "HEAD".as_ref()];
+    assert_eq!(diff(&cluster, &head, &[]).0, 0, "a clean tree has no diff");
+    (top, cluster)
+}
+
+#[test]
+fn changed_only_gives_the_full_result() {
+    if !support_git::available() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (top, cluster) = git_repository(dir.path(), "");
+    check_changes(&top, &cluster, OldSide::Git);
+}
+
+#[test]
+fn changed_only_gives_the_full_result_for_a_cluster_in_a_folder_of_its_repository() {
+    if !support_git::available() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    // `--path` names the folder; the Flux paths start at the top of the git repository
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (top, cluster) = git_repository(dir.path(), "tests/cluster/");
+    check_changes(&top, &cluster, OldSide::Git);
+}
+
+#[test]
+fn changed_only_gives_the_full_result_against_another_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let top = dir.path().join("repo");
+    PREFIX.with(|p| p.borrow_mut().clear());
+    seed(&top);
+    check_changes(&top, &top, OldSide::Copy);
 }

@@ -39,6 +39,7 @@ use crate::helm::HelmRenderer;
 use crate::model::{FluxKind, FluxObject, ObjectKey};
 use crate::sops::Keys;
 use crate::source::SourceStatus;
+use crate::source::artifact::ArtifactFs;
 use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
@@ -373,6 +374,11 @@ fn build_cluster_kustomizations(
         .iter()
         .map(|ks| views.own_view(root, cluster, &ks.source))
         .collect();
+    let generated: Vec<Option<(PathBuf, ArtifactFs<'_>)>> = cluster
+        .kustomizations
+        .iter()
+        .map(|ks| generated_view(views.artifact, root, cluster, &ks.source))
+        .collect();
     let keys: HashMap<&ObjectKey, usize> = cluster
         .kustomizations
         .iter()
@@ -461,11 +467,12 @@ fn build_cluster_kustomizations(
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
-                let fs: &dyn Fs = match own_views.get(i) {
-                    Some(Some(view)) => view,
-                    _ => views.artifact,
+                let (fs, base): (&dyn Fs, &Path) = match (&generated[i], own_views.get(i)) {
+                    (Some((artifact_root, view)), _) => (view, artifact_root),
+                    (None, Some(Some(view))) => (view, root),
+                    _ => (views.artifact, root),
                 };
-                let out = spec_dir(fs, views.checkout, root, &state.spec).and_then(|dir| {
+                let out = spec_dir(fs, views.checkout, base, &state.spec).and_then(|dir| {
                     kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
                         .map_err(|e| e.to_string())
                 });
@@ -696,6 +703,36 @@ fn not_local_reason(source: &SourceStatus) -> String {
 
 /// The directory a Kustomization spec builds: `spec.path` under the repository root, as the
 /// source artifact `fs` holds it (`checkout` is the repository itself, for the message).
+/// The ExternalArtifact an ArtifactGenerator assembles from this repository, as a view rooted
+/// where discovery roots it (`ROOT/@artifact/NAMESPACE/NAME`), for a Kustomization whose source
+/// it is.
+fn generated_view<'a>(
+    artifact: &'a dyn Fs,
+    root: &Path,
+    cluster: &Cluster,
+    source: &SourceStatus,
+) -> Option<(PathBuf, ArtifactFs<'a>)> {
+    let SourceStatus::Generated {
+        namespace, name, ..
+    } = source
+    else {
+        return None;
+    };
+    let generated = cluster
+        .artifacts
+        .iter()
+        .find(|a| &a.namespace == namespace && &a.name == name)?;
+    let artifact_root =
+        capstan_core::fs::normalize(&root.join("@artifact").join(namespace).join(name));
+    let rules: Vec<_> = generated
+        .copy
+        .iter()
+        .map(|rule| (rule.clone(), root.to_path_buf()))
+        .collect();
+    let view = ArtifactFs::new(artifact, artifact_root.clone(), &rules);
+    Some((artifact_root, view))
+}
+
 fn spec_dir(fs: &dyn Fs, checkout: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
     let raw = spec
         .pointer("/spec/path")

@@ -228,3 +228,65 @@ fn parent_substitution_changes_the_child_spec() {
             .any(|o| o.object["data"]["host"] == "web.example.com")
     );
 }
+
+#[test]
+fn builds_a_kustomization_whose_source_is_a_generated_external_artifact() {
+    // flux2-kustomize-helm-example's layout: an ArtifactGenerator copies a folder of the
+    // repository into an ExternalArtifact, and Kustomizations take their path inside it.
+    let generator = "\
+apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  sources:
+    - {alias: monorepo, kind: GitRepository, name: flux-system}
+  artifacts:
+    - name: infrastructure
+      copy:
+        - {from: \"@monorepo/infrastructure/**\", to: \"@artifact/\"}
+";
+    let controllers = "\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: infra-controllers, namespace: flux-system}
+spec:
+  path: ./controllers
+  sourceRef: {kind: ExternalArtifact, name: infrastructure}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", SYNC.to_owned()),
+        ("clusters/prod/artifacts.yaml", generator.to_owned()),
+        ("clusters/prod/infrastructure.yaml", controllers.to_owned()),
+        (
+            "infrastructure/controllers/kustomization.yaml",
+            "resources: [cm.yaml, ../shared/ns.yaml]\n".to_owned(),
+        ),
+        (
+            "infrastructure/controllers/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: controllers, namespace: infra}\n"
+                .to_owned(),
+        ),
+        (
+            "infrastructure/shared/ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: infra}\n".to_owned(),
+        ),
+        // outside the artifact: a path that resolves here in the repository is not found
+        (
+            "controllers/kustomization.yaml",
+            "resources: []\n".to_owned(),
+        ),
+    ]);
+    let report = build(&fs, &BuildOptions::default());
+    let ks = find(&report, "infra-controllers");
+    assert_eq!(ks.status, Status::Rendered, "{ks:#?}");
+    let kinds: Vec<&str> = ks
+        .objects
+        .iter()
+        .filter_map(|o| o.object["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["Namespace", "ConfigMap"], "{ks:#?}");
+    assert_eq!(
+        ks.path.as_deref(),
+        Some(Path::new("infrastructure/controllers"))
+    );
+}

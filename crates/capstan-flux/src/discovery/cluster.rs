@@ -52,7 +52,7 @@ struct Walk<'w, 'c> {
     queue: VecDeque<Pending>,
     /// ExternalArtifacts declared by ArtifactGenerators, by (namespace, name).
     artifacts: HashMap<(String, String), GeneratedArtifact>,
-    /// Changed-only mode, with the files declaring Flux Kustomizations (relative to `root`).
+    /// Changed-only mode, with the files declaring Flux Kustomizations.
     scope: Option<&'w Scope>,
     entry_files: &'w BTreeSet<PathBuf>,
     /// The scope's decision per Kustomization, once made.
@@ -435,13 +435,13 @@ impl Walk<'_, '_> {
         if !fs.is_dir(dir) {
             return true; // reported as missing by expand
         }
-        let closure = Closure::of_cached(
-            fs,
-            self.root,
-            dir,
-            &found.object.spec.components,
-            &mut self.real_dirs,
-        );
+        let declared_in = found
+            .origin
+            .file
+            .as_ref()
+            .map(|file| capstan_core::fs::normalize(&self.root.join(file)));
+        let closure =
+            Closure::of_cached(fs, dir, &found.object.spec.components, &mut self.real_dirs);
         let parent_broad = found
             .origin
             .parent
@@ -451,7 +451,7 @@ impl Walk<'_, '_> {
             .is_some_and(|&p| self.wanted[p].is_none_or(|w| w.broad));
         let wanted = scope.wants(&Decision {
             closure: &closure,
-            declared_in: found.origin.file.as_deref(),
+            declared_in: declared_in.as_deref(),
             parent_broad,
             entry: found.origin.parent.is_none(),
             forced: scope.is_forced(&found.key),
@@ -555,7 +555,8 @@ impl Walk<'_, '_> {
             return None;
         };
         let artifact = self.artifacts.get(&(namespace.clone(), name.clone()))?;
-        let root = self.root.join("@artifact").join(&namespace).join(&name);
+        let root =
+            capstan_core::fs::normalize(&self.root.join("@artifact").join(&namespace).join(&name));
         let rules = artifact
             .copy
             .iter()
@@ -610,6 +611,9 @@ impl Walk<'_, '_> {
     }
 
     fn finish(mut self) -> Cluster {
+        let mut artifacts: Vec<GeneratedArtifact> = self.artifacts.values().cloned().collect();
+        artifacts.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        self.cluster.artifacts = artifacts;
         // The bootstrap sources nobody declares are this repository, implied.
         let implied: Vec<ObjectKey> = self
             .sources

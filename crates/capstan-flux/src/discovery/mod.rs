@@ -145,6 +145,9 @@ pub struct Cluster {
     pub helm_releases: Vec<DiscoveredHelmRelease>,
     pub sources: Vec<DiscoveredSource>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The ExternalArtifacts the cluster's ArtifactGenerators assemble from this repository.
+    #[serde(skip)]
+    pub artifacts: Vec<crate::source::artifact::GeneratedArtifact>,
 }
 
 /// Everything discovery found under a path.

@@ -43,7 +43,7 @@ pub(crate) struct ClusterEntry {
 
 pub(crate) struct Plan {
     pub root: PathBuf,
-    /// The files declaring Flux Kustomizations (or FluxInstances), relative to `root`.
+    /// The files declaring Flux Kustomizations (or FluxInstances), as `fs` names them.
     pub entry_files: BTreeSet<PathBuf>,
     pub clusters: Vec<ClusterEntry>,
     pub diagnostics: Vec<Diagnostic>,
@@ -125,7 +125,7 @@ pub(crate) fn plan(
     };
     let entry_files = candidates
         .iter()
-        .map(|c| relative(&root, &capstan_core::fs::normalize(&c.file)))
+        .map(|c| capstan_core::fs::normalize(&c.file))
         .collect();
     Plan {
         root,

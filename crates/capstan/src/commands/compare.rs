@@ -282,6 +282,7 @@ pub fn render(opened: &Opened, scope: Option<Arc<Scope>>, charts: &Arc<Charts>) 
         }
     };
     let prune = prune_flags(&report);
+    let root_prefix = format!("{}/", opened.root.display());
     let mut rendering = Rendering {
         changed_only: report.changed_only,
         ..Rendering::default()
@@ -332,7 +333,8 @@ pub fn render(opened: &Opened, scope: Option<Arc<Scope>>, charts: &Arc<Charts>) 
             }
             let outcome = match result.status {
                 Status::Rendered => Ok(result.objects.iter().map(|o| o.object.clone()).collect()),
-                Status::Failed => Err(result.errors.join("; ")),
+                // paths relative to the side's root: the same failure reads the same on both
+                Status::Failed => Err(result.errors.join("; ").replace(&root_prefix, "")),
                 // suspended, a source/chart out of reach offline, or left out by changed-only
                 // mode: nothing to compare
                 Status::Suspended | Status::Skipped => continue,

@@ -110,10 +110,18 @@ pub fn compare_sides(
             report: DiffReport::default(),
         });
     }
-    let scope = Scope::new(files.iter().map(|(path, _)| path.clone()));
-    let scope = (!full && !scope.touches_ignore_rules()).then(|| Arc::new(scope));
-    let (mut base_rendering, mut head_rendering) = render_both(&base, &head, &scope, charts);
-    if let Some(scope) = &scope
+    // each side names its files by absolute path under its own root (the base's git tree is
+    // mounted where the working tree is; --path-orig is elsewhere)
+    let scope_of = |side: &Opened| {
+        let scope = Scope::new(files.iter().map(|(path, _)| side.root.join(path)));
+        (!full && !scope.touches_ignore_rules()).then(|| Arc::new(scope))
+    };
+    let scopes = Scopes {
+        base: scope_of(&base),
+        head: scope_of(&head),
+    };
+    let (mut base_rendering, mut head_rendering) = render_both(&base, &head, &scopes, charts);
+    if let (Some(base_scope), Some(head_scope)) = (&scopes.base, &scopes.head)
         && base_rendering.changed_only
         && head_rendering.changed_only
     {
@@ -141,18 +149,18 @@ pub fn compare_sides(
             .cloned()
             .collect();
         if !base_needs.is_empty() {
-            let forced = Arc::new(scope.as_ref().clone().force(base_needs));
+            let forced = Arc::new(base_scope.as_ref().clone().force(base_needs));
             base_rendering = compare::render(&base, Some(forced), charts);
         }
         if !head_needs.is_empty() {
-            let forced = Arc::new(scope.as_ref().clone().force(head_needs));
+            let forced = Arc::new(head_scope.as_ref().clone().force(head_needs));
             head_rendering = compare::render(&head, Some(forced), charts);
         }
     }
     let mut report = diff(&base_rendering.side, &head_rendering.side, options);
     let scoped = base_rendering.changed_only || head_rendering.changed_only;
     if scoped && reaches_beyond_scope(&report) {
-        (base_rendering, head_rendering) = render_both(&base, &head, &None, charts);
+        (base_rendering, head_rendering) = render_both(&base, &head, &Scopes::default(), charts);
         report = diff(&base_rendering.side, &head_rendering.side, options);
     }
     Ok(Compared {
@@ -165,16 +173,23 @@ pub fn compare_sides(
     })
 }
 
+/// The changed-only scope of each side; `None` renders that side in full.
+#[derive(Default)]
+struct Scopes {
+    base: Option<Arc<Scope>>,
+    head: Option<Arc<Scope>>,
+}
+
 /// Renders the two sides side by side.
 fn render_both(
     base: &Opened,
     head: &Opened,
-    scope: &Option<Arc<Scope>>,
+    scopes: &Scopes,
     charts: &Arc<Charts>,
 ) -> (compare::Rendering, compare::Rendering) {
     std::thread::scope(|threads| {
-        let base_job = threads.spawn(|| compare::render(base, scope.clone(), charts));
-        let head_rendering = compare::render(head, scope.clone(), charts);
+        let base_job = threads.spawn(|| compare::render(base, scopes.base.clone(), charts));
+        let head_rendering = compare::render(head, scopes.head.clone(), charts);
         let base_rendering = base_job.join().unwrap_or_else(|_| compare::Rendering {
             side: capstan_check::diff::Side {
                 rendered: Vec::new(),
