@@ -11,7 +11,7 @@ use serde_json::Value;
 
 #[path = "support/git.rs"]
 mod support_git;
-use support_git::git;
+use support_git::{copy_tree, git};
 
 fn write(repo: &Path, path: &str, text: &str) {
     let path = repo.join(path);
@@ -330,19 +330,6 @@ fn check_changes(top: &Path, cluster: &Path, old: OldSide) {
         if matches!(old, OldSide::Git) {
             git(top, &["add", "-A"]);
             git(top, &["commit", "-q", "-m", name]);
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Running git in a test repository, with a fixed identity and dates.
+//! Test repositories: copying a tree, running git with a fixed identity and dates.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,4 +28,18 @@ pub fn git(dir: &Path, args: &[&str]) {
 /// True when a `git` binary can be run.
 pub fn available() -> bool {
     Command::new("git").arg("--version").output().is_ok()
+}
+
+/// Copies the tree at `from` to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }
