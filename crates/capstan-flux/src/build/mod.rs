@@ -159,7 +159,7 @@ pub struct BuildReport {
     /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
     pub diagnostics: Vec<Diagnostic>,
     /// True when [`discovery::Options::scope`] held: Kustomizations outside it were not built
-    /// (reported as skipped). False when the build had to render everything (see
+    /// (reported as [`Status::Unchanged`]). False when the build had to render everything (see
     /// [`crate::scope`]).
     #[serde(skip)]
     pub changed_only: bool,
@@ -277,15 +277,16 @@ fn scope_complete(cluster: &Cluster, results: &[BuildResult], index: &ObjectInde
     let kustomizations_ok = cluster
         .kustomizations
         .iter()
-        .filter(|k| built.contains(&k.found.key))
+        .filter(|k| !k.out_of_scope)
         .all(|k| {
             let namespace = &k.found.key.namespace;
             !matches!(k.source, SourceStatus::Missing { .. })
-                && k.found.object.spec.post_build.as_ref().is_none_or(|post| {
-                    post.substitute_from
-                        .iter()
-                        .all(|r| has(&r.kind, namespace, &r.name))
-                })
+                && (!built.contains(&k.found.key)
+                    || k.found.object.spec.post_build.as_ref().is_none_or(|post| {
+                        post.substitute_from
+                            .iter()
+                            .all(|r| has(&r.kind, namespace, &r.name))
+                    }))
         });
     let releases_ok = cluster.helm_releases.iter().all(|release| {
         let namespace = &release.found.key.namespace;

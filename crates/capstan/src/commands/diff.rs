@@ -90,9 +90,10 @@ pub struct Compared {
 ///
 /// Changed-only mode (the default) renders, on each side, only the Kustomizations the changed
 /// files can reach ([`capstan_flux::scope`]); a Kustomization rendered on one side and left out
-/// on the other is then rendered there too. When a ConfigMap or Secret differs, or a producer
-/// fails on one side only, whatever reads it (`substituteFrom`, `valuesFrom`) may lie outside
-/// the scope: both sides are then rendered in full, so the result is always the `--full` one.
+/// on the other is then rendered there too. When a ConfigMap, Secret or Flux source differs, or
+/// a producer fails on one side only, whatever reads it (`substituteFrom`, `valuesFrom`, a
+/// HelmRelease's chart) may lie outside the scope: both sides are then rendered in full, so the
+/// result is always the `--full` one.
 pub fn compare_sides(
     revisions: &Revisions<'_>,
     full: bool,
