@@ -506,13 +506,7 @@ fn build_cluster_kustomizations(
                                     .unwrap_or(""),
                                 o.object.get("kind").and_then(Value::as_str).unwrap_or(""),
                             ) == Some(FluxKind::Kustomization)
-                                && o.object.pointer("/metadata/name").and_then(Value::as_str)
-                                    == Some(key.name.as_str())
-                                && o.object
-                                    .pointer("/metadata/namespace")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or(&key.namespace)
-                                    == key.namespace
+                                && names(&o.object, key)
                         });
                         if let Some(own) = own {
                             let mut spec = own.object.clone();
@@ -838,13 +832,7 @@ fn release_as_applied(
         .and_then(|k| {
             k.objects.iter().find(|o| {
                 o.object.get("kind").and_then(Value::as_str) == Some("HelmRelease")
-                    && o.object.pointer("/metadata/name").and_then(Value::as_str)
-                        == Some(key.name.as_str())
-                    && o.object
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or(&key.namespace)
-                        == key.namespace
+                    && names(&o.object, key)
             })
         })
         .map(|o| o.object.clone())
@@ -942,13 +930,7 @@ fn source_object(
     key: &ObjectKey,
 ) -> Option<Value> {
     let matches = |object: &Value| {
-        object.get("kind").and_then(Value::as_str) == Some(key.kind.as_str())
-            && object.pointer("/metadata/name").and_then(Value::as_str) == Some(key.name.as_str())
-            && object
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or(&key.namespace)
-                == key.namespace
+        object.get("kind").and_then(Value::as_str) == Some(key.kind.as_str()) && names(object, key)
     };
     kustomizations
         .iter()
@@ -962,6 +944,17 @@ fn source_object(
                 .map(|s| &s.found.raw)
         })
         .cloned()
+}
+
+/// True when a rendered object has `key`'s name, and its namespace (an object without one is in
+/// the namespace the key expects: the applying Kustomization placed it there).
+fn names(object: &Value, key: &ObjectKey) -> bool {
+    object.pointer("/metadata/name").and_then(Value::as_str) == Some(key.name.as_str())
+        && object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(&key.namespace)
+            == key.namespace
 }
 
 /// The Secrets a cluster renders, by (namespace, name), as chart fetching looks them up.
