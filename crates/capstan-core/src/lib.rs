@@ -14,6 +14,7 @@ pub mod fs;
 pub mod git;
 pub mod go_json;
 pub mod resource;
+pub mod wildcard;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Location, Severity};

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use capstan_check::diff::{Producer, ProducerKind, Rendered, Side};
-use capstan_check::plan::{ChangedFile, FileChange, ProducerPlace};
+use capstan_change::diff::{Producer, ProducerKind, Rendered, Side};
+use capstan_change::plan::{ChangedFile, FileChange, ProducerPlace};
 use capstan_core::Value;
 use capstan_core::git::{
     GitTreeFs, WorktreeChange, default_base, resolve_revision, toplevel, worktree_changes,
@@ -181,7 +181,7 @@ pub fn changed_fields(base: &Opened, head: &Opened, path: &Path) -> Vec<String> 
             after.get(i).unwrap_or(&null),
         );
         fields.extend(
-            capstan_check::diff::diff_values(b, a)
+            capstan_change::diff::diff_values(b, a)
                 .into_iter()
                 .map(|c| c.path),
         );

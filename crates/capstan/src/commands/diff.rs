@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use capstan_check::diff::render::{Format, RenderOptions, render};
-use capstan_check::diff::{AttrFilter, DiffOptions, DiffReport, ProducerKind, diff};
+use capstan_change::diff::render::{Format, RenderOptions, render};
+use capstan_change::diff::{AttrFilter, DiffOptions, DiffReport, ProducerKind, diff};
 use capstan_flux::scope::Scope;
 use capstan_flux::{FluxKind, ObjectKey};
 
@@ -80,7 +80,7 @@ pub struct DiffArgs {
 pub struct Compared {
     pub base: Opened,
     pub head: Opened,
-    pub files: Vec<(PathBuf, capstan_check::plan::FileChange)>,
+    pub files: Vec<(PathBuf, capstan_change::plan::FileChange)>,
     pub base_rendering: compare::Rendering,
     pub head_rendering: compare::Rendering,
     pub report: DiffReport,
@@ -192,7 +192,7 @@ fn render_both(
         let base_job = threads.spawn(|| compare::render(base, scopes.base.clone(), charts));
         let head_rendering = compare::render(head, scopes.head.clone(), charts);
         let base_rendering = base_job.join().unwrap_or_else(|_| compare::Rendering {
-            side: capstan_check::diff::Side {
+            side: capstan_change::diff::Side {
                 rendered: Vec::new(),
                 error: Some("rendering the base side panicked".to_owned()),
             },

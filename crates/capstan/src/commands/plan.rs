@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use capstan_check::diff::DiffOptions;
-use capstan_check::plan::render::{Format, render};
-use capstan_check::plan::{PlanInput, Risk, RuleSet, classify, default_rules};
+use capstan_change::diff::DiffOptions;
+use capstan_change::plan::render::{Format, render};
+use capstan_change::plan::{PlanInput, Risk, RuleSet, classify, default_rules};
 
 use super::Exit;
 use super::compare::{self, Revisions};

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use capstan_check::diff::render::{Format, RenderOptions, render};
-use capstan_check::diff::{DiffOptions, DiffReport, Producer, ProducerKind, Rendered, Side, diff};
+use capstan_change::diff::render::{Format, RenderOptions, render};
+use capstan_change::diff::{DiffOptions, DiffReport, Producer, ProducerKind, Rendered, Side, diff};
 use serde_json::{Value, json};
 
 fn deployment(image: &str, containers_swapped: bool, chart: &str) -> Value {

@@ -83,7 +83,7 @@ impl AttrFilter {
 }
 
 /// Attribute patterns use the same shell-style globs as the rest of `.capstan.yaml`.
-pub use crate::config::glob_match;
+pub use capstan_core::wildcard::glob_match;
 
 #[cfg(test)]
 mod tests {
