@@ -425,6 +425,33 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         (Method::PUT, Some(_), None | Some("status") | Some("finalize")) => {
             s.update(&rt, body, &ctx).map(|v| (200, v))
         }
+        (Method::PATCH | Method::PUT, Some(name), Some("scale")) => {
+            let name = name.clone();
+            s.get_or_404(&rt, &ctx.namespace, &name).and_then(|old| {
+                let current = scale(&old);
+                let wanted = match (parts.method.clone(), patch_type) {
+                    (Method::PUT, _) => Ok(body.clone()),
+                    (_, Some(PatchType::Merge)) => Ok(crate::patch::merge_patch(&current, &body)),
+                    (_, Some(PatchType::Strategic)) => {
+                        Ok(crate::patch::merge_patch(&current, &body))
+                    }
+                    (_, Some(PatchType::Json)) => crate::patch::json_patch(&current, &body)
+                        .map_err(|e| ApiError::new(422, "Invalid", e.0)),
+                    _ => Err(ApiError::unsupported_media(&content_type)),
+                }?;
+                let replicas = wanted
+                    .pointer("/spec/replicas")
+                    .cloned()
+                    .unwrap_or(json!(1));
+                let mut new = old.clone();
+                new["spec"]["replicas"] = replicas;
+                let ctx = WriteCtx {
+                    subresource: String::new(),
+                    ..ctx.clone()
+                };
+                s.update(&rt, new, &ctx).map(|v| (200, scale(&v)))
+            })
+        }
         (Method::PATCH, Some(_), None | Some("status")) => match patch_type {
             None => Err(ApiError::unsupported_media(&content_type)),
             Some(pt) => {
