@@ -178,6 +178,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         .unwrap_or("")
         .to_string();
     let q = query(&parts.uri);
+    if std::env::var_os("KUBE_FAKE_DEBUG").is_some() {
+        eprintln!(
+            "{} {} ct={content_type} accept={accept} ua={user_agent} body={}",
+            parts.method,
+            parts.uri,
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+        );
+    }
 
     if let Some(rest) = path.strip_prefix(sidedoor::PREFIX) {
         let body: Value = if bytes.is_empty() {
@@ -376,6 +384,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let parse_body = || -> Result<Value, ApiError> {
         if bytes.is_empty() {
             return Ok(Value::Null);
+        }
+        if content_type.starts_with(crate::proto::CONTENT_TYPE) {
+            return crate::proto::decode(&bytes);
         }
         if content_type.contains("yaml") {
             let text = std::str::from_utf8(&bytes)

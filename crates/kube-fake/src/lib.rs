@@ -20,6 +20,7 @@ pub mod discovery;
 pub mod http;
 pub mod meta;
 pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod sidedoor;
 pub mod ssa;
