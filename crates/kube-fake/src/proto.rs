@@ -1,5 +1,6 @@
 //! Just enough of the Kubernetes protobuf encoding to read what clients send that way: client-go
-//! typed clients (helm's release storage) write core/v1 Secrets and ConfigMaps, and DeleteOptions,
+//! typed clients (helm's release storage, `kubectl create namespace`) write core/v1 Secrets,
+//! ConfigMaps, Namespaces and ServiceAccounts, and DeleteOptions,
 //! as `application/vnd.kubernetes.protobuf` — the `k8s\0` envelope around a `runtime.Unknown`.
 //! Responses are always JSON (clients accept it). Other kinds are answered 415.
 
@@ -221,6 +222,16 @@ fn secret_or_configmap(kind: &str, api_version: &str, b: &[u8]) -> Option<Value>
     Some(obj)
 }
 
+fn metadata_only(kind: &str, api_version: &str, b: &[u8]) -> Option<Value> {
+    let mut obj = json!({"apiVersion": api_version, "kind": kind});
+    for (n, f) in fields(b)? {
+        if let (1, Wire::Bytes(mb)) = (n, f) {
+            obj["metadata"] = object_meta(mb)?;
+        }
+    }
+    Some(obj)
+}
+
 fn delete_options(b: &[u8]) -> Option<Value> {
     let mut o = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
     for (n, f) in fields(b)? {
@@ -262,6 +273,8 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     let out = match kind.as_str() {
         "Secret" | "ConfigMap" => secret_or_configmap(&kind, &api_version, raw),
         "DeleteOptions" => delete_options(raw),
+        // Kinds whose create carries nothing kubectl sets but metadata (`kubectl create namespace`).
+        "Namespace" | "ServiceAccount" => metadata_only(&kind, &api_version, raw),
         _ => {
             return Err(ApiError::unsupported_media(&format!(
                 "{CONTENT_TYPE} ({api_version} {kind})"
