@@ -494,9 +494,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             s.delete_collection(&rt, target.namespace.as_deref(), &labels, &fields, &opts)
                 .map(|v| (200, v))
         }
-        _ => Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        ))),
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource".to_string(),
+        )),
     };
     drop(s);
     match result {

@@ -135,7 +135,7 @@ fn parse_table_ref(r: &Value) -> TypeRef {
                 // A field-level atomic struct: the named struct, atomic.
                 let base = name
                     .strip_prefix('#')
-                    .and_then(|n| builtin_struct(n))
+                    .and_then(builtin_struct)
                     .map(|s| (*s).clone())
                     .unwrap_or_default();
                 TypeRef::Struct(Arc::new(StructType {
