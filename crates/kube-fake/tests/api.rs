@@ -187,7 +187,7 @@ async fn apply_conflicts_name_the_other_manager_and_dropped_fields_go() {
         Some("1"),
         "y is still b's"
     );
-    let managers: Vec<(String, String)> = d
+    let mut managers: Vec<(String, String)> = d
         .metadata
         .managed_fields
         .unwrap_or_default()
