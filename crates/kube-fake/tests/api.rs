@@ -677,3 +677,109 @@ async fn side_door_counts_injects_faults_and_overrides_controllers() {
     })
     .await;
 }
+
+async fn side(client: &Client, method: &str, path: &str, body: Value) -> Value {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/__kube-fake{path}"))
+        .header("content-type", "application/json")
+        .body(if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        })
+        .expect("request");
+    let text = client.request_text(req).await.expect("side door answers");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[tokio::test]
+async fn side_door_over_http_and_dropped_watches() {
+    let (_server, client) = start(true).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    side(&client, "POST", "/counters/reset", Value::Null).await;
+    api.list(&Default::default()).await.expect("list");
+    let counters = side(&client, "GET", "/counters", Value::Null).await;
+    assert_eq!(counters["verbs"]["list"], 1);
+    assert_eq!(counters["byResource"]["list configmaps"], 1);
+
+    // A fault by verb and path, for two requests.
+    side(&client, "POST", "/faults", json!({"verb": "list", "path": "/configmaps", "count": 2, "action": {"type": "error", "code": 500, "message": "try later"}})).await;
+    for _ in 0..2 {
+        let (code, reason, message) =
+            api_error(&api.list(&Default::default()).await.expect_err("fault"));
+        assert_eq!(
+            (code, reason.as_str(), message.as_str()),
+            (500, "InternalError", "try later")
+        );
+    }
+    api.list(&Default::default())
+        .await
+        .expect("the fault is spent");
+
+    // A Flux object's status, written as its controller would.
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "kustomizations.kustomize.toolkit.fluxcd.io"},
+        "spec": {"group": "kustomize.toolkit.fluxcd.io", "scope": "Namespaced",
+            "names": {"kind": "Kustomization", "plural": "kustomizations"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    side(&client, "POST", "/objects", crd).await;
+    let ks = json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "apps", "namespace": "default"}, "spec": {"path": "./apps"}});
+    let mut created = Value::Null;
+    for _ in 0..100 {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("/__kube-fake/objects")
+            .header("content-type", "application/json")
+            .body(ks.to_string().into_bytes())
+            .expect("request");
+        if let Ok(text) = client.request_text(req).await {
+            created = serde_json::from_str(&text).expect("JSON");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        created["metadata"]["generation"], 1,
+        "created once the CRD is Established"
+    );
+    let ready = side(&client, "POST", "/status", json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "namespace": "default", "name": "apps",
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}]}
+    }))
+    .await;
+    assert_eq!(
+        ready["status"]["conditions"][0]["reason"],
+        "ReconciliationSucceeded"
+    );
+
+    // A watch dropped after one event ends; the client re-watches from its last resourceVersion.
+    side(
+        &client,
+        "POST",
+        "/faults",
+        json!({"verb": "watch", "count": 1, "action": {"type": "dropWatch", "after": 1}}),
+    )
+    .await;
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "d"}})).expect("cm");
+    api.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    let mut stream = api
+        .watch(&WatchParams::default(), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    let mut events = 0;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("ends in time")
+    {
+        ev.expect("event");
+        events += 1;
+    }
+    assert_eq!(events, 1, "the stream ended after one event");
+}
