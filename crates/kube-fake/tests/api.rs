@@ -199,6 +199,7 @@ async fn apply_conflicts_name_the_other_manager_and_dropped_fields_go() {
             )
         })
         .collect();
+    managers.sort();
     assert_eq!(
         managers,
         vec![
