@@ -333,6 +333,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         dry_run,
         field_manager,
         force: truthy(&q, "force"),
+        strict: q.get("fieldValidation").is_some_and(|v| v == "Strict"),
     };
     let labels =
         match LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")) {

@@ -25,6 +25,8 @@ pub struct WriteCtx {
     pub dry_run: bool,
     pub field_manager: String,
     pub force: bool,
+    /// `fieldValidation=Strict`: unknown fields are a 400 instead of being dropped.
+    pub strict: bool,
 }
 
 /// The patch types.
@@ -215,6 +217,23 @@ impl Store {
         {
             return Err(ApiError::bad_request("metadata.managedFields must be nil"));
         }
+        let unknown = ssa::typed::unknown_fields(&config, &rt.schema);
+        if let Some(first) = unknown.first() {
+            let message = format!("{}: field not declared in schema", path_string(first));
+            return Err(if ctx.strict {
+                ApiError::bad_request(message)
+            } else {
+                ApiError::internal(format!(
+                    "failed to create typed patch object ({}, Kind={}): {message}",
+                    if rt.group.is_empty() {
+                        format!("/{}", rt.version)
+                    } else {
+                        format!("{}/{}", rt.group, rt.version)
+                    },
+                    rt.kind
+                ))
+            });
+        }
         let old = self.get(rt, &ctx.namespace, &ctx.name);
         let key = managed::manager_key(&ctx.field_manager, "Apply", "", &ctx.subresource);
         let version = rt.api_version();
@@ -393,6 +412,25 @@ impl Store {
         if old.is_none() {
             let uid = self.next_uid();
             meta::metadata_mut(&mut new).insert("uid".into(), json!(uid));
+        }
+        if let How::Update = how {
+            let unknown = ssa::typed::unknown_fields(&new, &rt.schema);
+            if ctx.strict && !unknown.is_empty() {
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "unknown field {:?}",
+                            path_string(p).trim_start_matches('.').to_string()
+                        )
+                    })
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )));
+            }
+            ssa::typed::prune_unknown(&mut new, &rt.schema);
         }
         defaults::apply(rt, &mut new, old.as_ref());
         strip_nulls(&mut new);

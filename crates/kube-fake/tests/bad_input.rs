@@ -205,3 +205,41 @@ async fn bad_requests_are_status_errors() {
     let (code, _, _) = send(&c, "GET", cms, json, "").await;
     assert_eq!(code, 200);
 }
+
+#[tokio::test]
+async fn unknown_fields_are_named_or_dropped() {
+    let (_server, c) = client().await;
+    let uri =
+        "/apis/apps/v1/namespaces/default/deployments/d?fieldManager=t&fieldValidation=Strict";
+    let body = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicaz: 2\n";
+    let (code, reason, message) =
+        send(&c, "PATCH", uri, "application/apply-patch+yaml", body).await;
+    assert_eq!(
+        (code, reason.as_str(), message.as_str()),
+        (
+            400,
+            "BadRequest",
+            ".spec.replicaz: field not declared in schema"
+        )
+    );
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"u"},"datum":{"a":"b"}}"#;
+    let (code, _, message) = send(
+        &c,
+        "POST",
+        &format!("{cms}?fieldValidation=Strict"),
+        "application/json",
+        cm,
+    )
+    .await;
+    assert_eq!(
+        (code, message.as_str()),
+        (400, r#"strict decoding error: unknown field "datum""#)
+    );
+    let (code, _, text) = send(&c, "POST", cms, "application/json", cm).await;
+    assert_eq!(code, 200);
+    assert!(
+        !text.contains("datum"),
+        "dropped without strict validation: {text}"
+    );
+}

@@ -478,3 +478,56 @@ pub fn ensure_named_fields_are_members(set: &Set, ty: Option<&TypeRef>) -> Set {
     }
     out
 }
+
+/// Paths of fields the schema does not declare (where it declares fields and keeps no others).
+pub fn unknown_fields(value: &Value, ty: &TypeRef) -> Vec<Path> {
+    let mut out = Vec::new();
+    unknown_walk(value, ty, &mut Vec::new(), &mut out);
+    out
+}
+
+fn unknown_walk(v: &Value, ty: &TypeRef, path: &mut Path, out: &mut Vec<Path>) {
+    match (ty.atom(Some(v)), v) {
+        (Atom::Map(st), Value::Object(map)) => {
+            for (k, val) in map {
+                path.push(PathElement::Field(k.clone()));
+                if st.fields.contains_key(k) || st.extra.is_some() {
+                    unknown_walk(val, &st.field(k), path, out);
+                } else {
+                    out.push(path.clone());
+                }
+                path.pop();
+            }
+        }
+        (Atom::List(l), Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let pe = item_element(&l, i, item, path).unwrap_or(PathElement::Index(i));
+                path.push(pe);
+                unknown_walk(item, &l.elem, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `value` without the fields the schema does not declare (what decoding into a typed object,
+/// or pruning a structural schema, drops).
+pub fn prune_unknown(value: &mut Value, ty: &TypeRef) {
+    match (ty.atom(Some(value)), value) {
+        (Atom::Map(st), Value::Object(map)) => {
+            if st.extra.is_none() {
+                map.retain(|k, _| st.fields.contains_key(k));
+            }
+            for (k, val) in map.iter_mut() {
+                prune_unknown(val, &st.field(k));
+            }
+        }
+        (Atom::List(l), Value::Array(items)) => {
+            for item in items.iter_mut() {
+                prune_unknown(item, &l.elem);
+            }
+        }
+        _ => {}
+    }
+}
