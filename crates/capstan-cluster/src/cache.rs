@@ -102,6 +102,15 @@ impl LiveCache {
         }
     }
 
+    /// Every cached object of a kind in a namespace.
+    pub fn objects_in(&self, group: &str, kind: &str, namespace: &str) -> Vec<&Value> {
+        self.objects
+            .iter()
+            .filter(|((g, k, ns, _), _)| g == group && k == kind && ns == namespace)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
     pub fn put(&mut self, r: &ObjectRef, object: Value) {
         self.objects.insert(key(r), object);
     }

@@ -74,6 +74,10 @@ pub struct Options {
     /// How long a waiting stage (CRDs, Namespaces, Classes) may take.
     pub stage_timeout: Duration,
     pub progress: Option<Progress>,
+    /// `apply_all` holds every Kustomization of the cluster: an inventory whose Kustomization is
+    /// no longer declared is pruned (when its `spec.prune` was true, and `prune` is set), as
+    /// Flux's finalizer does when a Kustomization is deleted.
+    pub prune_orphans: bool,
 }
 
 impl Default for Options {
@@ -87,6 +91,7 @@ impl Default for Options {
             poll: Duration::from_secs(2),
             stage_timeout: Duration::from_secs(60),
             progress: None,
+            prune_orphans: false,
         }
     }
 }
@@ -252,7 +257,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 reports[i] = Some(report);
             }
         }
-        units
+        let mut out: Vec<UnitReport> = units
             .iter()
             .zip(reports)
             .map(|(u, r)| {
@@ -263,7 +268,54 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     r
                 })
             })
-            .collect()
+            .collect();
+        if self.options.prune_orphans && self.options.prune && !self.options.dry_run {
+            out.extend(self.prune_orphans(units).await);
+        }
+        out
+    }
+
+    /// Prunes the objects of inventories whose Kustomization is no longer declared, then drops
+    /// the inventory once nothing in it is kept.
+    async fn prune_orphans(&mut self, units: &[Unit]) -> Vec<UnitReport> {
+        let configmap = ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: inventory::NAMESPACE.into(),
+            name: String::new(),
+        };
+        let _ = self
+            .cache
+            .load(self.cluster, std::slice::from_ref(&configmap))
+            .await;
+        let orphans: Vec<(Owner, bool)> = self
+            .cache
+            .objects_in("", "ConfigMap", inventory::NAMESPACE)
+            .into_iter()
+            .filter_map(inventory::owner_of)
+            .filter(|(owner, _)| !units.iter().any(|u| u.owner == *owner))
+            .collect();
+        let mut reports = Vec::new();
+        for (owner, prune) in orphans {
+            let mut gone = Unit::new(owner.clone(), Vec::new());
+            gone.prune = prune;
+            let report = self.apply(&gone).await;
+            let emptied = prune
+                && report.outcome == Outcome::Ready
+                && report
+                    .kept
+                    .iter()
+                    .all(|k| matches!(k.reason, KeptReason::NotOwned | KeptReason::Disabled));
+            if emptied {
+                let storage = inventory::storage_ref(&owner);
+                if self.cluster.delete(&storage).await.is_ok() {
+                    self.cache.remove(&storage);
+                }
+            }
+            reports.push(report);
+        }
+        reports
     }
 
     /// A dependency outside this run is Ready when capstan holds an inventory for it, or its
@@ -376,7 +428,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         let before = previous.union(&next);
         if !self.options.dry_run
             && stored.as_ref() != Some(&before)
-            && let Err(e) = self.write_inventory(&unit.owner, &before).await
+            && let Err(e) = self.write_inventory(&unit.owner, &before, unit.prune).await
         {
             report.errors.push(format!("writing the inventory: {e}"));
             return;
@@ -504,7 +556,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         let after = next.union(&Inventory::of(still_held));
         if !self.options.dry_run
             && after != before
-            && let Err(e) = self.write_inventory(&unit.owner, &after).await
+            && let Err(e) = self.write_inventory(&unit.owner, &after, unit.prune).await
         {
             report.errors.push(format!("writing the inventory: {e}"));
         }
@@ -564,6 +616,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         &mut self,
         owner: &Owner,
         inventory: &Inventory,
+        prune: bool,
     ) -> Result<(), ClusterError> {
         let namespace = namespace_ref(inventory::NAMESPACE);
         let _ = self
@@ -577,7 +630,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 .await?;
             self.cache.put(&namespace, created);
         }
-        let object = inventory::to_object(owner, inventory);
+        let object = inventory::to_object(owner, inventory, prune);
         let stored = self.cluster.apply(&object, false).await?;
         self.cache.put(&inventory::storage_ref(owner), stored);
         Ok(())

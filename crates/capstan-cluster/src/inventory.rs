@@ -100,15 +100,40 @@ pub fn namespace_object() -> Value {
         "labels": {"app.kubernetes.io/managed-by": "capstan"}}})
 }
 
+/// The annotation recording the Kustomization's `spec.prune` (what to do with its objects once
+/// the repository no longer declares the Kustomization).
+pub const PRUNE_ANNOTATION: &str = "capstan.io/prune";
+
 /// The ConfigMap to apply.
-pub fn to_object(owner: &Owner, inventory: &Inventory) -> Value {
+pub fn to_object(owner: &Owner, inventory: &Inventory, prune: bool) -> Value {
     let r = storage_ref(owner);
     let text = serde_json::to_string(inventory).unwrap_or_default();
     json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": r.name, "namespace": r.namespace, "labels": {
+        "metadata": {"name": r.name, "namespace": r.namespace,
+        "annotations": {PRUNE_ANNOTATION: prune.to_string()},
+        "labels": {
             OWNER_NAME_LABEL: owner.name, OWNER_NAMESPACE_LABEL: owner.namespace,
             "app.kubernetes.io/managed-by": "capstan"}},
         "data": {KEY: text}})
+}
+
+/// The owner and `spec.prune` a stored inventory ConfigMap records.
+pub fn owner_of(object: &Value) -> Option<(Owner, bool)> {
+    let labels = object.pointer("/metadata/labels")?;
+    let name = labels.get(OWNER_NAME_LABEL)?.as_str()?;
+    let namespace = labels.get(OWNER_NAMESPACE_LABEL)?.as_str()?;
+    let prune = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(PRUNE_ANNOTATION))
+        .and_then(Value::as_str)
+        == Some("true");
+    Some((
+        Owner {
+            name: name.into(),
+            namespace: namespace.into(),
+        },
+        prune,
+    ))
 }
 
 /// The inventory in a stored ConfigMap.
@@ -146,7 +171,8 @@ mod tests {
             name: "apps".into(),
             namespace: "flux-system".into(),
         };
-        let stored = to_object(&owner, &new);
+        let stored = to_object(&owner, &new, true);
+        assert_eq!(owner_of(&stored), Some((owner.clone(), true)));
         assert_eq!(stored["metadata"]["name"], "inventory.flux-system.apps");
         assert_eq!(from_object(&stored), Some(new.clone()));
         let ks = json!({"status":{"inventory":{"entries":[{"id":"a_y__ConfigMap","v":"v1"}]}}});

@@ -79,6 +79,11 @@ impl KubeApi {
         }
     }
 
+    /// The kube-rs client (for requests outside the [`Cluster`] trait).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The kubeconfig context's namespace.
     pub fn default_namespace(&self) -> &str {
         &self.default_namespace

@@ -59,20 +59,28 @@ pub struct ApplyArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    capstan_flux::model::parse_go_duration(text).ok_or_else(|| format!("not a duration: {text} (e.g. 90s, 5m, 1h)"))
+    capstan_flux::model::parse_go_duration(text)
+        .ok_or_else(|| format!("not a duration: {text} (e.g. 90s, 5m, 1h)"))
 }
 
 pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let name = match (args.kind, &args.name) {
-        (ApplyKind::Kustomization, None) => anyhow::bail!("apply ks needs a NAME (or use `apply all`)"),
+        (ApplyKind::Kustomization, None) => {
+            anyhow::bail!("apply ks needs a NAME (or use `apply all`)")
+        }
         (ApplyKind::All, Some(n)) => anyhow::bail!("apply all takes no NAME (got {n})"),
         (_, n) => n.as_deref(),
     };
     let units = live::units(&args.cluster, name)?;
     let progress = std::io::stderr().is_terminal().then(|| {
         Arc::new(|event: &Event| match event {
-            Event::UnitStarted { owner, objects } => eprintln!("▸ {}/{}: {objects} objects", owner.namespace, owner.name),
-            Event::Waiting { owner, pending } => eprintln!("  {}/{}: waiting for {pending} objects", owner.namespace, owner.name),
+            Event::UnitStarted { owner, objects } => {
+                eprintln!("▸ {}/{}: {objects} objects", owner.namespace, owner.name)
+            }
+            Event::Waiting { owner, pending } => eprintln!(
+                "  {}/{}: waiting for {pending} objects",
+                owner.namespace, owner.name
+            ),
             _ => {}
         }) as capstan_cluster::engine::Progress
     });
@@ -87,6 +95,7 @@ pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         wait: args.wait,
         timeout: args.timeout,
         progress,
+        prune_orphans: args.kind == ApplyKind::All && args.cluster.namespace.is_none(),
         ..Options::default()
     };
     let runtime = live::runtime()?;
@@ -96,11 +105,16 @@ pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         anyhow::Ok(engine.apply_all(&units).await)
     })?;
     print(&reports, args.dry_run, out)?;
-    Ok(if reports.iter().all(|r| matches!(r.outcome, Outcome::Ready | Outcome::Suspended)) {
-        Exit::Clean
-    } else {
-        Exit::Findings
-    })
+    Ok(
+        if reports
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Ready | Outcome::Suspended))
+        {
+            Exit::Clean
+        } else {
+            Exit::Findings
+        },
+    )
 }
 
 fn print(reports: &[UnitReport], dry_run: bool, out: &mut dyn Write) -> std::io::Result<()> {
@@ -123,22 +137,48 @@ fn print(reports: &[UnitReport], dry_run: bool, out: &mut dyn Write) -> std::io:
             Outcome::Suspended => "suspended (not applied)".to_owned(),
             Outcome::DependencyNotReady(deps) => format!(
                 "not applied: dependency not ready ({})",
-                deps.iter().map(|d| format!("{}/{}", d.namespace, d.name)).collect::<Vec<_>>().join(", ")
+                deps.iter()
+                    .map(|d| format!("{}/{}", d.namespace, d.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         writeln!(
             out,
             "{}/{}: {state}: {} created, {} configured, {} unchanged, {} pruned, {} kept{suffix}",
-            report.owner.namespace, report.owner.name, counts[0], counts[1], counts[2], counts[3], counts[4]
+            report.owner.namespace,
+            report.owner.name,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3],
+            counts[4]
         )?;
         for o in &report.objects {
             if o.action == Action::Failed {
-                let file = o.file.as_ref().map(|f| format!(" ({})", f.display())).unwrap_or_default();
-                let error = o.error.as_ref().map(|e| e.message.clone()).unwrap_or_else(|| "failed".into());
-                let fields = o.error.as_ref().filter(|e| !e.fields.is_empty()).map(|e| format!(" [field {}]", e.fields.join(", "))).unwrap_or_default();
+                let file = o
+                    .file
+                    .as_ref()
+                    .map(|f| format!(" ({})", f.display()))
+                    .unwrap_or_default();
+                let error = o
+                    .error
+                    .as_ref()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_else(|| "failed".into());
+                let fields = o
+                    .error
+                    .as_ref()
+                    .filter(|e| !e.fields.is_empty())
+                    .map(|e| format!(" [field {}]", e.fields.join(", ")))
+                    .unwrap_or_default();
                 writeln!(out, "  ✗ {}{file}: {error}{fields}", o.object)?;
             } else if o.recreated {
-                writeln!(out, "  ↻ {} recreated (immutable field changed, force enabled)", o.object)?;
+                writeln!(
+                    out,
+                    "  ↻ {} recreated (immutable field changed, force enabled)",
+                    o.object
+                )?;
             }
         }
         for o in &report.pruned {
@@ -146,15 +186,29 @@ fn print(reports: &[UnitReport], dry_run: bool, out: &mut dyn Write) -> std::io:
         }
         for k in &report.kept {
             let why = match k.reason {
-                capstan_cluster::engine::KeptReason::PruneOff => "no longer rendered; kept (prune with --prune and spec.prune: true)".to_owned(),
-                capstan_cluster::engine::KeptReason::NotOwned => "not pruned: its owner labels name another Kustomization".to_owned(),
-                capstan_cluster::engine::KeptReason::Disabled => "not pruned: prune disabled on the object".to_owned(),
-                capstan_cluster::engine::KeptReason::Protected => "kept: Namespaces, PVCs and CRDs are pruned only with --prune-protected".to_owned(),
+                capstan_cluster::engine::KeptReason::PruneOff => {
+                    "no longer rendered; kept (prune with --prune and spec.prune: true)".to_owned()
+                }
+                capstan_cluster::engine::KeptReason::NotOwned => {
+                    "not pruned: its owner labels name another Kustomization".to_owned()
+                }
+                capstan_cluster::engine::KeptReason::Disabled => {
+                    "not pruned: prune disabled on the object".to_owned()
+                }
+                capstan_cluster::engine::KeptReason::Protected => {
+                    "kept: Namespaces, PVCs and CRDs are pruned only with --prune-protected"
+                        .to_owned()
+                }
                 capstan_cluster::engine::KeptReason::DeleteFailed => format!(
                     "delete failed ({}); stays in the inventory",
-                    k.error.as_ref().map(|e| e.message.as_str()).unwrap_or("unknown")
+                    k.error
+                        .as_ref()
+                        .map(|e| e.message.as_str())
+                        .unwrap_or("unknown")
                 ),
-                capstan_cluster::engine::KeptReason::ApplyFailed => "not pruned: the apply failed".to_owned(),
+                capstan_cluster::engine::KeptReason::ApplyFailed => {
+                    "not pruned: the apply failed".to_owned()
+                }
             };
             writeln!(out, "  = {} {why}", k.object)?;
         }

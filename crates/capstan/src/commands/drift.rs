@@ -92,17 +92,33 @@ pub fn human(report: &DriftReport, out: &mut dyn Write) -> std::io::Result<()> {
             count(|s| matches!(s, State::Stale)),
         )?;
         for o in &unit.objects {
-            let file = o.file.as_ref().map(|f| format!(" ({})", f.display())).unwrap_or_default();
+            let file = o
+                .file
+                .as_ref()
+                .map(|f| format!(" ({})", f.display()))
+                .unwrap_or_default();
             match &o.state {
                 State::Drifted { fields } => {
                     writeln!(out, "  ~ {}{file}", o.object)?;
                     for f in fields {
-                        writeln!(out, "      {}: repository {}, cluster {}", f.path, show(Some(&f.desired)), show(f.live.as_ref()))?;
+                        writeln!(
+                            out,
+                            "      {}: repository {}, cluster {}",
+                            f.path,
+                            show(Some(&f.desired)),
+                            show(f.live.as_ref())
+                        )?;
                     }
                 }
                 State::Missing => writeln!(out, "  + {}{file}: not in the cluster", o.object)?,
-                State::Stale => writeln!(out, "  - {}: no longer rendered (apply --prune deletes it)", o.object)?,
-                State::Unknown { error } => writeln!(out, "  ? {}{file}: not compared: {error}", o.object)?,
+                State::Stale => writeln!(
+                    out,
+                    "  - {}: no longer rendered (apply --prune deletes it)",
+                    o.object
+                )?,
+                State::Unknown { error } => {
+                    writeln!(out, "  ? {}{file}: not compared: {error}", o.object)?
+                }
                 State::InSync | State::Skipped { .. } => {}
             }
         }
@@ -119,15 +135,29 @@ fn patch(report: &DriftReport, root: &Path, out: &mut dyn Write) -> anyhow::Resu
     let mut skipped: Vec<String> = Vec::new();
     for o in report.objects() {
         match (&o.state, &o.file) {
-            (State::Drifted { fields }, Some(file)) => by_file.entry(file.clone()).or_default().push((&o.object, fields)),
-            (State::Drifted { .. }, None) => skipped.push(format!("{}: generated, no file declares it", o.object)),
-            (State::Missing | State::Stale, _) => skipped.push(format!("{}: {} (not a field edit; apply or prune instead)", o.object, if matches!(o.state, State::Missing) { "missing in the cluster" } else { "stale" })),
+            (State::Drifted { fields }, Some(file)) => by_file
+                .entry(file.clone())
+                .or_default()
+                .push((&o.object, fields)),
+            (State::Drifted { .. }, None) => {
+                skipped.push(format!("{}: generated, no file declares it", o.object))
+            }
+            (State::Missing | State::Stale, _) => skipped.push(format!(
+                "{}: {} (not a field edit; apply or prune instead)",
+                o.object,
+                if matches!(o.state, State::Missing) {
+                    "missing in the cluster"
+                } else {
+                    "stale"
+                }
+            )),
             _ => {}
         }
     }
     for (file, objects) in by_file {
         let path = root.join(&file);
-        let before = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let before = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let mut text = before.clone();
         let name = file.display().to_string();
         for (object, fields) in objects {
@@ -141,7 +171,12 @@ fn patch(report: &DriftReport, root: &Path, out: &mut dyn Write) -> anyhow::Resu
         }
         if text != before {
             let diff = similar::TextDiff::from_lines(&before, &text);
-            write!(out, "{}", diff.unified_diff().header(&format!("a/{name}"), &format!("b/{name}")))?;
+            write!(
+                out,
+                "{}",
+                diff.unified_diff()
+                    .header(&format!("a/{name}"), &format!("b/{name}"))
+            )?;
         }
     }
     for s in skipped {

@@ -43,15 +43,28 @@ pub fn units(args: &ClusterArgs, name: Option<&str>) -> anyhow::Result<Vec<Unit>
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(args.sops_age_key_file.as_deref(), &fs)
         .context("loading SOPS age keys")?;
-    let options = BuildOptions { keys, render_helm_releases: false, ..BuildOptions::default() };
+    let options = BuildOptions {
+        keys,
+        render_helm_releases: false,
+        ..BuildOptions::default()
+    };
     let report = build_all(&fs, &args.path, &options)
         .with_context(|| format!("building {}", args.path.display()))?;
-    let mut clusters: Vec<&str> = report.kustomizations.iter().map(|k| k.cluster.as_str()).collect();
+    let mut clusters: Vec<&str> = report
+        .kustomizations
+        .iter()
+        .map(|k| k.cluster.as_str())
+        .collect();
     clusters.sort();
     clusters.dedup();
     let chosen = match (&args.cluster, clusters.as_slice()) {
         (Some(c), _) => {
-            anyhow::ensure!(clusters.contains(&c.as_str()), "no cluster {c} under {} (found: {})", args.path.display(), clusters.join(", "));
+            anyhow::ensure!(
+                clusters.contains(&c.as_str()),
+                "no cluster {c} under {} (found: {})",
+                args.path.display(),
+                clusters.join(", ")
+            );
             Some(c.clone())
         }
         (None, [] | [_]) => None,
