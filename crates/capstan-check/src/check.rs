@@ -89,15 +89,38 @@ impl Report {
         out
     }
 
-    /// `N errors, M warnings in K objects from L Kustomizations`.
+    /// `N errors, M warnings in K objects from L Kustomizations`, then the units that were not
+    /// checked (skipped), by name: nothing was said about their objects.
     pub fn summary(&self) -> String {
-        format!(
+        let mut summary = format!(
             "{} errors, {} warnings in {} objects from {} Kustomizations",
             self.count(Severity::Error),
             self.count(Severity::Warning),
             self.objects,
             self.kustomizations
-        )
+        );
+        let skipped: Vec<String> = self
+            .units
+            .iter()
+            .filter(|u| u.verdict == Verdict::Skipped)
+            .map(|u| {
+                format!(
+                    "{:?} {}/{} ({})",
+                    u.kind,
+                    u.namespace.as_deref().unwrap_or(""),
+                    u.name,
+                    u.reason.as_deref().unwrap_or("skipped")
+                )
+            })
+            .collect();
+        if !skipped.is_empty() {
+            summary.push_str(&format!(
+                "; {} not checked (skipped): {}",
+                skipped.len(),
+                skipped.join(", ")
+            ));
+        }
+        summary
     }
 }
 

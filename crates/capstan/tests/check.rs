@@ -2,7 +2,6 @@
 //! violation (flagged with the right id, file and line) and a clean twin that passes.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -72,7 +71,7 @@ fn repo(objects: &str, ks_extra: &str) -> tempfile::TempDir {
 }
 
 fn run(path: &Path, format: &str) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(["check", "--path"])
         .arg(path)
         .args(["-o", format])

@@ -4,13 +4,10 @@
 //! the same diff as `--full`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-#[path = "support/git.rs"]
-mod support_git;
-use support_git::{copy_tree, git};
+use capstan_testkit::git::{self as support_git, copy_tree, git};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -20,7 +17,7 @@ fn workspace() -> PathBuf {
 fn capstan(repo: &Path, args: &[&str]) -> (i32, String) {
     // charts only from an empty cache: remote HelmReleases are skipped, never fetched
     let cache = repo.with_file_name("chart-cache");
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .arg("--path")
         .arg(repo)

@@ -7,7 +7,6 @@ use crate::cli::{Cli, Command};
 mod app;
 pub mod build;
 mod check;
-pub mod compare;
 pub mod diff;
 mod get;
 mod graph;
