@@ -37,7 +37,12 @@ fn capstan(dir: &Path, args: &[&str]) -> String {
 /// `base 1a2b3c4d5e6f (HEAD)` → `base <commit> (HEAD)`.
 fn redact_commit(text: &str) -> String {
     match text.find("base ") {
-        Some(at) if text[at + 5..].chars().take(12).all(|c| c.is_ascii_hexdigit()) => {
+        Some(at)
+            if text[at + 5..]
+                .chars()
+                .take(12)
+                .all(|c| c.is_ascii_hexdigit()) =>
+        {
             format!("{}base <commit>{}", &text[..at], &text[at + 17..])
         }
         _ => text.to_owned(),
@@ -287,14 +292,24 @@ spec:
     insta::assert_snapshot!(out);
     let allowed = capstan(
         dir.path(),
-        &["diff", "all", "--base", "HEAD", "--offline", "--allow-skipped"],
+        &[
+            "diff",
+            "all",
+            "--base",
+            "HEAD",
+            "--offline",
+            "--allow-skipped",
+        ],
     );
     assert!(allowed.contains("not compared"), "{allowed}");
     insta::assert_snapshot!("not_compared_allowed", allowed);
     // a commit elsewhere leaves the failing unit a warning
     commit_all(dir.path(), "bump");
     write_tree(dir.path(), &[("README.md", "lab\n")]);
-    let untouched = capstan(dir.path(), &["diff", "all", "--base", "HEAD", "--offline", "--full"]);
+    let untouched = capstan(
+        dir.path(),
+        &["diff", "all", "--base", "HEAD", "--offline", "--full"],
+    );
     assert!(!untouched.contains("not compared"), "{untouched}");
 }
 

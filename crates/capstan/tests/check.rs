@@ -72,7 +72,9 @@ fn repo(objects: &str, ks_extra: &str) -> tempfile::TempDir {
 
 fn run(path: &Path, format: &str) -> (i32, String) {
     let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
-        .args(["check", "--path"])
+        .args(["check", "--offline", "--chart-cache"])
+        .arg(path.join(".no-chart-cache"))
+        .arg("--path")
         .arg(path)
         .args(["-o", format])
         .output()

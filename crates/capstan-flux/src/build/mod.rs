@@ -297,11 +297,14 @@ fn reason_of_hr(error: &helmrelease::HrBuildError) -> Reason {
         E::Chart(ChartError::Offline(miss)) => Reason::ChartUnavailableOffline {
             chart: miss.to_string(),
         },
-        E::Chart(e @ (ChartError::Network { .. } | ChartError::Http { .. })) => {
-            Reason::ChartUnreachable {
-                chart: e.to_string(),
-            }
-        }
+        E::Chart(
+            e @ (ChartError::Network { .. }
+            | ChartError::Registry {
+                unreachable: true, ..
+            }),
+        ) => Reason::ChartUnreachable {
+            chart: e.to_string(),
+        },
         _ => Reason::Chart,
     }
 }
