@@ -72,7 +72,8 @@ pub struct Status {
 impl Status {
     /// Whether something needs attention (exit 1): anything listed, or a section unread.
     pub fn needs_attention(&self) -> bool {
-        self.nodes.iter().any(|n| !n.ready)
+        self.nodes.is_empty()
+            || self.nodes.iter().any(|n| !n.ready)
             || !self.not_ready.is_empty()
             || !self.suspended.is_empty()
             || !self.failed_releases.is_empty()

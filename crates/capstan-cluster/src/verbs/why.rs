@@ -237,108 +237,112 @@ pub async fn why(
         }
     }
 
-    // 4. Its own build/apply.
+    // 4. Its own build (a failure that is not about health or a Helm action stops here).
     let ready = condition(&object, "Ready");
-    let reason = ready.as_ref().map(|c| c.reason.as_str()).unwrap_or("");
-    let health_reasons = [
+    let reason = ready.as_ref().map(|c| c.reason.clone()).unwrap_or_default();
+    const LATER: [&str; 8] = [
         "HealthCheckFailed",
         "Progressing",
         "ProgressingWithRetry",
         "InstallFailed",
         "UpgradeFailed",
+        "TestFailed",
+        "RollbackFailed",
+        "UninstallFailed",
     ];
-    if row.ready == "False" && !health_reasons.contains(&reason) {
-        d.check(
-            "build and apply",
-            false,
-            format!("{reason}: {}", row.message),
-        );
+    if row.ready == "False" && !LATER.contains(&reason.as_str()) {
+        d.check("build", false, format!("{reason}: {}", row.message));
         d.stuck = Some(Stuck {
             link: Link::Build,
             message: format!(
                 "the controller could not build or apply it: {reason}: {}",
                 row.message
             ),
-            next: vec![
-                format!(
-                    "capstan events {}/{name} {}",
-                    kind.kind(),
-                    ns_flag(namespace)
-                ),
-                match kind {
-                    FluxKind::Kustomization => format!("capstan build ks {name} --path ."),
-                    _ => format!("capstan build hr {name} --path ."),
-                },
-            ],
+            next: build_next(kind, namespace, name),
         });
         return Ok(d);
     }
-    d.check(
-        "build and apply",
-        true,
-        if reason.is_empty() {
-            "no failure reported".to_owned()
-        } else {
-            reason.to_owned()
-        },
-    );
+    d.check("build", true, "no build failure reported");
 
     // 5. Health of what it applied.
     let applied = tree::tree(cluster, kind, namespace, name).await?;
-    for r in tree::flatten(&applied) {
-        if !matches!(
-            r.kind.as_str(),
-            "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
-        ) && FluxKind::of_kind(&r.kind).is_none()
-        {
-            continue;
-        }
-        let Some(live) = cluster.get(r).await? else {
-            continue;
-        };
-        let status = kstatus::compute(&live);
-        if status.health == Health::Current {
-            continue;
-        }
-        let label = format!("health {} {}/{}", r.kind, r.namespace, r.name);
-        d.check(
-            &label,
-            false,
-            format!("{:?}: {}", status.health, status.message),
-        );
-        let mut next = vec![format!(
-            "capstan events {}/{} {}",
-            r.kind,
-            r.name,
-            ns_flag(&r.namespace)
-        )];
-        let mut message = format!(
-            "{} {}/{} is {:?}: {}",
-            r.kind, r.namespace, r.name, status.health, status.message
-        );
-        if let Some(pod) = stuck_pod(cluster, r, &live).await? {
-            message = format!(
-                "{message}; pod {} container {}: {}",
-                pod.pod, pod.container, pod.reason
+    let seen = tree::flatten(&applied);
+    let health_checked = !seen.is_empty();
+    if seen.is_empty() {
+        let why = applied
+            .note
+            .clone()
+            .unwrap_or_else(|| "it applied nothing".into());
+        d.check("health", row.is_ready(), format!("not checked: {why}"));
+    } else {
+        for r in seen {
+            if !matches!(
+                r.kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
+            ) && FluxKind::of_kind(&r.kind).is_none()
+            {
+                continue;
+            }
+            let Some(live) = cluster.get(r).await? else {
+                continue;
+            };
+            let status = kstatus::compute(&live);
+            if status.health == Health::Current {
+                continue;
+            }
+            let label = format!("health {} {}/{}", r.kind, r.namespace, r.name);
+            d.check(
+                &label,
+                false,
+                format!("{:?}: {}", status.health, status.message),
             );
-            next = vec![
-                format!("capstan events Pod/{} {}", pod.pod, ns_flag(&r.namespace)),
-                format!(
-                    "kubectl logs {} -n {} -c {} --previous",
-                    pod.pod, r.namespace, pod.container
-                ),
-            ];
+            let mut next = match FluxKind::of_kind(&r.kind) {
+                Some(k @ (FluxKind::Kustomization | FluxKind::HelmRelease)) => {
+                    vec![format!(
+                        "capstan why {} {} {}",
+                        k.short(),
+                        r.name,
+                        ns_flag(&r.namespace)
+                    )]
+                }
+                _ => vec![format!(
+                    "capstan events {}/{} {}",
+                    r.kind,
+                    r.name,
+                    ns_flag(&r.namespace)
+                )],
+            };
+            let mut message = format!(
+                "{} {}/{} is {:?}: {}",
+                r.kind, r.namespace, r.name, status.health, status.message
+            );
+            if let Some(pod) = stuck_pod(cluster, r, &live).await? {
+                message = format!(
+                    "{message}; pod {} container {}: {}",
+                    pod.pod, pod.container, pod.reason
+                );
+                next = vec![
+                    format!("capstan events Pod/{} {}", pod.pod, ns_flag(&r.namespace)),
+                    format!(
+                        "kubectl logs {} -n {} -c {} --previous",
+                        pod.pod, r.namespace, pod.container
+                    ),
+                ];
+            }
+            d.stuck = Some(Stuck {
+                link: Link::Health,
+                message,
+                next,
+            });
+            return Ok(d);
         }
-        d.stuck = Some(Stuck {
-            link: Link::Health,
-            message,
-            next,
-        });
+        d.check("health", true, "every applied workload is Current");
+    }
+
+    // 6. Not Ready with no deeper cause found: the controller's own verdict, and its events.
+    if row.is_ready() {
         return Ok(d);
     }
-    d.check("health", true, "every applied workload is Current");
-
-    // 6. Events.
     let warnings: Vec<EventRow> = events::events(
         cluster,
         &events::For {
@@ -351,25 +355,47 @@ pub async fn why(
     .into_iter()
     .filter(EventRow::is_warning)
     .collect();
-    if row.ready != "True" {
-        let detail = warnings
-            .last()
-            .map(|e| format!("{}: {}", e.reason, e.message))
-            .unwrap_or_else(|| format!("Ready={} {}: {}", row.ready, row.reason, row.message));
-        d.check("events", warnings.is_empty(), detail.clone());
-        d.stuck = Some(Stuck {
-            link: Link::Events,
-            message: format!("not ready, and no earlier link is stuck: {detail}"),
-            next: vec![format!(
-                "capstan events {}/{name} {}",
-                kind.kind(),
-                ns_flag(namespace)
-            )],
-        });
-        return Ok(d);
-    }
-    d.check("events", true, format!("{} warning(s)", warnings.len()));
+    let verdict = format!("Ready={} {}: {}", row.ready, row.reason, row.message);
+    let last = warnings
+        .last()
+        .map(|e| format!("; last warning: {}: {}", e.reason, e.message))
+        .unwrap_or_default();
+    let (link, check) = if row.ready == "False" {
+        (Link::Build, "apply")
+    } else {
+        (Link::Events, "progress")
+    };
+    d.check(check, false, format!("{verdict}{last}"));
+    d.stuck = Some(Stuck {
+        link,
+        message: if row.ready == "False" && health_checked {
+            format!(
+                "the controller reports a failure and nothing it applied is unhealthy: {verdict}{last}"
+            )
+        } else if row.ready == "False" {
+            format!(
+                "the controller reports a failure (what it applied could not be read): {verdict}{last}"
+            )
+        } else {
+            format!("still reconciling, nothing stuck found yet: {verdict}{last}")
+        },
+        next: build_next(kind, namespace, name),
+    });
     Ok(d)
+}
+
+fn build_next(kind: FluxKind, namespace: &str, name: &str) -> Vec<String> {
+    vec![
+        format!(
+            "capstan events {}/{name} {}",
+            kind.kind(),
+            ns_flag(namespace)
+        ),
+        match kind {
+            FluxKind::Kustomization => format!("capstan build ks {name} --path ."),
+            _ => format!("capstan build hr {name} --path ."),
+        },
+    ]
 }
 
 /// A container that keeps a workload from becoming ready.

@@ -113,7 +113,11 @@ fn age(since: &str, now: &str) -> String {
 
 fn human(s: &Status, now: &str, out: &mut dyn Write) -> anyhow::Result<()> {
     let ready = s.nodes.iter().filter(|n| n.ready).count();
-    writeln!(out, "Nodes: {ready}/{} Ready", s.nodes.len())?;
+    if s.nodes.is_empty() {
+        writeln!(out, "Nodes: none registered")?;
+    } else {
+        writeln!(out, "Nodes: {ready}/{} Ready", s.nodes.len())?;
+    }
     for n in s.nodes.iter().filter(|n| !n.ready) {
         writeln!(out, "  ✗ {}: {}", n.name, cell(&n.message, 100))?;
     }
