@@ -577,7 +577,19 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 })
                 .collect()
         } else {
-            unit.health_checks.clone()
+            // A health check's namespace defaults to the Kustomization's; a cluster-scoped kind
+            // has none (as the API server ignores it).
+            let _ = self.cache.load(self.cluster, &unit.health_checks).await;
+            unit.health_checks
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if self.cache.scope(&r) == Some(false) {
+                        r.namespace.clear();
+                    }
+                    r
+                })
+                .collect()
         };
         if !targets.is_empty() {
             let timeout = self.options.timeout.unwrap_or(unit.timeout);

@@ -34,6 +34,7 @@ struct State {
     requests: BTreeMap<String, u64>,
     total: u64,
     fail_at: Option<u64>,
+    ready: bool,
 }
 
 /// The in-memory cluster.
@@ -59,12 +60,31 @@ impl MemCluster {
             ("", "ServiceAccount", true),
             ("", "PersistentVolumeClaim", true),
             ("apps", "Deployment", true),
+            ("apps", "StatefulSet", true),
+            ("apps", "DaemonSet", true),
             ("batch", "Job", true),
+            ("batch", "CronJob", true),
+            ("networking.k8s.io", "Ingress", true),
+            ("policy", "PodDisruptionBudget", true),
+            ("rbac.authorization.k8s.io", "Role", true),
+            ("rbac.authorization.k8s.io", "RoleBinding", true),
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding", false),
             ("rbac.authorization.k8s.io", "ClusterRole", false),
             ("storage.k8s.io", "StorageClass", false),
             ("apiextensions.k8s.io", "CustomResourceDefinition", false),
         ] {
             state.served.insert((group.into(), kind.into()), namespaced);
+        }
+        for name in ["default", "kube-system", "kube-public"] {
+            let key = (
+                String::new(),
+                "Namespace".to_owned(),
+                String::new(),
+                name.to_owned(),
+            );
+            let object =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            state.objects.insert(key, object);
         }
         MemCluster {
             state: Mutex::new(state),
@@ -73,6 +93,20 @@ impl MemCluster {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Plays the built-in controllers at once: applied Deployments, StatefulSets and DaemonSets
+    /// report ready, PVCs bound, Jobs complete.
+    pub fn with_ready_workloads(self) -> MemCluster {
+        self.lock().ready = true;
+        self
+    }
+
+    /// Stores an object as a fixture (no request counted).
+    pub fn put(&self, object: Value) {
+        if let Some(r) = ObjectRef::of(&object) {
+            self.lock().objects.insert(key(&r), object);
+        }
     }
 
     /// Requests made so far, by verb.
@@ -405,6 +439,38 @@ impl Cluster for MemCluster {
         }
         if existing.is_none() {
             next["metadata"]["uid"] = json!(format!("uid-{}", state.version));
+        }
+        if state.ready {
+            let generation = next
+                .pointer("/metadata/generation")
+                .cloned()
+                .unwrap_or(json!(1));
+            let replicas = next
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let status = match (r.group.as_str(), r.kind.as_str()) {
+                ("apps", "Deployment") => Some(
+                    json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+                    "readyReplicas": replicas, "availableReplicas": replicas, "conditions": [{"type": "Available", "status": "True"}]}),
+                ),
+                ("apps", "StatefulSet") => Some(
+                    json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
+                    "currentReplicas": replicas, "updatedReplicas": replicas, "currentRevision": "r1", "updateRevision": "r1"}),
+                ),
+                ("apps", "DaemonSet") => Some(
+                    json!({"observedGeneration": generation, "desiredNumberScheduled": 1, "currentNumberScheduled": 1,
+                    "updatedNumberScheduled": 1, "numberAvailable": 1, "numberReady": 1}),
+                ),
+                ("", "PersistentVolumeClaim") => Some(json!({"phase": "Bound"})),
+                ("batch", "Job") => {
+                    Some(json!({"conditions": [{"type": "Complete", "status": "True"}]}))
+                }
+                _ => None,
+            };
+            if let Some(status) = status {
+                next["status"] = status;
+            }
         }
         if r.kind == "CustomResourceDefinition" {
             next["status"] = json!({"conditions":[{"type":"NamesAccepted","status":"True"},{"type":"Established","status":"True"}]});

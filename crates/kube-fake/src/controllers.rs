@@ -21,16 +21,62 @@ use crate::store::{EventKind, Store};
 pub async fn run(store: Arc<Mutex<Store>>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
+    let mut state = Progress::default();
     loop {
         ticker.tick().await;
         let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-        tick(&mut s);
+        tick(&mut s, &mut state);
     }
 }
 
-/// One pass of every controller.
-pub fn tick(s: &mut Store) {
-    for (rt, obj) in s.all_objects() {
+/// What the controllers have seen: they act on the objects changed since (a full pass when the
+/// history no longer reaches back, or the side door changed an override).
+#[derive(Debug, Default)]
+pub struct Progress {
+    seen_rv: u64,
+}
+
+/// The objects to look at, and whether deletions or owners call for the namespace controller
+/// and the garbage collector.
+fn changed(s: &mut Store, p: &Progress) -> (Vec<(Arc<ResourceType>, Value)>, bool) {
+    let full = p.seen_rv == 0
+        || s.history_floor > p.seen_rv
+        || std::mem::take(&mut s.side.overrides_changed);
+    if full {
+        return (s.all_objects(), true);
+    }
+    let mut keys = BTreeSet::new();
+    let mut collect = false;
+    for ev in s.history.iter().filter(|e| e.rv > p.seen_rv) {
+        keys.insert((
+            ev.group.clone(),
+            ev.plural.clone(),
+            ev.namespace.clone(),
+            meta::name(&ev.object).to_string(),
+        ));
+        collect |= ev.kind == EventKind::Deleted
+            || meta::is_deleting(&ev.object)
+            || ev.object.pointer("/metadata/ownerReferences").is_some()
+            || (ev.group.is_empty() && ev.plural == "namespaces");
+    }
+    let mut out = Vec::new();
+    for (g, plural, ns, name) in keys {
+        let Some(rt) = s.storage_type(&g, &plural) else {
+            continue;
+        };
+        if let Some(o) = s.objects.get(&(g, plural, ns, name)) {
+            out.push((rt, o.clone()));
+        }
+    }
+    (out, collect)
+}
+
+/// One pass of every controller over what changed.
+pub fn tick(s: &mut Store, progress: &mut Progress) {
+    let start = s.rv;
+    let (objects, collect) = changed(s, progress);
+    progress.seen_rv = start;
+    for (rt, obj) in objects {
         if meta::is_deleting(&obj) {
             continue;
         }
@@ -52,8 +98,10 @@ pub fn tick(s: &mut Store) {
             set_status(s, &rt, obj, status);
         }
     }
-    namespaces(s);
-    garbage_collect(s);
+    if collect {
+        namespaces(s);
+        garbage_collect(s);
+    }
 }
 
 /// Writes a status if it differs, keeping condition times for unchanged conditions.

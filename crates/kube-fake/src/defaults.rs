@@ -193,10 +193,10 @@ pub fn apply(rt: &ResourceType, new: &mut Value, old: Option<&Value>) {
                 labels.insert("controller-uid".into(), json!(uid));
                 labels.insert("job-name".into(), json!(name));
             }
-            if let Some(t) = spec.get_mut("template").and_then(Value::as_object_mut) {
-                if let Some(ps) = t.get_mut("spec").and_then(Value::as_object_mut) {
-                    pod_spec(ps);
-                }
+            if let Some(t) = spec.get_mut("template").and_then(Value::as_object_mut)
+                && let Some(ps) = t.get_mut("spec").and_then(Value::as_object_mut)
+            {
+                pod_spec(ps);
             }
         }
         ("batch", "CronJob") => {
@@ -211,11 +211,11 @@ pub fn apply(rt: &ResourceType, new: &mut Value, old: Option<&Value>) {
             let conv = child(spec, "conversion");
             default(conv, "strategy", json!("None"));
             let names = spec.get("names").cloned().unwrap_or_default();
-            if let Some(n) = spec.get_mut("names").and_then(Value::as_object_mut) {
-                if let Some(kind) = names.get("kind").and_then(Value::as_str) {
-                    default(n, "singular", json!(kind.to_lowercase()));
-                    default(n, "listKind", json!(format!("{kind}List")));
-                }
+            if let Some(n) = spec.get_mut("names").and_then(Value::as_object_mut)
+                && let Some(kind) = names.get("kind").and_then(Value::as_str)
+            {
+                default(n, "singular", json!(kind.to_lowercase()));
+                default(n, "listKind", json!(format!("{kind}List")));
             }
         }
         _ => {}
@@ -223,10 +223,10 @@ pub fn apply(rt: &ResourceType, new: &mut Value, old: Option<&Value>) {
 }
 
 fn template(spec: &mut Map<String, Value>) {
-    if let Some(t) = spec.get_mut("template").and_then(Value::as_object_mut) {
-        if let Some(ps) = t.get_mut("spec").and_then(Value::as_object_mut) {
-            pod_spec(ps);
-        }
+    if let Some(t) = spec.get_mut("template").and_then(Value::as_object_mut)
+        && let Some(ps) = t.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        pod_spec(ps);
     }
 }
 

@@ -30,10 +30,10 @@ impl DeleteOpts {
         if body.get("orphanDependents") == Some(&json!(true)) {
             self.propagation = Some("Orphan".into());
         }
-        if let Some(d) = body.get("dryRun").and_then(Value::as_array) {
-            if d.iter().any(|x| x == "All") {
-                self.dry_run = true;
-            }
+        if let Some(d) = body.get("dryRun").and_then(Value::as_array)
+            && d.iter().any(|x| x == "All")
+        {
+            self.dry_run = true;
         }
         if let Some(u) = body.pointer("/preconditions/uid").and_then(Value::as_str) {
             self.uid = Some(u.to_string());
@@ -58,47 +58,47 @@ impl Store {
         opts: &DeleteOpts,
     ) -> Result<Value, ApiError> {
         let mut obj = self.get_or_404(rt, namespace, name)?;
-        if let Some(uid) = &opts.uid {
-            if uid != meta::uid(&obj) {
-                return Err(ApiError::new(
-                    409,
-                    "Conflict",
-                    format!(
-                        "Operation cannot be fulfilled on {} {name:?}: Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        rt.qualified(),
-                        meta::uid(&obj)
-                    ),
-                ));
-            }
+        if let Some(uid) = &opts.uid
+            && uid != meta::uid(&obj)
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} {name:?}: Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    rt.qualified(),
+                    meta::uid(&obj)
+                ),
+            ));
         }
-        if let Some(rv) = &opts.resource_version {
-            if rv != meta::str_at(&obj, "/metadata/resourceVersion") {
-                return Err(ApiError::new(
-                    409,
-                    "Conflict",
-                    format!(
-                        "Operation cannot be fulfilled on {} {name:?}: Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        rt.qualified(),
-                        meta::str_at(&obj, "/metadata/resourceVersion")
-                    ),
-                ));
-            }
+        if let Some(rv) = &opts.resource_version
+            && rv != meta::str_at(&obj, "/metadata/resourceVersion")
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} {name:?}: Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    rt.qualified(),
+                    meta::str_at(&obj, "/metadata/resourceVersion")
+                ),
+            ));
         }
-        if let Some(p) = &opts.propagation {
-            if !matches!(p.as_str(), "Background" | "Foreground" | "Orphan") {
-                return Err(ApiError::invalid(
-                    "DeleteOptions",
-                    "",
-                    "",
-                    vec![(
-                        "FieldValueNotSupported".into(),
-                        "propagationPolicy".into(),
-                        format!(
-                            "Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
-                        ),
-                    )],
-                ));
-            }
+        if let Some(p) = &opts.propagation
+            && !matches!(p.as_str(), "Background" | "Foreground" | "Orphan")
+        {
+            return Err(ApiError::invalid(
+                "DeleteOptions",
+                "",
+                "",
+                vec![(
+                    "FieldValueNotSupported".into(),
+                    "propagationPolicy".into(),
+                    format!(
+                        "Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                    ),
+                )],
+            ));
         }
         if opts.dry_run {
             return Ok(obj);
@@ -134,12 +134,10 @@ impl Store {
         let md = meta::metadata_mut(&mut obj);
         md.insert("deletionTimestamp".into(), json!(meta::now_rfc3339()));
         md.insert("deletionGracePeriodSeconds".into(), json!(0));
-        if is_namespace {
-            if let Some(m) = obj.as_object_mut() {
-                let status = m.entry("status").or_insert_with(|| json!({}));
-                if let Some(s) = status.as_object_mut() {
-                    s.insert("phase".into(), json!("Terminating"));
-                }
+        if is_namespace && let Some(m) = obj.as_object_mut() {
+            let status = m.entry("status").or_insert_with(|| json!({}));
+            if let Some(s) = status.as_object_mut() {
+                s.insert("phase".into(), json!("Terminating"));
             }
         }
         Ok(self.put(rt, obj, EventKind::Modified))

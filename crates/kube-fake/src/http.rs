@@ -37,6 +37,8 @@ pub struct Shared {
     pub token: String,
     pub addr: SocketAddr,
     pub bookmark_every: Duration,
+    /// Print each request (method, URI, content type, user agent, start of the body) to stderr.
+    pub log_requests: bool,
 }
 
 /// Accepts connections until the task is dropped.
@@ -178,6 +180,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         .unwrap_or("")
         .to_string();
     let q = query(&parts.uri);
+    if shared.log_requests {
+        eprintln!(
+            "{} {} ct={content_type} accept={accept} ua={user_agent} body={}",
+            parts.method,
+            parts.uri,
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+        );
+    }
 
     if let Some(rest) = path.strip_prefix(sidedoor::PREFIX) {
         let body: Value = if bytes.is_empty() {
@@ -325,6 +335,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         dry_run,
         field_manager,
         force: truthy(&q, "force"),
+        strict: q.get("fieldValidation").is_some_and(|v| v == "Strict"),
     };
     let labels =
         match LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")) {
@@ -377,6 +388,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         if bytes.is_empty() {
             return Ok(Value::Null);
         }
+        if content_type.starts_with(crate::proto::CONTENT_TYPE) {
+            return crate::proto::decode(&bytes);
+        }
         if content_type.contains("yaml") {
             let text = std::str::from_utf8(&bytes)
                 .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
@@ -425,6 +439,33 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         (Method::PUT, Some(_), None | Some("status") | Some("finalize")) => {
             s.update(&rt, body, &ctx).map(|v| (200, v))
         }
+        (Method::PATCH | Method::PUT, Some(name), Some("scale")) => {
+            let name = name.clone();
+            s.get_or_404(&rt, &ctx.namespace, &name).and_then(|old| {
+                let current = scale(&old);
+                let wanted = match (parts.method.clone(), patch_type) {
+                    (Method::PUT, _) => Ok(body.clone()),
+                    (_, Some(PatchType::Merge)) => Ok(crate::patch::merge_patch(&current, &body)),
+                    (_, Some(PatchType::Strategic)) => {
+                        Ok(crate::patch::merge_patch(&current, &body))
+                    }
+                    (_, Some(PatchType::Json)) => crate::patch::json_patch(&current, &body)
+                        .map_err(|e| ApiError::new(422, "Invalid", e.0)),
+                    _ => Err(ApiError::unsupported_media(&content_type)),
+                }?;
+                let replicas = wanted
+                    .pointer("/spec/replicas")
+                    .cloned()
+                    .unwrap_or(json!(1));
+                let mut new = old.clone();
+                new["spec"]["replicas"] = replicas;
+                let ctx = WriteCtx {
+                    subresource: String::new(),
+                    ..ctx.clone()
+                };
+                s.update(&rt, new, &ctx).map(|v| (200, scale(&v)))
+            })
+        }
         (Method::PATCH, Some(_), None | Some("status")) => match patch_type {
             None => Err(ApiError::unsupported_media(&content_type)),
             Some(pt) => {
@@ -456,9 +497,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             s.delete_collection(&rt, target.namespace.as_deref(), &labels, &fields, &opts)
                 .map(|v| (200, v))
         }
-        _ => Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        ))),
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource".to_string(),
+        )),
     };
     drop(s);
     match result {

@@ -135,6 +135,8 @@ pub struct SideState {
     pub counters: Counters,
     pub faults: Vec<Fault>,
     pub overrides: BTreeMap<(String, String, String, String), Override>,
+    /// Set when an override changes, so the controllers look at everything again.
+    pub overrides_changed: bool,
 }
 
 impl SideState {
@@ -219,7 +221,9 @@ impl SideDoor {
             obj.namespace.clone(),
             obj.name.clone(),
         );
-        self.lock().side.overrides.insert(key, o);
+        let mut s = self.lock();
+        s.side.overrides.insert(key, o);
+        s.side.overrides_changed = true;
     }
 
     /// Forgets the watch history (watches from older resourceVersions get 410 Gone).

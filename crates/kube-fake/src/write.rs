@@ -25,6 +25,8 @@ pub struct WriteCtx {
     pub dry_run: bool,
     pub field_manager: String,
     pub force: bool,
+    /// `fieldValidation=Strict`: unknown fields are a 400 instead of being dropped.
+    pub strict: bool,
 }
 
 /// The patch types.
@@ -215,6 +217,23 @@ impl Store {
         {
             return Err(ApiError::bad_request("metadata.managedFields must be nil"));
         }
+        let unknown = ssa::typed::unknown_fields(&config, &rt.schema);
+        if let Some(first) = unknown.first() {
+            let message = format!("{}: field not declared in schema", path_string(first));
+            return Err(if ctx.strict {
+                ApiError::bad_request(message)
+            } else {
+                ApiError::internal(format!(
+                    "failed to create typed patch object ({}, Kind={}): {message}",
+                    if rt.group.is_empty() {
+                        format!("/{}", rt.version)
+                    } else {
+                        format!("{}/{}", rt.group, rt.version)
+                    },
+                    rt.kind
+                ))
+            });
+        }
         let old = self.get(rt, &ctx.namespace, &ctx.name);
         let key = managed::manager_key(&ctx.field_manager, "Apply", "", &ctx.subresource);
         let version = rt.api_version();
@@ -244,10 +263,11 @@ impl Store {
             managers.retain(|_, vs| !vs.set.is_empty());
         }
         // Config as the endpoint takes it.
-        if let Some(m) = config.as_object_mut() {
-            if ctx.subresource.is_empty() && rt.status {
-                m.remove("status");
-            }
+        if let Some(m) = config.as_object_mut()
+            && ctx.subresource.is_empty()
+            && rt.status
+        {
+            m.remove("status");
         }
         let result = ssa::apply(
             &live, &config, &rt.schema, &version, managers, &key, ctx.force,
@@ -339,10 +359,11 @@ impl Store {
                     }
                 }
             }
-        } else if rt.status && ctx.subresource.is_empty() {
-            if let Some(m) = new.as_object_mut() {
-                m.remove("status");
-            }
+        } else if rt.status
+            && ctx.subresource.is_empty()
+            && let Some(m) = new.as_object_mut()
+        {
+            m.remove("status");
         }
         // System metadata.
         {
@@ -392,18 +413,38 @@ impl Store {
             let uid = self.next_uid();
             meta::metadata_mut(&mut new).insert("uid".into(), json!(uid));
         }
+        if let How::Update = how {
+            let unknown = ssa::typed::unknown_fields(&new, &rt.schema);
+            if ctx.strict && !unknown.is_empty() {
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "unknown field {:?}",
+                            path_string(p).trim_start_matches('.').to_string()
+                        )
+                    })
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )));
+            }
+            ssa::typed::prune_unknown(&mut new, &rt.schema);
+        }
         defaults::apply(rt, &mut new, old.as_ref());
         strip_nulls(&mut new);
         self.validate(rt, old.as_ref(), &new, ctx)?;
         // generation
-        if let Some(o) = &old {
-            if rt.generation && spec_changed(o, &new) {
-                let g = o
-                    .pointer("/metadata/generation")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                meta::metadata_mut(&mut new).insert("generation".into(), json!(g + 1));
-            }
+        if let Some(o) = &old
+            && rt.generation
+            && spec_changed(o, &new)
+        {
+            let g = o
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta::metadata_mut(&mut new).insert("generation".into(), json!(g + 1));
         }
         // managed fields
         match how {
@@ -419,40 +460,40 @@ impl Store {
             meta::metadata_mut(&mut new).remove("managedFields");
         }
         // A deleting object whose finalizers are gone goes now.
-        if let Some(o) = &old {
-            if meta::is_deleting(o) {
-                let before = meta::finalizers(o);
-                let added: Vec<String> = meta::finalizers(&new)
-                    .into_iter()
-                    .filter(|f| !before.contains(f))
-                    .collect();
-                if !added.is_empty() {
-                    return Err(ApiError::invalid(
-                        &rt.kind,
-                        &rt.group,
-                        &ctx.name,
-                        vec![(
-                            "FieldValueForbidden".into(),
-                            "metadata.finalizers".into(),
-                            format!(
-                                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                                added
-                                    .iter()
-                                    .map(|f| format!("{f:?}"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        )],
-                    ));
-                }
-                if meta::finalizers(&new).is_empty() && !ctx.dry_run {
-                    self.put(rt, new, EventKind::Modified);
-                    let gone = self
-                        .remove(rt, &ctx.namespace, &ctx.name)
-                        .unwrap_or_default();
-                    self.after_delete(rt, &gone);
-                    return Ok(gone);
-                }
+        if let Some(o) = &old
+            && meta::is_deleting(o)
+        {
+            let before = meta::finalizers(o);
+            let added: Vec<String> = meta::finalizers(&new)
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .collect();
+            if !added.is_empty() {
+                return Err(ApiError::invalid(
+                    &rt.kind,
+                    &rt.group,
+                    &ctx.name,
+                    vec![(
+                        "FieldValueForbidden".into(),
+                        "metadata.finalizers".into(),
+                        format!(
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                            added
+                                .iter()
+                                .map(|f| format!("{f:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )],
+                ));
+            }
+            if meta::finalizers(&new).is_empty() && !ctx.dry_run {
+                self.put(rt, new, EventKind::Modified);
+                let gone = self
+                    .remove(rt, &ctx.namespace, &ctx.name)
+                    .unwrap_or_default();
+                self.after_delete(rt, &gone);
+                return Ok(gone);
             }
         }
         if let Some(o) = &old {
@@ -664,10 +705,11 @@ fn unreachable_apply(old: &Value) -> Value {
 fn smd_view(rt: &ResourceType, obj: &Value, ctx: &WriteCtx) -> Value {
     let mut v = obj.clone();
     meta::metadata_mut(&mut v).remove("managedFields");
-    if ctx.subresource.is_empty() && rt.status {
-        if let Some(m) = v.as_object_mut() {
-            m.remove("status");
-        }
+    if ctx.subresource.is_empty()
+        && rt.status
+        && let Some(m) = v.as_object_mut()
+    {
+        m.remove("status");
     }
     v
 }

@@ -135,7 +135,7 @@ fn parse_table_ref(r: &Value) -> TypeRef {
                 // A field-level atomic struct: the named struct, atomic.
                 let base = name
                     .strip_prefix('#')
-                    .and_then(|n| builtin_struct(n))
+                    .and_then(builtin_struct)
                     .map(|s| (*s).clone())
                     .unwrap_or_default();
                 TypeRef::Struct(Arc::new(StructType {
@@ -209,7 +209,9 @@ fn deduced(value: Option<&Value>) -> Atom {
     static MAP: OnceLock<Arc<StructType>> = OnceLock::new();
     static LIST: OnceLock<Arc<ListType>> = OnceLock::new();
     match value {
-        Some(Value::Object(_)) | None => Atom::Map(
+        // A null matches none of the deduced type's kinds; structured-merge-diff then walks
+        // it as a map (with nothing to descend into).
+        Some(Value::Object(_)) | Some(Value::Null) | None => Atom::Map(
             MAP.get_or_init(|| {
                 Arc::new(StructType {
                     extra: Some(TypeRef::Untyped),
@@ -328,14 +330,31 @@ fn convert(s: &Value) -> TypeRef {
     }
 }
 
-/// The table's definitions as structured-merge-diff's schema YAML-in-JSON (for the oracle): each
-/// named definition, plus `__root` for the given root type.
-pub fn to_smd_schema(root: &TypeRef) -> Value {
+/// The schema as structured-merge-diff's schema document (`{"types": [...]}`, JSON being YAML),
+/// with the name of the root type, for the merge oracle.
+pub fn to_smd_schema(root: &TypeRef) -> (Value, String) {
     let mut types: Vec<Value> = Vec::new();
     let mut seen: HashMap<String, ()> = HashMap::new();
     let mut counter = 0usize;
-    let root_ref = smd_ref(root, &mut types, &mut seen, &mut counter);
-    types.push(serde_json::json!({"name": "__root", "map": {"fields": [{"name": "__v", "type": root_ref}]}}));
+    let root_name = match root {
+        TypeRef::Named(name) => {
+            smd_ref(root, &mut types, &mut seen, &mut counter);
+            name.to_string()
+        }
+        TypeRef::Untyped => "__untyped_deduced_".to_string(),
+        TypeRef::Struct(st) => {
+            let def = smd_struct(st, &mut types, &mut seen, &mut counter);
+            types.push(serde_json::json!({"name": "__root", "map": def}));
+            "__root".to_string()
+        }
+        other => {
+            let r = smd_ref(other, &mut types, &mut seen, &mut counter);
+            let mut t = r.as_object().cloned().unwrap_or_default();
+            t.insert("name".into(), Value::String("__root".into()));
+            types.push(Value::Object(t));
+            "__root".to_string()
+        }
+    };
     types.push(serde_json::json!({
         "name": "__untyped_atomic_",
         "scalar": "untyped",
@@ -348,7 +367,7 @@ pub fn to_smd_schema(root: &TypeRef) -> Value {
         "list": {"elementType": {"namedType": "__untyped_atomic_"}, "elementRelationship": "atomic"},
         "map": {"elementType": {"namedType": "__untyped_deduced_"}, "elementRelationship": "separable"}
     }));
-    serde_json::json!({"types": types})
+    (serde_json::json!({"types": types}), root_name)
 }
 
 fn smd_ref(

@@ -79,15 +79,6 @@ pub fn item_element(
     }
 }
 
-fn is_empty_container(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => true,
-        Some(Value::Object(m)) => m.is_empty(),
-        Some(Value::Array(a)) => a.is_empty(),
-        Some(_) => false,
-    }
-}
-
 /// The set of fields `value` declares.
 pub fn to_field_set(value: &Value, ty: &TypeRef) -> Result<Set, WalkError> {
     let mut set = Set::new();
@@ -109,9 +100,6 @@ fn field_set_walk(
                 return Ok(());
             }
             let Value::Array(items) = v else {
-                if !v.is_null() {
-                    set.insert(path);
-                }
                 return Ok(());
             };
             for (i, item) in items.iter().enumerate() {
@@ -127,12 +115,7 @@ fn field_set_walk(
                 set.insert(path);
                 return Ok(());
             }
-            let Value::Object(map) = v else {
-                if !v.is_null() {
-                    set.insert(path);
-                }
-                return Ok(());
-            };
+            let Value::Object(map) = v else { return Ok(()) };
             for (k, val) in map {
                 path.push(PathElement::Field(k.clone()));
                 field_set_walk(val, &st.field(k), path, set)?;
@@ -180,6 +163,15 @@ pub fn merge(
     merge_walk(lhs, rhs, ty, &mut Vec::new(), &mut KeepRhs)
 }
 
+fn same_kind(a: &Atom, b: &Atom) -> bool {
+    matches!(
+        (a, b),
+        (Atom::Scalar, Atom::Scalar)
+            | (Atom::List(_), Atom::List(_))
+            | (Atom::Map(_), Atom::Map(_))
+    )
+}
+
 fn merge_walk(
     lhs: Option<&Value>,
     rhs: Option<&Value>,
@@ -187,18 +179,35 @@ fn merge_walk(
     path: &mut Path,
     rule: &mut dyn MergeRule,
 ) -> Result<Option<Value>, WalkError> {
-    let atom = ty.atom(rhs.or(lhs));
+    // Sides of different kinds (an untyped field that was a map and is now a list) are walked
+    // once per kind, as structured-merge-diff does; the output is the second walk's.
+    if let (Some(l), Some(r)) = (lhs, rhs) {
+        let (al, ar) = (ty.atom(Some(l)), ty.atom(Some(r)));
+        if !same_kind(&al, &ar) {
+            walk_atom(al, lhs, rhs, path, rule)?;
+            return walk_atom(ar, lhs, rhs, path, rule);
+        }
+        return walk_atom(ar, lhs, rhs, path, rule);
+    }
+    walk_atom(ty.atom(rhs.or(lhs)), lhs, rhs, path, rule)
+}
+
+/// One walk with one atom. A side whose value is not of the atom's kind is not descended into
+/// (but still counts as present for the leaf rule and the node hook).
+fn walk_atom(
+    atom: Atom,
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    path: &mut Path,
+    rule: &mut dyn MergeRule,
+) -> Result<Option<Value>, WalkError> {
     match atom {
         Atom::Scalar => Ok(rule.leaf(path, lhs, rhs)),
         Atom::List(l) => {
             let lhs_list = lhs.and_then(Value::as_array);
             let rhs_list = rhs.and_then(Value::as_array);
-            let mismatched = lhs.is_some_and(|v| !v.is_array() && !v.is_null())
-                || rhs.is_some_and(|v| !v.is_array() && !v.is_null());
-            if l.kind == ListKind::Atomic
-                || mismatched
-                || (is_empty_container(lhs) && is_empty_container(rhs))
-            {
+            let empty = |v: Option<&Vec<Value>>| v.is_none_or(Vec::is_empty);
+            if l.kind == ListKind::Atomic || (empty(lhs_list) && empty(rhs_list)) {
                 return Ok(rule.leaf(path, lhs, rhs));
             }
             let out = merge_list(&l, lhs_list, rhs_list, path, rule)?;
@@ -206,13 +215,12 @@ fn merge_walk(
             Ok(out)
         }
         Atom::Map(st) => {
-            let mismatched = lhs.is_some_and(|v| !v.is_object() && !v.is_null())
-                || rhs.is_some_and(|v| !v.is_object() && !v.is_null());
-            if st.atomic || mismatched || (is_empty_container(lhs) && is_empty_container(rhs)) {
-                return Ok(rule.leaf(path, lhs, rhs));
-            }
             let lm = lhs.and_then(Value::as_object);
             let rm = rhs.and_then(Value::as_object);
+            let empty = |v: Option<&Map<String, Value>>| v.is_none_or(Map::is_empty);
+            if st.atomic || (empty(lm) && empty(rm)) {
+                return Ok(rule.leaf(path, lhs, rhs));
+            }
             let mut out = Map::new();
             let mut keys: Vec<&String> = Vec::new();
             if let Some(lm) = lm {
@@ -469,4 +477,57 @@ pub fn ensure_named_fields_are_members(set: &Set, ty: Option<&TypeRef>) -> Set {
         );
     }
     out
+}
+
+/// Paths of fields the schema does not declare (where it declares fields and keeps no others).
+pub fn unknown_fields(value: &Value, ty: &TypeRef) -> Vec<Path> {
+    let mut out = Vec::new();
+    unknown_walk(value, ty, &mut Vec::new(), &mut out);
+    out
+}
+
+fn unknown_walk(v: &Value, ty: &TypeRef, path: &mut Path, out: &mut Vec<Path>) {
+    match (ty.atom(Some(v)), v) {
+        (Atom::Map(st), Value::Object(map)) => {
+            for (k, val) in map {
+                path.push(PathElement::Field(k.clone()));
+                if st.fields.contains_key(k) || st.extra.is_some() {
+                    unknown_walk(val, &st.field(k), path, out);
+                } else {
+                    out.push(path.clone());
+                }
+                path.pop();
+            }
+        }
+        (Atom::List(l), Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let pe = item_element(&l, i, item, path).unwrap_or(PathElement::Index(i));
+                path.push(pe);
+                unknown_walk(item, &l.elem, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `value` without the fields the schema does not declare (what decoding into a typed object,
+/// or pruning a structural schema, drops).
+pub fn prune_unknown(value: &mut Value, ty: &TypeRef) {
+    match (ty.atom(Some(value)), value) {
+        (Atom::Map(st), Value::Object(map)) => {
+            if st.extra.is_none() {
+                map.retain(|k, _| st.fields.contains_key(k));
+            }
+            for (k, val) in map.iter_mut() {
+                prune_unknown(val, &st.field(k));
+            }
+        }
+        (Atom::List(l), Value::Array(items)) => {
+            for item in items.iter_mut() {
+                prune_unknown(item, &l.elem);
+            }
+        }
+        _ => {}
+    }
 }
