@@ -54,6 +54,7 @@ pub enum Verb {
     DryRun,
     Patch,
     Delete,
+    Create,
 }
 
 impl fmt::Display for Verb {
@@ -66,6 +67,7 @@ impl fmt::Display for Verb {
             Verb::DryRun => "dry-run apply",
             Verb::Patch => "patch",
             Verb::Delete => "delete",
+            Verb::Create => "create",
         };
         f.write_str(text)
     }
@@ -145,6 +147,8 @@ pub trait Cluster: Send + Sync {
         r: &ObjectRef,
         patch: &Value,
     ) -> impl Future<Output = Result<Value, ClusterError>> + Send;
+    /// Creates an object (POST); a Conflict error when it exists.
+    fn create(&self, object: &Value) -> impl Future<Output = Result<Value, ClusterError>> + Send;
     /// Deletes with background propagation; false when it did not exist.
     fn delete(&self, r: &ObjectRef) -> impl Future<Output = Result<bool, ClusterError>> + Send;
 }

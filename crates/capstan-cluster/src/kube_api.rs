@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::{Client, Config};
@@ -32,6 +32,25 @@ pub enum ConnectError {
     Infer(#[from] kube::config::InferConfigError),
     #[error("creating the client: {0}")]
     Client(#[from] kube::Error),
+}
+
+/// The user name the kubeconfig's context authenticates as (the context's `user` entry), for
+/// audit records; `None` when there is no kubeconfig or no such context.
+pub fn kubeconfig_user(kubeconfig: Option<&Path>, context: Option<&str>) -> Option<String> {
+    let file = match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).ok()?,
+        None => Kubeconfig::read().ok()?,
+    };
+    let name = context
+        .map(str::to_owned)
+        .or_else(|| file.current_context.clone())?;
+    file.contexts
+        .iter()
+        .find(|c| c.name == name)?
+        .context
+        .as_ref()?
+        .user
+        .clone()
 }
 
 /// A Kubernetes API reached with kube-rs.
@@ -290,6 +309,26 @@ impl Cluster for KubeApi {
             .await
             .map_err(|e| error(Verb::Patch, r, e))?;
         to_value(patched, r, Verb::Patch)
+    }
+
+    async fn create(&self, object: &Value) -> Result<Value, ClusterError> {
+        let r = ObjectRef::of(object).ok_or_else(|| {
+            ClusterError::new(
+                Verb::Create,
+                "object",
+                Reason::Invalid,
+                "apiVersion, kind and metadata.name are required",
+            )
+        })?;
+        let (api, _) = self.api(&r, Verb::Create).await?;
+        let body: DynamicObject = serde_json::from_value(object.clone())
+            .map_err(|e| ClusterError::new(Verb::Create, &r, Reason::Invalid, e.to_string()))?;
+        self.count("create");
+        let created = api
+            .create(&PostParams::default(), &body)
+            .await
+            .map_err(|e| error(Verb::Create, &r, e))?;
+        to_value(created, &r, Verb::Create)
     }
 
     async fn delete(&self, r: &ObjectRef) -> Result<bool, ClusterError> {

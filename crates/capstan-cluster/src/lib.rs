@@ -23,6 +23,7 @@ pub mod plan;
 pub mod policy;
 pub mod stage;
 pub mod unit;
+pub mod verbs;
 
 pub use cluster::{Cluster, ClusterError, FIELD_MANAGER};
 pub use engine::{Engine, Options};

@@ -524,6 +524,32 @@ impl Cluster for MemCluster {
         Ok(object.clone())
     }
 
+    async fn create(&self, object: &Value) -> Result<Value, ClusterError> {
+        let r = ObjectRef::of(object).ok_or_else(|| {
+            ClusterError::new(
+                Verb::Create,
+                "object",
+                Reason::Invalid,
+                "apiVersion, kind and metadata.name are required",
+            )
+        })?;
+        self.count("create", &r, Verb::Create)?;
+        let mut state = self.lock();
+        if state.objects.contains_key(&key(&r)) {
+            return Err(ClusterError::new(
+                Verb::Create,
+                &r,
+                Reason::Conflict,
+                "already exists",
+            ));
+        }
+        state.version += 1;
+        let mut created = object.clone();
+        created["metadata"]["resourceVersion"] = json!(state.version.to_string());
+        state.objects.insert(key(&r), created.clone());
+        Ok(created)
+    }
+
     async fn delete(&self, r: &ObjectRef) -> Result<bool, ClusterError> {
         self.count("delete", r, Verb::Delete)?;
         Ok(self.lock().objects.remove(&key(r)).is_some())

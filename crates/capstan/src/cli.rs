@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// capstan discovers, renders, checks and diffs a Flux-style cluster repository offline, and
 /// classifies every change as Bootstrap or GitOps phase with its risk and approval.
 ///
-/// Which side a verb reads: every verb reads only the repository (no cluster, no kubeconfig),
-/// except `apply`, `drift` and `diff --live`, which read the repository for what should be and the
-/// cluster (--kubeconfig, --context) for what is; only `apply` writes to the cluster.
+/// Which side a verb reads: verbs marked [cluster] read the cluster (--kubeconfig, --context);
+/// `get` and `diff` read it when given --live; every other verb reads only the repository (no
+/// cluster, no kubeconfig). `apply`, `drift`, `diff --live`, `resume` and `status --path` read
+/// both: the repository for what should be, the cluster for what is. Only `apply`, `reconcile`,
+/// `suspend` and `resume` write to the cluster.
 #[derive(Debug, Parser)]
 #[command(
     name = "capstan",
@@ -43,6 +45,27 @@ pub enum Command {
     /// [cluster] The repository against the cluster: what is missing, drifted or stale; `-o patch`
     /// writes the cluster's values back as repository edits. Reads both, writes neither.
     Drift(crate::commands::drift::DriftArgs),
+    /// [cluster] Ask Flux to reconcile an object now (`ks NAME`, `hr NAME`, `source git NAME`) and
+    /// wait until its controller has handled the request. Writes one annotation.
+    Reconcile(crate::commands::verbs::reconcile::ReconcileArgs),
+    /// [cluster] Suspend reconciliation of an object; `--reason` records an emergency override
+    /// (who, when, why) on the object and as an Event.
+    Suspend(crate::commands::verbs::suspend::SuspendArgs),
+    /// [cluster] Resume a suspended object, after showing the drift made while it was suspended
+    /// (compared with the repository at --path), then reconcile and wait.
+    Resume(crate::commands::verbs::suspend::ResumeArgs),
+    /// [cluster] The Events of a namespace or of one object (`ks/apps`, `Pod/web-1`).
+    Events(crate::commands::verbs::events::EventsArgs),
+    /// [cluster] What a Kustomization or HelmRelease manages, from its inventory and Helm releases.
+    Tree(crate::commands::verbs::tree::TreeArgs),
+    /// [cluster] Which Kustomization or HelmRelease manages an object, up to its source and revision.
+    Trace(crate::commands::verbs::trace::TraceArgs),
+    /// [cluster] The cluster at a glance: nodes, Flux objects not Ready, overrides, drift, failed
+    /// Helm releases, stuck namespaces, unbound PVCs. Exit 1 when something needs attention.
+    Status(crate::commands::verbs::status::StatusArgs),
+    /// [cluster] Where a Kustomization or HelmRelease is stuck: source, dependencies, build,
+    /// health, events — the first link that is, and the commands that show more.
+    Why(crate::commands::verbs::why::WhyArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
     Plan(crate::commands::plan::PlanArgs),
     /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.
@@ -104,6 +127,18 @@ pub struct GetArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: GetFormat,
+    /// Read the cluster instead of the repository (as `flux get` does).
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: print the table again whenever it changes, until interrupted.
+    #[arg(short = 'w', long, requires = "live")]
+    pub watch: bool,
+    /// With --live: the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --live: the kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
 }
 
 /// Output formats of `capstan graph`.

@@ -302,6 +302,10 @@ impl<C: Cluster> Cluster for FailNth<'_, C> {
         self.tick(&r.to_string())?;
         self.inner.patch_json(r, p).await
     }
+    async fn create(&self, o: &Value) -> Result<Value, capstan_cluster::ClusterError> {
+        self.tick("create")?;
+        self.inner.create(o).await
+    }
     async fn delete(&self, r: &ObjectRef) -> Result<bool, capstan_cluster::ClusterError> {
         self.tick(&r.to_string())?;
         self.inner.delete(r).await

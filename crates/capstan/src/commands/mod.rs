@@ -15,6 +15,7 @@ mod graph;
 pub mod kustomize;
 pub mod live;
 pub mod plan;
+pub mod verbs;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,5 +49,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::run(args, out),
         Command::Apply(args) => apply::run(args, out),
         Command::Drift(args) => drift::run(args, out),
+        Command::Reconcile(args) => verbs::reconcile::run(&args, out),
+        Command::Suspend(args) => verbs::suspend::suspend(&args, out),
+        Command::Resume(args) => verbs::suspend::resume(&args, out),
+        Command::Events(args) => verbs::events::run(&args, out),
+        Command::Tree(args) => verbs::tree::run(&args, out),
+        Command::Trace(args) => verbs::trace::run(&args, out),
+        Command::Status(args) => verbs::status::run(&args, out),
+        Command::Why(args) => verbs::why::run(&args, out),
     }
 }

@@ -1,0 +1,257 @@
+//! `capstan tree KIND/NAME`: what a Kustomization manages, from its inventory (capstan's stored
+//! inventory, else Flux's `status.inventory`), descending into the Kustomizations and
+//! HelmReleases it applies; a HelmRelease's objects are read from the manifest of its latest
+//! Helm release (`sh.helm.release.v1.<release>.v<version>` in its storage namespace).
+
+use std::io::Read as _;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::kinds::FluxKind;
+use super::{VerbError, fetch};
+use crate::cluster::Cluster;
+use crate::id::ObjectRef;
+use crate::inventory;
+use crate::normalize::Owner;
+
+/// One node of the tree.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Node {
+    pub object: ObjectRef,
+    /// Where the children were read from (`inventory`, `status.inventory`, `helm release x.v3`),
+    /// or why they could not be.
+    pub note: Option<String>,
+    pub children: Vec<Node>,
+}
+
+/// How deep to go at most (a cycle of Kustomizations applying each other stops here).
+const MAX_DEPTH: usize = 16;
+
+/// The tree under a Kustomization or HelmRelease.
+pub async fn tree(
+    cluster: &impl Cluster,
+    kind: FluxKind,
+    namespace: &str,
+    name: &str,
+) -> Result<Node, VerbError> {
+    let object = fetch(cluster, kind, namespace, name).await?;
+    Ok(Box::pin(expand(
+        cluster,
+        kind.object(namespace, name),
+        Some(object),
+        0,
+    ))
+    .await)
+}
+
+async fn expand(cluster: &impl Cluster, r: ObjectRef, object: Option<Value>, depth: usize) -> Node {
+    let kind = FluxKind::of_kind(&r.kind).filter(|k| k.group() == r.group);
+    let mut node = Node {
+        object: r.clone(),
+        note: None,
+        children: Vec::new(),
+    };
+    if depth >= MAX_DEPTH {
+        node.note = Some("not expanded: too deep (a cycle?)".into());
+        return node;
+    }
+    let object = match object {
+        Some(o) => Some(o),
+        None if kind.is_some() => cluster.get(&r).await.ok().flatten(),
+        None => None,
+    };
+    let children = match (kind, &object) {
+        (Some(FluxKind::Kustomization), Some(o)) => {
+            let owner = Owner {
+                name: r.name.clone(),
+                namespace: r.namespace.clone(),
+            };
+            let stored = cluster
+                .get(&inventory::storage_ref(&owner))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|cm| inventory::from_object(&cm));
+            match stored {
+                Some(inv) => {
+                    node.note = Some("inventory".into());
+                    Some(inv.refs())
+                }
+                None => match inventory::from_kustomization(o) {
+                    Some(inv) => {
+                        node.note = Some("status.inventory".into());
+                        Some(inv.refs())
+                    }
+                    None => {
+                        node.note = Some("no inventory (never applied?)".into());
+                        None
+                    }
+                },
+            }
+        }
+        (Some(FluxKind::HelmRelease), Some(o)) => match release_objects(cluster, o).await {
+            Ok((release, refs)) => {
+                node.note = Some(format!("helm release {release}"));
+                Some(refs)
+            }
+            Err(why) => {
+                node.note = Some(why);
+                None
+            }
+        },
+        _ => None,
+    };
+    for child in children.unwrap_or_default() {
+        node.children
+            .push(Box::pin(expand(cluster, child, None, depth + 1)).await);
+    }
+    node
+}
+
+/// The latest Helm release of a HelmRelease: its storage Secret's name and the objects of its
+/// manifest; the reason when it cannot be read.
+pub async fn release_objects(
+    cluster: &impl Cluster,
+    hr: &Value,
+) -> Result<(String, Vec<ObjectRef>), String> {
+    let s = |p: &str| hr.pointer(p).and_then(Value::as_str);
+    let namespace = s("/metadata/namespace").unwrap_or("default");
+    let latest = hr.pointer("/status/history/0");
+    let release = latest
+        .and_then(|h| h.get("name"))
+        .and_then(Value::as_str)
+        .or_else(|| s("/spec/releaseName"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let name = s("/metadata/name").unwrap_or("");
+            match s("/spec/targetNamespace") {
+                Some(t) => format!("{t}-{name}"),
+                None => name.to_owned(),
+            }
+        });
+    let storage = s("/status/storageNamespace")
+        .or_else(|| s("/spec/storageNamespace"))
+        .unwrap_or(namespace);
+    let Some(version) = latest
+        .and_then(|h| h.get("version"))
+        .and_then(Value::as_i64)
+    else {
+        return Err("no release in status.history (not installed yet?)".into());
+    };
+    let secret_name = format!("sh.helm.release.v1.{release}.v{version}");
+    let r = ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: storage.into(),
+        name: secret_name.clone(),
+    };
+    let secret = match cluster.get(&r).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(format!("release storage {storage}/{secret_name} not found")),
+        Err(e) => return Err(format!("reading {storage}/{secret_name}: {e}")),
+    };
+    let release_ns = latest
+        .and_then(|h| h.get("namespace"))
+        .and_then(Value::as_str)
+        .or_else(|| s("/spec/targetNamespace"))
+        .unwrap_or(namespace);
+    let manifest = decode_release(&secret).map_err(|e| format!("{storage}/{secret_name}: {e}"))?;
+    Ok((secret_name, manifest_objects(&manifest, release_ns)))
+}
+
+/// The `manifest` of a Helm release storage Secret: `data.release` is base64 (the Secret's) of
+/// base64 (Helm's) of gzip of the release JSON.
+pub fn decode_release(secret: &Value) -> Result<String, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let outer = secret
+        .pointer("/data/release")
+        .and_then(Value::as_str)
+        .ok_or("no data.release")?;
+    let helm = b64
+        .decode(outer)
+        .map_err(|e| format!("data.release: {e}"))?;
+    let gz = b64
+        .decode(&helm)
+        .map_err(|e| format!("release payload: {e}"))?;
+    let mut json = Vec::new();
+    if gz.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .take(256 << 20)
+            .read_to_end(&mut json)
+            .map_err(|e| format!("release payload: {e}"))?;
+    } else {
+        json = gz;
+    }
+    let release: Value = serde_json::from_slice(&json).map_err(|e| format!("release JSON: {e}"))?;
+    Ok(release
+        .get("manifest")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned())
+}
+
+/// The objects of a rendered manifest; namespaced objects without a namespace get the release's.
+/// (Cluster-scoped kinds are not known offline: an object with no namespace is shown in the
+/// release's namespace only when its kind is not a well-known cluster-scoped one.)
+pub fn manifest_objects(manifest: &str, namespace: &str) -> Vec<ObjectRef> {
+    const CLUSTER_SCOPED: [&str; 8] = [
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "StorageClass",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ];
+    let docs = capstan_core::yaml::parse_documents(manifest).unwrap_or_default();
+    docs.iter()
+        .filter_map(|d| {
+            let mut r = ObjectRef::of(d)?;
+            if r.namespace.is_empty() && !CLUSTER_SCOPED.contains(&r.kind.as_str()) {
+                r.namespace = namespace.to_owned();
+            }
+            Some(r)
+        })
+        .collect()
+}
+
+/// Every object in a tree, depth first (the root excluded).
+pub fn flatten(node: &Node) -> Vec<&ObjectRef> {
+    let mut out = Vec::new();
+    for c in &node.children {
+        out.push(&c.object);
+        out.extend(flatten(c));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::Write as _;
+
+    #[test]
+    fn release_manifests_decode_and_list_their_objects() {
+        let release = json!({"name": "web", "manifest": "---\n# Source: web/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web\n"});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(release.to_string().as_bytes()).expect("gzip");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let helm = b64.encode(gz.finish().expect("gzip"));
+        let secret = json!({"data": {"release": b64.encode(helm)}});
+        let manifest = decode_release(&secret).expect("decodes");
+        let objects = manifest_objects(&manifest, "apps");
+        assert_eq!(objects.len(), 2);
+        assert_eq!(
+            (objects[0].kind.as_str(), objects[0].namespace.as_str()),
+            ("Service", "apps")
+        );
+        assert_eq!(
+            (objects[1].kind.as_str(), objects[1].namespace.as_str()),
+            ("ClusterRole", "")
+        );
+    }
+}

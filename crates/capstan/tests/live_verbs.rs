@@ -1,0 +1,449 @@
+//! The live verbs from the command line against kube-fake: `get --live`, `reconcile`, `suspend`
+//! / `resume`, `events`, `tree`, `trace`, `status` and `why`, their output snapshot-tested, and
+//! the one-line errors for what does not exist or cannot be reached.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const NS: &str = "flux-system";
+
+fn capstan() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    c.env("NO_COLOR", "1")
+        .env_remove("KUBECONFIG")
+        .env("USER", "tester");
+    c
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(kubeconfig: &Path, args: &[&str]) -> Run {
+    let out = capstan()
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()
+        .expect("capstan runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn crd(group: &str, version: &str, kind: &str) -> Value {
+    let plural = format!("{}s", kind.to_ascii_lowercase());
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.to_ascii_lowercase(), "listKind": format!("{kind}List")},
+            "versions": [{"name": version, "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}})
+}
+
+const KINDS: [(&str, &str, &str); 5] = [
+    ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+    ("source.toolkit.fluxcd.io", "v1", "HelmChart"),
+    ("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
+    ("source.toolkit.fluxcd.io", "v1", "GitRepository"),
+    ("source.toolkit.fluxcd.io", "v1", "HelmRepository"),
+];
+
+struct Cluster {
+    server: kube_fake::Handle,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn r(kind: &str, name: &str) -> kube_fake::ObjectRef {
+    let (g, v, k) = KINDS
+        .iter()
+        .find(|(_, _, k)| *k == kind)
+        .copied()
+        .expect("known kind");
+    kube_fake::ObjectRef::new(&format!("{g}/{v}"), k, NS, name)
+}
+
+/// kube-fake with Flux's CRDs, a source, a Kustomization, a HelmRelease and their statuses.
+fn cluster() -> Cluster {
+    let options = kube_fake::Options {
+        controller_delay: Duration::from_millis(20),
+        ..kube_fake::Options::default()
+    };
+    let server = kube_fake::Server::spawn(options).expect("kube-fake starts");
+    let door = server.side_door();
+    door.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
+        .expect("ns");
+    for (g, v, k) in KINDS {
+        door.put(crd(g, v, k)).expect("crd");
+    }
+    for (g, _, k) in KINDS {
+        let name = format!("{}s.{g}", k.to_ascii_lowercase());
+        let crd_ref = kube_fake::ObjectRef::new(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            &name,
+        );
+        let established = || {
+            door.get(&crd_ref).is_some_and(|c| {
+                c.pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Established" && c["status"] == "True")
+                    })
+            })
+        };
+        for _ in 0..500 {
+            if established() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(established(), "{name} never established");
+    }
+    door.put(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}))
+        .expect("node");
+    door.write_status(&kube_fake::ObjectRef::new("v1", "Node", "", "node-1"),
+        json!({"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}]})).expect("node status");
+    door.put(
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "fleet", "namespace": NS},
+        "spec": {"url": "https://github.com/example/fleet", "interval": "1m"}}),
+    )
+    .expect("git");
+    door.put(
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "charts", "namespace": NS},
+        "spec": {"url": "https://charts.example.com", "interval": "1h"}}),
+    )
+    .expect("helm repo");
+    door.put(
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": NS},
+        "spec": {"interval": "10m", "path": "./apps", "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}),
+    )
+    .expect("ks");
+    door.put(
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"interval": "10m", "chart": {"spec": {"chart": "web", "version": "1.2.3",
+            "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}}}),
+    )
+    .expect("hr");
+    door.write_status(&r("GitRepository", "fleet"), json!({
+        "artifact": {"revision": "main@sha1:0123456789abcdef0123456789abcdef01234567"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Succeeded", "message": "stored artifact for revision 'main@sha1:01234567'"}]})).expect("status");
+    door.flux_ready(
+        &r("HelmRepository", "charts"),
+        true,
+        "Succeeded",
+        "stored artifact: revision 'sha256:9f8e'",
+    )
+    .expect("status");
+    door.put(json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+        "metadata": {"name": "flux-system-web", "namespace": NS},
+        "spec": {"chart": "web", "version": "1.2.3", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}})).expect("chart");
+    door.write_status(&r("HelmChart", "flux-system-web"), json!({
+        "artifact": {"revision": "1.2.3"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "ChartPullSucceeded", "message": "pulled 'web' chart with version '1.2.3'"}]})).expect("status");
+    door.write_status(&r("Kustomization", "apps"), json!({
+        "lastAppliedRevision": "main@sha1:0123456789abcdef0123456789abcdef01234567",
+        "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied revision: main@sha1:01234567"}],
+        "inventory": {"entries": [{"id": "_web__Namespace", "v": "v1"}, {"id": "flux-system_web_helm.toolkit.fluxcd.io_HelmRelease", "v": "v2"}]}})).expect("status");
+    door.write_status(&r("HelmRelease", "web"), json!({
+        "history": [{"name": "web", "namespace": "web", "version": 1, "chartVersion": "1.2.3"}],
+        "conditions": [{"type": "Ready", "status": "False", "reason": "UpgradeFailed", "message": "Helm upgrade failed: timed out waiting for the condition"}]})).expect("status");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = server
+        .write_kubeconfig(&dir.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    Cluster {
+        server,
+        kubeconfig,
+        _dir: dir,
+    }
+}
+
+/// Stands in for Flux's controllers on one object: handles the next request token after a delay,
+/// writing `ready` (or a failure) as the controller would.
+fn handle_next_request(
+    c: &Cluster,
+    kind: &'static str,
+    name: &'static str,
+    ready: bool,
+    reason: &'static str,
+    message: &'static str,
+) -> std::thread::JoinHandle<()> {
+    let door = c.server.side_door().clone();
+    std::thread::spawn(move || {
+        for _ in 0..200 {
+            std::thread::sleep(Duration::from_millis(100));
+            let Some(o) = door.get(&r(kind, name)) else {
+                continue;
+            };
+            let token = o
+                .pointer("/metadata/annotations/reconcile.fluxcd.io~1requestedAt")
+                .and_then(Value::as_str);
+            let handled = o
+                .pointer("/status/lastHandledReconcileAt")
+                .and_then(Value::as_str);
+            let Some(token) = token.filter(|t| Some(*t) != handled) else {
+                continue;
+            };
+            let mut status = o.get("status").cloned().unwrap_or(json!({}));
+            status["lastHandledReconcileAt"] = json!(token);
+            status["observedGeneration"] = o
+                .pointer("/metadata/generation")
+                .cloned()
+                .unwrap_or(json!(1));
+            status["conditions"] = json!([{"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": reason, "message": message}]);
+            door.write_status(&r(kind, name), status).expect("status");
+            return;
+        }
+    })
+}
+
+fn normalise(text: &str) -> String {
+    // Ages and times vary from run to run.
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut l = line.to_owned();
+        if let Some(i) = l.find(" ago: ") {
+            let start = l[..i].rfind(' ').map_or(0, |s| s + 1);
+            l.replace_range(start..i, "<age>");
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn get_live_lists_as_flux_get_does() {
+    let c = cluster();
+    let all = run(&c.kubeconfig, &["get", "all", "--live"]);
+    assert_eq!(all.code, 1, "a HelmRelease is failing: {}", all.stderr);
+    insta::assert_snapshot!("get_all_live", all.stdout);
+    let ks = run(&c.kubeconfig, &["get", "ks", "--live", "-A", "-o", "wide"]);
+    assert_eq!(ks.code, 0, "{}", ks.stderr);
+    insta::assert_snapshot!("get_ks_live_wide", ks.stdout);
+    let sources = run(&c.kubeconfig, &["get", "sources", "--live", "-o", "json"]);
+    let rows: Value = serde_json::from_str(&sources.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(3));
+    let other = run(&c.kubeconfig, &["get", "ks", "--live", "-n", "default"]);
+    assert!(
+        other.stderr.contains("-A lists every namespace"),
+        "{}",
+        other.stderr
+    );
+    let missing = run(&c.kubeconfig, &["get", "hr", "nope", "--live"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("no HelmRelease named nope in namespace flux-system"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn reconcile_waits_and_reports_success_and_failure() {
+    let c = cluster();
+    let stand_in = handle_next_request(
+        &c,
+        "Kustomization",
+        "apps",
+        true,
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:89abcdef",
+    );
+    let ok = run(
+        &c.kubeconfig,
+        &["reconcile", "ks", "apps", "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    insta::assert_snapshot!("reconcile_ks", ok.stdout);
+
+    let stand_in = handle_next_request(
+        &c,
+        "HelmRelease",
+        "web",
+        false,
+        "UpgradeFailed",
+        "Helm upgrade failed: image pull back-off",
+    );
+    let failed = run(
+        &c.kubeconfig,
+        &["reconcile", "hr", "web", "--force", "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    insta::assert_snapshot!("reconcile_hr_failed", failed.stdout);
+
+    let source = run(
+        &c.kubeconfig,
+        &["reconcile", "source", "git", "fleet", "--timeout", "1s"],
+    );
+    assert_eq!(source.code, 2);
+    assert!(
+        source
+            .stderr
+            .contains("the request was not handled yet (is the controller running?)"),
+        "{}",
+        source.stderr
+    );
+    let unknown = run(&c.kubeconfig, &["reconcile", "pods", "x"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("unknown kind \"pods\""),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn suspend_with_a_reason_shows_in_status_events_and_resume() {
+    let c = cluster();
+    let suspended = run(
+        &c.kubeconfig,
+        &[
+            "suspend",
+            "ks",
+            "apps",
+            "--reason",
+            "restoring the database by hand",
+        ],
+    );
+    assert_eq!(suspended.code, 0, "{}", suspended.stderr);
+    insta::assert_snapshot!("suspend_ks", suspended.stdout);
+    let refused = run(&c.kubeconfig, &["reconcile", "ks", "apps"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused
+            .stderr
+            .contains("resume it first: capstan resume ks apps -n flux-system"),
+        "{}",
+        refused.stderr
+    );
+    let status = run(&c.kubeconfig, &["status"]);
+    assert_eq!(status.code, 1);
+    insta::assert_snapshot!("status_with_override", normalise(&status.stdout));
+    let events = run(&c.kubeconfig, &["events", "ks/apps"]);
+    assert!(
+        events.stdout.contains("Suspended")
+            && events.stdout.contains("restoring the database by hand"),
+        "{}",
+        events.stdout
+    );
+    // Without a repository the drift cannot be checked: resume refuses unless --force.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let refused = run(
+        &c.kubeconfig,
+        &[
+            "resume",
+            "ks",
+            "apps",
+            "--path",
+            &empty.path().display().to_string(),
+        ],
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("or --force to resume without the check"),
+        "{}",
+        refused.stderr
+    );
+    let stand_in = handle_next_request(
+        &c,
+        "Kustomization",
+        "apps",
+        true,
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:01234567",
+    );
+    let resumed = run(
+        &c.kubeconfig,
+        &[
+            "resume",
+            "ks",
+            "apps",
+            "--force",
+            "--path",
+            &empty.path().display().to_string(),
+            "--timeout",
+            "20s",
+        ],
+    );
+    stand_in.join().expect("stand-in");
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains("resumed and reconciled"),
+        "{}",
+        resumed.stdout
+    );
+    let live = c
+        .server
+        .side_door()
+        .get(&r("Kustomization", "apps"))
+        .expect("exists");
+    assert!(
+        live.pointer("/metadata/annotations/capstan.io~1resumed-without-alignment")
+            .is_some()
+    );
+}
+
+#[test]
+fn tree_trace_and_why() {
+    let c = cluster();
+    let tree = run(&c.kubeconfig, &["tree", "ks/apps"]);
+    assert_eq!(tree.code, 0, "{}", tree.stderr);
+    insta::assert_snapshot!("tree_ks", tree.stdout);
+    let trace = run(&c.kubeconfig, &["trace", "hr/web", "-n", NS]);
+    insta::assert_snapshot!("trace_hr", trace.stdout);
+    let why = run(&c.kubeconfig, &["why", "hr/web"]);
+    assert_eq!(why.code, 1);
+    insta::assert_snapshot!("why_hr", why.stdout);
+    // apps applies the failing HelmRelease: that is where it is stuck.
+    let why = run(&c.kubeconfig, &["why", "ks/apps"]);
+    assert_eq!(why.code, 1, "{}", why.stdout);
+    assert!(
+        why.stdout.contains("capstan why hr web -n flux-system"),
+        "{}",
+        why.stdout
+    );
+    let bad = run(&c.kubeconfig, &["why", "apps"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("expected KIND/NAME"), "{}", bad.stderr);
+}
+
+#[test]
+fn an_unreachable_cluster_is_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .expect("write");
+    let out = run(&kubeconfig, &["status"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.starts_with("error: connecting to the cluster"),
+        "{}",
+        out.stderr
+    );
+}
