@@ -29,7 +29,7 @@ fn objects(i: usize, per_unit: usize) -> Vec<Value> {
     while out.len() < per_unit {
         let name = format!("obj-{n:03}");
         let object = match n % 8 {
-            0 | 1 | 2 | 3 => {
+            0..=3 => {
                 json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":name,"namespace":ns},"data":{"key":format!("value-{n}"),"other":"x"}})
             }
             4 | 5 => {

@@ -869,6 +869,11 @@ impl<'c, C: Cluster> Engine<'c, C> {
                             None => kstatus::compute(&object),
                         }
                     }
+                    // A finished Job deleted by its ttlSecondsAfterFinished counts as done, as in Flux.
+                    Ok(None) if r.group == "batch" && r.kind == "Job" => Status {
+                        health: Health::Current,
+                        message: "gone after finishing (ttlSecondsAfterFinished)".into(),
+                    },
                     Ok(None) => Status {
                         health: Health::NotFound,
                         message: "not found".into(),

@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn order_inside_a_stage() {
-        let mut objects = vec![
+        let mut objects = [
             r(
                 "admissionregistration.k8s.io",
                 "ValidatingWebhookConfiguration",

@@ -156,6 +156,12 @@ pub fn from_build(report: &BuildReport) -> Vec<Unit> {
             if r.status == Status::Failed {
                 unit.errors = r.errors.clone();
             }
+            // Masked SOPS values must never reach the cluster (Flux fails such a build too).
+            for id in &r.not_decrypted {
+                unit.errors.push(format!(
+                    "{id}: SOPS-encrypted values could not be decrypted (no age key); not applied"
+                ));
+            }
             unit
         })
         .collect()

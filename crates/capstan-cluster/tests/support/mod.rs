@@ -384,7 +384,6 @@ pub async fn home_ops_scenario(
         }
     }
     let repo = Repo(repo);
-    let cluster = cluster;
     // Cold apply: every wave Ready.
     let reports = Engine::new(cluster, engine_options())
         .apply_all(&units)
