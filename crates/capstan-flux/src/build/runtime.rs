@@ -49,7 +49,8 @@ pub(super) fn fill_open(
     }
     for built in objects {
         for name in referenced_without_default(&built.object) {
-            vars.entry(name.clone()).or_insert_with(|| placeholder(&name));
+            vars.entry(name.clone())
+                .or_insert_with(|| placeholder(&name));
         }
     }
 }

@@ -191,11 +191,12 @@ fn read_candidates(
                 Ok(Some(candidate)) => out.push(candidate),
                 Ok(None) => {}
                 Err(error) => diagnostics.push(
-                    Diagnostic::new("flux/invalid-object", Severity::Error, error.to_string())
-                        .at(location.with_field(match instance.helm_release {
+                    Diagnostic::new("flux/invalid-object", Severity::Error, error.to_string()).at(
+                        location.with_field(match instance.helm_release {
                             Some(_) => "spec.values.instance.sync",
                             None => "spec.sync",
-                        })),
+                        }),
+                    ),
                 ),
             }
             continue;

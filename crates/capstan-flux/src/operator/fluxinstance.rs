@@ -60,7 +60,12 @@ pub enum FluxInstanceError {
 
 impl Instance {
     /// A `FluxInstance` manifest; `default_namespace` when it has none.
-    pub fn declared(value: &Value, file: &Path, document: usize, default_namespace: &str) -> Instance {
+    pub fn declared(
+        value: &Value,
+        file: &Path,
+        document: usize,
+        default_namespace: &str,
+    ) -> Instance {
         Instance {
             name: value
                 .pointer("/metadata/name")
@@ -139,12 +144,15 @@ impl Instance {
             return Err(missing("kind"));
         }
         let (api_version, reference) = match kind {
-            "GitRepository" => ("source.toolkit.fluxcd.io/v1", json!({"ref": {"name": text("ref")}})),
-            "OCIRepository" => (
-                self.oci_api_version(),
-                json!({"ref": {"tag": text("ref")}}),
+            "GitRepository" => (
+                "source.toolkit.fluxcd.io/v1",
+                json!({"ref": {"name": text("ref")}}),
             ),
-            "Bucket" => ("source.toolkit.fluxcd.io/v1", json!({"bucketName": text("ref")})),
+            "OCIRepository" => (self.oci_api_version(), json!({"ref": {"tag": text("ref")}})),
+            "Bucket" => (
+                "source.toolkit.fluxcd.io/v1",
+                json!({"bucketName": text("ref")}),
+            ),
             other => {
                 return Err(FluxInstanceError::UnknownSyncKind {
                     file: self.file.clone(),

@@ -11,15 +11,91 @@ use serde_json::json;
 use sha2::Digest;
 
 const NAMES: &[&str] = &[
-    "inputs", "and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len", "index", "print",
-    "printf", "println", "default", "empty", "coalesce", "ternary", "quote", "squote", "upper",
-    "lower", "title", "trim", "trimAll", "trimPrefix", "trimSuffix", "trunc", "replace",
-    "contains", "hasPrefix", "hasSuffix", "repeat", "nospace", "indent", "nindent", "toString",
-    "toJson", "mustToJson", "toPrettyJson", "toYaml", "mustToYaml", "int", "int64", "float64",
-    "atoi", "add", "add1", "sub", "mul", "div", "mod", "max", "min", "list", "dict", "get",
-    "hasKey", "keys", "join", "split", "splitList", "first", "last", "has", "b64enc", "b64dec",
-    "sha256sum", "slugify", "uniq", "concat", "fail", "regexMatch", "regexReplaceAll", "toStrings",
-    "kindIs", "typeOf", "cat", "substr", "until", "compact", "without", "pluck", "merge",
+    "inputs",
+    "and",
+    "or",
+    "not",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "len",
+    "index",
+    "print",
+    "printf",
+    "println",
+    "default",
+    "empty",
+    "coalesce",
+    "ternary",
+    "quote",
+    "squote",
+    "upper",
+    "lower",
+    "title",
+    "trim",
+    "trimAll",
+    "trimPrefix",
+    "trimSuffix",
+    "trunc",
+    "replace",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "repeat",
+    "nospace",
+    "indent",
+    "nindent",
+    "toString",
+    "toJson",
+    "mustToJson",
+    "toPrettyJson",
+    "toYaml",
+    "mustToYaml",
+    "int",
+    "int64",
+    "float64",
+    "atoi",
+    "add",
+    "add1",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "max",
+    "min",
+    "list",
+    "dict",
+    "get",
+    "hasKey",
+    "keys",
+    "join",
+    "split",
+    "splitList",
+    "first",
+    "last",
+    "has",
+    "b64enc",
+    "b64dec",
+    "sha256sum",
+    "slugify",
+    "uniq",
+    "concat",
+    "fail",
+    "regexMatch",
+    "regexReplaceAll",
+    "toStrings",
+    "kindIs",
+    "typeOf",
+    "cat",
+    "substr",
+    "until",
+    "compact",
+    "without",
+    "pluck",
+    "merge",
 ];
 
 /// True for a function templates may call.
@@ -303,7 +379,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
                         .ok_or_else(|| format!("index out of range: {}", as_i64(k)))?,
                     (Value::Object(m), k) => m.get(&to_string(k)).cloned().unwrap_or(Value::Null),
                     (Value::Null, _) => Value::Null,
-                    (other, _) => return Err(format!("can't index item of type {}", type_name(other))),
+                    (other, _) => {
+                        return Err(format!("can't index item of type {}", type_name(other)));
+                    }
                 };
             }
             current
@@ -326,7 +404,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             want(name, &args, 1)?;
             Value::Bool(!truthy(&args[0]))
         }
-        "coalesce" => args.iter().find(|v| truthy(v)).cloned().unwrap_or(Value::Null),
+        "coalesce" => args
+            .iter()
+            .find(|v| truthy(v))
+            .cloned()
+            .unwrap_or(Value::Null),
         "ternary" => {
             want(name, &args, 3)?;
             if truthy(&args[2]) {
@@ -395,12 +477,14 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         }
         "toString" => Value::String(to_string(args.first().unwrap_or(&Value::Null))),
         "toStrings" => match args.first() {
-            Some(Value::Array(items)) => Value::Array(items.iter().map(|v| Value::String(to_string(v))).collect()),
+            Some(Value::Array(items)) => {
+                Value::Array(items.iter().map(|v| Value::String(to_string(v))).collect())
+            }
             _ => Value::Array(Vec::new()),
         },
-        "toJson" | "mustToJson" => {
-            Value::String(serde_json::to_string(args.first().unwrap_or(&Value::Null)).unwrap_or_default())
-        }
+        "toJson" | "mustToJson" => Value::String(
+            serde_json::to_string(args.first().unwrap_or(&Value::Null)).unwrap_or_default(),
+        ),
         "toPrettyJson" => Value::String(
             serde_json::to_string_pretty(args.first().unwrap_or(&Value::Null)).unwrap_or_default(),
         ),
@@ -425,12 +509,18 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
         "dict" => {
             let mut map = serde_json::Map::new();
             for pair in args.chunks(2) {
-                map.insert(to_string(&pair[0]), pair.get(1).cloned().unwrap_or(Value::String(String::new())));
+                map.insert(
+                    to_string(&pair[0]),
+                    pair.get(1).cloned().unwrap_or(Value::String(String::new())),
+                );
             }
             Value::Object(map)
         }
         "get" => match args.first() {
-            Some(Value::Object(m)) => m.get(&s(1)).cloned().unwrap_or(Value::String(String::new())),
+            Some(Value::Object(m)) => m
+                .get(&s(1))
+                .cloned()
+                .unwrap_or(Value::String(String::new())),
             _ => Value::String(String::new()),
         },
         "hasKey" => match args.first() {
@@ -480,7 +570,11 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             }
             Value::Object(map)
         }
-        "splitList" => Value::Array(s(1).split(&s(0)).map(|p| Value::String(p.to_owned())).collect()),
+        "splitList" => Value::Array(
+            s(1).split(&s(0))
+                .map(|p| Value::String(p.to_owned()))
+                .collect(),
+        ),
         "first" => match args.first() {
             Some(Value::Array(a)) => a.first().cloned().unwrap_or(Value::Null),
             _ => Value::Null,
@@ -506,7 +600,9 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             _ => Value::Array(Vec::new()),
         },
         "compact" => match args.first() {
-            Some(Value::Array(a)) => Value::Array(a.iter().filter(|v| truthy(v)).cloned().collect()),
+            Some(Value::Array(a)) => {
+                Value::Array(a.iter().filter(|v| truthy(v)).cloned().collect())
+            }
             _ => Value::Array(Vec::new()),
         },
         "without" => match args.first() {
@@ -536,8 +632,17 @@ pub fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             let text: Vec<char> = s(2).chars().collect();
             let start = as_i64(&args[0]).max(0) as usize;
             let end = as_i64(args.get(1).unwrap_or(&Value::Null));
-            let end = if end < 0 { text.len() } else { (end as usize).min(text.len()) };
-            Value::String(text.get(start.min(end)..end).unwrap_or(&[]).iter().collect())
+            let end = if end < 0 {
+                text.len()
+            } else {
+                (end as usize).min(text.len())
+            };
+            Value::String(
+                text.get(start.min(end)..end)
+                    .unwrap_or(&[])
+                    .iter()
+                    .collect(),
+            )
         }
         "b64enc" => Value::String(base64::engine::general_purpose::STANDARD.encode(s(0))),
         "b64dec" => Value::String(

@@ -60,7 +60,12 @@ impl Provider {
             .pointer("/status/exportedInputs")
             .and_then(Value::as_array);
         let inputs = if let Some(exported) = exported {
-            ProviderInputs::Known(exported.iter().filter_map(|v| v.as_object().cloned()).collect())
+            ProviderInputs::Known(
+                exported
+                    .iter()
+                    .filter_map(|v| v.as_object().cloned())
+                    .collect(),
+            )
         } else if kind == "Static" {
             let mut values = value
                 .pointer("/spec/defaultValues")
@@ -151,7 +156,10 @@ pub fn select<'p>(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let local: Vec<&Provider> = providers.iter().filter(|p| p.namespace == namespace).collect();
+    let local: Vec<&Provider> = providers
+        .iter()
+        .filter(|p| p.namespace == namespace)
+        .collect();
     for reference in &refs {
         if let Some(name) = reference.get("name").and_then(Value::as_str) {
             match local.iter().find(|p| p.name == name) {
@@ -218,13 +226,19 @@ pub fn combine(
 ) -> Result<Vec<InputSet>, InputError> {
     let mut sources: Vec<(String, String, Vec<Map>)> = Vec::new();
     let mut own = Vec::new();
-    if let Some(items) = resource_set.pointer("/spec/inputs").and_then(Value::as_array) {
+    if let Some(items) = resource_set
+        .pointer("/spec/inputs")
+        .and_then(Value::as_array)
+    {
         for (index, item) in items.iter().enumerate() {
             let mut map = item
                 .as_object()
                 .cloned()
                 .ok_or(InputError::NotAMap { index })?;
-            map.insert("provider".to_owned(), provider_ref("ResourceSet", name, namespace));
+            map.insert(
+                "provider".to_owned(),
+                provider_ref("ResourceSet", name, namespace),
+            );
             own.push(map);
         }
     }
@@ -236,7 +250,11 @@ pub fn combine(
                 let mut map = input.clone();
                 map.insert(
                     "provider".to_owned(),
-                    provider_ref("ResourceSetInputProvider", &provider.name, &provider.namespace),
+                    provider_ref(
+                        "ResourceSetInputProvider",
+                        &provider.name,
+                        &provider.namespace,
+                    ),
                 );
                 map
             })
@@ -256,10 +274,13 @@ pub fn combine(
         "Flatten" => Ok(sources
             .into_iter()
             .flat_map(|(kind, name, inputs)| {
-                inputs.into_iter().enumerate().map(move |(i, map)| InputSet {
-                    values: Value::Object(map),
-                    origin: format!("{kind}/{name} inputs[{i}]"),
-                })
+                inputs
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(i, map)| InputSet {
+                        values: Value::Object(map),
+                        origin: format!("{kind}/{name} inputs[{i}]"),
+                    })
             })
             .collect()),
         "Permute" => {

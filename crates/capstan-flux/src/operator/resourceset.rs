@@ -85,9 +85,9 @@ pub fn expand(
     let mut expansion = Expansion::default();
     let (selected, missing) = inputs::select(resource_set, namespace, providers);
     expansion.unknown.extend(
-        missing
-            .into_iter()
-            .map(|m| format!("{m} is named by spec.inputsFrom but not declared in this repository")),
+        missing.into_iter().map(|m| {
+            format!("{m} is named by spec.inputsFrom but not declared in this repository")
+        }),
     );
     let mut known: Vec<(&Provider, &[Map])> = Vec::new();
     for provider in &selected {
@@ -245,7 +245,11 @@ fn render_group(
     Ok(out)
 }
 
-fn check_object(object: &Value, field: &str, input: &Option<String>) -> Result<(), ResourceSetError> {
+fn check_object(
+    object: &Value,
+    field: &str,
+    input: &Option<String>,
+) -> Result<(), ResourceSetError> {
     let fail = |message: &str| ResourceSetError::Output {
         field: field.to_owned(),
         input: input.clone(),

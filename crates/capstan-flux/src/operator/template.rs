@@ -301,25 +301,38 @@ fn lex(text: &str, line: usize) -> Result<Vec<Token>, TemplateError> {
                     tokens.push(Token::Field(chars[start..i].iter().collect()));
                 }
             }
-            c if c.is_ascii_digit() || ((c == '-' || c == '+') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
+            c if c.is_ascii_digit()
+                || ((c == '-' || c == '+')
+                    && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 let start = i;
                 i += 1;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || chars[i] == '_') {
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || chars[i] == '_')
+                {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
                 let value = if let Ok(n) = text.parse::<i64>() {
                     serde_json::json!(n)
                 } else if let Some(hex) = text.strip_prefix("0x") {
-                    serde_json::json!(i64::from_str_radix(hex, 16).map_err(|_| err(format!("bad number {text}")))?)
+                    serde_json::json!(
+                        i64::from_str_radix(hex, 16)
+                            .map_err(|_| err(format!("bad number {text}")))?
+                    )
                 } else {
-                    let f: f64 = text.parse().map_err(|_| err(format!("bad number {text}")))?;
+                    let f: f64 = text
+                        .parse()
+                        .map_err(|_| err(format!("bad number {text}")))?;
                     serde_json::json!(f)
                 };
                 tokens.push(Token::Number(value));
             }
             '\'' => {
-                let ch = chars.get(i + 1).copied().ok_or_else(|| err("bad character constant".to_owned()))?;
+                let ch = chars
+                    .get(i + 1)
+                    .copied()
+                    .ok_or_else(|| err("bad character constant".to_owned()))?;
                 if chars.get(i + 2) != Some(&'\'') {
                     return Err(err("bad character constant".to_owned()));
                 }
@@ -422,7 +435,9 @@ impl Parser {
                         "define" | "template" | "block" => {
                             return Err(TemplateError::Parse {
                                 line,
-                                message: format!("{keyword} is not supported in ResourceSet templates by capstan"),
+                                message: format!(
+                                    "{keyword} is not supported in ResourceSet templates by capstan"
+                                ),
                             });
                         }
                         _ => nodes.push(Node::Action(parse_pipeline(&tokens, line, true)?)),
@@ -506,7 +521,11 @@ impl Parser {
     }
 }
 
-fn parse_pipeline(tokens: &[Token], line: usize, allow_decl: bool) -> Result<Pipeline, TemplateError> {
+fn parse_pipeline(
+    tokens: &[Token],
+    line: usize,
+    allow_decl: bool,
+) -> Result<Pipeline, TemplateError> {
     let err = |message: &str| TemplateError::Parse {
         line,
         message: message.to_owned(),
@@ -651,7 +670,12 @@ struct Exec<'a> {
 }
 
 impl Exec<'_> {
-    fn nodes(&mut self, nodes: &[Node], dot: &Value, out: &mut String) -> Result<Flow, TemplateError> {
+    fn nodes(
+        &mut self,
+        nodes: &[Node],
+        dot: &Value,
+        out: &mut String,
+    ) -> Result<Flow, TemplateError> {
         for node in nodes {
             match node {
                 Node::Text(t) => out.push_str(t),
@@ -810,7 +834,9 @@ impl Exec<'_> {
                 let mut operands: Vec<&Arg> = args[1..].iter().collect();
                 let piped_value = piped;
                 if operands.is_empty() && piped_value.is_none() {
-                    return Err(err(format!("wrong number of args for {name}: want at least 1 got 0")));
+                    return Err(err(format!(
+                        "wrong number of args for {name}: want at least 1 got 0"
+                    )));
                 }
                 for operand in operands.drain(..) {
                     last = self.arg(operand, dot, line)?;
@@ -836,7 +862,8 @@ impl Exec<'_> {
                 }
                 self.inputs.clone()
             } else {
-                functions::call(name, values).map_err(|m| err(format!("error calling {name}: {m}")))?
+                functions::call(name, values)
+                    .map_err(|m| err(format!("error calling {name}: {m}")))?
             };
             return walk(&result, chain).map_err(err);
         }
@@ -881,10 +908,7 @@ fn walk(value: &Value, chain: &[String]) -> Result<Value, String> {
                     .ok_or_else(|| format!("map has no entry for key {field:?}"))?;
             }
             Value::Null => {
-                return Err(format!(
-                    "nil pointer evaluating .{}",
-                    chain[..=i].join(".")
-                ));
+                return Err(format!("nil pointer evaluating .{}", chain[..=i].join(".")));
             }
             other => {
                 return Err(format!(

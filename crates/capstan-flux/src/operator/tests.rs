@@ -26,15 +26,27 @@ fn template_table() {
         ("<< inputs.app.replicas | int >>", "2"),
         ("<< inputs.big >>", "1e+06"),
         ("<< get inputs \"name\" | default inputs.tenant >>", "team1"),
-        ("<< if eq inputs.tenant \"team1\" >>enabled<< else >>disabled<< end >>", "enabled"),
-        ("<< if eq inputs.tenant \"x\" >>a<< else if inputs.n >>b<< else >>c<< end >>", "b"),
-        ("<< range $i, $v := inputs.list >><< $i >>=<< $v >>,<< end >>", "0=a,1=b,"),
+        (
+            "<< if eq inputs.tenant \"team1\" >>enabled<< else >>disabled<< end >>",
+            "enabled",
+        ),
+        (
+            "<< if eq inputs.tenant \"x\" >>a<< else if inputs.n >>b<< else >>c<< end >>",
+            "b",
+        ),
+        (
+            "<< range $i, $v := inputs.list >><< $i >>=<< $v >>,<< end >>",
+            "0=a,1=b,",
+        ),
         ("<< range inputs.list >>[<< . >>]<< end >>", "[a][b]"),
         ("<< with inputs.app >><< .version >><< end >>", "6.7.x"),
         ("a  <<- \" b \" ->>  c", "a b c"),
         ("<< inputs.tenant | upper | printf \"%s!\" >>", "TEAM1!"),
         ("<< \"Hello World & Co\" | slugify >>", "hello-world-co"),
-        ("<< inputs.app | toYaml | nindent 2 >>", "\n  replicas: 2\n  version: 6.7.x\n  "),
+        (
+            "<< inputs.app | toYaml | nindent 2 >>",
+            "\n  replicas: 2\n  version: 6.7.x\n  ",
+        ),
         ("<< $x := inputs.tenant >><< $x >>", "team1"),
         ("<< and inputs.tenant inputs.empty | quote >>", "\"\""),
         ("<< or inputs.empty \"dflt\" >>", "dflt"),
@@ -44,7 +56,10 @@ fn template_table() {
     for (template, want) in cases {
         let got = run(template, inputs.clone());
         if template.contains("provider") {
-            assert!(got.is_err(), "{template}: missing key must fail, got {got:?}");
+            assert!(
+                got.is_err(),
+                "{template}: missing key must fail, got {got:?}"
+            );
             continue;
         }
         assert_eq!(got.as_deref(), Ok(*want), "{template}");
@@ -54,13 +69,19 @@ fn template_table() {
 #[test]
 fn template_errors_name_the_line() {
     let err = run("a\n<< if inputs.x >>\nno end", json!({"x": 1})).unwrap_err();
-    assert!(err.contains("line 2") && err.contains("missing <<end>>"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("missing <<end>>"),
+        "{err}"
+    );
     let err = run("<< nosuchfn 1 >>", json!({})).unwrap_err();
     assert!(err.contains("\"nosuchfn\" not defined"), "{err}");
     let err = run("<< inputs.missing >>", json!({})).unwrap_err();
     assert!(err.contains("no entry for key \"missing\""), "{err}");
     // Go-template braces are left alone.
-    assert_eq!(run("{{ .Changed }}", json!({})).as_deref(), Ok("{{ .Changed }}"));
+    assert_eq!(
+        run("{{ .Changed }}", json!({})).as_deref(),
+        Ok("{{ .Changed }}")
+    );
 }
 
 #[test]
@@ -96,17 +117,37 @@ fn resourceset_flatten_dedup_and_provenance() {
     let names: Vec<String> = out
         .objects
         .iter()
-        .map(|g| format!("{}/{}", g.object["kind"].as_str().unwrap_or(""), g.object["metadata"]["name"].as_str().unwrap_or("")))
+        .map(|g| {
+            format!(
+                "{}/{}",
+                g.object["kind"].as_str().unwrap_or(""),
+                g.object["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
         .collect();
-    assert_eq!(names, ["Namespace/a", "Namespace/b", "OCIRepository/shared", "HelmRelease/app-a"]);
+    assert_eq!(
+        names,
+        [
+            "Namespace/a",
+            "Namespace/b",
+            "OCIRepository/shared",
+            "HelmRelease/app-a"
+        ]
+    );
     let release = &out.objects[3];
     assert_eq!(release.object["spec"]["values"]["replicaCount"], json!(2));
-    assert_eq!(release.object["spec"]["values"]["owner"], json!("ResourceSet"));
+    assert_eq!(
+        release.object["spec"]["values"]["owner"],
+        json!("ResourceSet")
+    );
     assert_eq!(release.field, "spec.resources[2]");
     assert_eq!(release.input.as_deref(), Some("ResourceSet/apps inputs[0]"));
     let labels = &release.object["metadata"]["labels"];
     assert_eq!(labels["team"], json!("x"));
-    assert_eq!(labels["resourceset.fluxcd.controlplane.io/name"], json!("apps"));
+    assert_eq!(
+        labels["resourceset.fluxcd.controlplane.io/name"],
+        json!("apps")
+    );
 }
 
 #[test]
@@ -158,10 +199,16 @@ fn resourceset_errors_name_field_and_input() {
     let err = expand(&set, "flux-system", &[]).unwrap_err();
     assert!(matches!(err, ResourceSetError::Template { .. }));
     let text = err.to_string();
-    assert!(text.contains("spec.resources[0]") && text.contains("inputs[0]") && text.contains("nope"), "{text}");
+    assert!(
+        text.contains("spec.resources[0]") && text.contains("inputs[0]") && text.contains("nope"),
+        "{text}"
+    );
     let set = rset(json!({"resourcesTemplate": "<< if >>"}));
     let err = expand(&set, "flux-system", &[]).unwrap_err().to_string();
-    assert!(err.contains("spec.resourcesTemplate") && err.contains("does not parse"), "{err}");
+    assert!(
+        err.contains("spec.resourcesTemplate") && err.contains("does not parse"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -180,7 +227,10 @@ fn flux_instance_sync_objects() {
                "spec": {"interval": "1m", "ref": {"tag": "latest"}, "secretRef": {"name": "ghcr-auth"},
                         "url": "oci://ghcr.io/x/fleet"}})
     );
-    assert_eq!(sync.kustomization["spec"]["path"], json!("clusters/staging"));
+    assert_eq!(
+        sync.kustomization["spec"]["path"],
+        json!("clusters/staging")
+    );
     assert_eq!(sync.kustomization["spec"]["interval"], json!("10m0s"));
     let mut bad = value.clone();
     bad["spec"]["sync"]["kind"] = json!("HelmRepository");
@@ -188,7 +238,10 @@ fn flux_instance_sync_objects() {
         .sync()
         .unwrap_err();
     assert!(matches!(err, FluxInstanceError::UnknownSyncKind { .. }));
-    assert!(err.to_string().contains("fi.yaml: document 2") && err.to_string().contains("spec.sync.kind"));
+    assert!(
+        err.to_string().contains("fi.yaml: document 2")
+            && err.to_string().contains("spec.sync.kind")
+    );
 }
 
 #[test]
@@ -203,7 +256,10 @@ fn flux_instance_from_chart_values() {
         .expect("a flux-instance release");
     assert_eq!(instance.name, "flux");
     let sync = instance.sync().expect("valid").expect("sync");
-    assert_eq!(sync.source["spec"]["ref"], json!({"name": "refs/heads/main"}));
+    assert_eq!(
+        sync.source["spec"]["ref"],
+        json!({"name": "refs/heads/main"})
+    );
     assert_eq!(sync.source["spec"]["interval"], json!("5m"));
     let policy = version::from_instance(&instance.spec, "FluxInstance flux");
     assert!(!policy.strict, "{policy:?}");
@@ -216,14 +272,26 @@ fn substitution_policy_table() {
         (json!({"distribution": {"version": "2.8.x"}}), false),
         (json!({"distribution": {"version": "2.9.x"}}), true),
         (json!({"distribution": {"version": "2.x"}}), true),
-        (json!({"distribution": {"version": "2.x", "artifact": "oci://r/flux-operator-manifests:v0.53.0"}}), true),
-        (json!({"distribution": {"version": "2.9.x"}, "kustomize": {"patches": [{"patch": "- op: add\n  path: /spec/template/spec/containers/0/args/-\n  value: --feature-gates=StrictPostBuildSubstitutions=false\n"}]}}), false),
+        (
+            json!({"distribution": {"version": "2.x", "artifact": "oci://r/flux-operator-manifests:v0.53.0"}}),
+            true,
+        ),
+        (
+            json!({"distribution": {"version": "2.9.x"}, "kustomize": {"patches": [{"patch": "- op: add\n  path: /spec/template/spec/containers/0/args/-\n  value: --feature-gates=StrictPostBuildSubstitutions=false\n"}]}}),
+            false,
+        ),
     ];
     for (spec, strict) in cases {
         assert_eq!(version::from_instance(&spec, "x").strict, strict, "{spec}");
     }
     let components = "---\nkind: Deployment\nspec:\n  containers:\n  - args:\n    - --feature-gates=StrictPostBuildSubstitutions=false\n    image: ghcr.io/fluxcd/kustomize-controller:v1.9.0\n";
-    assert_eq!(version::from_components(components, "gotk").map(|p| p.strict), Some(false));
+    assert_eq!(
+        version::from_components(components, "gotk").map(|p| p.strict),
+        Some(false)
+    );
     let components = "image: ghcr.io/fluxcd/kustomize-controller:v1.5.1\n";
-    assert_eq!(version::from_components(components, "gotk").map(|p| p.strict), Some(false));
+    assert_eq!(
+        version::from_components(components, "gotk").map(|p| p.strict),
+        Some(false)
+    );
 }

@@ -59,7 +59,9 @@ fn gate(text: &str) -> Option<bool> {
 
 /// `MAJOR.MINOR` of a version constraint when it pins the minor (`2.8.x`, `v2.9.1`, `2.7`).
 pub fn distribution_minor(spec: &Value) -> Option<u64> {
-    let version = spec.pointer("/distribution/version").and_then(Value::as_str)?;
+    let version = spec
+        .pointer("/distribution/version")
+        .and_then(Value::as_str)?;
     pinned_minor(version)
 }
 
@@ -122,11 +124,19 @@ pub fn from_instance(spec: &Value, what: &str) -> SubstitutionPolicy {
                 tag.unwrap_or_default()
             ),
         },
-        Some(_) => by_minor(9, &format!("{what} runs Flux {version} from flux-operator-manifests {}", tag.unwrap_or_default())),
+        Some(_) => by_minor(
+            9,
+            &format!(
+                "{what} runs Flux {version} from flux-operator-manifests {}",
+                tag.unwrap_or_default()
+            ),
+        ),
         None => SubstitutionPolicy {
             strict: true,
             known: true,
-            reason: format!("{what} runs the latest Flux {version} (2.9 or later: kustomize-controller v1.9+, strict)"),
+            reason: format!(
+                "{what} runs the latest Flux {version} (2.9 or later: kustomize-controller v1.9+, strict)"
+            ),
         },
     }
 }
@@ -172,5 +182,8 @@ pub fn from_components(text: &str, file: &str) -> Option<SubstitutionPolicy> {
     if major != 1 {
         return None;
     }
-    Some(by_minor(minor, &format!("{file} runs kustomize-controller {tag}")))
+    Some(by_minor(
+        minor,
+        &format!("{file} runs kustomize-controller {tag}"),
+    ))
 }
