@@ -185,10 +185,10 @@ pub fn select<'p>(
 
 fn matches_selector(selector: &Value, labels: &Map) -> bool {
     let label = |k: &str| labels.get(k).and_then(Value::as_str);
-    if let Some(map) = selector.get("matchLabels").and_then(Value::as_object) {
-        if !map.iter().all(|(k, v)| label(k) == v.as_str()) {
-            return false;
-        }
+    if let Some(map) = selector.get("matchLabels").and_then(Value::as_object)
+        && !map.iter().all(|(k, v)| label(k) == v.as_str())
+    {
+        return false;
     }
     if let Some(exprs) = selector.get("matchExpressions").and_then(Value::as_array) {
         for expr in exprs {
