@@ -11,6 +11,7 @@
 //! - [`build`]: `capstan build` — Kustomizations and HelmReleases rendered as the controllers would.
 //! - [`helm`]: HelmRelease values and the `helm` rendering backend.
 //! - [`substitute`]: post-build variable substitution in Flux's envsubst dialect.
+//! - [`operator`]: the Flux Operator — FluxInstance roots, ResourceSets, Flux versions.
 
 pub mod build;
 pub mod charts;
@@ -19,6 +20,7 @@ pub(crate) mod glob;
 pub mod graph;
 pub mod helm;
 pub mod model;
+pub mod operator;
 pub mod scaffold;
 pub mod scope;
 pub mod sops;

@@ -216,31 +216,26 @@ fn buroa_k8s_gitops() {
     let discovery = run(&repo);
     assert_eq!(discovery.clusters.len(), 1);
     let cluster = &discovery.clusters[0];
-    // No flux-system Kustomization (Flux Operator's FluxInstance is installed by a HelmRelease):
-    // the entry points are the two Kustomizations of kubernetes/flux/cluster/ks.yaml.
+    // The Flux Operator's FluxInstance, declared as the values of the flux-instance chart's
+    // HelmRelease, is the root: its sync Kustomization applies kubernetes/flux/cluster.
     let roots: Vec<String> = cluster
         .kustomizations
         .iter()
         .filter(|k| k.found.origin.parent.is_none())
         .map(|k| k.found.key.to_string())
         .collect();
-    assert_eq!(
-        roots,
-        [
-            "Kustomization/flux-system/flux-repositories",
-            "Kustomization/flux-system/cluster-apps"
-        ]
-    );
-    // Counted by hand: one Flux Kustomization per ks.yaml entry under kubernetes/apps plus the two roots.
-    assert_eq!(cluster.kustomizations.len(), 71);
+    assert_eq!(roots, ["Kustomization/flux-system/flux-system"]);
+    // Counted by hand: one Flux Kustomization per ks.yaml entry under kubernetes/apps, the two
+    // Kustomizations of kubernetes/flux/cluster/ks.yaml and the sync root.
+    assert_eq!(cluster.kustomizations.len(), 72);
     assert_eq!(cluster.helm_releases.len(), 60);
-    // 32 OCIRepositories, 1 HelmRepository, and the implied bootstrap GitRepository.
+    // 32 OCIRepositories, 1 HelmRepository, and the sync GitRepository the operator creates.
     assert_eq!(cluster.sources.len(), 34);
     assert!(
         cluster
             .sources
             .iter()
-            .any(|s| s.implied && s.found.key.name == "flux-system")
+            .any(|s| !s.implied && s.found.key.name == "flux-system")
     );
     let echo = cluster
         .kustomizations

@@ -25,6 +25,7 @@ pub mod kustomization;
 pub mod layered_fs;
 pub mod outcome;
 pub mod overlay;
+mod runtime;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -393,8 +394,13 @@ fn build_once(
             .iter()
             .map(|n| (n.key.clone(), n.wave.unwrap_or(usize::MAX)))
             .collect();
-        let (mut kustomizations, finals) =
-            build_cluster_kustomizations(&views, &discovery.root, cluster, options);
+        let (mut kustomizations, finals) = build_cluster_kustomizations(
+            &views,
+            &discovery.root,
+            cluster,
+            options,
+            &mut report.diagnostics,
+        );
         if scoped && !scope_complete(cluster, &kustomizations, &finals) {
             report.changed_only = false;
             return Ok(report);
@@ -527,6 +533,7 @@ fn build_cluster_kustomizations(
     root: &Path,
     cluster: &Cluster,
     options: &BuildOptions,
+    diagnostics: &mut Vec<Diagnostic>,
 ) -> (Vec<BuildResult>, ObjectIndex) {
     let own_views: Vec<Option<IgnoringFs<'_>>> = cluster
         .kustomizations
@@ -621,8 +628,10 @@ fn build_cluster_kustomizations(
         });
         results.push(result);
     }
+    // The repository's own Flux decides what an undefined variable does (see
+    // `operator::version`); `--no-strict-substitute` turns strictness off everywhere.
     let substitute_options = SubstituteOptions {
-        strict: options.strict_substitute,
+        strict: options.strict_substitute && cluster.substitution.strict,
     };
     let mut forced = false;
     loop {
@@ -735,9 +744,10 @@ fn build_cluster_kustomizations(
                     Some(Ok(m)) => m.objects.iter().map(|o| o.object.clone()).collect(),
                     _ => Vec::new(),
                 };
+                let runtime_used = std::cell::RefCell::new(Vec::new());
                 let lookup = |kind: &str, name: &str| -> Option<Value> {
                     let wanted = (kind.to_owned(), namespace.clone(), name.to_owned());
-                    find_final(&states, &wanted).or_else(|| {
+                    let found = find_final(&states, &wanted).or_else(|| {
                         // A cycle (or the object in its own output): the objects before substitution.
                         own_objects
                             .iter()
@@ -749,10 +759,25 @@ fn build_cluster_kustomizations(
                             )
                             .find(|o| index_key(o).as_ref() == Some(&wanted))
                             .cloned()
+                    });
+                    // An object the repository arranges to exist at runtime: placeholders.
+                    found.or_else(|| {
+                        let runtime = runtime::find(cluster, kind, &namespace, name)?;
+                        runtime_used.borrow_mut().push(runtime.clone());
+                        Some(runtime.placeholder())
                     })
                 };
                 match post.variables(&namespace, &lookup) {
-                    Ok(v) => vars = v,
+                    Ok(v) => {
+                        vars = v;
+                        let used = runtime_used.take();
+                        if let Some(Ok(m)) = &states[i].manifests {
+                            runtime::fill_open(&used, &m.objects, &mut vars);
+                        }
+                        for object in &used {
+                            results[i].errors.push(runtime::note(object));
+                        }
+                    }
                     Err(e) => {
                         states[i].done =
                             Some(Err(Failure::new(reason_of_substitute(&e), e.to_string())));
@@ -771,13 +796,27 @@ fn build_cluster_kustomizations(
                 }
                 _ => Vec::new(),
             };
+            if let Some(post) = &post
+                && !substitute_options.strict
+            {
+                diagnostics.extend(runtime::undefined_findings(
+                    &results[i].key,
+                    post,
+                    &vars,
+                    &objects,
+                    &cluster.substitution,
+                ));
+            }
             let out = kustomization::post_build(
                 &spec,
                 objects,
                 post.as_ref().map(|p| (p, &vars)),
                 substitute_options,
             )
-            .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()));
+            .map_err(|e| {
+                let reason = reason_of_ks(&e);
+                Failure::new(reason, runtime::explain_failure(e, &cluster.substitution))
+            });
             states[i].manifests = Some(Ok(kustomization::Manifests::default()));
             states[i].done = Some(out);
             progress = true;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use capstan_core::{Diagnostic, Fs, Location, Severity, Value};
 
+use super::GeneratedBy;
 use super::roots::{Candidate, ClusterEntry, set_raw_namespace};
 use super::{
     Cluster, Discovered, DiscoveredHelmRelease, DiscoveredKustomization, DiscoveredSource, Options,
@@ -16,6 +17,9 @@ use crate::model::SourceRef;
 use crate::model::{
     FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
 };
+use crate::operator::inputs::Provider;
+use crate::operator::resourceset;
+use crate::operator::runtime::RuntimeObject;
 use crate::scope::{Closure, Decision, RealDirs, Scope, Wanted};
 use crate::source::artifact::{ArtifactFs, CopyRule, GeneratedArtifact, generated_artifacts};
 use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
@@ -58,6 +62,12 @@ struct Walk<'w, 'c> {
     /// The scope's decision per Kustomization, once made.
     wanted: Vec<Option<Wanted>>,
     real_dirs: RealDirs,
+    /// ResourceSets met so far (manifest with its namespace set, origin); the first
+    /// `resource_sets_done` are expanded.
+    resource_sets: Vec<(Value, Origin)>,
+    resource_sets_done: usize,
+    /// The ResourceSetInputProviders met so far.
+    providers: Vec<Provider>,
 }
 
 pub(crate) fn walk(
@@ -89,12 +99,17 @@ pub(crate) fn walk(
         entry_files,
         wanted: Vec::new(),
         real_dirs: RealDirs::default(),
+        resource_sets: Vec::new(),
+        resource_sets_done: 0,
+        providers: Vec::new(),
     };
+    walk.cluster.substitution = entry.policy.clone();
     for Candidate {
         ks,
         raw,
         file,
         document,
+        source,
         ..
     } in entry.roots
     {
@@ -102,7 +117,14 @@ pub(crate) fn walk(
             file: Some(relative(root, &file)),
             document: Some(document),
             parent: None,
+            generated_by: None,
         };
+        // The source a FluxInstance's sync creates: declared here, as the operator applies it.
+        if let Some(source) = source
+            && let Ok(Some(object)) = FluxObject::from_value(&source)
+        {
+            walk.collect(object, source, origin.clone());
+        }
         walk.queue.push_back(Pending { ks, raw, origin });
     }
     loop {
@@ -125,7 +147,7 @@ pub(crate) fn walk(
                 progressed = true;
             }
         }
-        if !progressed && walk.queue.is_empty() {
+        if !progressed && walk.queue.is_empty() && !walk.expand_resource_sets() {
             break;
         }
     }
@@ -284,9 +306,14 @@ impl Walk<'_, '_> {
                 file: rendered.file.as_ref().map(|f| to_repository(f)),
                 document: rendered.document,
                 parent: Some(parent_key.clone()),
+                generated_by: None,
             };
             if is_artifact_generator(&rendered.value) {
                 self.declare_generator(rendered.value, &ks, &parent_namespace, &origin);
+                continue;
+            }
+            let namespace = applied_namespace(&rendered.value, &ks, &parent_namespace);
+            if self.operator_object(&rendered.value, &namespace, &origin) {
                 continue;
             }
             let object = match FluxObject::from_value(&rendered.value) {
@@ -301,71 +328,205 @@ impl Walk<'_, '_> {
                 }
             };
             let (object, raw) = self.place(object, rendered.value, &ks, &parent_namespace, &origin);
-            match object {
-                FluxObject::Kustomization(child) => self.queue.push_back(Pending {
-                    ks: child,
-                    raw,
-                    origin,
-                }),
-                FluxObject::HelmRelease(release) => {
-                    let key = ObjectKey::new(
-                        FluxKind::HelmRelease,
-                        release.metadata.namespace.clone().unwrap_or_default(),
-                        release.metadata.name.clone(),
+            self.collect(object, raw, origin);
+        }
+    }
+
+    /// Records a Flux object found in a render (or generated): a Kustomization to walk, a
+    /// HelmRelease, or a source; a second one with the same key is reported.
+    fn collect(&mut self, object: FluxObject, raw: Value, origin: Origin) {
+        match object {
+            FluxObject::Kustomization(child) => self.queue.push_back(Pending {
+                ks: child,
+                raw,
+                origin,
+            }),
+            FluxObject::HelmRelease(release) => {
+                let key = ObjectKey::new(
+                    FluxKind::HelmRelease,
+                    release.metadata.namespace.clone().unwrap_or_default(),
+                    release.metadata.name.clone(),
+                );
+                if let Some(&existing) = self.helm_release_index.get(&key) {
+                    let first = &self.cluster.helm_releases[existing].found;
+                    report_duplicate(
+                        &mut self.cluster.diagnostics,
+                        &key,
+                        &first.raw,
+                        &first.origin,
+                        &raw,
+                        &origin,
                     );
-                    if let Some(&existing) = self.helm_release_index.get(&key) {
-                        let first = &self.cluster.helm_releases[existing].found;
-                        report_duplicate(
-                            &mut self.cluster.diagnostics,
-                            &key,
-                            &first.raw,
-                            &first.origin,
-                            &raw,
-                            &origin,
-                        );
-                        continue;
-                    }
-                    self.helm_release_index
-                        .insert(key.clone(), self.cluster.helm_releases.len());
-                    self.cluster.helm_releases.push(DiscoveredHelmRelease {
-                        found: Discovered {
-                            key,
-                            object: release,
-                            raw,
-                            origin,
-                        },
-                        source: None,
-                    });
+                    return;
                 }
-                source => {
-                    let key = source.key();
-                    if let Some(&existing) = self.source_index.get(&key) {
-                        let first = &self.cluster.sources[existing].found;
-                        report_duplicate(
-                            &mut self.cluster.diagnostics,
-                            &key,
-                            &first.raw,
-                            &first.origin,
-                            &raw,
-                            &origin,
-                        );
-                        continue;
-                    }
-                    self.sources.declare(&source);
-                    self.source_index
-                        .insert(key.clone(), self.cluster.sources.len());
-                    self.cluster.sources.push(DiscoveredSource {
-                        found: Discovered {
-                            key,
-                            object: source,
-                            raw,
-                            origin,
-                        },
-                        implied: false,
-                    });
+                self.helm_release_index
+                    .insert(key.clone(), self.cluster.helm_releases.len());
+                self.cluster.helm_releases.push(DiscoveredHelmRelease {
+                    found: Discovered {
+                        key,
+                        object: release,
+                        raw,
+                        origin,
+                    },
+                    source: None,
+                });
+            }
+            source => {
+                let key = source.key();
+                if let Some(&existing) = self.source_index.get(&key) {
+                    let first = &self.cluster.sources[existing].found;
+                    report_duplicate(
+                        &mut self.cluster.diagnostics,
+                        &key,
+                        &first.raw,
+                        &first.origin,
+                        &raw,
+                        &origin,
+                    );
+                    return;
                 }
+                self.sources.declare(&source);
+                self.source_index
+                    .insert(key.clone(), self.cluster.sources.len());
+                self.cluster.sources.push(DiscoveredSource {
+                    found: Discovered {
+                        key,
+                        object: source,
+                        raw,
+                        origin,
+                    },
+                    implied: false,
+                });
             }
         }
+    }
+
+    /// Takes in a Flux Operator object or a runtime-only Secret's producer; true for
+    /// ResourceSets and ResourceSetInputProviders (held for [`Walk::expand_resource_sets`]).
+    fn operator_object(&mut self, value: &Value, namespace: &str, origin: &Origin) -> bool {
+        if let Some(runtime) = RuntimeObject::of(value, namespace)
+            && !self.cluster.runtime_objects.contains(&runtime)
+        {
+            self.cluster.runtime_objects.push(runtime);
+        }
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !api_version.starts_with("fluxcd.controlplane.io/") {
+            return false;
+        }
+        match value.get("kind").and_then(Value::as_str) {
+            Some("ResourceSet") => {
+                let mut raw = value.clone();
+                set_raw_namespace(&mut raw, namespace);
+                self.resource_sets.push((raw, origin.clone()));
+                true
+            }
+            Some("ResourceSetInputProvider") => {
+                self.providers.push(Provider::from_value(value, namespace));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Expands the ResourceSets not expanded yet into the objects the operator would apply, and
+    /// takes those in like rendered ones. False when there was nothing to expand.
+    fn expand_resource_sets(&mut self) -> bool {
+        if self.resource_sets_done == self.resource_sets.len() {
+            return false;
+        }
+        let pending: Vec<(Value, Origin)> = self.resource_sets[self.resource_sets_done..].to_vec();
+        self.resource_sets_done = self.resource_sets.len();
+        for (raw, origin) in pending {
+            let namespace = raw
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let name = raw
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let expansion = match resourceset::expand(&raw, &namespace, &self.providers) {
+                Ok(expansion) => expansion,
+                Err(error) => {
+                    self.cluster.diagnostics.push(
+                        Diagnostic::new(
+                            "flux/resourceset-invalid",
+                            Severity::Error,
+                            format!("ResourceSet {namespace}/{name}: {error}; its resources are not generated"),
+                        )
+                        .at(origin.location()),
+                    );
+                    continue;
+                }
+            };
+            for why in &expansion.unknown {
+                self.cluster.diagnostics.push(
+                    Diagnostic::new(
+                        "flux/resourceset-inputs-unknown",
+                        Severity::Info,
+                        format!(
+                            "ResourceSet {namespace}/{name}: {why}; the objects those inputs make are not generated"
+                        ),
+                    )
+                    .at(origin.location().with_field("spec.inputsFrom")),
+                );
+            }
+            for generated in expansion.objects {
+                let object_origin = Origin {
+                    generated_by: Some(GeneratedBy {
+                        resource_set: format!("{namespace}/{name}"),
+                        field: generated.field,
+                        input: generated.input,
+                    }),
+                    ..origin.clone()
+                };
+                let own = generated
+                    .object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned);
+                let object_namespace = own.clone().unwrap_or_else(|| namespace.clone());
+                if self.operator_object(&generated.object, &object_namespace, &object_origin) {
+                    continue;
+                }
+                let object = match FluxObject::from_value(&generated.object) {
+                    Ok(Some(object)) => object,
+                    Ok(None) => continue,
+                    Err(error) => {
+                        self.cluster.diagnostics.push(
+                            Diagnostic::new(
+                                "flux/invalid-object",
+                                Severity::Error,
+                                format!(
+                                    "generated by {}: {error}",
+                                    object_origin
+                                        .generated_by
+                                        .as_ref()
+                                        .map(ToString::to_string)
+                                        .unwrap_or_default()
+                                ),
+                            )
+                            .at(object_origin.location()),
+                        );
+                        continue;
+                    }
+                };
+                let mut object = object;
+                let mut raw = generated.object;
+                if own.is_none() {
+                    object.metadata_mut().namespace = Some(object_namespace.clone());
+                    set_raw_namespace(&mut raw, &object_namespace);
+                }
+                self.collect(object, raw, object_origin);
+            }
+        }
+        true
     }
 
     /// Applies the applying Kustomization's namespace rules and name affixes.
@@ -782,4 +943,22 @@ fn report_duplicate(
         )
         .at(origin.location()),
     );
+}
+
+/// The namespace an object rendered by `parent` lands in: its `targetNamespace`, else the
+/// object's own, else the parent's namespace.
+fn applied_namespace(value: &Value, parent: &Kustomization, parent_namespace: &str) -> String {
+    parent
+        .spec
+        .target_namespace
+        .clone()
+        .filter(|ns| !ns.is_empty())
+        .or_else(|| {
+            value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| parent_namespace.to_owned())
 }

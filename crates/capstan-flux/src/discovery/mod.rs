@@ -75,6 +75,32 @@ pub struct Origin {
     /// The Kustomization whose build emits the object; `None` for entry points.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<ObjectKey>,
+    /// Set when the Flux Operator generates the object from a ResourceSet (`file` and
+    /// `document` are then the ResourceSet's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_by: Option<GeneratedBy>,
+}
+
+/// The ResourceSet, template field and input set an object was generated from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GeneratedBy {
+    /// `namespace/name` of the ResourceSet.
+    pub resource_set: String,
+    /// `spec.resources[3]`, `spec.resourcesTemplate`, …
+    pub field: String,
+    /// `ResourceSet/apps inputs[1]`, or the permutation; `None` without inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+}
+
+impl std::fmt::Display for GeneratedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResourceSet {} {}", self.resource_set, self.field)?;
+        if let Some(input) = &self.input {
+            write!(f, " with {input}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Origin {
@@ -145,6 +171,12 @@ pub struct Cluster {
     pub helm_releases: Vec<DiscoveredHelmRelease>,
     pub sources: Vec<DiscoveredSource>,
     pub diagnostics: Vec<Diagnostic>,
+    /// How the cluster's kustomize-controller treats an undefined `${var}`, and why capstan
+    /// thinks so (its Flux version, feature gates).
+    pub substitution: crate::operator::version::SubstitutionPolicy,
+    /// Secrets and ConfigMaps that exist only at runtime (ExternalSecret targets, …).
+    #[serde(skip)]
+    pub runtime_objects: Vec<crate::operator::runtime::RuntimeObject>,
     /// The ExternalArtifacts the cluster's ArtifactGenerators assemble from this repository.
     #[serde(skip)]
     pub artifacts: Vec<crate::source::artifact::GeneratedArtifact>,

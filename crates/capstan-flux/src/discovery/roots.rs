@@ -20,6 +20,8 @@ use serde_json::json;
 use super::scan::{ScannedDocument, entry_documents, yaml_files};
 use super::{Options, RenderCache, relative, spec_path, within};
 use crate::model::{FluxKind, FluxObject, Kustomization, ObjectKey};
+use crate::operator::fluxinstance::Instance;
+use crate::operator::version::{self, SubstitutionPolicy};
 
 /// An entry-point Kustomization as read from the tree.
 #[derive(Debug, Clone)]
@@ -31,6 +33,10 @@ pub(crate) struct Candidate {
     pub document: usize,
     /// True when synthesised from a FluxInstance.
     pub synthesized: bool,
+    /// The source the Flux Operator creates beside the Kustomization (FluxInstance sync).
+    pub source: Option<Value>,
+    /// How this entry's Flux substitutes undefined variables, when the repository tells.
+    pub policy: Option<SubstitutionPolicy>,
 }
 
 /// The Kustomizations a cluster starts from, and the sources that are this repository.
@@ -39,6 +45,8 @@ pub(crate) struct ClusterEntry {
     pub name: String,
     pub roots: Vec<Candidate>,
     pub bootstrap: BTreeSet<ObjectKey>,
+    /// How the cluster's kustomize-controller substitutes undefined variables.
+    pub policy: SubstitutionPolicy,
 }
 
 pub(crate) struct Plan {
@@ -75,6 +83,11 @@ pub(crate) fn plan(
         if let Some(file) = diagnostic.location.file.take() {
             diagnostic.location.file = Some(relative(&root, &file));
         }
+        if root != Path::new(".") {
+            diagnostic.message = diagnostic
+                .message
+                .replace(&format!("{}/", root.display()), "");
+        }
     }
     let default_bootstrap = ObjectKey::new(FluxKind::GitRepository, "flux-system", "flux-system");
     let clusters = if bootstrap_roots.is_empty() {
@@ -96,10 +109,16 @@ pub(crate) fn plan(
         if roots.is_empty() {
             Vec::new()
         } else {
+            let policy = roots
+                .iter()
+                .find_map(|c| c.policy.clone())
+                .or_else(|| components_policy(fs, &files))
+                .unwrap_or_default();
             vec![ClusterEntry {
                 name: ".".to_owned(),
                 roots,
                 bootstrap,
+                policy,
             }]
         }
     } else {
@@ -115,10 +134,16 @@ pub(crate) fn plan(
                         .display()
                         .to_string(),
                 };
+                let policy = candidate
+                    .policy
+                    .clone()
+                    .or_else(|| sibling_components_policy(fs, &candidate.file))
+                    .unwrap_or_default();
                 ClusterEntry {
                     name,
                     roots: vec![candidate.clone()],
                     bootstrap,
+                    policy,
                 }
             })
             .collect()
@@ -149,10 +174,34 @@ fn read_candidates(
     } in entry_documents(fs, files)
     {
         let location = Location::file(&file).with_document(document);
-        if value.get("kind").and_then(Value::as_str) == Some("FluxInstance") {
-            if let Some(candidate) = flux_instance_root(&value, &file, document, options) {
-                out.push(candidate);
+        let instance = match value.get("kind").and_then(Value::as_str) {
+            Some("FluxInstance") => Some(Instance::declared(
+                &value,
+                &file,
+                document,
+                &options.default_namespace,
+            )),
+            Some("HelmRelease") => {
+                Instance::from_helm_release(&value, &file, document, &options.default_namespace)
             }
+            _ => None,
+        };
+        if let Some(instance) = instance {
+            match flux_instance_root(&instance) {
+                Ok(Some(candidate)) => out.push(candidate),
+                Ok(None) => {}
+                Err(error) => diagnostics.push(
+                    Diagnostic::new("flux/invalid-object", Severity::Error, error.to_string()).at(
+                        location.with_field(match instance.helm_release {
+                            Some(_) => "spec.values.instance.sync",
+                            None => "spec.sync",
+                        }),
+                    ),
+                ),
+            }
+            continue;
+        }
+        if value.get("kind").and_then(Value::as_str) == Some("HelmRelease") {
             continue;
         }
         match FluxObject::from_value(&value) {
@@ -171,6 +220,8 @@ fn read_candidates(
                     file,
                     document,
                     synthesized: false,
+                    source: None,
+                    policy: None,
                 });
             }
             Ok(_) => {}
@@ -221,49 +272,58 @@ fn bootstrap_dirs(files: &[PathBuf], root: &Path, options: &Options) -> Vec<Cand
                 file,
                 document: 0,
                 synthesized: true,
+                source: None,
+                policy: None,
             })
         })
         .collect()
 }
 
-/// The Kustomization Flux Operator creates for a FluxInstance's `spec.sync`.
+/// The Kustomization (and source) the Flux Operator creates for a FluxInstance's `spec.sync`.
 fn flux_instance_root(
-    value: &Value,
-    file: &Path,
-    document: usize,
-    options: &Options,
-) -> Option<Candidate> {
-    let sync = value.pointer("/spec/sync")?;
-    let namespace = value
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or(&options.default_namespace)
-        .to_owned();
-    let name = sync
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or(&namespace)
-        .to_owned();
-    let kind = sync
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("GitRepository");
-    let path = sync.get("path").and_then(Value::as_str).unwrap_or("./");
-    let raw = json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-        "kind": "Kustomization",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"interval": sync.get("interval").cloned().unwrap_or(json!("1m")), "path": path, "prune": true,
-                 "sourceRef": {"kind": kind, "name": name}},
-    });
-    let ks: Kustomization = serde_json::from_value(raw.clone()).ok()?;
-    Some(Candidate {
+    instance: &Instance,
+) -> Result<Option<Candidate>, crate::operator::fluxinstance::FluxInstanceError> {
+    let Some(sync) = instance.sync()? else {
+        return Ok(None);
+    };
+    let what = match &instance.helm_release {
+        Some(release) => format!(
+            "FluxInstance {}/{} (HelmRelease {release})",
+            instance.namespace, instance.name
+        ),
+        None => format!("FluxInstance {}/{}", instance.namespace, instance.name),
+    };
+    let policy = version::from_instance(&instance.spec, &what);
+    let Ok(ks) = serde_json::from_value::<Kustomization>(sync.kustomization.clone()) else {
+        return Ok(None);
+    };
+    Ok(Some(Candidate {
         ks,
-        raw,
-        file: file.to_path_buf(),
-        document,
+        raw: sync.kustomization,
+        file: instance.file.clone(),
+        document: instance.document,
         synthesized: true,
-    })
+        source: Some(sync.source),
+        policy: Some(policy),
+    }))
+}
+
+/// The policy a `gotk-components.yaml` beside an entry point's file tells.
+fn sibling_components_policy(fs: &dyn Fs, file: &Path) -> Option<SubstitutionPolicy> {
+    let path = file.parent()?.join("gotk-components.yaml");
+    let text = fs.read_to_string(&path).ok()?;
+    version::from_components(&text, &path.display().to_string())
+}
+
+/// The policy of the first `gotk-components.yaml` among `files`.
+fn components_policy(fs: &dyn Fs, files: &[PathBuf]) -> Option<SubstitutionPolicy> {
+    files
+        .iter()
+        .filter(|f| f.file_name().and_then(|n| n.to_str()) == Some("gotk-components.yaml"))
+        .find_map(|f| {
+            let text = fs.read_to_string(f).ok()?;
+            version::from_components(&text, &f.display().to_string())
+        })
 }
 
 pub(crate) fn set_raw_namespace(raw: &mut Value, namespace: &str) {

@@ -59,7 +59,7 @@ pub fn scan_entry_documents(fs: &dyn Fs, dir: &Path) -> Vec<ScannedDocument> {
 }
 
 /// The documents in `files` (from [`yaml_files`]) whose kind is `Kustomization` (Flux's) or
-/// `FluxInstance`.
+/// `FluxInstance`, and HelmReleases of the `flux-instance` chart (which create a FluxInstance).
 pub fn entry_documents(fs: &dyn Fs, files: &[PathBuf]) -> Vec<ScannedDocument> {
     let mut out = Vec::new();
     for file in files {
@@ -67,7 +67,9 @@ pub fn entry_documents(fs: &dyn Fs, files: &[PathBuf]) -> Vec<ScannedDocument> {
             continue;
         };
         // Cheap pre-filter: most files name neither API group.
-        if !text.contains("kustomize.toolkit.fluxcd.io") && !text.contains("fluxcd.controlplane.io")
+        if !text.contains("kustomize.toolkit.fluxcd.io")
+            && !text.contains("fluxcd.controlplane.io")
+            && !text.contains("flux-instance")
         {
             continue;
         }
@@ -82,7 +84,8 @@ pub fn entry_documents(fs: &dyn Fs, files: &[PathBuf]) -> Vec<ScannedDocument> {
             let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
             let wanted = (kind == "Kustomization"
                 && api_version.starts_with("kustomize.toolkit.fluxcd.io/"))
-                || (kind == "FluxInstance" && api_version.starts_with("fluxcd.controlplane.io/"));
+                || (kind == "FluxInstance" && api_version.starts_with("fluxcd.controlplane.io/"))
+                || crate::operator::fluxinstance::is_flux_instance_release(&value);
             if wanted {
                 out.push(ScannedDocument {
                     value,

@@ -28,6 +28,7 @@
 
 mod expand;
 mod operators;
+pub mod undefined;
 
 use std::collections::BTreeMap;
 

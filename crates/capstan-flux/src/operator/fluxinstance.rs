@@ -1,0 +1,255 @@
+//! A Flux Operator `FluxInstance` (`fluxcd.controlplane.io/v1`) as a cluster root.
+//!
+//! An instance is declared directly, or as the values (`instance:`) of a HelmRelease of the
+//! `flux-instance` chart, which creates the FluxInstance `flux` (its `fullnameOverride`) in the
+//! release's namespace, with the chart's defaults (`distribution.version: 2.x`) under the values.
+//!
+//! Its `spec.sync` becomes the two objects the operator creates, in the instance's namespace and
+//! named after `sync.name` (default: the namespace, as `flux bootstrap` names them): a source of
+//! `sync.kind` (`GitRepository` with `ref.name`, `OCIRepository` with `ref.tag`, `Bucket` with
+//! `bucketName` and `endpoint`; `interval` from the sync, default `1m`; `secretRef` from
+//! `pullSecret`; `provider`) and a Kustomization (`interval: 10m0s`, `path`, `prune: true`) on it.
+//! Another sync kind is a [`FluxInstanceError`] naming file, document and field.
+
+use std::path::{Path, PathBuf};
+
+use capstan_core::Value;
+use serde_json::json;
+
+/// Where a FluxInstance was declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub name: String,
+    pub namespace: String,
+    /// The FluxInstance's `spec` (the chart's `instance:` values over its defaults).
+    pub spec: Value,
+    pub file: PathBuf,
+    pub document: usize,
+    /// `HelmRelease namespace/name` when the instance comes from the `flux-instance` chart.
+    pub helm_release: Option<String>,
+}
+
+/// The objects the operator creates for `spec.sync`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sync {
+    pub source: Value,
+    pub kustomization: Value,
+}
+
+/// A FluxInstance whose sync cannot be turned into objects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FluxInstanceError {
+    #[error(
+        "{}: document {document}: FluxInstance {name}: spec.sync.kind: unknown sync kind {kind:?} (GitRepository, OCIRepository or Bucket)",
+        .file.display()
+    )]
+    UnknownSyncKind {
+        file: PathBuf,
+        document: usize,
+        name: String,
+        kind: String,
+    },
+    #[error("{}: document {document}: FluxInstance {name}: spec.sync.{field} is required", .file.display())]
+    MissingField {
+        file: PathBuf,
+        document: usize,
+        name: String,
+        field: String,
+    },
+}
+
+impl Instance {
+    /// A `FluxInstance` manifest; `default_namespace` when it has none.
+    pub fn declared(
+        value: &Value,
+        file: &Path,
+        document: usize,
+        default_namespace: &str,
+    ) -> Instance {
+        Instance {
+            name: value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("flux")
+                .to_owned(),
+            namespace: value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(default_namespace)
+                .to_owned(),
+            spec: value.get("spec").cloned().unwrap_or(Value::Null),
+            file: file.to_path_buf(),
+            document,
+            helm_release: None,
+        }
+    }
+
+    /// The FluxInstance a HelmRelease of the `flux-instance` chart creates; `None` for other
+    /// releases.
+    pub fn from_helm_release(
+        value: &Value,
+        file: &Path,
+        document: usize,
+        default_namespace: &str,
+    ) -> Option<Instance> {
+        if !is_flux_instance_release(value) {
+            return None;
+        }
+        let release_name = value.pointer("/metadata/name").and_then(Value::as_str)?;
+        let namespace = value
+            .pointer("/spec/targetNamespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .or_else(|| value.pointer("/metadata/namespace").and_then(Value::as_str))
+            .filter(|n| !n.is_empty())
+            .unwrap_or(default_namespace)
+            .to_owned();
+        let name = value
+            .pointer("/spec/values/fullnameOverride")
+            .and_then(Value::as_str)
+            .unwrap_or("flux")
+            .to_owned();
+        let mut spec = json!({
+            "distribution": {"version": "2.x", "registry": "ghcr.io/fluxcd",
+                             "artifact": "oci://ghcr.io/controlplaneio-fluxcd/flux-operator-manifests:latest"},
+        });
+        if let Some(values) = value.pointer("/spec/values/instance") {
+            merge(&mut spec, values);
+        }
+        Some(Instance {
+            name,
+            namespace: namespace.clone(),
+            spec,
+            file: file.to_path_buf(),
+            document,
+            helm_release: Some(format!("{namespace}/{release_name}")),
+        })
+    }
+
+    /// The source and Kustomization of `spec.sync`; `None` without a sync.
+    pub fn sync(&self) -> Result<Option<Sync>, FluxInstanceError> {
+        let Some(sync) = self.spec.get("sync").filter(|s| s.is_object()) else {
+            return Ok(None);
+        };
+        let text = |field: &str| sync.get(field).and_then(Value::as_str).unwrap_or("");
+        let missing = |field: &str| FluxInstanceError::MissingField {
+            file: self.file.clone(),
+            document: self.document,
+            name: self.name.clone(),
+            field: field.to_owned(),
+        };
+        let kind = text("kind");
+        if kind.is_empty() {
+            return Err(missing("kind"));
+        }
+        let (api_version, reference) = match kind {
+            "GitRepository" => (
+                "source.toolkit.fluxcd.io/v1",
+                json!({"ref": {"name": text("ref")}}),
+            ),
+            "OCIRepository" => (self.oci_api_version(), json!({"ref": {"tag": text("ref")}})),
+            "Bucket" => (
+                "source.toolkit.fluxcd.io/v1",
+                json!({"bucketName": text("ref")}),
+            ),
+            other => {
+                return Err(FluxInstanceError::UnknownSyncKind {
+                    file: self.file.clone(),
+                    document: self.document,
+                    name: self.name.clone(),
+                    kind: other.to_owned(),
+                });
+            }
+        };
+        if text("url").is_empty() {
+            return Err(missing("url"));
+        }
+        if text("path").is_empty() {
+            return Err(missing("path"));
+        }
+        let name = match text("name") {
+            "" => self.namespace.as_str(),
+            name => name,
+        };
+        let interval = match text("interval") {
+            "" => "1m",
+            interval => interval,
+        };
+        let mut spec = json!({"interval": interval});
+        if let (Some(spec), Some(reference)) = (spec.as_object_mut(), reference.as_object()) {
+            spec.extend(reference.clone());
+            if !text("pullSecret").is_empty() {
+                spec.insert("secretRef".into(), json!({"name": text("pullSecret")}));
+            }
+            if !text("provider").is_empty() {
+                spec.insert("provider".into(), json!(text("provider")));
+            }
+            let url_field = if kind == "Bucket" { "endpoint" } else { "url" };
+            spec.insert(url_field.into(), json!(text("url")));
+        }
+        let source = json!({
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": spec,
+        });
+        let kustomization = json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"interval": "10m0s", "path": text("path"), "prune": true,
+                     "sourceRef": {"kind": kind, "name": name}},
+        });
+        Ok(Some(Sync {
+            source,
+            kustomization,
+        }))
+    }
+
+    /// OCIRepository is `v1` from Flux 2.6 on, `v1beta2` before.
+    fn oci_api_version(&self) -> &'static str {
+        match super::version::distribution_minor(&self.spec) {
+            Some(minor) if minor < 6 => "source.toolkit.fluxcd.io/v1beta2",
+            _ => "source.toolkit.fluxcd.io/v1",
+        }
+    }
+}
+
+/// True for a HelmRelease of the `flux-instance` chart (by chart name, or a chartRef whose
+/// OCIRepository is named so — the chart's conventional source name).
+pub fn is_flux_instance_release(value: &Value) -> bool {
+    if value.get("kind").and_then(Value::as_str) != Some("HelmRelease")
+        || !value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("helm.toolkit.fluxcd.io/"))
+    {
+        return false;
+    }
+    let chart = value
+        .pointer("/spec/chart/spec/chart")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let chart_ref = value
+        .pointer("/spec/chartRef/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    chart == "flux-instance" || chart.ends_with("/flux-instance") || chart_ref == "flux-instance"
+}
+
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(base), Value::Object(over)) => {
+            for (k, v) in over {
+                match base.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        base.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (base, over) => *base = over.clone(),
+    }
+}
