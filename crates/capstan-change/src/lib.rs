@@ -4,5 +4,6 @@
 //! - [`diff`]: the structural diff of two renderings, Secret masking, and its renderers.
 //! - [`plan`]: the seeds' decision rules over a diff, and the procedure each verdict needs.
 
+pub mod analysis;
 pub mod diff;
 pub mod plan;
