@@ -32,6 +32,7 @@ mod service_selector;
 mod suspended;
 #[cfg(test)]
 mod testing;
+mod unrendered_chart;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -161,6 +162,7 @@ pub fn all() -> Vec<&'static dyn Analysis> {
         &dependency_order::DependencyOrder,
         &reconcile_timing::ReconcileTiming,
         &image_changes::ImageChanges,
+        &unrendered_chart::UnrenderedChart,
     ]
 }
 
@@ -268,6 +270,22 @@ impl SideFacts {
             texts: BTreeMap::new(),
             side,
         }
+    }
+
+    /// Records units the build left unrendered because they are suspended (with a
+    /// Kustomization's directory), whether or not their manifests were rendered.
+    pub fn suspended(
+        mut self,
+        units: impl IntoIterator<Item = (Producer, Option<String>)>,
+    ) -> SideFacts {
+        for (producer, dir) in units {
+            let unit = self.units.entry(producer).or_default();
+            unit.suspend = true;
+            if unit.path.is_none() {
+                unit.path = dir.map(|d| normalize_dir(&d)).filter(|d| d != ".");
+            }
+        }
+        self
     }
 
     /// Every object rendered on this side with its producer.

@@ -56,15 +56,14 @@ impl Analysis for Suspended {
             let (was, now) = (flag(&object.before), flag(&object.after));
             if was && !now {
                 let released = cx
-                    .diff
-                    .groups
-                    .iter()
-                    .find(|g| g.producer == unit)
-                    .map(|g| g.objects.len())
-                    .unwrap_or(0);
+                    .facts
+                    .side(Which::Head)
+                    .objects()
+                    .filter(|(p, _)| **p == unit)
+                    .count();
                 let shown = if released > 0 {
                     format!(
-                        "; the diff lists its {released} object(s) as added because a suspended unit is not rendered"
+                        " ({released} object(s) rendered now; the diff does not compare a unit suspended on one side)"
                     )
                 } else {
                     String::new()

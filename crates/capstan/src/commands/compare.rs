@@ -203,6 +203,10 @@ pub struct Rendering {
     pub changed_only: bool,
     /// Kustomizations changed-only mode left unrendered.
     pub left_out: BTreeSet<ObjectKey>,
+    /// Suspended Kustomizations and HelmReleases (not rendered), with a Kustomization's directory.
+    pub suspended: BTreeMap<Producer, Option<String>>,
+    /// The repository file each rendered object came from (chart objects have none).
+    pub object_files: BTreeMap<capstan_core::ResourceId, String>,
 }
 
 fn relative_to(root: &Path, path: &Path) -> PathBuf {
@@ -276,6 +280,7 @@ pub fn render(opened: &Opened, scope: Option<Arc<Scope>>, charts: &Arc<Charts>) 
                 side: Side {
                     rendered: Vec::new(),
                     error: Some(error.to_string()),
+                    ..Default::default()
                 },
                 ..Rendering::default()
             };
@@ -337,12 +342,26 @@ pub fn render(opened: &Opened, scope: Option<Arc<Scope>>, charts: &Arc<Charts>) 
                 Status::Failed => Err(result.errors.join("; ").replace(&root_prefix, "")),
                 // suspended, a source/chart out of reach offline, or left out by changed-only
                 // mode: nothing to compare
-                Status::Suspended | Status::Skipped => continue,
+                Status::Suspended => {
+                    let dir = rendering.places.get(&producer).map(|p| p.dir.clone());
+                    rendering.suspended.insert(producer, dir);
+                    continue;
+                }
+                Status::Skipped => continue,
                 Status::Unchanged => {
                     rendering.left_out.insert(result.key.clone());
                     continue;
                 }
             };
+            for built in &result.objects {
+                if let Some(file) = &built.file {
+                    let rel = relative_to(&opened.root, file);
+                    rendering.object_files.insert(
+                        capstan_core::ResourceId::of(&built.object),
+                        rel.to_string_lossy().replace('\\', "/"),
+                    );
+                }
+            }
             let mut inputs: BTreeSet<PathBuf> = result
                 .objects
                 .iter()
@@ -373,6 +392,7 @@ pub fn render(opened: &Opened, scope: Option<Arc<Scope>>, charts: &Arc<Charts>) 
             });
         }
     }
+    rendering.side.suspended = rendering.suspended.keys().cloned().collect();
     rendering
 }
 

@@ -195,6 +195,7 @@ fn render_both(
             side: capstan_change::diff::Side {
                 rendered: Vec::new(),
                 error: Some("rendering the base side panicked".to_owned()),
+                ..Default::default()
             },
             ..compare::Rendering::default()
         });
