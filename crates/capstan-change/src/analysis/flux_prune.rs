@@ -1,7 +1,7 @@
 //! `flux-prune`: what leaving the repository does to objects, per Kustomization or HelmRelease —
 //! deleted from the cluster by prune, or orphaned (left running, no longer managed) because the
 //! producer does not prune or the object opts out with `kustomize.toolkit.fluxcd.io/prune:
-//! disabled`. Volumes, namespaces and CRDs have their own analyses.
+//! disabled`. Deleted volumes, namespaces and CRDs have their own analyses.
 
 use super::{Analysis, AnalysisMeta, Category, Context, Hit, Step, kubectl_ref};
 use crate::diff::ObjectChange;
@@ -38,7 +38,11 @@ impl Analysis for FluxPrune {
                 let objects: Vec<_> = group
                     .objects
                     .iter()
-                    .filter(|o| o.change == change && !judged_elsewhere(&o.id.group, &o.id.kind))
+                    .filter(|o| {
+                        o.change == change
+                            && !(change == ObjectChange::Deleted
+                                && judged_elsewhere(&o.id.group, &o.id.kind))
+                    })
                     .collect();
                 let Some(first) = objects.first() else {
                     continue;

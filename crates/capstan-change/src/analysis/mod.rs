@@ -324,7 +324,7 @@ impl ChangeFacts {
     }
 
     /// The repository files findings over this diff may point into, per side: the files of the
-    /// changed objects and of their producers' manifests. Read them into [`SideFacts::texts`].
+    /// objects of every producer with a difference, and of the Flux units' manifests. Read them into [`SideFacts::texts`].
     pub fn files_to_read(&self, diff: &DiffReport) -> BTreeSet<(Which, String)> {
         let mut out = BTreeSet::new();
         for group in &diff.groups {
@@ -335,6 +335,14 @@ impl ChangeFacts {
                 }
                 for object in &group.objects {
                     if let Some(file) = side.object_files.get(&object.id) {
+                        out.insert((which, file.clone()));
+                    }
+                }
+                // unchanged objects of the same producer (a Service whose pods changed)
+                for (producer, object) in side.objects() {
+                    if producer == &group.producer
+                        && let Some(file) = side.object_files.get(&ResourceId::of(object))
+                    {
                         out.insert((which, file.clone()));
                     }
                 }

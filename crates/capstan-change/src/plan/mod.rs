@@ -452,6 +452,16 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 ),
                 true,
             )
+        } else if let Some((unit, _)) = input.facts.head.units.iter().find(|(_, u)| {
+            u.suspend
+                && u.path.as_deref().is_some_and(|dir| {
+                    file.path == dir || file.path.starts_with(&format!("{dir}/"))
+                })
+        }) {
+            (
+                format!("read by {unit}, which is suspended: not rendered, does not roll out"),
+                true,
+            )
         } else {
             (
                 "not read by any Kustomization: no effect on the cluster".to_owned(),
