@@ -292,9 +292,18 @@ fn normalize_dir(dir: &str) -> String {
 /// Classifies every change.
 pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
     let mut items = Vec::new();
+    // a producer that is going away is not reconciled: its parent's reconcile prunes it
+    let gone = |p: &Producer| {
+        input
+            .diff
+            .groups
+            .iter()
+            .any(|g| &g.producer == p && !g.in_head)
+    };
     let ks_of: BTreeMap<Producer, String> = input
         .places
         .iter()
+        .filter(|(p, _)| !gone(p))
         .map(|(p, place)| (p.clone(), place.kustomization.clone()))
         .collect();
     let cx = Context {
