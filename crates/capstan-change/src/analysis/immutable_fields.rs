@@ -284,6 +284,20 @@ impl Analysis for ImmutableFields {
             } else {
                 "the Kustomization's spec.force"
             };
+            // a chart's objects carry no namespace: Helm installs them in the release's
+            let mut target = object.id.clone();
+            if target.namespace.is_none()
+                && is_hr
+                && object.id.kind != "ClusterRoleBinding"
+                && object.id.kind != "CustomResourceDefinition"
+                && object.id.kind != "StorageClass"
+                && object.id.kind != "PersistentVolume"
+            {
+                target.namespace = Some(
+                    unit.and_then(|u| u.target_namespace.clone())
+                        .unwrap_or_else(|| producer.namespace.clone()),
+                );
+            }
             let delete = match object.id.kind.as_str() {
                 // the pods keep running and are adopted by the new object when its selector matches
                 "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet"
@@ -291,10 +305,10 @@ impl Analysis for ImmutableFields {
                 {
                     format!(
                         "kubectl delete {} --cascade=orphan",
-                        kubectl_ref(&object.id)
+                        kubectl_ref(&target)
                     )
                 }
-                _ => format!("kubectl delete {}", kubectl_ref(&object.id)),
+                _ => format!("kubectl delete {}", kubectl_ref(&target)),
             };
             for (field, what) in refusals {
                 let hit = Hit::on(group, object, field);
@@ -325,10 +339,17 @@ impl Analysis for ImmutableFields {
                     hit.reason(format!(
                         "{what}: the API server refuses the update; nothing forces recreation, so {stuck}"
                     ))
-                    .step(Step::before(format!(
-                        "Choose how {} is recreated: annotate it kustomize.toolkit.fluxcd.io/force: enabled for this change (Flux then deletes {deletes}), or delete it by hand after merging",
-                        object.id
-                    )))
+                    .step(Step::before(if is_hr {
+                        format!(
+                            "Choose how {} is recreated: set spec.upgrade.force: true on {producer} for this upgrade (Helm then replaces it, deleting {deletes}), or delete it by hand after merging",
+                            object.id
+                        )
+                    } else {
+                        format!(
+                            "Choose how {} is recreated: annotate it kustomize.toolkit.fluxcd.io/force: enabled for this change (Flux then deletes {deletes}), or delete it by hand after merging",
+                            object.id
+                        )
+                    }))
                     .step(Step::after(delete.clone()))
                 };
                 out.push(hit);

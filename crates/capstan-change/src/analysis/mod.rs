@@ -181,6 +181,8 @@ pub struct UnitFacts {
     pub wait: bool,
     /// A Kustomization's `spec.path`, normalised (`apps/echo`).
     pub path: Option<String>,
+    /// `spec.targetNamespace`.
+    pub target_namespace: Option<String>,
     /// The repository file its manifest lives in.
     pub file: Option<String>,
 }
@@ -222,6 +224,7 @@ impl UnitFacts {
             timeout: text("timeout"),
             wait: flag("wait"),
             path: text("path").map(|p| normalize_dir(&p)),
+            target_namespace: text("targetNamespace"),
             file,
         }
     }
