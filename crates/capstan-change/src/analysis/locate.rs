@@ -114,7 +114,7 @@ pub fn locate_line(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
         };
         let child = effective(first, dash);
         let mut hit = None;
-        for i in first..to {
+        for (i, line) in lines.iter().enumerate().take(to).skip(first) {
             if blank(i) {
                 continue;
             }
@@ -122,7 +122,7 @@ pub fn locate_line(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
             if ind < child {
                 break;
             }
-            let trimmed = lines[i].trim();
+            let trimmed = line.trim();
             let matched = match &segment {
                 Segment::Key(key) => ind == child && is_key(trimmed, key),
                 Segment::Entry(key, value) => value_of(trimmed, key) == Some(value.as_str()),
