@@ -303,10 +303,7 @@ impl Analysis for ImmutableFields {
                 "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet"
                     if !refusals.iter().any(|(f, _)| f.starts_with("spec.selector")) =>
                 {
-                    format!(
-                        "kubectl delete {} --cascade=orphan",
-                        kubectl_ref(&target)
-                    )
+                    format!("kubectl delete {} --cascade=orphan", kubectl_ref(&target))
                 }
                 _ => format!("kubectl delete {}", kubectl_ref(&target)),
             };

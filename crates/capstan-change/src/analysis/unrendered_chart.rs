@@ -68,7 +68,17 @@ impl Analysis for UnrenderedChart {
                             show(&version(after))
                         )
                     } else {
-                        format!("{field} changes")
+                        match object
+                            .fields
+                            .iter()
+                            .find(|f| f.path == field)
+                            .map(|f| &f.kind)
+                        {
+                            Some(crate::diff::FieldChangeKind::Modified { before, after }) => {
+                                format!("{field} {} → {}", show(before), show(after))
+                            }
+                            _ => format!("{field} changes"),
+                        }
                     };
                     out.push(Hit::on(group, object, field).reason(format!(
                         "{what}, but {release} is not rendered here (its chart is out of reach offline, or its render was skipped): the objects it changes — images, immutable fields, privileges — are not analysed"

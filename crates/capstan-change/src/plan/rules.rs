@@ -368,4 +368,42 @@ mod tests {
         assert!(unknown.to_string().contains("rulez"), "{unknown}");
         assert!(RuleSet::from_config("c", "other: 1\n").is_ok());
     }
+
+    #[test]
+    fn analyses_are_configured_and_checked() {
+        let rules = RuleSet::from_config(
+            ".capstan.yaml",
+            "plan:\n  analyses:\n    image-changes: {risk: Medium}\n    reconcile-timing: {enabled: false}\n  escalations:\n    - name: wedged\n      findings: [wedges-apply]\n      risk: Critical\n      reason: r\n",
+        )
+        .unwrap();
+        assert_eq!(rules.analyses["image-changes"].risk, Some(Risk::Medium));
+        assert_eq!(rules.analyses["reconcile-timing"].enabled, Some(false));
+        let facts = Facts {
+            item: Some(ItemKind::Object),
+            findings: vec!["immutable-field", "wedges-apply"],
+            ..Facts::default()
+        };
+        assert!(rules.escalations[0].matcher.matches(&facts));
+        let unknown = RuleSet::from_config("c", "plan:\n  analyses:\n    nope: {}\n").unwrap_err();
+        assert!(unknown.to_string().contains("analyses.nope"), "{unknown}");
+        let bad =
+            RuleSet::from_config("c", "plan:\n  analyses:\n    image-changes: {risk: Huge}\n")
+                .unwrap_err();
+        assert!(bad.to_string().contains("analyses.image-changes"), "{bad}");
+    }
+
+    #[test]
+    fn gates_read() {
+        use crate::plan::Gate;
+        assert_eq!(Gate::parse("high"), Ok(Gate::Risk(Risk::High)));
+        assert_eq!(
+            Gate::parse("loses-data"),
+            Ok(Gate::Finding("loses-data".into()))
+        );
+        assert_eq!(
+            Gate::parse("pruned-*"),
+            Ok(Gate::Finding("pruned-*".into()))
+        );
+        assert!(Gate::parse("sideways").is_err());
+    }
 }
