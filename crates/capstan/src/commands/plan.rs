@@ -17,9 +17,9 @@ use capstan_change::diff::Which;
 use capstan_change::plan::render::{Format, render};
 use capstan_change::plan::{Gate, PlanInput, RuleSet, classify, default_rules};
 
+use capstan_change::compare::{Compared, Rendering, Revisions, compare_sides, plan_files};
+
 use super::Exit;
-use super::compare::{self, Revisions};
-use super::diff::{Compared, compare_sides};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
@@ -47,6 +47,10 @@ pub struct PlanArgs {
     /// Repeatable, or comma-separated.
     #[arg(long, value_parser = Gate::parse, value_delimiter = ',')]
     pub fail_on: Vec<Gate>,
+    /// Accept units the change touches whose risk is unknown (not rendered, so not compared):
+    /// they are still listed, but do not make the exit code 2.
+    #[arg(long)]
+    pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: super::build::ChartArgs,
 }
@@ -64,7 +68,7 @@ fn rules(path: &std::path::Path) -> anyhow::Result<RuleSet> {
 /// What the analyses read beside the diff: both sides' rendering, where objects come from, and
 /// the text of the files findings point into.
 fn change_facts(compared: &Compared) -> ChangeFacts {
-    let side = |r: &compare::Rendering| {
+    let side = |r: &Rendering| {
         SideFacts::new(r.side.clone(), r.object_files.clone()).suspended(r.suspended.clone())
     };
     let mut facts = ChangeFacts {
@@ -90,12 +94,8 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         base: args.base.as_deref(),
         path_orig: args.path_orig.as_deref(),
     };
-    let compared = compare_sides(
-        &revisions,
-        false,
-        &DiffOptions::default(),
-        &args.charts.fetcher(),
-    )?;
+    let build = super::build::side_options(&args.charts);
+    let compared = compare_sides(&revisions, false, &DiffOptions::default(), &build)?;
     if !compared.report.side_failures.is_empty() {
         let errors: Vec<String> = compared
             .report
@@ -106,7 +106,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         anyhow::bail!("cannot render: {}", errors.join("; "));
     }
     let sides = [&compared.base_rendering, &compared.head_rendering];
-    let files = compare::plan_files(&compared.base, &compared.head, &compared.files, &sides);
+    let files = plan_files(&compared.base, &compared.head, &compared.files, &sides);
     let mut places = compared.base_rendering.places.clone();
     places.extend(compared.head_rendering.places.clone());
     let order = if compared.head_rendering.order.is_empty() {
@@ -130,6 +130,13 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let title = format!("{} → {}", compared.base.label, compared.head.label);
     out.write_all(render(&plan, format, &title).as_bytes())?;
+    if !plan.unknown.is_empty() && !args.allow_skipped {
+        anyhow::bail!(
+            "the risk of {} unit(s) the change touches is unknown (see above); --allow-skipped \
+             accepts that",
+            plan.unknown.len()
+        );
+    }
     Ok(if plan.fails(&args.fail_on) {
         Exit::Findings
     } else {
