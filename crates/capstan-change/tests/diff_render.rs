@@ -41,6 +41,7 @@ fn side(objects: Vec<Value>, infra: Result<Vec<Value>, String>) -> Side {
             },
         ],
         error: None,
+        ..Default::default()
     }
 }
 

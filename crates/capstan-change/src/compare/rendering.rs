@@ -48,6 +48,10 @@ pub struct Rendering {
     pub changed_only: bool,
     /// Kustomizations changed-only mode left unrendered.
     pub left_out: BTreeSet<ObjectKey>,
+    /// Suspended Kustomizations and HelmReleases (not rendered), with a Kustomization's directory.
+    pub suspended: BTreeMap<Producer, Option<String>>,
+    /// The repository file each rendered object came from (chart objects have none).
+    pub object_files: BTreeMap<capstan_core::ResourceId, String>,
 }
 
 impl Rendering {
@@ -82,6 +86,7 @@ pub fn render(
                 side: Side {
                     rendered: Vec::new(),
                     error: Some(error.to_string()),
+                    ..Default::default()
                 },
                 ..Rendering::default()
             };
@@ -153,12 +158,27 @@ pub fn render(
                 Status::Failed => Err(errors.join("; ")),
                 // suspended, a source/chart out of reach offline, or left out by changed-only
                 // mode: nothing to compare (a change that touches it is reported as not compared)
-                Status::Suspended | Status::Skipped => continue,
+                Status::Suspended => {
+                    let dir = rendering.places.get(&producer).map(|p| p.dir.clone());
+                    rendering.suspended.insert(producer, dir);
+                    continue;
+                }
+                Status::Skipped => continue,
                 Status::Unchanged => {
                     rendering.left_out.insert(result.key.clone());
                     continue;
                 }
             };
+            for built in &result.objects {
+                if let Some(file) = &built.file {
+                    rendering.object_files.insert(
+                        capstan_core::ResourceId::of(&built.object),
+                        relative_to(&opened.root, file)
+                            .to_string_lossy()
+                            .replace('\\', "/"),
+                    );
+                }
+            }
             rendering.side.rendered.push(Rendered {
                 producer,
                 prune: result.effective.prune,
@@ -166,6 +186,7 @@ pub fn render(
             });
         }
     }
+    rendering.side.suspended = rendering.suspended.keys().cloned().collect();
     rendering
 }
 

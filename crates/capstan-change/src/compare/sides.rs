@@ -140,6 +140,7 @@ fn render_both(
             side: crate::diff::Side {
                 rendered: Vec::new(),
                 error: Some("rendering the base side panicked".to_owned()),
+                ..Default::default()
             },
             ..Rendering::default()
         });

@@ -90,10 +90,13 @@ pub struct Side {
     pub rendered: Vec<Rendered>,
     /// Set when the side could not be rendered at all (discovery failed, revision unreadable).
     pub error: Option<String>,
+    /// Producers not rendered because they are suspended: Flux leaves their objects as they are,
+    /// so objects they own on the other side are neither added nor removed.
+    pub suspended: Vec<Producer>,
 }
 
 /// Which side of the comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Which {
     Base,
@@ -328,13 +331,19 @@ pub fn diff(base: &Side, head: &Side, options: &DiffOptions) -> DiffReport {
                 });
         }
     }
-    let is_failed = |p: &Producer| base_failed.contains_key(p) || head_failed.contains_key(p);
+    let is_failed = |p: &Producer| {
+        base_failed.contains_key(p)
+            || head_failed.contains_key(p)
+            || base.suspended.contains(p)
+            || head.suspended.contains(p)
+    };
 
     let keys: std::collections::BTreeSet<&MatchKey> =
         base_objects.keys().chain(head_objects.keys()).collect();
     for key in keys {
         let (b, h) = (base_objects.get(key), head_objects.get(key));
-        // an object whose producer failed on the other side cannot be said to come or go
+        // an object whose producer failed (or is suspended) on the other side cannot be said to
+        // come or go
         let owner_failed = [b, h].iter().flatten().any(|p| is_failed(p.producer));
         if owner_failed {
             continue;

@@ -23,6 +23,7 @@ fn side(entries: Vec<(Producer, bool, Result<Vec<Value>, String>)>) -> Side {
             })
             .collect(),
         error: None,
+        ..Default::default()
     }
 }
 
@@ -195,6 +196,7 @@ fn a_side_that_fails_whole_is_reported_alone() {
     let base = Side {
         rendered: vec![],
         error: Some("cannot read revision".into()),
+        ..Default::default()
     };
     let head = side(vec![(ks("apps"), true, Ok(vec![cm("a", json!({}))]))]);
     let report = diff(&base, &head, &DiffOptions::default());

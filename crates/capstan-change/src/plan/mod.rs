@@ -4,7 +4,10 @@
 //! verdict for the whole change (highest risk, strictest approval) and one ordered procedure.
 //!
 //! Pure: input is the list of changed files (with their changed YAML fields), the object diff,
-//! and where each Kustomization/HelmRelease lives; rules are data ([`rules`]).
+//! where each Kustomization/HelmRelease lives, and what both sides' Flux units say
+//! ([`ChangeFacts`]); rules are data ([`rules`]). The change analyses ([`crate::analysis`]) run
+//! first: their findings raise the risk of the objects they name (rules and escalations can key
+//! on them with `findings:`), count in the verdict, and add their steps to the procedure.
 
 mod procedure;
 pub mod render;
@@ -15,6 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::{ChangeFacts, Context, Finding};
 use crate::diff::{DiffReport, ObjectChange, Producer, ProducerKind, Which};
 use rules::{Facts, ItemKind};
 pub use rules::{RuleSet, default_rules};
@@ -185,6 +189,8 @@ pub struct PlanInput {
     pub places: BTreeMap<Producer, ProducerPlace>,
     /// Kustomization names in dependency order (dependencies first).
     pub order: Vec<String>,
+    /// What both sides' Flux units say and where objects come from, for the analyses.
+    pub facts: ChangeFacts,
 }
 
 /// What an item is.
@@ -249,6 +255,9 @@ pub struct PlanItem {
     pub watch: Option<String>,
     /// False for files whose effect is classified through the objects they render.
     pub counted: bool,
+    /// The analyses that found something on it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
     pub procedure: Vec<String>,
 }
 
@@ -260,9 +269,11 @@ pub struct Verdict {
     pub approval: Approval,
 }
 
-/// The plan: items, verdict, procedure.
+/// The plan: findings, items, verdict, procedure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// What the change analyses found, most severe first.
+    pub findings: Vec<Finding>,
     pub items: Vec<PlanItem>,
     /// `None` when nothing changed.
     pub verdict: Option<Verdict>,
@@ -292,6 +303,26 @@ fn normalize_dir(dir: &str) -> String {
 /// Classifies every change.
 pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
     let mut items = Vec::new();
+    // a producer that is going away is not reconciled: its parent's reconcile prunes it
+    let gone = |p: &Producer| {
+        input
+            .diff
+            .groups
+            .iter()
+            .any(|g| &g.producer == p && !g.in_head)
+    };
+    let ks_of: BTreeMap<Producer, String> = input
+        .places
+        .iter()
+        .filter(|(p, _)| !gone(p))
+        .map(|(p, place)| (p.clone(), place.kustomization.clone()))
+        .collect();
+    let cx = Context {
+        diff: &input.diff,
+        facts: &input.facts,
+        files: &input.files,
+    };
+    let findings = crate::analysis::run(&cx, &ks_of, &rules.analyses);
     // rendered objects
     for group in &input.diff.groups {
         let place = input.places.get(&group.producer);
@@ -344,6 +375,20 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 ObjectChange::Orphaned => "orphaned",
                 ObjectChange::Changed => "changed",
             };
+            let found: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| {
+                    f.key
+                        .as_ref()
+                        .is_some_and(|(p, id)| p == &group.producer && id == &object.id)
+                })
+                .collect();
+            let mut found_names: Vec<&str> = found
+                .iter()
+                .flat_map(|f| [f.analysis.as_str(), f.category.name()])
+                .collect();
+            found_names.sort_unstable();
+            found_names.dedup();
             let facts = Facts {
                 item: Some(ItemKind::Object),
                 path: location.as_deref(),
@@ -355,13 +400,26 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 producer: Some(&group.producer.name),
                 fields: object.fields.iter().map(|f| f.path.as_str()).collect(),
                 change,
+                findings: found_names,
             };
             let subject = Subject::Object {
                 id: object.id.to_string(),
                 change: object.change,
                 producer: group.producer.to_string(),
             };
-            items.push(decide(subject, &facts, rules, ks.clone()));
+            let mut it = decide(subject, &facts, rules, ks.clone());
+            for finding in found {
+                if !it.findings.contains(&finding.analysis) {
+                    it.findings.push(finding.analysis.clone());
+                }
+                if finding.risk > it.risk {
+                    it.risk = finding.risk;
+                    it.approval = it.risk.approval();
+                    it.escalations
+                        .push(format!("{}: {}", finding.analysis, finding.reason));
+                }
+            }
+            items.push(it);
         }
     }
     // files
@@ -414,6 +472,16 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 ),
                 true,
             )
+        } else if let Some((unit, _)) = input.facts.head.units.iter().find(|(_, u)| {
+            u.suspend
+                && u.path.as_deref().is_some_and(|dir| {
+                    file.path == dir || file.path.starts_with(&format!("{dir}/"))
+                })
+        }) {
+            (
+                format!("read by {unit}, which is suspended: not rendered, does not roll out"),
+                true,
+            )
         } else {
             (
                 "not read by any Kustomization: no effect on the cluster".to_owned(),
@@ -436,13 +504,18 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
         it.procedure = procedure::for_item(it);
     }
     let counted: Vec<&PlanItem> = items.iter().filter(|i| i.counted).collect();
-    let verdict = (!counted.is_empty()).then(|| {
-        let risk = counted.iter().map(|i| i.risk).max().unwrap_or(Risk::Low);
+    let verdict = (!counted.is_empty() || !findings.is_empty()).then(|| {
+        let risk = counted
+            .iter()
+            .map(|i| i.risk)
+            .chain(findings.iter().map(|f| f.risk))
+            .max()
+            .unwrap_or(Risk::Low);
         let phases: std::collections::BTreeSet<Phase> = counted.iter().map(|i| i.phase).collect();
-        let phase = if phases.len() == 1 {
-            *phases.iter().next().expect("one phase")
-        } else {
-            Phase::Hybrid
+        let phase = match phases.len() {
+            0 => Phase::GitOps,
+            1 => *phases.iter().next().expect("one phase"),
+            _ => Phase::Hybrid,
         };
         let approval = counted
             .iter()
@@ -458,7 +531,7 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
     });
     let procedure = verdict
         .as_ref()
-        .map(|v| procedure::overall(&items, v, &input.order))
+        .map(|v| procedure::overall(&items, &findings, v, &input.order))
         .unwrap_or_default();
     let unknown = input
         .diff
@@ -470,6 +543,7 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
         })
         .collect();
     Plan {
+        findings,
         items,
         verdict,
         procedure,
@@ -500,7 +574,57 @@ fn item(
         bootstrap,
         watch,
         counted: true,
+        findings: Vec::new(),
         procedure: Vec::new(),
+    }
+}
+
+/// A `--fail-on` condition: a risk level the verdict reaches, or a finding's analysis id (glob)
+/// or category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    Risk(Risk),
+    Finding(String),
+}
+
+impl Gate {
+    /// `low`…`critical`, a category (`wedges-apply`, `loses-data`, `widens-privileges`,
+    /// `takes-down`, `flux`) or an analysis id (`immutable-field`, `pruned-*`).
+    pub fn parse(text: &str) -> Result<Gate, String> {
+        if let Some(risk) = Risk::parse(text) {
+            return Ok(Gate::Risk(risk));
+        }
+        let categories = [
+            "wedges-apply",
+            "loses-data",
+            "widens-privileges",
+            "takes-down",
+            "flux",
+        ];
+        let ids = crate::analysis::ids();
+        let known = categories.contains(&text)
+            || ids
+                .iter()
+                .any(|id| crate::diff::attrs::glob_match(text, id));
+        if known {
+            Ok(Gate::Finding(text.to_owned()))
+        } else {
+            Err(format!(
+                "`{text}` is neither a risk level (low, medium, high, critical), a category ({}) nor an analysis ({})",
+                categories.join(", "),
+                ids.join(", ")
+            ))
+        }
+    }
+}
+
+impl Plan {
+    /// True when any gate holds: the verdict reaches its risk, or a finding matches it.
+    pub fn fails(&self, gates: &[Gate]) -> bool {
+        gates.iter().any(|gate| match gate {
+            Gate::Risk(risk) => self.verdict.as_ref().is_some_and(|v| v.risk >= *risk),
+            Gate::Finding(pattern) => self.findings.iter().any(|f| f.matches(pattern)),
+        })
     }
 }
 

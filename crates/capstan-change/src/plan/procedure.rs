@@ -1,8 +1,11 @@
 //! The procedure that applies a change, in order: for GitOps, review, merge, reconcile the
 //! Kustomization with its source, watch; for Bootstrap, the bootstrap step and its checks first,
 //! then Git brought in line; for Hybrid, both, bootstrap first (seed 001's change procedures).
+//! The analyses' findings add their steps: what to settle before the merge, and what to do
+//! right after it, before the Kustomizations are reconciled.
 
 use super::{Phase, PlanItem, Verdict};
+use crate::analysis::{Finding, When};
 
 fn reconcile(ks: &str) -> String {
     format!("capstan reconcile ks {ks} --with-source")
@@ -39,7 +42,12 @@ pub(super) fn for_item(item: &PlanItem) -> Vec<String> {
 
 /// The steps for the whole change: every bootstrap step (in rule order, once), the strictest
 /// review, the merge, each affected Kustomization reconciled in dependency order, what to watch.
-pub(super) fn overall(items: &[PlanItem], verdict: &Verdict, order: &[String]) -> Vec<String> {
+pub(super) fn overall(
+    items: &[PlanItem],
+    findings: &[Finding],
+    verdict: &Verdict,
+    order: &[String],
+) -> Vec<String> {
     let counted: Vec<&PlanItem> = items.iter().filter(|i| i.counted).collect();
     let mut steps: Vec<String> = Vec::new();
     let push = |steps: &mut Vec<String>, step: String| {
@@ -67,10 +75,25 @@ pub(super) fn overall(items: &[PlanItem], verdict: &Verdict, order: &[String]) -
         &mut steps,
         format!("Review: {} ({label})", verdict.approval),
     );
+    let finding_steps = |when: When| {
+        findings
+            .iter()
+            .flat_map(|f| &f.procedure)
+            .filter(move |s| s.when == when)
+            .map(|s| s.text.clone())
+    };
+    for step in finding_steps(When::BeforeMerge) {
+        push(&mut steps, format!("Before merging: {step}"));
+    }
     push(&mut steps, "Merge".to_owned());
+    for step in finding_steps(When::AfterMerge) {
+        push(&mut steps, format!("After merging: {step}"));
+    }
     let mut kustomizations: Vec<&String> = counted
         .iter()
         .filter_map(|i| i.kustomization.as_ref())
+        .chain(findings.iter().filter_map(|f| f.kustomization.as_ref()))
+        .filter(|ks| !ks.is_empty())
         .collect();
     kustomizations.sort_by_key(|ks| {
         (

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{Plan, PlanItem};
+use crate::analysis::Finding;
 
 /// Output formats of `capstan plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +41,38 @@ fn item_head(item: &PlanItem) -> String {
     )
 }
 
+/// `object field` and where it comes from.
+fn finding_head(finding: &Finding) -> String {
+    let mut head = format!("{} {}", finding.object, finding.field);
+    if let Some(at) = finding.location() {
+        head.push_str(&format!(" ({at})"));
+    }
+    head
+}
+
 fn human(plan: &Plan, title: &str) -> String {
     let mut out = String::new();
     if !title.is_empty() {
         let _ = writeln!(out, "{title}\n");
     }
     let _ = writeln!(out, "Verdict: {}\n", verdict_line(plan));
+    if !plan.findings.is_empty() {
+        let _ = writeln!(out, "Findings:");
+        for finding in &plan.findings {
+            let _ = writeln!(
+                out,
+                "  {} · {} · {}",
+                finding.risk,
+                finding.category.title(),
+                finding_head(finding)
+            );
+            let _ = writeln!(out, "      {} [{}]", finding.reason, finding.analysis);
+            if let Some(note) = &finding.note {
+                let _ = writeln!(out, "      note: {note}");
+            }
+        }
+        out.push('\n');
+    }
     for item in plan.items.iter().filter(|i| i.counted) {
         let _ = writeln!(out, "{}", item_head(item));
         let _ = writeln!(out, "    why:      {} [rule {}]", item.reason, item.rule);
@@ -90,6 +117,31 @@ fn markdown(plan: &Plan, title: &str) -> String {
             "> **{}: risk unknown** (not rendered, so not compared): `{}`\n",
             unknown.producer, unknown.reason
         );
+    }
+    if !plan.findings.is_empty() {
+        out.push_str("**Findings**\n\n| risk | finding | object | field | where | why |\n|---|---|---|---|---|---|\n");
+        let cell = |s: &str| s.replace('|', "\\|");
+        for finding in &plan.findings {
+            let mut why = finding.reason.clone();
+            if let Some(note) = &finding.note {
+                why.push_str(&format!(" ({note})"));
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} `{}` | `{}` | `{}` | {} | {} |",
+                finding.risk,
+                finding.category.title(),
+                finding.analysis,
+                cell(&finding.object),
+                cell(&finding.field),
+                finding
+                    .location()
+                    .map(|l| format!("`{}`", cell(&l)))
+                    .unwrap_or_else(|| "—".to_owned()),
+                cell(&why)
+            );
+        }
+        out.push('\n');
     }
     let counted: Vec<&PlanItem> = plan.items.iter().filter(|i| i.counted).collect();
     if !counted.is_empty() {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use capstan_core::Value;
 
 use super::{Branch, Phase, Risk};
+use crate::analysis::{AnalysisSetting, AnalysisSettings};
 use crate::diff::attrs::glob_match;
 
 /// What a rule looks at.
@@ -41,6 +42,8 @@ pub struct Matcher {
     pub fields: Vec<String>,
     /// `added`, `changed`, `deleted`, `orphaned`.
     pub changes: Vec<String>,
+    /// Globs on the analyses (ids or categories) that found something on the object.
+    pub findings: Vec<String>,
 }
 
 /// One classification rule.
@@ -76,11 +79,13 @@ pub struct Escalation {
     pub reason: String,
 }
 
-/// Rules in the order they are tried, and escalations.
+/// Rules in the order they are tried, escalations, and the analyses' settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub escalations: Vec<Escalation>,
+    /// `plan.analyses`: per analysis id, `enabled` and `risk`.
+    pub analyses: AnalysisSettings,
 }
 
 /// A rule file that does not read.
@@ -110,6 +115,7 @@ const MATCHER_KEYS: &[&str] = &[
     "producers",
     "fields",
     "changes",
+    "findings",
 ];
 
 /// Reads one rule or escalation: the matcher's keys sit beside the rule's own in the YAML.
@@ -131,7 +137,28 @@ fn parse_entry<T: serde::de::DeserializeOwned>(
     serde_json::from_value(Value::Object(map)).map_err(|e| format!("{what}[{index}]: {e}"))
 }
 
-/// Reads `{rules: [...], escalations: [...]}`.
+/// Reads `analyses: {ID: {enabled: false, risk: High}}`, checking every id.
+fn parse_analyses(value: Value) -> Result<AnalysisSettings, String> {
+    let Value::Object(map) = value else {
+        return Err("analyses: expected a mapping of analysis ids".into());
+    };
+    let ids = crate::analysis::ids();
+    let mut out = AnalysisSettings::new();
+    for (id, setting) in map {
+        if !ids.contains(&id.as_str()) {
+            return Err(format!(
+                "analyses.{id}: unknown analysis, expected one of {}",
+                ids.join(", ")
+            ));
+        }
+        let setting: AnalysisSetting =
+            serde_json::from_value(setting).map_err(|e| format!("analyses.{id}: {e}"))?;
+        out.insert(id, setting);
+    }
+    Ok(out)
+}
+
+/// Reads `{rules: [...], escalations: [...], analyses: {...}}`.
 fn parse_rule_set(value: Value) -> Result<RuleSet, String> {
     let mut set = RuleSet::default();
     let Value::Object(map) = value else {
@@ -142,6 +169,10 @@ fn parse_rule_set(value: Value) -> Result<RuleSet, String> {
         };
     };
     for (key, list) in map {
+        if key == "analyses" {
+            set.analyses = parse_analyses(list)?;
+            continue;
+        }
         let Value::Array(items) = list else {
             return Err(format!("{key}: expected a list"));
         };
@@ -158,7 +189,7 @@ fn parse_rule_set(value: Value) -> Result<RuleSet, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown field `{other}`, expected `rules`, `escalations` or `replaceDefaults`"
+                    "unknown field `{other}`, expected `rules`, `escalations`, `analyses` or `replaceDefaults`"
                 ));
             }
         }
@@ -201,6 +232,7 @@ impl RuleSet {
                 .into_iter()
                 .chain(defaults.escalations)
                 .collect(),
+            analyses: own.analyses,
         })
     }
 }
@@ -241,6 +273,8 @@ pub struct Facts<'a> {
     pub producer: Option<&'a str>,
     pub fields: Vec<&'a str>,
     pub change: &'a str,
+    /// The analyses (ids and categories) that found something on the object.
+    pub findings: Vec<&'a str>,
 }
 
 fn any(patterns: &[String], value: Option<&str>) -> bool {
@@ -270,6 +304,11 @@ impl Matcher {
                     .fields
                     .iter()
                     .any(|f| self.fields.iter().any(|p| glob_match(p, f))))
+            && (self.findings.is_empty()
+                || facts
+                    .findings
+                    .iter()
+                    .any(|f| self.findings.iter().any(|p| glob_match(p, f))))
     }
 }
 
@@ -328,5 +367,43 @@ mod tests {
         let unknown = RuleSet::from_config("c", "plan:\n  rulez: []\n").unwrap_err();
         assert!(unknown.to_string().contains("rulez"), "{unknown}");
         assert!(RuleSet::from_config("c", "other: 1\n").is_ok());
+    }
+
+    #[test]
+    fn analyses_are_configured_and_checked() {
+        let rules = RuleSet::from_config(
+            ".capstan.yaml",
+            "plan:\n  analyses:\n    image-changes: {risk: Medium}\n    reconcile-timing: {enabled: false}\n  escalations:\n    - name: wedged\n      findings: [wedges-apply]\n      risk: Critical\n      reason: r\n",
+        )
+        .unwrap();
+        assert_eq!(rules.analyses["image-changes"].risk, Some(Risk::Medium));
+        assert_eq!(rules.analyses["reconcile-timing"].enabled, Some(false));
+        let facts = Facts {
+            item: Some(ItemKind::Object),
+            findings: vec!["immutable-field", "wedges-apply"],
+            ..Facts::default()
+        };
+        assert!(rules.escalations[0].matcher.matches(&facts));
+        let unknown = RuleSet::from_config("c", "plan:\n  analyses:\n    nope: {}\n").unwrap_err();
+        assert!(unknown.to_string().contains("analyses.nope"), "{unknown}");
+        let bad =
+            RuleSet::from_config("c", "plan:\n  analyses:\n    image-changes: {risk: Huge}\n")
+                .unwrap_err();
+        assert!(bad.to_string().contains("analyses.image-changes"), "{bad}");
+    }
+
+    #[test]
+    fn gates_read() {
+        use crate::plan::Gate;
+        assert_eq!(Gate::parse("high"), Ok(Gate::Risk(Risk::High)));
+        assert_eq!(
+            Gate::parse("loses-data"),
+            Ok(Gate::Finding("loses-data".into()))
+        );
+        assert_eq!(
+            Gate::parse("pruned-*"),
+            Ok(Gate::Finding("pruned-*".into()))
+        );
+        assert!(Gate::parse("sideways").is_err());
     }
 }

@@ -18,6 +18,7 @@ fn plan_for(dir: &str, before: Vec<Value>, after: Vec<Value>, files: Vec<Changed
             outcome: Ok(objects),
         }],
         error: None,
+        ..Default::default()
     };
     let report = diff(&side(before), &side(after), &DiffOptions::default());
     let mut places = BTreeMap::new();
@@ -33,6 +34,7 @@ fn plan_for(dir: &str, before: Vec<Value>, after: Vec<Value>, files: Vec<Changed
         diff: report,
         places,
         order: vec![],
+        facts: Default::default(),
     };
     classify(&input, &default_rules())
 }
@@ -508,6 +510,7 @@ fn a_head_render_failure_blocks() {
             outcome,
         }],
         error: None,
+        ..Default::default()
     };
     let report = diff(
         &side(Ok(vec![])),
@@ -537,6 +540,7 @@ fn repository_rules_go_first() {
             outcome: Ok(objects),
         }],
         error: None,
+        ..Default::default()
     };
     let report = diff(
         &side(vec![]),

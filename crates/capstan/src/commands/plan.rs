@@ -1,7 +1,9 @@
 //! `capstan plan`: for every changed file and object, the phase (Bootstrap / GitOps / Hybrid),
 //! the decision-tree branch, the risk and approval, and the procedure; then the verdict.
-//! `--fail-on LEVEL` exits 1 when the verdict's risk reaches LEVEL (a CI gate). Rules come from
-//! the defaults and the repository's `.capstan.yaml` (`plan.rules`, `plan.escalations`).
+//! The change analyses' findings (what the change wedges, deletes, widens, takes down, and what
+//! Flux does on merge) come first. `--fail-on LEVEL|FINDING` exits 1 when the verdict's risk
+//! reaches LEVEL or a finding matches (a CI gate). Rules come from the defaults and the
+//! repository's `.capstan.yaml` (`plan.rules`, `plan.escalations`, `plan.analyses`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,11 +11,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
+use capstan_change::analysis::{ChangeFacts, SideFacts};
 use capstan_change::diff::DiffOptions;
+use capstan_change::diff::Which;
 use capstan_change::plan::render::{Format, render};
-use capstan_change::plan::{PlanInput, Risk, RuleSet, classify, default_rules};
+use capstan_change::plan::{Gate, PlanInput, RuleSet, classify, default_rules};
 
-use capstan_change::compare::{Revisions, compare_sides, plan_files};
+use capstan_change::compare::{Compared, Rendering, Revisions, compare_sides, plan_files};
 
 use super::Exit;
 
@@ -22,14 +26,6 @@ pub enum PlanFormat {
     Human,
     Markdown,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Level {
-    Low,
-    Medium,
-    High,
-    Critical,
 }
 
 #[derive(Debug, Args)]
@@ -46,9 +42,11 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "human")]
     pub output: PlanFormat,
-    /// Exit 1 when the verdict's risk reaches this level.
-    #[arg(long, value_enum)]
-    pub fail_on: Option<Level>,
+    /// Exit 1 when the verdict's risk reaches this level (low, medium, high, critical), or when a
+    /// finding of this analysis or category is found (immutable-field, loses-data, …).
+    /// Repeatable, or comma-separated.
+    #[arg(long, value_parser = Gate::parse, value_delimiter = ',')]
+    pub fail_on: Vec<Gate>,
     /// Accept units the change touches whose risk is unknown (not rendered, so not compared):
     /// they are still listed, but do not make the exit code 2.
     #[arg(long)]
@@ -65,6 +63,28 @@ fn rules(path: &std::path::Path) -> anyhow::Result<RuleSet> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(default_rules()),
         Err(e) => Err(e).with_context(|| format!("{}: cannot read", file.display())),
     }
+}
+
+/// What the analyses read beside the diff: both sides' rendering, where objects come from, and
+/// the text of the files findings point into.
+fn change_facts(compared: &Compared) -> ChangeFacts {
+    let side = |r: &Rendering| {
+        SideFacts::new(r.side.clone(), r.object_files.clone()).suspended(r.suspended.clone())
+    };
+    let mut facts = ChangeFacts {
+        base: side(&compared.base_rendering),
+        head: side(&compared.head_rendering),
+    };
+    for (which, file) in facts.files_to_read(&compared.report) {
+        let (opened, side) = match which {
+            Which::Base => (&compared.base, &mut facts.base),
+            Which::Head => (&compared.head, &mut facts.head),
+        };
+        if let Ok(text) = opened.fs.read_to_string(&opened.root.join(&file)) {
+            side.texts.insert(file, text);
+        }
+    }
+    facts
 }
 
 pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -94,11 +114,13 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         compared.head_rendering.order.clone()
     };
+    let facts = change_facts(&compared);
     let input = PlanInput {
         files,
         diff: compared.report,
         places,
         order,
+        facts,
     };
     let plan = classify(&input, &rules);
     let format = match args.output {
@@ -115,15 +137,9 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             plan.unknown.len()
         );
     }
-    let threshold = args.fail_on.map(|level| match level {
-        Level::Low => Risk::Low,
-        Level::Medium => Risk::Medium,
-        Level::High => Risk::High,
-        Level::Critical => Risk::Critical,
-    });
-    let reached = match (&plan.verdict, threshold) {
-        (Some(verdict), Some(threshold)) => verdict.risk >= threshold,
-        _ => false,
-    };
-    Ok(if reached { Exit::Findings } else { Exit::Clean })
+    Ok(if plan.fails(&args.fail_on) {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
 }

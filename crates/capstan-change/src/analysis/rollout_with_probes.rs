@@ -1,0 +1,80 @@
+//! `rollout-with-probes`: a container's image changes together with its probes or ports. Either
+//! alone is routine; together, a probe or port that does not match what the new image serves
+//! keeps the new pods from ever becoming Ready and stalls the rollout (and the Kustomization's
+//! health check) — worth a look at the image's release notes.
+
+use std::collections::BTreeMap;
+
+use capstan_core::Value;
+
+use super::{Analysis, AnalysisMeta, Category, Context, Hit, Step, containers, pod_spec, show};
+use crate::diff::ObjectChange;
+use crate::plan::Risk;
+
+pub struct RolloutWithProbes;
+
+static META: AnalysisMeta = AnalysisMeta {
+    id: "rollout-with-probes",
+    category: Category::TakesDown,
+    risk: Risk::Medium,
+    summary: "A container's probes or ports change together with its image.",
+};
+
+const WATCHED: &[&str] = &["livenessProbe", "readinessProbe", "startupProbe", "ports"];
+
+fn by_name(object: &Value) -> BTreeMap<String, (Value, String)> {
+    let Some((spec, base)) = pod_spec(object) else {
+        return BTreeMap::new();
+    };
+    containers(spec, base)
+        .into_iter()
+        .map(|(name, c, path)| (name, (c.clone(), path)))
+        .collect()
+}
+
+impl Analysis for RolloutWithProbes {
+    fn meta(&self) -> &'static AnalysisMeta {
+        &META
+    }
+
+    fn run(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
+        for (group, object) in cx.objects() {
+            if object.change != ObjectChange::Changed {
+                continue;
+            }
+            let (Some(before), Some(after)) = (&object.before, &object.after) else {
+                continue;
+            };
+            let old = by_name(before);
+            for (name, (container, path)) in by_name(after) {
+                let Some((was, _)) = old.get(&name) else {
+                    continue;
+                };
+                let image = |c: &Value| c.get("image").cloned().unwrap_or(Value::Null);
+                if image(was) == image(&container) {
+                    continue;
+                }
+                for key in WATCHED {
+                    if was.get(*key) == container.get(*key) {
+                        continue;
+                    }
+                    out.push(
+                        Hit::on(group, object, format!("{path}.{key}"))
+                            .reason(format!(
+                                "{key} of container {name} change together with its image ({} → {}): if they do not match what the new image serves, its pods never become Ready",
+                                show(&image(was)),
+                                show(&image(&container))
+                            ))
+                            .step(Step::after(format!(
+                                "Watch the rollout: kubectl rollout status {}",
+                                super::kubectl_ref(&object.id)
+                            ))),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+super::testing::fixture_test!(super::RolloutWithProbes, "rollout-with-probes");
