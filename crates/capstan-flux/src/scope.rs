@@ -11,7 +11,13 @@
 //!   parent's patches, namespace or substitution may then reach it);
 //! - its closure holds a file that declares Flux Kustomizations (it is *structural*: rendering it
 //!   is how the Kustomizations below it are found), or a kustomize generator or transformer whose
-//!   output cannot be known without running it.
+//!   output cannot be known without running it, or a HelmRelease whose chart or values files
+//!   cannot be located without rendering (a `${var}` in them).
+//!
+//! The closure also holds what the HelmReleases its files declare read from this repository: the
+//! directory of a chart given by path (`spec.chart.spec.chart` from a GitRepository or Bucket,
+//! resolved against the repository root as the build resolves it) and its `valuesFiles`. A change
+//! there renders the Kustomization (its releases then render) but does not reach its children.
 //!
 //! Everything else is left unrendered on both sides: its inputs are the same, so is its output.
 //! What the closure cannot see is handled by the build ([`crate::build::build_all`]): when a
@@ -88,7 +94,9 @@ impl Scope {
         // a change other than to the Flux Kustomizations it emits may reach every child's spec
         let broad = declared_changed
             || decision.parent_broad
-            || touched.iter().any(|f| !decision.entry_files.contains(*f));
+            || touched.iter().any(|f| {
+                !decision.entry_files.contains(*f) && !decision.closure.read_by_releases_only(f)
+            });
         let structural = decision.closure.opaque
             || decision
                 .entry_files
@@ -138,26 +146,34 @@ pub struct Closure {
     /// Kustomization directories met inside a tree: what lies below them counts through `dirs`
     /// and `files` only.
     barriers: BTreeSet<PathBuf>,
-    /// A generator, transformer or chart inflation whose output cannot be known statically.
+    /// Chart directories (whole trees) the tree's HelmReleases render from.
+    charts: BTreeSet<PathBuf>,
+    /// `valuesFiles` the tree's HelmReleases read.
+    values: BTreeSet<PathBuf>,
+    /// A generator, transformer or chart inflation whose output cannot be known statically, or a
+    /// HelmRelease whose chart cannot be located statically.
     pub opaque: bool,
 }
 
 impl Closure {
     /// The closure of `dir` (a path `fs` reads) with the Flux Kustomization's `spec.components`,
     /// in paths as `fs` names them.
-    pub fn of(fs: &dyn Fs, dir: &Path, components: &[String]) -> Closure {
-        Closure::of_cached(fs, dir, components, &mut RealDirs::default())
+    /// `root` is the repository's root (HelmRelease chart paths are relative to it).
+    pub fn of(fs: &dyn Fs, root: &Path, dir: &Path, components: &[String]) -> Closure {
+        Closure::of_cached(fs, root, dir, components, &mut RealDirs::default())
     }
 
     /// [`Closure::of`], resolving directories through `real_dirs` (kept for the same tree).
     pub fn of_cached(
         fs: &dyn Fs,
+        root: &Path,
         dir: &Path,
         components: &[String],
         real_dirs: &mut RealDirs,
     ) -> Closure {
         let mut walker = ClosureWalk {
             fs,
+            root: normalize(root),
             out: Closure::default(),
             real_dirs,
         };
@@ -170,6 +186,21 @@ impl Closure {
 
     /// Whether the file (named as the tree names it) is in the closure.
     pub fn contains(&self, file: &Path) -> bool {
+        self.built_from(file) || self.read_by_releases(file)
+    }
+
+    /// Whether only the tree's HelmReleases read the file (a chart or values file): a change to
+    /// it does not reach the specs of the Flux Kustomizations the tree declares.
+    pub fn read_by_releases_only(&self, file: &Path) -> bool {
+        self.read_by_releases(file) && !self.built_from(file)
+    }
+
+    fn read_by_releases(&self, file: &Path) -> bool {
+        self.values.contains(file) || self.charts.iter().any(|chart| file.starts_with(chart))
+    }
+
+    /// Whether the kustomize build of the tree reads the file.
+    fn built_from(&self, file: &Path) -> bool {
         self.files.contains(file)
             || file.parent().is_some_and(|p| {
                 let parent = if p.as_os_str().is_empty() {
@@ -193,6 +224,7 @@ impl Closure {
 
 struct ClosureWalk<'a> {
     fs: &'a dyn Fs,
+    root: PathBuf,
     out: Closure,
     real_dirs: &'a mut RealDirs,
 }
@@ -292,6 +324,17 @@ impl ClosureWalk<'_> {
                 if let Some(path) = entry.get("path").and_then(Value::as_str) {
                     self.reference(dir, path);
                 }
+                // an inline patch may set a HelmRelease's chart
+                match entry.get("patch") {
+                    Some(Value::String(text)) => self.scan_text(text),
+                    Some(patch) => self.scan_value(patch),
+                    None => {}
+                }
+            }
+        }
+        for entry in strings(kustomization.get("patchesStrategicMerge")) {
+            if entry.contains('\n') {
+                self.scan_text(&entry);
             }
         }
         for field in ["configMapGenerator", "secretGenerator"] {
@@ -369,6 +412,10 @@ impl ClosureWalk<'_> {
             }
             for entry in self.fs.read_dir(&current).unwrap_or_default() {
                 if !self.fs.is_dir(&entry) {
+                    // the kustomization Flux generates lists these
+                    if entry.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                        self.scan(&entry);
+                    }
                     continue;
                 }
                 if kustomization_file(self.fs, &entry).is_some() {
@@ -396,8 +443,101 @@ impl ClosureWalk<'_> {
         if self.fs.is_dir(&path) {
             self.visit(&path);
         } else {
+            self.scan(&path);
             let shown = self.both(&path, false);
             self.out.files.extend(shown);
+        }
+    }
+
+    /// Follows the HelmReleases a file declares (or patches) to the chart and values files they
+    /// read in this repository.
+    fn scan(&mut self, file: &Path) {
+        if self.out.opaque {
+            return; // rendered whatever changed
+        }
+        if let Ok(text) = self.fs.read_to_string(file) {
+            self.scan_text(&text);
+        }
+    }
+
+    fn scan_text(&mut self, text: &str) {
+        // every field naming a chart or its values files holds this word
+        if self.out.opaque || !text.contains("chart") {
+            return;
+        }
+        match capstan_core::yaml::parse_documents(text) {
+            Ok(documents) => documents.iter().for_each(|d| self.scan_value(d)),
+            // it may declare a release once it parses again: render it
+            Err(_) => self.out.opaque |= text.contains("HelmRelease"),
+        }
+    }
+
+    /// Any `chart.spec` at any depth (a HelmRelease, a patch to one, a template holding one);
+    /// a JSON patch operation on a chart makes the closure opaque.
+    fn scan_value(&mut self, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                if let Some(spec) = map.get("chart").and_then(|c| c.get("spec")) {
+                    self.chart_spec(spec);
+                }
+                let op_path = map.get("op").and(map.get("path")).and_then(Value::as_str);
+                if op_path.is_some_and(|p| {
+                    let p = p.trim_end_matches('/');
+                    p.is_empty() || p == "/spec" || p.starts_with("/spec/chart")
+                }) {
+                    self.out.opaque = true;
+                }
+                map.values().for_each(|v| self.scan_value(v));
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.scan_value(v)),
+            Value::String(text) if text.contains('\n') && text.contains("chart") => {
+                // a template or embedded manifest (a ResourceSet, an inline patch)
+                if let Ok(documents) = capstan_core::yaml::parse_documents(text) {
+                    documents.iter().for_each(|d| self.scan_value(d));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A HelmRelease's `spec.chart.spec`: a chart given by path from a GitRepository or Bucket
+    /// is the directory `root/chart` (as [`crate::build::helmrelease::locate_chart`] resolves
+    /// it), its `valuesFiles` are relative to the root (`values.yaml` is the chart's own). A
+    /// chart from a HelmRepository is fetched: its values files are in the chart.
+    fn chart_spec(&mut self, spec: &Value) {
+        let text = |pointer: &str| spec.pointer(pointer).and_then(Value::as_str);
+        let kind = text("/sourceRef/kind");
+        let unknowable = |s: &str| s.contains("${") || s.contains("<<") || s.contains("{{");
+        if kind.is_some_and(unknowable) {
+            self.out.opaque = true;
+            return;
+        }
+        if kind == Some("HelmRepository") {
+            return;
+        }
+        let values: Vec<&str> = spec
+            .get("valuesFiles")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let chart = text("/chart").map(str::trim).unwrap_or("");
+        if unknowable(chart) || values.iter().any(|v| unknowable(v)) {
+            self.out.opaque = true;
+            return;
+        }
+        if !chart.is_empty() {
+            let relative = chart.trim_start_matches("./").trim_start_matches('/');
+            let dir = normalize(&self.root.join(relative));
+            let shown = self.both(&dir, true);
+            self.out.charts.extend(shown);
+        }
+        for file in values {
+            let relative = normalize(Path::new(file.trim().trim_start_matches('/')));
+            let path = normalize(&self.root.join(relative));
+            let shown = self.both(&path, false);
+            self.out.values.extend(shown);
         }
     }
 }
@@ -409,7 +549,7 @@ mod tests {
 
     fn closure(files: &[(&str, &str)], dir: &str) -> Closure {
         let fs = MemFs::from_files(files.iter().copied());
-        Closure::of(&fs, Path::new(dir), &[])
+        Closure::of(&fs, Path::new("."), Path::new(dir), &[])
     }
 
     #[test]
@@ -510,6 +650,112 @@ mod tests {
     fn a_malformed_kustomization_reads_its_tree() {
         let c = closure(&[("a/kustomization.yaml", "resources: [\n")], "a");
         assert!(c.contains(Path::new("a/sub/any.yaml")));
+    }
+
+    const LOCAL_RELEASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: ha}\nspec:\n  chart:\n    spec:\n      chart: ./charts/ha\n      valuesFiles: [values/ha.yaml, values.yaml]\n      sourceRef: {kind: GitRepository, name: flux-system}\n";
+
+    #[test]
+    fn a_local_chart_and_its_values_files_are_read_by_the_release() {
+        let files = [
+            (
+                "apps/ha/app/kustomization.yaml",
+                "resources: [helmrelease.yaml]\n",
+            ),
+            ("apps/ha/app/helmrelease.yaml", LOCAL_RELEASE),
+            ("apps/other/hr.yaml", "kind: ConfigMap\n"),
+            ("charts/ha/Chart.yaml", "name: ha\n"),
+            ("charts/ha/values.yaml", "image: a\n"),
+            ("charts/ha/templates/deployment.yaml", "kind: Deployment\n"),
+            ("charts/other/Chart.yaml", "name: other\n"),
+            ("values/ha.yaml", "x: 1\n"),
+        ];
+        // declared in a listed resource, and in a directory Flux generates a kustomization for
+        let generated: Vec<(&str, &str)> = vec![
+            ("apps/ha/app/helmrelease.yaml", LOCAL_RELEASE),
+            ("charts/ha/Chart.yaml", "name: ha\n"),
+        ];
+        for c in [
+            closure(&files, "apps/ha/app"),
+            closure(&generated, "apps/ha/app"),
+        ] {
+            for read in [
+                "charts/ha/templates/deployment.yaml",
+                "charts/ha/values.yaml",
+                "charts/ha/templates/new.yaml",
+                "values/ha.yaml",
+            ] {
+                assert!(c.contains(Path::new(read)), "{read} should be read");
+                assert!(c.read_by_releases_only(Path::new(read)));
+            }
+            assert!(!c.contains(Path::new("charts/other/Chart.yaml")));
+            assert!(!c.opaque);
+        }
+        let c = closure(&files, "apps/ha/app");
+        // a chart change renders the Kustomization, and is not broad
+        let scope = Scope::new([PathBuf::from("charts/ha/templates/deployment.yaml")]);
+        let wanted = decide(&scope, &c, "apps/ha/ks.yaml", &[]);
+        assert!(wanted.render && !wanted.broad);
+        let scope = Scope::new([PathBuf::from("charts/other/Chart.yaml")]);
+        assert!(!decide(&scope, &c, "apps/ha/ks.yaml", &[]).render);
+        // the repository's root is where chart paths start
+        let fs = MemFs::from_files(files.iter().copied());
+        let rooted = Closure::of(&fs, Path::new("top"), Path::new("apps/ha/app"), &[]);
+        assert!(rooted.contains(Path::new("top/charts/ha/values.yaml")));
+    }
+
+    #[test]
+    fn a_release_chart_known_only_after_rendering_is_opaque() {
+        for (release, opaque) in [
+            (
+                LOCAL_RELEASE.replace("./charts/ha", "./charts/${APP}"),
+                true,
+            ),
+            (
+                LOCAL_RELEASE.replace("values/ha.yaml", "values/${ENV}.yaml"),
+                true,
+            ),
+            (
+                LOCAL_RELEASE.replace("kind: GitRepository", "kind: HelmRepository"),
+                false,
+            ),
+        ] {
+            let c = closure(
+                &[
+                    ("a/kustomization.yaml", "resources: [hr.yaml]\n"),
+                    ("a/hr.yaml", &release),
+                ],
+                "a",
+            );
+            assert_eq!(c.opaque, opaque, "{release}");
+        }
+        // a patch setting the chart: the patched path counts; a JSON patch on it is opaque
+        let c = closure(
+            &[
+                (
+                    "a/kustomization.yaml",
+                    "resources: [hr.yaml]\npatches:\n  - patch: |\n      kind: HelmRelease\n      metadata: {name: ha}\n      spec: {chart: {spec: {chart: ./charts/patched}}}\n",
+                ),
+                ("a/hr.yaml", LOCAL_RELEASE),
+            ],
+            "a",
+        );
+        assert!(c.contains(Path::new("charts/patched/templates/x.yaml")));
+        assert!(c.contains(Path::new("charts/ha/templates/x.yaml")));
+        let c = closure(
+            &[
+                (
+                    "a/kustomization.yaml",
+                    "resources: [hr.yaml]\npatches:\n  - path: chart.yaml\n    target: {kind: HelmRelease}\n",
+                ),
+                (
+                    "a/chart.yaml",
+                    "- {op: replace, path: /spec/chart/spec/chart, value: ./charts/b}\n",
+                ),
+                ("a/hr.yaml", LOCAL_RELEASE),
+            ],
+            "a",
+        );
+        assert!(c.opaque);
     }
 
     fn decide(scope: &Scope, closure: &Closure, declared: &str, entry_files: &[&str]) -> Wanted {

@@ -601,8 +601,13 @@ impl Walk<'_, '_> {
             .file
             .as_ref()
             .map(|file| capstan_core::fs::normalize(&self.root.join(file)));
-        let closure =
-            Closure::of_cached(fs, dir, &found.object.spec.components, &mut self.real_dirs);
+        let closure = Closure::of_cached(
+            fs,
+            self.root,
+            dir,
+            &found.object.spec.components,
+            &mut self.real_dirs,
+        );
         let parent_broad = found
             .origin
             .parent
