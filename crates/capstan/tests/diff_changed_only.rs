@@ -1,8 +1,9 @@
 //! Changed-only `capstan diff` (the default) gives the `--full` result, change after change, on a
 //! repository built for it: inputs outside the Kustomization's folder (a patch, a component),
 //! `substituteFrom` and `valuesFrom` objects rendered by other Kustomizations, Flux
-//! Kustomizations added, removed and changed, a Flux source, a file that stops parsing, and files
-//! nothing reads.
+//! Kustomizations added, removed and changed, a Flux source, a file that stops parsing, a chart
+//! in the repository (a template, its `values.yaml`, a release's `valuesFiles`), and files nothing
+//! reads.
 
 use std::path::Path;
 
@@ -153,7 +154,12 @@ fn seed(repo: &Path) {
         "patches/replicas.yaml",
         "- {op: replace, path: /spec/replicas, value: 2}\n",
     );
-    write(repo, "apps/shared/ks.yaml", &app_ks("shared", ""));
+    // it renders the ConfigMap where the db release looks for it
+    write(
+        repo,
+        "apps/shared/ks.yaml",
+        &app_ks("shared", "").replace("targetNamespace: shared", "targetNamespace: db"),
+    );
     write(
         repo,
         "apps/shared/app/values.yaml",
@@ -163,8 +169,14 @@ fn seed(repo: &Path) {
     write(
         repo,
         "apps/db/app/helmrelease.yaml",
-        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: db}\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: ./charts/db\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  valuesFrom:\n    - {kind: ConfigMap, name: db-values}\n",
+        &format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: db}}\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: {}\n      valuesFiles: [values.yaml, {}]\n      sourceRef: {{kind: GitRepository, name: flux-system, namespace: flux-system}}\n  valuesFrom:\n    - {{kind: ConfigMap, name: db-values}}\n",
+            flux_path("charts/db"),
+            flux_path("values/db.yaml")
+        ),
     );
+    write(repo, "charts/db/values.yaml", "mode: a\n");
+    write(repo, "values/db.yaml", "tier: back\n");
     write(
         repo,
         "charts/db/Chart.yaml",
@@ -173,12 +185,17 @@ fn seed(repo: &Path) {
     write(
         repo,
         "charts/db/templates/cm.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db-settings\ndata:\n  replicas: {{ .Values.replicas | quote }}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db-settings\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  mode: {{ .Values.mode | quote }}\n  tier: {{ .Values.tier | quote }}\n",
     );
     write(repo, "README.md", "# a test cluster\n");
 }
 
 type Change = fn(&Path);
+
+/// Whether HelmReleases render (a chart's change then shows in the objects).
+fn helm_found() -> bool {
+    capstan_testkit::oracle::find("helm").is_some()
+}
 
 fn changes() -> Vec<(&'static str, Change, bool)> {
     vec![
@@ -220,6 +237,28 @@ fn changes() -> Vec<(&'static str, Change, bool)> {
                 )
             },
             true,
+        ),
+        (
+            "a template of a chart in the repository",
+            |r| {
+                edit(
+                    r,
+                    "charts/db/templates/cm.yaml",
+                    "data:\n",
+                    "data:\n  edited: \"yes\"\n",
+                )
+            },
+            helm_found(),
+        ),
+        (
+            "the values.yaml of a chart in the repository",
+            |r| edit(r, "charts/db/values.yaml", "mode: a", "mode: b"),
+            helm_found(),
+        ),
+        (
+            "a values file a release lists",
+            |r| edit(r, "values/db.yaml", "tier: back", "tier: front"),
+            helm_found(),
         ),
         (
             "a Flux Kustomization added",
