@@ -415,3 +415,42 @@ fn changed_only_gives_the_full_result_against_another_directory() {
     seed(&top);
     check_changes(&top, &top, OldSide::Copy);
 }
+
+#[test]
+fn plan_reads_a_chart_in_the_repository_through_the_kustomization_applying_its_release() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let top = dir.path().join("repo");
+    let orig = dir.path().join("orig");
+    PREFIX.with(|p| p.borrow_mut().clear());
+    seed(&top);
+    copy_tree(&top, &orig);
+    edit(&top, "charts/db/values.yaml", "mode: a", "mode: b");
+    edit(&top, "values/db.yaml", "tier: back", "tier: front");
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
+        .args(["plan", "-o", "json", "--offline", "--allow-skipped"])
+        .arg("--path-orig")
+        .arg(&orig)
+        .arg("--path")
+        .arg(&top)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("capstan runs");
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "json ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    for file in ["charts/db/values.yaml", "values/db.yaml"] {
+        let item = plan["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["subject"]["path"] == file)
+            .unwrap_or_else(|| panic!("{file} is planned: {plan:#}"));
+        assert_eq!(item["kustomization"], "db", "{item:#}");
+        let reason = item["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("by db"), "{file}: {reason}");
+    }
+}

@@ -269,10 +269,16 @@ pub fn plan_files(
         .iter()
         .map(|(path, change)| {
             let single = [(path.clone(), *change)];
+            // a HelmRelease's chart or values file is read by the Kustomization applying it
             let kustomizations: Vec<String> = affected(&single, sides)
                 .into_iter()
-                .filter(|p| p.kind == ProducerKind::Kustomization)
-                .map(|p| p.name)
+                .filter_map(|p| match p.kind {
+                    ProducerKind::Kustomization => Some(p.name),
+                    ProducerKind::HelmRelease => sides
+                        .iter()
+                        .find_map(|s| s.units.get(&p)?.parent.as_ref())
+                        .map(|parent| parent.name.clone()),
+                })
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();

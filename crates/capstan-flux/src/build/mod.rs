@@ -160,6 +160,10 @@ pub struct BuildResult {
     /// The merged values (HelmReleases).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Value>,
+    /// Repository paths it read besides its objects' files: a HelmRelease's chart directory
+    /// (a chart in this repository) and `valuesFiles`.
+    #[serde(skip)]
+    pub reads: Vec<PathBuf>,
 }
 
 impl BuildResult {
@@ -177,6 +181,7 @@ impl BuildResult {
             objects: Vec::new(),
             not_decrypted: Vec::new(),
             values: None,
+            reads: Vec::new(),
         }
     }
 
@@ -200,6 +205,7 @@ impl BuildResult {
             .iter()
             .filter_map(|o| o.file.clone())
             .chain(self.path.clone())
+            .chain(self.reads.iter().cloned())
             .collect()
     }
 
@@ -1258,7 +1264,23 @@ fn render_one(
     // `valuesFiles` are relative to the source's root for an in-repository chart, to the chart
     // for a fetched one.
     let (chart_fs, chart_dir, values_root): (&dyn Fs, PathBuf, PathBuf) = match location {
-        helmrelease::ChartLocation::Local(dir) => (fs, dir, root.to_path_buf()),
+        helmrelease::ChartLocation::Local(dir) => {
+            result.reads.push(dir.clone());
+            result.reads.extend(
+                release
+                    .pointer("/spec/chart/spec/valuesFiles")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|f| {
+                        capstan_core::fs::normalize(Path::new(f.trim().trim_start_matches('/')))
+                    })
+                    .filter(|f| f != Path::new("values.yaml"))
+                    .map(|f| capstan_core::fs::normalize(&root.join(f))),
+            );
+            (fs, dir, root.to_path_buf())
+        }
         helmrelease::ChartLocation::Fetched(chart) => {
             fetched = chart;
             (&fetched.fs, fetched.dir.clone(), fetched.dir.clone())
