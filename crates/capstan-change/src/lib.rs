@@ -3,6 +3,8 @@
 //!
 //! - [`diff`]: the structural diff of two renderings, Secret masking, and its renderers.
 //! - [`plan`]: the seeds' decision rules over a diff, and the procedure each verdict needs.
+//! - [`images`]: the container images objects run, and what a change does to them.
 
 pub mod diff;
+pub mod images;
 pub mod plan;

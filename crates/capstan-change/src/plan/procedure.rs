@@ -1,11 +1,24 @@
 //! The procedure that applies a change, in order: for GitOps, review, merge, reconcile the
 //! Kustomization with its source, watch; for Bootstrap, the bootstrap step and its checks first,
 //! then Git brought in line; for Hybrid, both, bootstrap first (seed 001's change procedures).
+//! The commands named are the flux CLI's, which run against the cluster today; each exists as
+//! written (`flux reconcile ks NAME --with-source`, `flux get ks NAME --watch`).
 
 use super::{Phase, PlanItem, Verdict};
 
 fn reconcile(ks: &str) -> String {
-    format!("capstan reconcile ks {ks} --with-source")
+    format!("flux reconcile ks {ks} --with-source")
+}
+
+/// Watching Kustomizations until they are Ready: one by name, several with `-A`.
+fn watch(names: &[&str]) -> String {
+    match names {
+        [one] => format!("Watch until Ready: flux get ks {one} --watch"),
+        _ => format!(
+            "Watch until Ready ({}): flux get ks -A --watch",
+            names.join(", ")
+        ),
+    }
 }
 
 /// The steps for one item on its own.
@@ -26,7 +39,7 @@ pub(super) fn for_item(item: &PlanItem) -> Vec<String> {
     steps.push("Merge".to_owned());
     if let Some(ks) = &item.kustomization {
         steps.push(reconcile(ks));
-        let mut watch = format!("Watch: capstan get ks {ks} until Ready");
+        let mut watch = watch(&[ks.as_str()]);
         if item.phase == Phase::GitOps
             && let Some(extra) = &item.watch
         {
@@ -84,10 +97,7 @@ pub(super) fn overall(items: &[PlanItem], verdict: &Verdict, order: &[String]) -
     }
     if !kustomizations.is_empty() {
         let names: Vec<&str> = kustomizations.iter().map(|s| s.as_str()).collect();
-        push(
-            &mut steps,
-            format!("Watch: capstan get ks {} until Ready", names.join(" ")),
-        );
+        push(&mut steps, watch(&names));
     }
     for item in counted.iter().filter(|i| i.phase == Phase::GitOps) {
         if let Some(watch) = &item.watch {

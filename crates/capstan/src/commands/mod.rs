@@ -7,12 +7,19 @@ use crate::cli::{Cli, Command};
 mod app;
 pub mod build;
 mod check;
+mod completion;
 pub mod compare;
 pub mod diff;
 mod get;
+mod get_hint;
+mod hook;
 mod graph;
+mod helm_flags;
+mod images;
 pub mod kustomize;
 pub mod plan;
+mod selector;
+pub mod version;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +39,10 @@ impl From<Exit> for std::process::ExitCode {
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Version => {
-            writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
-            Ok(Exit::Clean)
-        }
+        Command::Version(args) => version::run(&args, out),
+        Command::Completion(args) => completion::completion(&args, out),
+        Command::Hook(args) => hook::run(&args, out),
+        Command::Man(args) => completion::man(&args, out),
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
         Command::Check(args) => check::run(&args, out),
