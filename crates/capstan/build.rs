@@ -43,9 +43,11 @@ fn main() {
         };
         if let Some(git_dir) = git(&manifest, &["rev-parse", "--git-dir"]).map(absolute) {
             println!("cargo::rerun-if-changed={}", git_dir.join("HEAD").display());
-            if let Some(common) = git(&manifest, &["rev-parse", "--git-common-dir"]).map(absolute)
-            {
-                println!("cargo::rerun-if-changed={}", common.join("packed-refs").display());
+            if let Some(common) = git(&manifest, &["rev-parse", "--git-common-dir"]).map(absolute) {
+                println!(
+                    "cargo::rerun-if-changed={}",
+                    common.join("packed-refs").display()
+                );
                 if let Some(branch) = git(&manifest, &["symbolic-ref", "-q", "HEAD"]) {
                     println!("cargo::rerun-if-changed={}", common.join(branch).display());
                 }

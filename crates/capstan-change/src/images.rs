@@ -66,7 +66,8 @@ fn walk(value: &Value, images: &mut BTreeSet<String>, depth: usize) {
                     && let Value::Array(list) = child
                 {
                     for volume in list {
-                        if let Some(image) = volume.pointer("/image/reference").and_then(Value::as_str)
+                        if let Some(image) =
+                            volume.pointer("/image/reference").and_then(Value::as_str)
                             && looks_like_image(image)
                         {
                             images.insert(image.to_owned());
@@ -194,13 +195,17 @@ pub fn image_changes(report: &DiffReport) -> Vec<ImageChange> {
                 };
                 let pairs = gone.len().min(came.len());
                 for i in 0..pairs {
-                    changes.push(change(ImageChangeKind::Bumped, Some(gone[i]), Some(came[i])));
+                    changes.push(change(
+                        ImageChangeKind::Bumped,
+                        Some(gone[i]),
+                        Some(came[i]),
+                    ));
                 }
                 for from in &gone[pairs..] {
-                    changes.push(change(ImageChangeKind::Removed, Some(from), None));
+                    changes.push(change(ImageChangeKind::Removed, Some(*from), None));
                 }
                 for to in &came[pairs..] {
-                    changes.push(change(ImageChangeKind::Added, None, Some(to)));
+                    changes.push(change(ImageChangeKind::Added, None, Some(*to)));
                 }
             }
         }
@@ -228,7 +233,11 @@ mod tests {
         let images: Vec<String> = images_of(&deployment).into_iter().collect();
         assert_eq!(
             images,
-            ["busybox:1.36", "ghcr.io/example/app:1.2.3", "quay.io/x/data:v1"]
+            [
+                "busybox:1.36",
+                "ghcr.io/example/app:1.2.3",
+                "quay.io/x/data:v1"
+            ]
         );
     }
 
@@ -250,8 +259,14 @@ mod tests {
         assert_eq!(r.repository, "registry:5000/team/app");
         assert_eq!(r.version, "1.0@sha256:abc");
         let r = ImageRef::parse("registry:5000/team/app");
-        assert_eq!((r.repository.as_str(), r.version.as_str()), ("registry:5000/team/app", ""));
+        assert_eq!(
+            (r.repository.as_str(), r.version.as_str()),
+            ("registry:5000/team/app", "")
+        );
         let r = ImageRef::parse("nginx@sha256:def");
-        assert_eq!((r.repository.as_str(), r.version.as_str()), ("nginx", "@sha256:def"));
+        assert_eq!(
+            (r.repository.as_str(), r.version.as_str()),
+            ("nginx", "@sha256:def")
+        );
     }
 }

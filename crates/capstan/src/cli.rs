@@ -18,7 +18,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// When to colour output: auto (a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
     pub color: crate::terminal::ColorChoice,
     /// Write what the command prints on stdout to this file instead (created or replaced).
     #[arg(long, global = true, value_name = "FILE")]
@@ -111,7 +117,12 @@ pub struct GetArgs {
     pub output: GetFormat,
     /// Only objects whose labels match (`key=value`, `key!=value`, `key`, `!key`; comma-separated
     /// or repeated: all must match).
-    #[arg(short = 'l', long = "selector", visible_alias = "label-selector", value_name = "SELECTOR")]
+    #[arg(
+        short = 'l',
+        long = "selector",
+        visible_alias = "label-selector",
+        value_name = "SELECTOR"
+    )]
     pub selector: Vec<String>,
     #[command(flatten)]
     pub render: crate::commands::images::RenderArgs,

@@ -24,10 +24,8 @@ fn main() -> ExitCode {
                     (result, _) => result,
                 }
             }
-            Err(e) => Err(anyhow::Error::new(e).context(format!(
-                "cannot create --output-file {}",
-                path.display()
-            ))),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("cannot create --output-file {}", path.display()))),
         },
         None => {
             let stdout = io::stdout();

@@ -50,7 +50,8 @@ impl Environment {
         });
         Environment {
             no_color: set("NO_COLOR"),
-            clicolor_force: std::env::var("CLICOLOR_FORCE").is_ok_and(|v| !v.is_empty() && v != "0"),
+            clicolor_force: std::env::var("CLICOLOR_FORCE")
+                .is_ok_and(|v| !v.is_empty() && v != "0"),
             term_dumb: std::env::var("TERM").is_ok_and(|t| t == "dumb"),
             ci,
             stdout_tty: std::io::stdout().is_terminal(),
@@ -126,18 +127,30 @@ mod tests {
 
     #[test]
     fn no_color_and_dumb_terminals_turn_auto_off() {
-        let env = Environment { no_color: true, ..tty() };
+        let env = Environment {
+            no_color: true,
+            ..tty()
+        };
         assert!(!Terminal::decide(ColorChoice::Auto, &env).color);
-        let env = Environment { term_dumb: true, ..tty() };
+        let env = Environment {
+            term_dumb: true,
+            ..tty()
+        };
         assert!(!Terminal::decide(ColorChoice::Auto, &env).color);
     }
 
     #[test]
     fn the_flag_wins_over_the_environment() {
-        let env = Environment { no_color: true, ..tty() };
+        let env = Environment {
+            no_color: true,
+            ..tty()
+        };
         assert!(Terminal::decide(ColorChoice::Always, &env).color);
         assert!(!Terminal::decide(ColorChoice::Never, &tty()).color);
-        let forced = Environment { clicolor_force: true, ..Environment::default() };
+        let forced = Environment {
+            clicolor_force: true,
+            ..Environment::default()
+        };
         assert!(Terminal::decide(ColorChoice::Auto, &forced).color);
     }
 
@@ -146,7 +159,10 @@ mod tests {
         assert!(Terminal::decide(ColorChoice::Auto, &tty()).progress);
         let ci = Environment { ci: true, ..tty() };
         assert!(!Terminal::decide(ColorChoice::Auto, &ci).progress);
-        let piped = Environment { stdout_tty: true, ..Environment::default() };
+        let piped = Environment {
+            stdout_tty: true,
+            ..Environment::default()
+        };
         assert!(!Terminal::decide(ColorChoice::Auto, &piped).progress);
     }
 }

@@ -87,7 +87,10 @@ fn bash_completion_loads() {
         std::env::var("PATH").unwrap_or_default()
     );
     let output = Command::new("bash")
-        .args(["-c", "source <(capstan completion bash); complete -p capstan"])
+        .args([
+            "-c",
+            "source <(capstan completion bash); complete -p capstan",
+        ])
         .env("PATH", path)
         .output()
         .expect("bash runs");
@@ -139,7 +142,10 @@ fn man_pages_for_every_command_and_subcommand() {
     for name in &expected {
         let page = dir.path().join(format!("{name}.1"));
         let text = std::fs::read_to_string(&page).unwrap_or_else(|_| panic!("{name}.1 written"));
-        assert!(text.starts_with(".ie") || text.contains(".TH"), "{name}.1 is roff");
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{name}.1 is roff"
+        );
     }
     let diff = stdout(&capstan(&["man", "diff"]));
     assert!(diff.contains(".TH capstan-diff"), "{diff}");
@@ -166,7 +172,13 @@ fn output_file_takes_stdout() {
     assert!(output.stdout.is_empty());
     let written = std::fs::read_to_string(&file).expect("written");
     assert!(written.starts_with("NAMESPACE"), "{written}");
-    let same = stdout(&capstan(&["get", "ks", "-A", "--path", "examples/home-ops"]));
+    let same = stdout(&capstan(&[
+        "get",
+        "ks",
+        "-A",
+        "--path",
+        "examples/home-ops",
+    ]));
     assert_eq!(written, same);
     let bad = capstan(&[
         "version",
@@ -189,7 +201,13 @@ fn get_hint_counts_other_namespaces_and_names_dash_a() {
         hint.ends_with("all namespaces: capstan get hr -A --path examples/home-ops"),
         "{hint}"
     );
-    let all = stdout(&capstan(&["get", "hr", "-A", "--path", "examples/home-ops"]));
+    let all = stdout(&capstan(&[
+        "get",
+        "hr",
+        "-A",
+        "--path",
+        "examples/home-ops",
+    ]));
     let shown = stdout(&output).lines().skip(1).count();
     let total = all.lines().skip(1).count();
     let hidden: usize = hint
@@ -266,7 +284,11 @@ fn get_images_lists_each_producers_images() {
     );
     // HelmReleases with remote charts cannot render from an empty cache: named, exit 2
     if !stderr(&output).is_empty() {
-        assert!(stderr(&output).contains("not rendered"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("not rendered"),
+            "{}",
+            stderr(&output)
+        );
         assert_eq!(output.status.code(), Some(2));
     }
 }
@@ -318,7 +340,10 @@ fn color_follows_the_flag_and_no_color() {
     assert_eq!(piped.status.code(), Some(1), "{}", stderr(&piped));
     assert!(!stdout(&piped).contains('\u{1b}'), "a pipe gets no colour");
     let forced = diff_of(&["--color", "always"], true);
-    assert!(stdout(&forced).contains('\u{1b}'), "--color always wins over NO_COLOR");
+    assert!(
+        stdout(&forced).contains('\u{1b}'),
+        "--color always wins over NO_COLOR"
+    );
     let never = diff_of(&["--color", "never"], false);
     assert!(!stdout(&never).contains('\u{1b}'));
     let bad = capstan(&["--color", "sometimes", "version"]);
@@ -331,10 +356,19 @@ fn diff_unified_context_limit_bytes_and_yaml() {
     let narrow = stdout(&diff_of(&["-o", "diff", "--unified", "0"], true));
     assert!(wide.contains(" a: \"1\""), "ten lines of context: {wide}");
     assert!(!narrow.contains(" a: \"1\""), "no context: {narrow}");
-    assert!(narrow.contains("-  value: before") && narrow.contains("+  value: after"), "{narrow}");
+    assert!(
+        narrow.contains("-  value: before") && narrow.contains("+  value: after"),
+        "{narrow}"
+    );
     let cut = stdout(&diff_of(&["-o", "diff", "--limit-bytes", "80"], true));
-    assert!(cut.contains("more bytes not shown (--limit-bytes 80)"), "{cut}");
+    assert!(
+        cut.contains("more bytes not shown (--limit-bytes 80)"),
+        "{cut}"
+    );
     let yaml = stdout(&diff_of(&["-o", "yaml"], true));
     assert!(yaml.contains("groups:"), "{yaml}");
-    assert!(yaml.contains("kind: Kustomization") || yaml.contains("Kustomization"), "{yaml}");
+    assert!(
+        yaml.contains("kind: Kustomization") || yaml.contains("Kustomization"),
+        "{yaml}"
+    );
 }

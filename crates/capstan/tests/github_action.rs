@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 #[path = "support/git.rs"]
+#[allow(dead_code)]
 mod support_git;
 use support_git::{copy_tree, git};
 
@@ -211,16 +212,26 @@ fn posts_one_comment_then_updates_it() {
     let err = String::from_utf8_lossy(&first.stderr).into_owned();
     assert_eq!(first.status.code(), Some(0), "{log}\n{err}");
     assert!(log.contains(&format!("--base {base}")), "{log}");
-    assert!(log.contains("posted comment 1001 on pull request #7"), "{log}");
+    assert!(
+        log.contains("posted comment 1001 on pull request #7"),
+        "{log}"
+    );
     {
         let requests = api.requests.lock().expect("log");
         let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
         assert_eq!(methods, ["GET", "POST"], "{requests:?}");
-        assert!(requests.iter().all(|r| r.authorization == "Bearer test-token"));
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.authorization == "Bearer test-token")
+        );
         let body = requests[1].body["body"].as_str().expect("a body");
         assert!(body.starts_with("<!-- capstan-action path=. -->"), "{body}");
         assert!(body.contains("### capstan check: clean"), "{body}");
-        assert!(body.contains("apps/v1/Deployment"), "the diff: {body}");
+        assert!(
+            body.contains("Deployment.apps/whoami/whoami"),
+            "the diff: {body}"
+        );
         assert!(body.contains("replicas"), "the diff: {body}");
         assert!(body.contains("### capstan plan"), "the plan: {body}");
     }
@@ -233,7 +244,10 @@ fn posts_one_comment_then_updates_it() {
     let second = run_action(&repo, dir.path(), &api.url, &inputs);
     let log = String::from_utf8_lossy(&second.stdout).into_owned();
     assert_eq!(second.status.code(), Some(0), "{log}");
-    assert!(log.contains("updated comment 1001 on pull request #7"), "{log}");
+    assert!(
+        log.contains("updated comment 1001 on pull request #7"),
+        "{log}"
+    );
     let requests = api.requests.lock().expect("log");
     let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(methods, ["GET", "POST", "GET", "PATCH"], "{requests:?}");
@@ -313,8 +327,14 @@ fn bad_inputs_are_one_line_errors() {
     let (repo, _) = pull_request_repo(dir.path());
     let api = stand_in();
     for (inputs, expected) in [
-        (vec![("INPUT_FAIL_ON", "sometimes")], "input fail-on is 'sometimes'"),
-        (vec![("INPUT_PATH", "no/such/folder")], "input path 'no/such/folder'"),
+        (
+            vec![("INPUT_FAIL_ON", "sometimes")],
+            "input fail-on is 'sometimes'",
+        ),
+        (
+            vec![("INPUT_PATH", "no/such/folder")],
+            "input path 'no/such/folder'",
+        ),
         (vec![("INPUT_GITHUB_TOKEN", "")], "no token to comment with"),
     ] {
         let run = run_action(&repo, dir.path(), &api.url, &inputs);

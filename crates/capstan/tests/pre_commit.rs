@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 #[path = "support/git.rs"]
+#[allow(dead_code)]
 mod support_git;
 use support_git::{copy_tree, git};
 
@@ -91,8 +92,14 @@ fn hooks_pass_on_the_example_and_fail_on_a_planted_fault() {
     let text = String::from_utf8_lossy(&kustomize.stdout).into_owned();
     assert!(!kustomize.status.success(), "{text}");
     assert!(text.contains("Failed"), "{text}");
-    assert!(text.contains("apps/whoami: "), "capstan names the folder: {text}");
-    assert!(text.contains("missing-service.yaml"), "and the file: {text}");
+    assert!(
+        text.contains("apps/whoami: "),
+        "capstan names the folder: {text}"
+    );
+    assert!(
+        text.contains("missing-service.yaml"),
+        "and the file: {text}"
+    );
     assert!(
         text.contains("see one with `capstan kustomize apps/whoami`"),
         "{text}"
@@ -102,7 +109,10 @@ fn hooks_pass_on_the_example_and_fail_on_a_planted_fault() {
     let text = String::from_utf8_lossy(&check.stdout).into_owned();
     assert!(!check.status.success(), "{text}");
     assert!(text.contains("Failed"), "{text}");
-    assert!(text.contains("missing-service.yaml"), "capstan's message: {text}");
+    assert!(
+        text.contains("missing-service.yaml"),
+        "capstan's message: {text}"
+    );
 }
 
 #[test]
@@ -114,6 +124,10 @@ fn the_kustomize_hook_outside_a_kustomization_has_nothing_to_build() {
         .current_dir(dir.path())
         .output()
         .expect("capstan runs");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(run.stdout.is_empty());
 }

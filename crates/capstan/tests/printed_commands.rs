@@ -38,7 +38,7 @@ fn commands_in(text: &str) -> Vec<String> {
         while let Some(offset) = line[at..].find("capstan ") {
             let start = at + offset;
             at = start + "capstan ".len();
-            let before = line[..start].trim_end();
+            let before = line[..start].trim();
             let starts_line = before.is_empty()
                 || before.trim_start_matches(|c: char| c.is_ascii_digit()) == "."
                 || before == "-"
@@ -47,7 +47,9 @@ fn commands_in(text: &str) -> Vec<String> {
                     && before
                         .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ')
                         .chars()
-                        .all(|c| c.is_alphabetic() || c == ' ' || c == ':' || c == '(' || c == ')'));
+                        .all(|c| {
+                            c.is_alphabetic() || c == ' ' || c == ':' || c == '(' || c == ')'
+                        }));
             let quoted = line[..start].ends_with('`');
             let after_colon = line[..start].ends_with(": ");
             if !(starts_line || quoted || after_colon) {
@@ -105,7 +107,8 @@ fn words(command: &str) -> Vec<String> {
         .filter(|w| w != "…")
         .map(|w| {
             let placeholder = w.len() > 1
-                && w.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c == '.')
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c == '.')
                 || (w.starts_with('<') && w.ends_with('>'));
             if placeholder { "x".to_owned() } else { w }
         })
@@ -127,7 +130,9 @@ fn every_printed_command_line_parses() {
         }
     }
     assert!(
-        commands.iter().any(|(c, _)| c.starts_with("capstan get hr -A")),
+        commands
+            .iter()
+            .any(|(c, _)| c.starts_with("capstan get hr -A")),
         "the get hint's command is among them: {commands:?}"
     );
     let mut broken = Vec::new();
@@ -142,11 +147,18 @@ fn every_printed_command_line_parses() {
             broken.push(format!(
                 "{command}   (from {}): {}",
                 file.display(),
-                String::from_utf8_lossy(&output.stderr).lines().next().unwrap_or("")
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
             ));
         }
     }
-    assert!(broken.is_empty(), "commands that do not parse:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "commands that do not parse:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]
@@ -162,6 +174,12 @@ fn extraction_finds_commands_and_skips_titles() {
             "capstan reads Flux"
         ]
     );
-    assert_eq!(words("capstan man --out-dir DIR"), ["capstan", "man", "--out-dir", "x"]);
-    assert_eq!(words("capstan get ks 'a b'"), ["capstan", "get", "ks", "a b"]);
+    assert_eq!(
+        words("capstan man --out-dir DIR"),
+        ["capstan", "man", "--out-dir", "x"]
+    );
+    assert_eq!(
+        words("capstan get ks 'a b'"),
+        ["capstan", "get", "ks", "a b"]
+    );
 }

@@ -83,7 +83,12 @@ pub struct BuildArgs {
     pub helm_flags: super::helm_flags::HelmFlags,
     /// Only Kustomizations and HelmReleases whose labels match (`key=value`, `key!=value`,
     /// `key`, `!key`; comma-separated or repeated: all must match).
-    #[arg(short = 'l', long = "selector", visible_alias = "label-selector", value_name = "SELECTOR")]
+    #[arg(
+        short = 'l',
+        long = "selector",
+        visible_alias = "label-selector",
+        value_name = "SELECTOR"
+    )]
     pub selector: Vec<String>,
     #[command(flatten)]
     pub charts: ChartArgs,

@@ -33,6 +33,13 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         .or_else(|| config.kube_version.clone())
         .unwrap_or_else(|| DEFAULT_KUBE_VERSION.to_owned());
     let input = gather(&fs, &root)?;
+    if input.units.is_empty() && input.diagnostics.is_empty() {
+        // nothing checked is not "clean"
+        anyhow::bail!(
+            "no Flux Kustomization or HelmRelease found under {}: run check in a Flux repository, or pass --path to one",
+            args.path.display()
+        );
+    }
     let sources = Sources {
         fs: &fs,
         root: root.clone(),

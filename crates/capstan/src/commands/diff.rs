@@ -84,7 +84,12 @@ pub struct DiffArgs {
     pub limit_bytes: usize,
     /// Only Kustomizations and HelmReleases whose labels match on either side (`key=value`,
     /// `key!=value`, `key`, `!key`; comma-separated or repeated: all must match).
-    #[arg(short = 'l', long = "selector", visible_alias = "label-selector", value_name = "SELECTOR")]
+    #[arg(
+        short = 'l',
+        long = "selector",
+        visible_alias = "label-selector",
+        value_name = "SELECTOR"
+    )]
     pub selector: Vec<String>,
     #[command(flatten)]
     pub charts: ChartArgs,
@@ -259,7 +264,12 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mut compared = compare_sides(&revisions, args.full, &options, &args.charts.fetcher())?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     if !selector.is_empty() {
-        super::selector::retain_groups(&mut compared.report, &selector, &compared.base, &compared.head);
+        super::selector::retain_groups(
+            &mut compared.report,
+            &selector,
+            &compared.base,
+            &compared.head,
+        );
     }
     if args.target == Target::Images {
         let format = match args.output {

@@ -1,7 +1,8 @@
 //! `capstan hook kustomize [FILE]...`: the pre-commit hook that builds every kustomization the
 //! given files belong to (the nearest folder at or above each file holding a
 //! `kustomization.yaml`, `kustomization.yml` or `Kustomization`), so a broken overlay fails the
-//! commit that breaks it. Nothing is printed for a kustomization that builds; each failure is
+//! commit that breaks it. Files outside a kustomization's folder may be read, as
+//! kustomize-controller allows. Nothing is printed for a kustomization that builds; each failure is
 //! one line naming the folder and kustomize's error. Exit 0: all built; 1: some failed.
 
 use std::collections::BTreeSet;
@@ -45,11 +46,7 @@ pub fn run(args: &HookArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
 
 /// The kustomization folder `file` belongs to: the nearest at or above it, not above `root`.
 pub fn owning_kustomization(root: &Path, file: &Path) -> Option<PathBuf> {
-    let start = if file.is_dir() {
-        file
-    } else {
-        file.parent()?
-    };
+    let start = if file.is_dir() { file } else { file.parent()? };
     let root = normalise(root);
     let mut dir = normalise(start);
     loop {
@@ -66,9 +63,7 @@ fn normalise(path: &Path) -> PathBuf {
     let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir()
-            .unwrap_or_default()
-            .join(path)
+        std::env::current_dir().unwrap_or_default().join(path)
     };
     let mut clean = PathBuf::new();
     for part in joined.components() {
@@ -90,6 +85,11 @@ fn kustomize(args: &HookKustomizeArgs, out: &mut dyn Write) -> anyhow::Result<Ex
         .filter_map(|file| owning_kustomization(&args.root, file))
         .collect();
     let cwd = normalise(Path::new("."));
+    // as kustomize-controller builds: files outside the kustomization's folder may be read
+    let options = capstan_kustomize::Options {
+        load_restrictor: capstan_kustomize::LoadRestrictor::None,
+        ..capstan_kustomize::Options::default()
+    };
     let mut failed = 0;
     let mut first: Option<PathBuf> = None;
     for dir in &dirs {
@@ -99,9 +99,7 @@ fn kustomize(args: &HookKustomizeArgs, out: &mut dyn Write) -> anyhow::Result<Ex
         } else {
             shown
         };
-        if let Err(error) =
-            capstan_kustomize::build(&OsFs, dir, &capstan_kustomize::Options::default())
-        {
+        if let Err(error) = capstan_kustomize::build(&OsFs, dir, &options) {
             failed += 1;
             first.get_or_insert_with(|| shown.to_path_buf());
             writeln!(out, "{}: {error}", shown.display())?;

@@ -198,7 +198,11 @@ pub enum ImagesFormat {
 }
 
 /// `capstan diff images`: the image changes of a compared report. Exit 1 when there are any.
-pub fn diff(report: &DiffReport, format: ImagesFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn diff(
+    report: &DiffReport,
+    format: ImagesFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let changes = image_changes(report);
     match format {
         ImagesFormat::Json => {
@@ -226,7 +230,14 @@ pub fn diff(report: &DiffReport, format: ImagesFormat, out: &mut dyn Write) -> a
                 writeln!(out, "| change | image | in |")?;
                 writeln!(out, "|---|---|---|")?;
                 for c in &changes {
-                    writeln!(out, "| {:?} | `{}` | {} `{}` |", c.change, line(c), c.producer, c.object)?;
+                    writeln!(
+                        out,
+                        "| {:?} | `{}` | {} `{}` |",
+                        c.change,
+                        line(c),
+                        c.producer,
+                        c.object
+                    )?;
                 }
             } else {
                 let mut last = String::new();

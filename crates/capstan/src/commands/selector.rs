@@ -146,15 +146,19 @@ fn labels_of(discovery: &capstan_flux::discovery::Discovery) -> BTreeMap<ObjectK
         let found = cluster
             .kustomizations
             .iter()
-            .map(|k| &k.found)
-            .chain(cluster.helm_releases.iter().map(|r| &r.found));
-        for found in found {
-            let l = found
-                .raw
+            .map(|k| (&k.found.key, &k.found.raw))
+            .chain(
+                cluster
+                    .helm_releases
+                    .iter()
+                    .map(|r| (&r.found.key, &r.found.raw)),
+            );
+        for (key, raw) in found {
+            let l = raw
                 .pointer("/metadata/labels")
                 .cloned()
                 .unwrap_or_else(|| Value::Object(Default::default()));
-            labels.insert(found.key.clone(), l);
+            labels.insert(key.clone(), l);
         }
     }
     labels
