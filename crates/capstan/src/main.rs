@@ -10,6 +10,8 @@ mod commands;
 mod terminal;
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (ring), before any client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
     terminal::init(cli.color);
     let result = match cli.output_file.clone() {

@@ -5,11 +5,13 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod apply;
 pub mod build;
 mod check;
 pub mod compare;
 pub mod completion;
 pub mod diff;
+pub mod drift;
 mod get;
 mod get_hint;
 mod graph;
@@ -17,6 +19,7 @@ mod helm_flags;
 pub mod hook;
 pub mod images;
 pub mod kustomize;
+pub mod live;
 pub mod plan;
 mod selector;
 pub mod version;
@@ -51,5 +54,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Build(args) => build::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),
+        Command::Apply(args) => apply::run(args, out),
+        Command::Drift(args) => drift::run(args, out),
     }
 }
