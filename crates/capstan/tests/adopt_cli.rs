@@ -372,3 +372,76 @@ fn diff_unified_context_limit_bytes_and_yaml() {
         "{yaml}"
     );
 }
+
+/// A one-Kustomization repository running `images` in one Deployment.
+fn workload_repo(dir: &Path, images: &[&str]) {
+    tiny_repo(dir, "same");
+    let containers: String = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| format!("        - name: c{i}\n          image: {image}\n"))
+        .collect();
+    std::fs::write(
+        dir.join("app/deploy.yaml"),
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n{containers}"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("app/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n  - deploy.yaml\n",
+    )
+    .expect("write");
+}
+
+#[test]
+fn diff_images_reports_bumps_additions_and_removals_as_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    workload_repo(&old, &["ghcr.io/example/web:1.0", "busybox:1.36"]);
+    workload_repo(&new, &["ghcr.io/example/web:1.1", "redis:7"]);
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["diff", "images", "--full", "-o", "json", "--path"])
+        .arg(&new)
+        .arg("--path-orig")
+        .arg(&old)
+        .output()
+        .expect("capstan runs");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let changes: Vec<(String, String, String)> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap_or_default().to_owned(),
+                c["from"].as_str().unwrap_or("-").to_owned(),
+                c["to"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let expect = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        changes,
+        [
+            expect("removed", "busybox:1.36", "-"),
+            expect(
+                "bumped",
+                "ghcr.io/example/web:1.0",
+                "ghcr.io/example/web:1.1"
+            ),
+            expect("added", "-", "redis:7"),
+        ]
+    );
+    assert_eq!(json[0]["producer"]["name"], "app");
+    // no image change: exit 0 and an empty list
+    let same = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["diff", "images", "--full", "-o", "json", "--path"])
+        .arg(&old)
+        .arg("--path-orig")
+        .arg(&old)
+        .output()
+        .expect("capstan runs");
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert_eq!(String::from_utf8_lossy(&same.stdout).trim(), "[]");
+}
