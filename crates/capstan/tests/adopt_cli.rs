@@ -445,3 +445,53 @@ fn diff_images_reports_bumps_additions_and_removals_as_json() {
     assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
     assert_eq!(String::from_utf8_lossy(&same.stdout).trim(), "[]");
 }
+
+#[test]
+fn helm_flags_reach_helm_template() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args_file = dir.path().join("args.txt");
+    let helm = dir.path().join("helm.sh");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}'\nexit 1\n",
+            args_file.display()
+        ),
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let output = capstan(&[
+        "build",
+        "hr",
+        "home-assistant",
+        "-n",
+        "home-automation",
+        "--path",
+        "examples/home-ops",
+        "--helm-binary",
+        helm.to_str().expect("utf-8"),
+        "--is-upgrade",
+        "--no-hooks",
+        "--registry-config",
+        "/etc/capstan-test/registry.json",
+        "--kube-version",
+        "1.31.0",
+        "-a",
+        "example.com/v1",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "the stand-in helm fails");
+    let args = std::fs::read_to_string(&args_file).expect("helm ran");
+    for flag in [
+        "--is-upgrade",
+        "--no-hooks",
+        "--registry-config /etc/capstan-test/registry.json",
+        "--kube-version 1.31.0",
+        "--api-versions example.com/v1",
+    ] {
+        assert!(args.contains(flag), "{flag} in {args}");
+    }
+}
