@@ -13,10 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-#[path = "support/git.rs"]
-#[allow(dead_code)]
-mod support_git;
-use support_git::{copy_tree, git};
+use capstan_testkit::git::{copy_tree, git};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

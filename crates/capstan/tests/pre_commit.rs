@@ -8,10 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "support/git.rs"]
-#[allow(dead_code)]
-mod support_git;
-use support_git::{copy_tree, git};
+use capstan_testkit::git::{copy_tree, git};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,7 +8,6 @@ mod app;
 pub mod apply;
 pub mod build;
 mod check;
-pub mod compare;
 pub mod completion;
 pub mod diff;
 pub mod drift;

@@ -108,12 +108,12 @@ pub fn flux_labels(path: &Path) -> anyhow::Result<BTreeMap<ObjectKey, Value>> {
 pub fn retain_groups(
     report: &mut capstan_change::diff::DiffReport,
     selector: &LabelSelector,
-    base: &super::compare::Opened,
-    head: &super::compare::Opened,
+    base: &capstan_change::compare::Opened,
+    head: &capstan_change::compare::Opened,
 ) {
     use capstan_change::diff::ProducerKind;
     let renderer = capstan_flux::discovery::default_renderer();
-    let side = |opened: &super::compare::Opened| {
+    let side = |opened: &capstan_change::compare::Opened| {
         capstan_flux::discovery::discover(
             opened.fs.as_ref(),
             &opened.root,

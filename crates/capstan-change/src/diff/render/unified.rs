@@ -28,6 +28,9 @@ pub fn unified_with(report: &DiffReport, options: &RenderOptions) -> String {
             failure.producer, failure.error
         );
     }
+    for unit in &report.not_compared {
+        let _ = writeln!(out, "# {} not compared: {}", unit.producer, unit.reason);
+    }
     for group in &report.groups {
         let producer = format!(
             "{}/{}/{}",
