@@ -478,7 +478,7 @@ fn procedures_follow_the_phase() {
     );
     assert!(steps[1].starts_with("Verify:"), "{steps:?}");
     let merge = steps.iter().position(|s| s == "Merge").expect("merge");
-    assert_eq!(steps[merge + 1], "capstan reconcile ks it --with-source");
+    assert_eq!(steps[merge + 1], "flux reconcile ks it --with-source");
     assert!(
         steps[merge - 1].starts_with("Review: Peer review"),
         "{steps:?}"
@@ -495,8 +495,8 @@ fn procedures_follow_the_phase() {
         vec![
             "Review: Self-approved (through a pull request)",
             "Merge",
-            "capstan reconcile ks it --with-source",
-            "Watch: capstan get ks it until Ready"
+            "flux reconcile ks it --with-source",
+            "Watch until Ready: flux get ks it --watch"
         ]
     );
 }

@@ -14,7 +14,7 @@ pub mod oci;
 pub mod semver;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -180,6 +180,9 @@ pub struct Charts {
     loaded: Mutex<HashMap<ChartKey, Shared<LoadedChart>>>,
     downloads: AtomicUsize,
     index_fetches: AtomicUsize,
+    /// The registry credentials file read before helm's and docker's defaults
+    /// (`--registry-config`; else `$HELM_REGISTRY_CONFIG`).
+    registry_config: Option<PathBuf>,
 }
 
 impl Charts {
@@ -191,6 +194,19 @@ impl Charts {
             offline,
             ..Charts::default()
         }
+    }
+
+    /// The same fetcher, reading OCI registry credentials from `path` first.
+    pub fn with_registry_config(self, path: Option<PathBuf>) -> Charts {
+        Charts {
+            registry_config: path,
+            ..self
+        }
+    }
+
+    /// The registry credentials file given with [`Charts::with_registry_config`].
+    pub fn registry_config(&self) -> Option<&Path> {
+        self.registry_config.as_deref()
     }
 
     pub fn cache(&self) -> Option<&ChartCache> {

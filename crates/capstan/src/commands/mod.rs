@@ -8,13 +8,20 @@ mod app;
 pub mod apply;
 pub mod build;
 mod check;
+pub mod completion;
 pub mod diff;
 pub mod drift;
 mod get;
+mod get_hint;
 mod graph;
+mod helm_flags;
+pub mod hook;
+pub mod images;
 pub mod kustomize;
 pub mod live;
 pub mod plan;
+mod selector;
+pub mod version;
 pub mod verbs;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
@@ -35,10 +42,10 @@ impl From<Exit> for std::process::ExitCode {
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Version => {
-            writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
-            Ok(Exit::Clean)
-        }
+        Command::Version(args) => version::run(&args, out),
+        Command::Completion(args) => completion::completion(&args, out),
+        Command::Hook(args) => hook::run(&args, out),
+        Command::Man(args) => completion::man(&args, out),
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
         Command::Check(args) => check::run(&args, out),
