@@ -13,6 +13,7 @@ pub mod http;
 pub mod oci;
 pub mod semver;
 
+use capstan_core::network::Reachability;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,6 +88,13 @@ pub enum ChartError {
     Registry { message: String },
     #[error("chart cache {}: {message}", .path.display())]
     Cache { path: PathBuf, message: String },
+    /// Not fetched: the network was found unreachable in this run (by this fetch or an earlier
+    /// one, named in `source`).
+    #[error("{url}: {source}")]
+    Unreachable {
+        url: String,
+        source: capstan_core::network::Unreachable,
+    },
 }
 
 /// A chart the cache does not hold, in offline mode: what was asked for and where it was looked
@@ -176,6 +184,7 @@ pub struct Charts {
     loaded: Mutex<HashMap<ChartKey, Shared<LoadedChart>>>,
     downloads: AtomicUsize,
     index_fetches: AtomicUsize,
+    network: Arc<Reachability>,
 }
 
 impl Charts {
@@ -187,6 +196,12 @@ impl Charts {
             offline,
             ..Charts::default()
         }
+    }
+
+    /// The run's record of the network's reachability: chart fetches read and feed it, and a
+    /// build hands it to its other fetchers (remote kustomize resources).
+    pub fn network(&self) -> &Arc<Reachability> {
+        &self.network
     }
 
     pub fn cache(&self) -> Option<&ChartCache> {
@@ -351,7 +366,8 @@ impl Charts {
             .map(|u| http::chart_url(&repository.url, u))
             .unwrap_or_else(|| index.url.clone());
         self.load(&key, entry.digest.as_deref(), &url, || {
-            self.client.download(repository, chart, entry)
+            self.client
+                .download(repository, chart, entry, &self.network)
         })
     }
 
@@ -366,7 +382,7 @@ impl Charts {
         };
         cell.get_or_init(|| {
             self.index_fetches.fetch_add(1, Ordering::Relaxed);
-            self.client.index(repository).map(Arc::new)
+            self.client.index(repository, &self.network).map(Arc::new)
         })
         .clone()
     }
