@@ -344,7 +344,7 @@ impl Client {
             });
         }
         let mut response = request.call().map_err(|e| {
-            if unreachable(&e) {
+            if unreachable(&e, url) {
                 return ChartError::Unreachable {
                     url: url.to_owned(),
                     source: reachability.mark(&host_of(url), &describe(&e)),
@@ -441,21 +441,36 @@ fn credentials(repository: &HttpRepository) -> Result<Option<(&str, &str)>, Char
 
 /// True when `error` shows the host could not be resolved or connected to: the network counts
 /// as unreachable for the rest of the run ([`capstan_core::network`]).
-pub(crate) fn unreachable(error: &ureq::Error) -> bool {
+pub(crate) fn unreachable(error: &ureq::Error, url: &str) -> bool {
     use std::io::ErrorKind;
     match error {
         ureq::Error::HostNotFound
         | ureq::Error::ConnectionFailed
         | ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => true,
-        ureq::Error::Io(e) => matches!(
-            e.kind(),
-            ErrorKind::ConnectionRefused
-                | ErrorKind::NetworkUnreachable
-                | ErrorKind::HostUnreachable
-                | ErrorKind::TimedOut
-        ),
+        ureq::Error::Io(e) => {
+            matches!(
+                e.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::TimedOut
+            ) || !resolves(url)
+        }
         _ => false,
     }
+}
+
+/// Whether the host of `url` resolves (ureq reports a failed lookup as a plain I/O error).
+fn resolves(url: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let authority = host_of(url);
+    let port = if url.starts_with("http://") { 80 } else { 443 };
+    let target = if authority.contains(':') && !authority.ends_with(']') {
+        authority
+    } else {
+        format!("{authority}:{port}")
+    };
+    target.to_socket_addrs().is_ok()
 }
 
 /// ureq's error, in words (connection refused, host not found, timeout).

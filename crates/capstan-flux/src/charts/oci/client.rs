@@ -495,7 +495,7 @@ fn transport_error(
     error: ureq::Error,
     network: &capstan_core::network::Reachability,
 ) -> OciError {
-    if crate::charts::http::unreachable(&error) {
+    if crate::charts::http::unreachable(&error, url) {
         let cause = network.mark(&crate::charts::http::host_of(url), &error.to_string());
         return OciError::Unreachable {
             url: url.to_owned(),
