@@ -219,4 +219,6 @@ pub struct CheckArgs {
     /// (default: `check.kubeVersion` in .capstan.yaml, else 1.33).
     #[arg(long)]
     pub kube_version: Option<String>,
+    #[command(flatten)]
+    pub charts: crate::commands::build::ChartArgs,
 }

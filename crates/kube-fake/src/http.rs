@@ -37,6 +37,8 @@ pub struct Shared {
     pub token: String,
     pub addr: SocketAddr,
     pub bookmark_every: Duration,
+    /// Print each request (method, URI, content type, user agent, start of the body) to stderr.
+    pub log_requests: bool,
 }
 
 /// Accepts connections until the task is dropped.
@@ -178,7 +180,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         .unwrap_or("")
         .to_string();
     let q = query(&parts.uri);
-    if std::env::var_os("KUBE_FAKE_DEBUG").is_some() {
+    if shared.log_requests {
         eprintln!(
             "{} {} ct={content_type} accept={accept} ua={user_agent} body={}",
             parts.method,

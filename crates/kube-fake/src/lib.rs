@@ -6,12 +6,26 @@
 //! A side door ([`SideDoor`]) lets tests count requests, inject faults and steer controllers.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), kube_fake::Error> {
-//! let server = kube_fake::Server::start(kube_fake::Options::default()).await?;
-//! std::fs::write("/tmp/kubeconfig", server.kubeconfig())?;
-//! let writes = server.side_door().counters().writes();
-//! # let _ = writes; Ok(()) }
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use kube_fake::{ObjectRef, Options, Override, Server};
+//! // In-process, on a free loopback port, controllers on (200 ms).
+//! let server = Server::start(Options::default()).await?;
+//! // A kube-rs client from its kubeconfig (or write it to a file for kubectl, helm, capstan).
+//! let kc = kube::config::Kubeconfig::from_yaml(server.kubeconfig())?;
+//! let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+//! let client = kube::Client::try_from(config)?;
+//! // Steer it: a Deployment that never becomes ready, then count requests.
+//! let door = server.side_door();
+//! door.set_override(&ObjectRef::new("apps/v1", "Deployment", "apps", "web"), Override { never_ready: true, ..Default::default() });
+//! door.reset_counters();
+//! // ... run the engine with `client` ...
+//! assert_eq!(door.counters().writes(), 0);
+//! # let _ = client; Ok(()) }
 //! ```
+//!
+//! Synchronous tests use [`Server::spawn`] (its own runtime). The side door is also served over
+//! HTTP under `/__kube-fake` with the same token: `GET /counters`, `POST /counters/reset`,
+//! `POST|DELETE /faults`, `POST /overrides`, `POST /status`, `POST /objects`, `POST /compact`.
 
 pub mod controllers;
 pub mod defaults;
@@ -61,6 +75,8 @@ pub struct Options {
     pub bookmark_interval: Duration,
     /// The kubeconfig's default namespace.
     pub namespace: String,
+    /// Print each request to stderr (for debugging a client).
+    pub log_requests: bool,
 }
 
 impl Default for Options {
@@ -72,6 +88,7 @@ impl Default for Options {
             controller_delay: Duration::from_millis(200),
             bookmark_interval: Duration::from_secs(5),
             namespace: "default".into(),
+            log_requests: false,
         }
     }
 }
@@ -91,6 +108,7 @@ impl Server {
             token: creds.token.clone(),
             addr,
             bookmark_every: options.bookmark_interval,
+            log_requests: options.log_requests,
         });
         let mut tasks = vec![tokio::spawn(http::serve(
             listener,

@@ -28,6 +28,9 @@ struct Args {
     /// Use this bearer token instead of a random one.
     #[arg(long)]
     token: Option<String>,
+    /// Print each request to stderr.
+    #[arg(long)]
+    log_requests: bool,
 }
 
 #[tokio::main]
@@ -38,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         token: args.token,
         controllers: !args.no_controllers,
         controller_delay: Duration::from_millis(args.controller_delay_ms),
+        log_requests: args.log_requests,
         ..kube_fake::Options::default()
     };
     let server = kube_fake::Server::start(options)

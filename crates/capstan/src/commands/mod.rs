@@ -8,7 +8,6 @@ mod app;
 pub mod apply;
 pub mod build;
 mod check;
-pub mod compare;
 pub mod diff;
 pub mod drift;
 mod get;
