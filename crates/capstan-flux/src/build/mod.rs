@@ -299,6 +299,7 @@ fn reason_of_hr(error: &helmrelease::HrBuildError) -> Reason {
         },
         E::Chart(
             e @ (ChartError::Network { .. }
+            | ChartError::Unreachable { .. }
             | ChartError::Registry {
                 unreachable: true, ..
             }),
