@@ -130,24 +130,26 @@ pub fn locate_chart(
         // `crate::charts::oci` through the same cache and offline mode.
         ("HelmRepository", Some(chart)) if is_oci_helm_repository => {
             let source = declared(context.source)?;
-            let oci = oci_source(
+            let mut oci = oci_source(
                 source,
                 "HelmRepository",
                 context.secret,
                 charts.registry_config(),
             )?;
+            oci.client.share_network(charts.network());
             Ok(ChartLocation::Fetched(
                 charts.oci_helm_chart(&oci, chart, version)?,
             ))
         }
         ("OCIRepository", _) => {
             let source = declared(context.source)?;
-            let oci = oci_source(
+            let mut oci = oci_source(
                 source,
                 "OCIRepository",
                 context.secret,
                 charts.registry_config(),
             )?;
+            oci.client.share_network(charts.network());
             let spec: crate::model::OciRepositorySpec =
                 serde_json::from_value(source.get("spec").cloned().unwrap_or_default())
                     .map_err(|e| source_error(source, "OCIRepository", format!("spec: {e}")))?;
