@@ -6,6 +6,7 @@
 //! Pure: input is the list of changed files (with their changed YAML fields), the object diff,
 //! and where each Kustomization/HelmRelease lives; rules are data ([`rules`]).
 
+mod bootstrap;
 mod procedure;
 pub mod render;
 pub mod rules;
@@ -16,6 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{DiffReport, ObjectChange, Producer, ProducerKind, Which};
+pub use bootstrap::BootstrapStep;
 use rules::{Facts, ItemKind};
 pub use rules::{RuleSet, default_rules};
 
@@ -185,6 +187,8 @@ pub struct PlanInput {
     pub places: BTreeMap<Producer, ProducerPlace>,
     /// Kustomization names in dependency order (dependencies first).
     pub order: Vec<String>,
+    /// The steps of the repository's bootstrap plan, if it has one.
+    pub bootstrap: Vec<BootstrapStep>,
 }
 
 /// What an item is.
@@ -350,7 +354,13 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 change: object.change,
                 producer: group.producer.to_string(),
             };
-            items.push(decide(subject, &facts, rules, ks.clone()));
+            let mut it = decide(subject, &facts, rules, ks.clone());
+            if let Some(step) =
+                bootstrap::step_for(&input.bootstrap, location.as_deref(), Some(&group.producer))
+            {
+                bootstrap::mark(&mut it, step);
+            }
+            items.push(it);
         }
     }
     // files
@@ -383,6 +393,12 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             change: file.change,
         };
         let ks = file.kustomizations.first().cloned();
+        if let Some(step) = bootstrap::step_for(&input.bootstrap, Some(&file.path), None) {
+            let mut it = decide(subject, &facts, rules, ks);
+            bootstrap::mark(&mut it, step);
+            items.push(it);
+            continue;
+        }
         if rules.rules.iter().any(|r| r.matches(&facts)) {
             items.push(decide(subject, &facts, rules, ks));
             continue;
