@@ -15,6 +15,8 @@
 //! - [`journal`]: what each run recorded per step (inputs, result, timings);
 //! - [`status`]: each step `done`, `pending` or `changed` (and why) against a journal, a changed
 //!   step marking its dependents;
+//! - [`secrets`], [`talos`]: the 1Password and Talos seams (traits, with the `op` and
+//!   `talosctl`/`talhelper` CLIs as first implementations) the runner drives;
 //! - [`render`]: the plan's status as text, a graph (dot, mermaid) or JSON.
 
 pub mod journal;
@@ -23,6 +25,7 @@ pub mod render;
 pub mod resolve;
 pub mod secrets;
 pub mod status;
+pub mod talos;
 
 use std::path::PathBuf;
 

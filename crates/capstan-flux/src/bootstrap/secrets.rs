@@ -154,3 +154,35 @@ pub fn read_source(
             .ok_or_else(|| SecretError::Env(name.clone())),
     }
 }
+
+/// The Secret a secret step applies, every source read (`data` base64-encoded, as the API
+/// takes it). The manifest holds the values: it goes to the API server and nowhere else.
+pub fn secret_manifest(
+    step: &super::SecretStep,
+    fs: &dyn Fs,
+    root: &Path,
+    keys: &Keys,
+    machine: &dyn Machine,
+    op: &dyn OnePassword,
+) -> Result<Value, SecretError> {
+    use base64::Engine as _;
+    let mut data = capstan_core::Map::new();
+    for entry in &step.data {
+        let value = read_source(&entry.source, fs, root, keys, machine, op)?;
+        data.insert(
+            entry.key.clone(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(value.expose())),
+        );
+    }
+    Ok(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": step.name,
+            "namespace": step.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "capstan-bootstrap"},
+        },
+        "type": step.secret_type,
+        "data": data,
+    }))
+}

@@ -406,3 +406,172 @@ fn renders_text_and_graphs() {
     let json: Value = serde_json::from_str(&render::json(&plan, &status)).expect("json");
     assert_eq!(json["steps"][1]["state"], "pending");
 }
+
+/// A fake program: a shell script that logs its arguments to `log` and runs `body`.
+#[cfg(unix)]
+fn fake_program(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let log = dir.join("calls.log");
+    let script = format!(
+        "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{body}\n",
+        log.display()
+    );
+    std::fs::write(&path, script).expect("script writes");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn talos_step_drives_talhelper_and_talosctl_and_reruns_cleanly() {
+    use talos::{TalosCli, run_talos_step};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("bootstrapped");
+    // Node .11 is in maintenance mode until configured; etcd bootstraps once.
+    let talosctl = fake_program(
+        dir.path(),
+        "talosctl",
+        &format!(
+            "case \"$*\" in\n\
+             *'version --insecure --nodes 10.0.0.11'*) [ -f '{s}.11' ] && exit 1; exit 0;;\n\
+             *'version --insecure'*) exit 1;;\n\
+             *'apply-config --insecure --nodes 10.0.0.11'*) touch '{s}.11';;\n\
+             *bootstrap*) [ -f '{s}' ] && {{ echo 'rpc error: code = AlreadyExists desc = etcd data directory is not empty' >&2; exit 1; }}; touch '{s}';;\n\
+             *kubeconfig*) echo 'apiVersion: v1' > \"$7\";;\n\
+             esac",
+            s = state.display()
+        ),
+    );
+    let talhelper = fake_program(dir.path(), "talhelper", "exit 0");
+    let cli = TalosCli {
+        talosctl,
+        talhelper: Some(talhelper),
+        talosconfig: PathBuf::from("clusterconfig/talosconfig"),
+        root: dir.path().to_path_buf(),
+    };
+    let step = TalosStep {
+        talconfig: Some(PathBuf::from("talconfig.yaml")),
+        config_dir: PathBuf::from("clusterconfig"),
+        kubeconfig: dir.path().join("kubeconfig"),
+        ..TalosStep::default()
+    };
+    let nodes = [
+        TalosNode {
+            address: "10.0.0.11".into(),
+            config: PathBuf::from("clusterconfig/c-cp1.yaml"),
+            control_plane: true,
+        },
+        TalosNode {
+            address: "10.0.0.12".into(),
+            config: PathBuf::from("clusterconfig/c-w1.yaml"),
+            control_plane: false,
+        },
+    ];
+    let first = run_talos_step(&cli, &step, &nodes, 60).expect("first run");
+    assert_eq!(first.installed, ["10.0.0.11"]);
+    assert_eq!(first.reapplied, ["10.0.0.12"]);
+    assert!(first.bootstrapped);
+    assert!(dir.path().join("kubeconfig").is_file());
+    let second = run_talos_step(&cli, &step, &nodes, 60).expect("second run");
+    assert_eq!(second.installed, Vec::<String>::new());
+    assert!(
+        !second.bootstrapped,
+        "etcd already bootstrapped is not an error"
+    );
+    let log = std::fs::read_to_string(dir.path().join("calls.log")).expect("log");
+    let calls: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        calls[..8],
+        [
+            "talhelper genconfig --config-file talconfig.yaml --out-dir clusterconfig",
+            "talosctl version --insecure --nodes 10.0.0.11 --endpoints 10.0.0.11",
+            "talosctl apply-config --insecure --nodes 10.0.0.11 --file clusterconfig/c-cp1.yaml",
+            "talosctl version --insecure --nodes 10.0.0.12 --endpoints 10.0.0.12",
+            "talosctl --talosconfig clusterconfig/talosconfig --nodes 10.0.0.12 apply-config --file clusterconfig/c-w1.yaml",
+            "talosctl --talosconfig clusterconfig/talosconfig --nodes 10.0.0.11 bootstrap",
+            &format!(
+                "talosctl --talosconfig clusterconfig/talosconfig --nodes 10.0.0.11 kubeconfig --force {}",
+                dir.path().join("kubeconfig").display()
+            ),
+            "talosctl --talosconfig clusterconfig/talosconfig --nodes 10.0.0.11 health --wait-timeout 60s",
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn op_reads_references_and_its_failures_carry_no_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = fake_program(
+        dir.path(),
+        "op",
+        "case \"$3\" in\n\
+         op://home-ops/connect/token) printf 'tok-3f9a1c77e2';;\n\
+         *) echo \"[ERROR] could not read secret '$3': item not found\" >&2; exit 1;;\n\
+         esac",
+    );
+    let cli = secrets::OpCli { program: op };
+    let value = cli.read("op://home-ops/connect/token").expect("reads");
+    assert_eq!(value.expose(), b"tok-3f9a1c77e2");
+    assert_eq!(format!("{value:?}"), "<redacted>");
+    let error = cli
+        .read("op://home-ops/missing/token")
+        .expect_err("missing");
+    assert!(error.to_string().contains("item not found"), "{error}");
+    assert!(!error.to_string().contains("tok-3f9a1c77e2"));
+}
+
+#[test]
+fn a_secret_step_becomes_a_secret_whose_values_appear_nowhere_else() {
+    let fs = MemFs::new();
+    let root = Path::new("/r");
+    let text = plan_text(
+        "    - name: creds\n      secret:\n        namespace: onepassword\n        name: onepassword-credentials\n        data:\n          - {key: token, env: CONNECT_TOKEN}\n          - {key: credentials.json, onePassword: op://home-ops/connect/credentials}\n",
+    );
+    fs.add_file(root.join(PLAN_FILE), &text);
+    let plan = load(&fs, root);
+    let machine = FakeMachine {
+        programs: vec!["op"],
+        vars: BTreeMap::from([("CONNECT_TOKEN", "env-secret-81f0d2")]),
+    };
+    struct FakeOp;
+    impl OnePassword for FakeOp {
+        fn read(&self, _: &str) -> Result<SecretValue, SecretError> {
+            Ok(SecretValue::new(b"op-secret-c4a9e0".to_vec()))
+        }
+    }
+    let step = plan.step("creds").expect("step");
+    let StepKind::Secret(secret) = &step.step.kind else {
+        panic!("a secret step");
+    };
+    let manifest = secrets::secret_manifest(
+        secret,
+        &fs,
+        root,
+        &crate::sops::Keys::none(),
+        &machine,
+        &FakeOp,
+    )
+    .expect("reads every source");
+    assert_eq!(manifest["metadata"]["name"], "onepassword-credentials");
+    assert_eq!(manifest["data"]["token"], "ZW52LXNlY3JldC04MWYwZDI=");
+    let mut journal = all_done(&plan);
+    journal.finish("creds", StepOutcome::Failed, Some("boom".into()), "t");
+    let status = plan_status(&plan, &journal);
+    let everything = format!(
+        "{}{}{}{}{:?}",
+        render::text(&plan, &status),
+        render::json(&plan, &status),
+        render::dot(&status),
+        journal.to_json(),
+        plan,
+    );
+    for value in [
+        "env-secret-81f0d2",
+        "op-secret-c4a9e0",
+        "ZW52LXNlY3JldC04MWYwZDI=",
+    ] {
+        assert!(!everything.contains(value), "{value} leaked");
+    }
+}

@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod bootstrap;
 pub mod build;
 mod check;
 pub mod compare;
@@ -44,5 +45,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Build(args) => build::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),
+        Command::Bootstrap(args) => bootstrap::run(args, out),
     }
 }
