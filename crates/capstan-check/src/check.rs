@@ -89,15 +89,27 @@ impl Report {
         out
     }
 
-    /// `N errors, M warnings in K objects from L Kustomizations`.
+    /// `N errors, M warnings in K objects from L Kustomizations`, then how many units were not
+    /// checked (skipped; each SKIPPED line says why): nothing was said about their objects.
     pub fn summary(&self) -> String {
-        format!(
+        let mut summary = format!(
             "{} errors, {} warnings in {} objects from {} Kustomizations",
             self.count(Severity::Error),
             self.count(Severity::Warning),
             self.objects,
             self.kustomizations
-        )
+        );
+        let skipped = self
+            .units
+            .iter()
+            .filter(|u| u.verdict == Verdict::Skipped)
+            .count();
+        if skipped > 0 {
+            summary.push_str(&format!(
+                "; {skipped} not checked (SKIPPED above: suspended, or their source or chart out of reach)"
+            ));
+        }
+        summary
     }
 }
 

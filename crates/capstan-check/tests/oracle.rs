@@ -8,19 +8,7 @@ use std::process::Command;
 use capstan_check::schema::{Outcome, SchemaSet};
 
 fn oracle() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(PathBuf::from(dir).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("kubernetes-validate"))
-        .find(|p| p.is_file())
+    capstan_testkit::oracle("kubernetes-validate")
 }
 
 #[test]

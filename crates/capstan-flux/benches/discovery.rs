@@ -3,22 +3,14 @@
 //! reporting the minimum and median wall time. The repositories are read in place from
 //! `../shared/corpus` (or `$CAPSTAN_SHARED/corpus`); the bench says so and exits when absent.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use capstan_core::OsFs;
 use capstan_flux::discovery::{KustomizeRenderer, Options, discover};
 
 fn shared_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("CAPSTAN_SHARED").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
-        Some(PathBuf::from("/work/shared")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("corpus").is_dir())
+    capstan_testkit::shared()
 }
 
 fn main() {

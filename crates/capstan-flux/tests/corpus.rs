@@ -10,15 +10,7 @@ use capstan_core::OsFs;
 use capstan_flux::discovery::{Discovery, KustomizeRenderer, Options, discover};
 
 fn shared_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("CAPSTAN_SHARED").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
-        Some(PathBuf::from("/work/shared")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("corpus").is_dir())
+    capstan_testkit::shared()
 }
 
 fn corpus(name: &str) -> Option<PathBuf> {

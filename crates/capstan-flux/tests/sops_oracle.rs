@@ -13,18 +13,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn find_sops() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(oracles) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(PathBuf::from(oracles).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("sops"))
-        .find(|p| p.is_file())
+    capstan_testkit::oracle("sops")
 }
 
 struct Rng(u64);

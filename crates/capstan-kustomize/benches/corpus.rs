@@ -25,29 +25,11 @@ use capstan_core::{Fs, OsFs};
 use capstan_kustomize::{Options, build, render};
 
 fn shared_dir() -> Option<PathBuf> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = [
-        std::env::var_os("CAPSTAN_SHARED").map(PathBuf::from),
-        Some(workspace.join("../shared")),
-        Some(PathBuf::from("/work/shared")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("corpus").is_dir())
+    capstan_testkit::shared()
 }
 
 fn find_tool(name: &str, shared: &Path) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(oracles) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(PathBuf::from(oracles).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-    }
-    if let Some(found) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
+    if let Some(found) = capstan_testkit::oracle::find(name) {
         return Some(found);
     }
     let script = shared.join("tools/install-oracles.sh");

@@ -9,21 +9,8 @@ use std::path::{Path, PathBuf};
 use capstan_core::{MemFs, OsFs};
 use capstan_kustomize::{Options, build, render};
 
-/// The helm to run: `$CAPSTAN_ORACLES/bin`, `~/.cache/capstan-oracles/bin`, then PATH.
 fn find_helm() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(PathBuf::from(dir).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
+    capstan_testkit::oracle("helm")
 }
 
 fn options(helm: &Path) -> Options {

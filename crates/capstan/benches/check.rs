@@ -5,24 +5,17 @@
 //! `../shared/corpus` (or `$CAPSTAN_SHARED/corpus`); the bench says so and exits when absent.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn shared_dir() -> Option<PathBuf> {
-    [
-        std::env::var_os("CAPSTAN_SHARED").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
-        Some(PathBuf::from("/work/shared")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.join("corpus").is_dir())
+    capstan_testkit::shared()
 }
 
 fn time(args: &[&str], repo: &Path, runs: usize) -> (Duration, Duration) {
     let run = || {
         let start = Instant::now();
-        let status = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        let status = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
             .args(args)
             .arg("--path")
             .arg(repo)

@@ -66,7 +66,7 @@ impl Run {
 }
 
 fn capstan(repo: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .arg("--path")
         .arg(repo)
@@ -191,17 +191,7 @@ fn added_app_builds_with_kubectl_kustomize() {
 }
 
 fn oracle(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(PathBuf::from(dir).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    capstan_testkit::oracle(name)
 }
 
 #[test]
@@ -507,7 +497,7 @@ fn refuses_an_apps_file_flux_does_not_apply() {
 
 /// `capstan plan` between the repository before and after a command, as JSON.
 fn plan(before: &Path, after: &Path) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(["plan", "-o", "json", "--offline", "--path"])
         .arg(after)
         .arg("--path-orig")
@@ -579,7 +569,7 @@ fn refuses_a_path_that_is_not_a_repository() {
 
 /// `capstan check -o json` on a repository: (exit code, report).
 fn check(repo: &Path) -> (i32, serde_json::Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(["check", "-o", "json", "--path"])
         .arg(repo)
         .output()
@@ -644,7 +634,7 @@ fn remove_shows_chart_objects_with_helm() {
         return;
     };
     let repo = repo();
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(["app", "remove", "home-automation", "--dry-run", "--path"])
         .arg(repo.path())
         .env("CAPSTAN_HELM", helm)

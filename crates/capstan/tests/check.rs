@@ -2,7 +2,6 @@
 //! violation (flagged with the right id, file and line) and a clean twin that passes.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -72,8 +71,10 @@ fn repo(objects: &str, ks_extra: &str) -> tempfile::TempDir {
 }
 
 fn run(path: &Path, format: &str) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(["check", "--path"])
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
+        .args(["check", "--offline", "--chart-cache"])
+        .arg(path.join(".no-chart-cache"))
+        .arg("--path")
         .arg(path)
         .args(["-o", format])
         .output()

@@ -3,10 +3,9 @@
 //! the rest (exit 2), a suspended Kustomization, and an in-repo chart rendered with helm.
 
 use std::path::Path;
-use std::process::Command;
 
 fn capstan(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
         .env("NO_COLOR", "1")
@@ -57,13 +56,12 @@ fn build_kustomizations() {
 }
 
 fn helm() -> Option<std::path::PathBuf> {
-    capstan_flux::helm::HelmBinary::find(None).map(|h| h.command)
+    capstan_testkit::oracle("helm")
 }
 
 #[test]
 fn build_helm_release_with_in_repo_chart() {
     let Some(helm) = helm() else {
-        eprintln!("helm not found (PATH, CAPSTAN_ORACLES, ~/.cache/capstan-oracles): skipping");
         return;
     };
     let helm = helm.to_string_lossy().into_owned();

@@ -77,11 +77,10 @@ spec:
 
 #[test]
 fn build_fetches_from_a_helm_repository_then_works_offline() {
-    let Some(helm) = capstan_flux::helm::HelmBinary::find(None) else {
-        eprintln!("helm not found (PATH, CAPSTAN_ORACLES, ~/.cache/capstan-oracles): skipping");
+    let Some(helm) = capstan_testkit::oracle("helm") else {
         return;
     };
-    let helm = helm.command.to_string_lossy().into_owned();
+    let helm = helm.to_string_lossy().into_owned();
     let server = ChartRepo::serve(&chart_repo::fixture_repo(), Some(("flux", "s3cret")));
     let repo = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();

@@ -2,10 +2,9 @@
 //! `tests/fixtures/`: exit code, stdout and stderr of each output format.
 
 use std::path::Path;
-use std::process::Command;
 
 fn capstan(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
         .env("NO_COLOR", "1")

@@ -3,12 +3,11 @@
 //! the build — a generated kustomization skips them, and a `resources:` entry naming one fails.
 
 use std::path::Path;
-use std::process::Command;
 
 #[test]
 fn build_respects_sourceignore() {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(["build", "ks", "--path", "tests/fixtures/sourceignore"])
         .current_dir(manifest_dir)
         .env("NO_COLOR", "1")

@@ -5,13 +5,10 @@
 //! nothing reads.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-#[path = "support/git.rs"]
-mod support_git;
-use support_git::{copy_tree, git};
+use capstan_testkit::git::{self as support_git, copy_tree, git};
 
 fn write(repo: &Path, path: &str, text: &str) {
     let path = repo.join(path);
@@ -29,7 +26,7 @@ fn edit(repo: &Path, path: &str, from: &str, to: &str) {
 /// `capstan diff all -o json OLD_SIDE [extra]` (OLD_SIDE: `--base HEAD` or `--path-orig DIR`):
 /// (exit code, report without the warnings).
 fn diff(repo: &Path, old: &[&std::ffi::OsStr], extra: &[&str]) -> (i32, Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(["diff", "all", "-o", "json", "--offline"])
         .args(old)
         .args(extra)

@@ -252,17 +252,7 @@ fn the_seeds_practices_hold() {
 }
 
 fn oracle(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(PathBuf::from(dir).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    capstan_testkit::oracle(name)
 }
 
 #[test]

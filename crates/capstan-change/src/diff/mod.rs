@@ -162,6 +162,16 @@ pub struct UnchangedFailure {
     pub error: String,
 }
 
+/// A unit the change touches that could not be compared: skipped on a side (suspended, its
+/// source or chart out of reach, …) or failing the same way on both. Nothing is known about what
+/// the change does to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotCompared {
+    pub producer: Producer,
+    /// Why, per side where the sides differ.
+    pub reason: String,
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DiffReport {
@@ -173,10 +183,14 @@ pub struct DiffReport {
     /// unseen in changed-only mode when the change does not reach them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unchanged_failures: Vec<UnchangedFailure>,
+    /// Units the change touches that could not be compared: never a clean verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_compared: Vec<NotCompared>,
 }
 
 impl DiffReport {
-    /// True when nothing differs and nothing failed.
+    /// True when nothing differs and nothing failed (see [`DiffReport::not_compared`] for what
+    /// could not be looked at).
     pub fn is_empty(&self) -> bool {
         self.side_failures.is_empty() && self.groups.is_empty()
     }

@@ -271,6 +271,17 @@ pub struct Plan {
     /// `None` when nothing changed.
     pub verdict: Option<Verdict>,
     pub procedure: Vec<String>,
+    /// Units the change touches that could not be rendered and compared: their risk is unknown
+    /// (not rated), with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<Unknown>,
+}
+
+/// A unit whose risk is unknown: it could not be rendered and compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unknown {
+    pub producer: String,
+    pub reason: String,
 }
 
 fn normalize_dir(dir: &str) -> String {
@@ -465,10 +476,20 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
         .as_ref()
         .map(|v| procedure::overall(&items, v, &input.order))
         .unwrap_or_default();
+    let unknown = input
+        .diff
+        .not_compared
+        .iter()
+        .map(|n| Unknown {
+            producer: n.producer.to_string(),
+            reason: n.reason.clone(),
+        })
+        .collect();
     Plan {
         items,
         verdict,
         procedure,
+        unknown,
     }
 }
 

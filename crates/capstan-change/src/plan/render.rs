@@ -54,6 +54,14 @@ fn human(plan: &Plan, title: &str) -> String {
             let _ = writeln!(out, "    raised:   {escalation}");
         }
     }
+    for unknown in &plan.unknown {
+        let _ = writeln!(
+            out,
+            "{} · risk unknown: not rendered, so not compared",
+            unknown.producer
+        );
+        let _ = writeln!(out, "    why:      {}", unknown.reason);
+    }
     let deferred: Vec<&PlanItem> = plan.items.iter().filter(|i| !i.counted).collect();
     if !deferred.is_empty() {
         let _ = writeln!(out, "\nFiles classified through their objects:");
@@ -75,6 +83,13 @@ fn markdown(plan: &Plan, title: &str) -> String {
     let _ = writeln!(out, "### capstan plan: {}\n", verdict_line(plan));
     if !title.is_empty() {
         let _ = writeln!(out, "{title}\n");
+    }
+    for unknown in &plan.unknown {
+        let _ = writeln!(
+            out,
+            "> **{}: risk unknown** (not rendered, so not compared): `{}`\n",
+            unknown.producer, unknown.reason
+        );
     }
     let counted: Vec<&PlanItem> = plan.items.iter().filter(|i| i.counted).collect();
     if !counted.is_empty() {

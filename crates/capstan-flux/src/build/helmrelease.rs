@@ -183,6 +183,7 @@ fn declared(source: Option<&Value>) -> Result<&Value, HrBuildError> {
     source.ok_or_else(|| {
         HrBuildError::Chart(ChartError::Registry {
             message: "the chart's source is not declared in this repository".into(),
+            unreachable: false,
         })
     })
 }

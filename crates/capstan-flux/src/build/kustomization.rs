@@ -92,6 +92,8 @@ pub fn build_manifests(
             });
         }
         let mut object = resource.object;
+        // encrypted in Git: what decryption or masking below removes
+        let encrypted = sops::is_encrypted(&object);
         if decrypt {
             if keys.is_empty()
                 && sops::is_encrypted(&object)
@@ -117,7 +119,11 @@ pub fn build_manifests(
             }
         }
         let file = resource.source.as_deref().map(|p| relative_to(root, p));
-        out.objects.push(BuiltObject { object, file });
+        out.objects.push(BuiltObject {
+            object,
+            file,
+            encrypted,
+        });
     }
     Ok(out)
 }

@@ -23,6 +23,7 @@ pub mod decrypt_sources;
 pub mod helmrelease;
 pub mod kustomization;
 pub mod layered_fs;
+pub mod outcome;
 pub mod overlay;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,7 @@ use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
+pub use outcome::{Effective, Reason, inventory_id};
 
 /// A callback told about each finished Kustomization or HelmRelease.
 pub type Progress = Arc<dyn Fn(&ObjectKey) + Send + Sync>;
@@ -97,12 +99,32 @@ pub enum Status {
     Unchanged,
 }
 
-/// One rendered object and the file it came from, relative to the repository root, when known.
+/// One rendered object and where it came from: the file (relative to the repository root) when
+/// known, and whether its source document is SOPS-encrypted in Git.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BuiltObject {
     pub object: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// True when the source document carries SOPS metadata (before decryption or masking).
+    #[serde(skip)]
+    pub encrypted: bool,
+}
+
+impl BuiltObject {
+    /// An object with no known file.
+    pub fn new(object: Value) -> BuiltObject {
+        BuiltObject {
+            object,
+            file: None,
+            encrypted: false,
+        }
+    }
+
+    /// Its Flux inventory id (`<ns>_<name>_<group>_<kind>`).
+    pub fn inventory_id(&self) -> String {
+        inventory_id(&self.object)
+    }
 }
 
 /// The result for one Flux Kustomization or HelmRelease.
@@ -118,9 +140,18 @@ pub struct BuildResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
     pub status: Status,
-    /// Why it failed or was skipped.
+    /// Why it failed or was skipped, for people.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Why it failed or was skipped, typed: what commands decide from.
+    #[serde(skip)]
+    pub reasons: Vec<Reason>,
+    /// The spec the controller acts on (as the parent applies it; an entry point's own).
+    #[serde(skip)]
+    pub effective: Effective,
+    /// Where the object itself is declared (file and document, relative to the repository root).
+    #[serde(skip)]
+    pub declared: capstan_core::Location,
     pub objects: Vec<BuiltObject>,
     /// Objects whose SOPS values were masked for want of a key.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -139,15 +170,142 @@ impl BuildResult {
             path: None,
             status: Status::Rendered,
             errors: Vec::new(),
+            reasons: Vec::new(),
+            effective: Effective::default(),
+            declared: capstan_core::Location::default(),
             objects: Vec::new(),
             not_decrypted: Vec::new(),
             values: None,
         }
     }
 
-    fn fail(&mut self, message: String) {
+    fn fail(&mut self, reason: Reason, message: String) {
         self.status = Status::Failed;
+        self.reasons.push(reason);
         self.errors.push(message);
+    }
+
+    /// Not rendered: `status` says how, `reason` why; `message` for people when there is one.
+    fn leave_out(&mut self, status: Status, reason: Reason, message: Option<String>) {
+        self.status = status;
+        self.reasons.push(reason);
+        self.errors.extend(message);
+    }
+
+    /// The files its objects came from, and the directory it builds (Kustomizations), relative
+    /// to the repository root.
+    pub fn inputs(&self) -> std::collections::BTreeSet<PathBuf> {
+        self.objects
+            .iter()
+            .filter_map(|o| o.file.clone())
+            .chain(self.path.clone())
+            .collect()
+    }
+
+    /// The inventory ids of its objects, in render order.
+    pub fn inventory(&self) -> Vec<String> {
+        self.objects.iter().map(BuiltObject::inventory_id).collect()
+    }
+
+    /// True when it was not rendered for a reason outside the repository or on purpose
+    /// (suspended, source or chart out of reach, left out by changed-only mode).
+    pub fn is_left_out(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Skipped | Status::Suspended | Status::Unchanged
+        )
+    }
+}
+
+/// A failure on the way, typed, with its message.
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: Reason,
+    message: String,
+}
+
+impl Failure {
+    fn new(reason: Reason, message: impl Into<String>) -> Failure {
+        Failure {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// The typed reason of a Kustomization build error.
+fn reason_of_ks(error: &kustomization::KsBuildError) -> Reason {
+    use kustomization::KsBuildError as E;
+    match error {
+        E::Kustomize(e) => reason_of_kustomize(e),
+        E::Overlay(_) | E::Convention { .. } => Reason::Kustomize { file: None },
+        E::Decrypt { id, .. } => Reason::Decryption { object: id.clone() },
+        E::Substitute(e) => reason_of_substitute(e),
+    }
+}
+
+fn reason_of_kustomize(error: &capstan_kustomize::Error) -> Reason {
+    use capstan_kustomize::Error as E;
+    match error {
+        E::Context { source, .. } => reason_of_kustomize(source),
+        E::Remote { message } => Reason::RemoteResourceUnavailable {
+            url: message.clone(),
+        },
+        E::InvalidKustomization { file, .. }
+        | E::Yaml { file, .. }
+        | E::BadObject { file, .. }
+        | E::Field { file, .. } => Reason::Kustomize {
+            file: Some(file.clone()),
+        },
+        E::Io { path, .. } => Reason::Kustomize {
+            file: Some(path.clone()),
+        },
+        _ => Reason::Kustomize { file: None },
+    }
+}
+
+fn reason_of_substitute(error: &crate::substitute::SubstituteError) -> Reason {
+    use crate::substitute::ExpandError;
+    use crate::substitute::SubstituteError as E;
+    match error {
+        E::MissingReference {
+            kind,
+            name,
+            namespace,
+            ..
+        } => Reason::MissingSubstituteFrom {
+            kind: kind.clone(),
+            name: name.clone(),
+            namespace: namespace.clone(),
+        },
+        E::Expand {
+            source: ExpandError::Unset { name, line },
+            ..
+        } => Reason::MissingVariable {
+            variable: name.clone(),
+            line: *line,
+        },
+        _ => Reason::Substitution,
+    }
+}
+
+/// The typed reason of a HelmRelease build error.
+fn reason_of_hr(error: &helmrelease::HrBuildError) -> Reason {
+    use crate::charts::ChartError;
+    use helmrelease::HrBuildError as E;
+    match error {
+        E::Chart(ChartError::Offline(miss)) => Reason::ChartUnavailableOffline {
+            chart: miss.to_string(),
+        },
+        E::Chart(
+            e @ (ChartError::Network { .. }
+            | ChartError::Registry {
+                unreachable: true, ..
+            }),
+        ) => Reason::ChartUnreachable {
+            chart: e.to_string(),
+        },
+        _ => Reason::Chart,
     }
 }
 
@@ -324,8 +482,8 @@ fn index_key(object: &Value) -> Option<(String, String, String)> {
 struct KsState {
     spec: Value,
     parent: Option<usize>,
-    manifests: Option<Result<kustomization::Manifests, String>>,
-    done: Option<Result<Vec<BuiltObject>, String>>,
+    manifests: Option<Result<kustomization::Manifests, Failure>>,
+    done: Option<Result<Vec<BuiltObject>, Failure>>,
     broke_cycle: bool,
 }
 
@@ -398,16 +556,19 @@ fn build_cluster_kustomizations(
         // A path with `${…}` may exist once the parent's substitution has run.
         let path_awaits_substitution =
             ks.found.origin.parent.is_some() && ks.found.object.spec.path_or_root().contains("${");
+        result.effective = Effective::of(&ks.found.raw, &ks.found.key.namespace);
+        result.declared = ks.found.origin.location();
         if ks.found.object.spec.suspend {
-            result.status = Status::Suspended;
+            result.leave_out(Status::Suspended, Reason::Suspended, None);
         } else if ks.out_of_scope {
-            result.status = Status::Unchanged;
-            result
-                .errors
-                .push("not rendered: none of its inputs changed".to_owned());
+            result.leave_out(
+                Status::Unchanged,
+                Reason::NotInScope,
+                Some("not rendered: none of its inputs changed".to_owned()),
+            );
         } else if !ks.source.is_local() {
-            result.status = Status::Skipped;
-            result.errors.push(not_local_reason(&ks.source));
+            let (reason, message) = not_local_reason(&ks.source);
+            result.leave_out(Status::Skipped, reason, Some(message));
         } else if !(ks.dir_exists || path_awaits_substitution) {
             let shown = ks
                 .dir
@@ -418,12 +579,15 @@ fn build_cluster_kustomizations(
                 .dir
                 .as_deref()
                 .is_some_and(|d| views.checkout.is_dir(&root.join(d)));
+            let reason = Reason::Path {
+                path: ks.dir.clone().unwrap_or_default(),
+            };
             if excluded {
-                result.fail(format!(
+                result.fail(reason, format!(
                     "kustomization path {shown} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)"
                 ));
             } else {
-                result.fail(format!("kustomization path not found: {shown}"));
+                result.fail(reason, format!("kustomization path not found: {shown}"));
             }
         }
         let parent = ks
@@ -436,10 +600,12 @@ fn build_cluster_kustomizations(
             && let Some(ancestor) =
                 suspended_ancestor(cluster, &keys, ks.found.origin.parent.as_ref())
         {
-            result.status = Status::Skipped;
-            result
-                .errors
-                .push(format!("applied by suspended {ancestor}; not rendered"));
+            let message = format!("applied by suspended {ancestor}; not rendered");
+            result.leave_out(
+                Status::Skipped,
+                Reason::SuspendedAncestor { ancestor },
+                Some(message),
+            );
         }
         let pending = result.status == Status::Rendered;
         states.push(KsState {
@@ -449,7 +615,7 @@ fn build_cluster_kustomizations(
             done: if pending {
                 None
             } else {
-                Some(Err(String::new()))
+                Some(Err(Failure::new(Reason::Unscheduled, "")))
             },
             broke_cycle: false,
         });
@@ -464,7 +630,7 @@ fn build_cluster_kustomizations(
         let todo: Vec<usize> = (0..states.len())
             .filter(|&i| states[i].done.is_none() && states[i].manifests.is_none())
             .collect();
-        let built: Vec<(usize, Result<kustomization::Manifests, String>)> = todo
+        let built: Vec<(usize, Result<kustomization::Manifests, Failure>)> = todo
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
@@ -475,7 +641,7 @@ fn build_cluster_kustomizations(
                 };
                 let out = spec_dir(fs, views.checkout, base, &state.spec).and_then(|dir| {
                     kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()))
                 });
                 (i, out)
             })
@@ -536,7 +702,8 @@ fn build_cluster_kustomizations(
             let post = match PostBuild::from_kustomization(&spec) {
                 Ok(post) => post,
                 Err(e) => {
-                    states[i].done = Some(Err(e.to_string()));
+                    states[i].done =
+                        Some(Err(Failure::new(reason_of_substitute(&e), e.to_string())));
                     progress = true;
                     continue;
                 }
@@ -587,7 +754,8 @@ fn build_cluster_kustomizations(
                 match post.variables(&namespace, &lookup) {
                     Ok(v) => vars = v,
                     Err(e) => {
-                        states[i].done = Some(Err(e.to_string()));
+                        states[i].done =
+                            Some(Err(Failure::new(reason_of_substitute(&e), e.to_string())));
                         progress = true;
                         continue;
                     }
@@ -609,7 +777,7 @@ fn build_cluster_kustomizations(
                 post.as_ref().map(|p| (p, &vars)),
                 substitute_options,
             )
-            .map_err(|e| e.to_string());
+            .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()));
             states[i].manifests = Some(Ok(kustomization::Manifests::default()));
             states[i].done = Some(out);
             progress = true;
@@ -626,7 +794,10 @@ fn build_cluster_kustomizations(
                 // Cannot happen: forced rounds finish every Kustomization with manifests.
                 for (i, s) in states.iter_mut().enumerate() {
                     if s.done.is_none() {
-                        s.done = Some(Err(format!("{} could not be scheduled", results[i].key)));
+                        s.done = Some(Err(Failure::new(
+                            Reason::Unscheduled,
+                            format!("{} could not be scheduled", results[i].key),
+                        )));
                     }
                 }
                 break;
@@ -637,6 +808,7 @@ fn build_cluster_kustomizations(
     let mut index = ObjectIndex::new();
     for (i, state) in states.into_iter().enumerate() {
         let result = &mut results[i];
+        result.effective = Effective::of(&state.spec, &result.key.namespace);
         match state.done {
             Some(Ok(objects)) => {
                 for o in &objects {
@@ -651,8 +823,9 @@ fn build_cluster_kustomizations(
                     );
                 }
             }
-            Some(Err(message)) if result.status == Status::Rendered => {
-                result.fail(format!("{}: {message}", result.key));
+            Some(Err(failure)) if result.status == Status::Rendered => {
+                let message = format!("{}: {}", result.key, failure.message);
+                result.fail(failure.reason, message);
             }
             _ => {}
         }
@@ -678,8 +851,35 @@ fn suspended_ancestor(
 }
 
 /// Why a Kustomization whose source is not this repository is reported rather than rendered.
-fn not_local_reason(source: &SourceStatus) -> String {
-    match source {
+fn not_local_reason(source: &SourceStatus) -> (Reason, String) {
+    let reason = match source {
+        SourceStatus::Remote { source } => Reason::SourceNotInRepository {
+            source: source.clone(),
+        },
+        SourceStatus::Missing { source } => Reason::SourceNotDeclared {
+            source: source.clone(),
+        },
+        SourceStatus::Unsupported {
+            kind,
+            namespace,
+            name,
+        } => Reason::SourceNotInRepository {
+            source: ObjectKey::new(
+                FluxKind::of("", kind).unwrap_or(FluxKind::GitRepository),
+                namespace.clone(),
+                name.clone(),
+            ),
+        },
+        SourceStatus::Local { source, .. } => Reason::SourceNotInRepository {
+            source: source.clone(),
+        },
+        SourceStatus::Generated {
+            namespace, name, ..
+        } => Reason::SourceNotInRepository {
+            source: ObjectKey::new(FluxKind::GitRepository, namespace.clone(), name.clone()),
+        },
+    };
+    let message = match source {
         SourceStatus::Remote { source } => match source.kind {
             FluxKind::Bucket => format!(
                 "source {source}: Bucket contents are in remote object storage, not in this repository; not rendered"
@@ -693,7 +893,8 @@ fn not_local_reason(source: &SourceStatus) -> String {
             format!("source {source} is not declared in this repository; not rendered")
         }
         other => format!("source {other} is not this repository; not rendered"),
-    }
+    };
+    (reason, message)
 }
 
 /// The directory a Kustomization spec builds: `spec.path` under the repository root, as the
@@ -728,28 +929,38 @@ fn generated_view<'a>(
     Some((artifact_root, view))
 }
 
-fn spec_dir(fs: &dyn Fs, checkout: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, String> {
+fn spec_dir(fs: &dyn Fs, checkout: &dyn Fs, root: &Path, spec: &Value) -> Result<PathBuf, Failure> {
     let raw = spec
         .pointer("/spec/path")
         .and_then(Value::as_str)
         .unwrap_or("")
         .trim();
     let relative = capstan_core::fs::normalize(Path::new(raw.trim_start_matches('/')));
+    let failure = |message: String| {
+        Failure::new(
+            Reason::Path {
+                path: relative.clone(),
+            },
+            message,
+        )
+    };
     if relative.starts_with("..") {
-        return Err(format!("kustomization path escapes the repository: {raw}"));
+        return Err(failure(format!(
+            "kustomization path escapes the repository: {raw}"
+        )));
     }
     let dir = capstan_core::fs::normalize(&root.join(&relative));
     if !fs.is_dir(&dir) {
         if checkout.is_dir(&dir) {
-            return Err(format!(
+            return Err(failure(format!(
                 "kustomization path {} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)",
                 relative.display()
-            ));
+            )));
         }
-        return Err(format!(
+        return Err(failure(format!(
             "kustomization path not found: {}",
             relative.display()
-        ));
+        )));
     }
     Ok(dir)
 }
@@ -780,6 +991,8 @@ fn build_cluster_releases(
             let mut result =
                 BuildResult::new(key.clone(), &cluster.name, hr.found.origin.parent.clone());
             let release = release_as_applied(hr, kustomizations);
+            result.effective = Effective::of(&release, &key.namespace);
+            result.declared = hr.found.origin.location();
             let keys: HashMap<&ObjectKey, usize> = cluster
                 .kustomizations
                 .iter()
@@ -787,16 +1000,18 @@ fn build_cluster_releases(
                 .map(|(i, k)| (&k.found.key, i))
                 .collect();
             if release.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
-                result.status = Status::Suspended;
+                result.leave_out(Status::Suspended, Reason::Suspended, None);
             } else if let Some(ancestor) =
                 suspended_ancestor(cluster, &keys, hr.found.origin.parent.as_ref())
             {
-                result.status = Status::Skipped;
-                result
-                    .errors
-                    .push(format!("applied by suspended {ancestor}; not rendered"));
+                let message = format!("applied by suspended {ancestor}; not rendered");
+                result.leave_out(
+                    Status::Skipped,
+                    Reason::SuspendedAncestor { ancestor },
+                    Some(message),
+                );
             } else if !options.render_helm_releases {
-                result.status = Status::Skipped;
+                result.leave_out(Status::Skipped, Reason::HelmReleasesNotRendered, None);
             } else {
                 let source = release_source(hr, cluster, kustomizations);
                 render_one(
@@ -989,14 +1204,16 @@ fn render_one(
     };
     let location = match helmrelease::locate_chart(&context, release) {
         Ok(location) => location,
-        Err(helmrelease::HrBuildError::Chart(e @ crate::charts::ChartError::Offline(_))) => {
-            result.status = Status::Skipped;
-            result
-                .errors
-                .push(format!("chart not available offline: {e}"));
+        Err(e @ helmrelease::HrBuildError::Chart(crate::charts::ChartError::Offline(_))) => {
+            let reason = reason_of_hr(&e);
+            result.leave_out(
+                Status::Skipped,
+                reason,
+                Some(format!("chart not available offline: {e}")),
+            );
             return;
         }
-        Err(e) => return result.fail(format!("{key}: {e}")),
+        Err(e) => return result.fail(reason_of_hr(&e), format!("{key}: {e}")),
     };
     let fetched;
     // `valuesFiles` are relative to the source's root for an in-repository chart, to the chart
@@ -1008,16 +1225,21 @@ fn render_one(
             (&fetched.fs, fetched.dir.clone(), fetched.dir.clone())
         }
         helmrelease::ChartLocation::Remote(what) => {
-            result.status = Status::Skipped;
-            result
-                .errors
-                .push(format!("chart not available offline: {what}"));
+            let message = format!("chart not available offline: {what}");
+            result.leave_out(
+                Status::Skipped,
+                Reason::ChartUnavailableOffline { chart: what },
+                Some(message),
+            );
             return;
         }
     };
     let Some(helm) = &options.helm else {
-        result.status = Status::Skipped;
-        result.errors.push("not rendered: helm not found".into());
+        result.leave_out(
+            Status::Skipped,
+            Reason::HelmNotFound,
+            Some("not rendered: helm not found".into()),
+        );
         return;
     };
     let namespace = key.namespace.clone();
@@ -1029,7 +1251,7 @@ fn render_one(
     let overlay =
         match helmrelease::values_files_overlay(chart_fs, &chart_dir, &values_root, release) {
             Ok(overlay) => overlay,
-            Err(e) => return result.fail(format!("{key}: {e}")),
+            Err(e) => return result.fail(reason_of_hr(&e), format!("{key}: {e}")),
         };
     let chart_fs: &dyn Fs = match &overlay {
         Some(layered) => layered,
@@ -1045,13 +1267,10 @@ fn render_one(
         &options.api_versions,
     ) {
         Ok((objects, values)) => {
-            result.objects = objects
-                .into_iter()
-                .map(|object| BuiltObject { object, file: None })
-                .collect();
+            result.objects = objects.into_iter().map(BuiltObject::new).collect();
             result.values = Some(values);
         }
-        Err(e) => result.fail(format!("{key}: {e}")),
+        Err(e) => result.fail(reason_of_hr(&e), format!("{key}: {e}")),
     }
 }
 

@@ -84,7 +84,11 @@ pub enum ChartError {
     Credentials { repository: String, message: String },
     /// An OCI registry's answer (unreachable, not found, no matching tag, digest mismatch…).
     #[error("{message}")]
-    Registry { message: String },
+    Registry {
+        message: String,
+        /// The registry could not be reached (network, DNS): nothing is known about the chart.
+        unreachable: bool,
+    },
     #[error("chart cache {}: {message}", .path.display())]
     Cache { path: PathBuf, message: String },
 }

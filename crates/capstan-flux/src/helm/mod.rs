@@ -52,8 +52,8 @@ pub struct HelmBinary {
 }
 
 impl HelmBinary {
-    /// Finds helm: `explicit`, then `CAPSTAN_HELM`, then `PATH`, then `$CAPSTAN_ORACLES/bin` and
-    /// `~/.cache/capstan-oracles/bin`.
+    /// Finds helm: `explicit`, then `CAPSTAN_HELM`, then `PATH`. (Tests put the oracle helm on
+    /// the `PATH` of the process they start; capstan itself never searches for test oracles.)
     pub fn find(explicit: Option<&Path>) -> Option<HelmBinary> {
         if let Some(path) = explicit {
             return Some(HelmBinary {
@@ -65,15 +65,9 @@ impl HelmBinary {
                 command: PathBuf::from(path),
             });
         }
-        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        let dirs: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
-        if let Some(oracles) = std::env::var_os("CAPSTAN_ORACLES") {
-            dirs.push(PathBuf::from(oracles).join("bin"));
-        }
-        if let Some(home) = std::env::var_os("HOME") {
-            dirs.push(PathBuf::from(home).join(".cache/capstan-oracles/bin"));
-        }
         dirs.into_iter()
             .map(|d| d.join("helm"))
             .find(|p| p.is_file())

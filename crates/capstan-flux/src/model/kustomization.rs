@@ -119,12 +119,31 @@ pub struct Decryption {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostBuild {
-    /// Inline variables; these win over `substituteFrom`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Inline variables; these win over `substituteFrom`. `substitute: null` is none, as the API
+    /// server and Flux read it.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub substitute: BTreeMap<String, String>,
     /// ConfigMaps and Secrets whose data become variables, later entries overriding earlier ones.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub substitute_from: Vec<SubstituteReference>,
+}
+
+/// A field written `null` reads as its default (an empty map or list).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// An entry of `spec.postBuild.substituteFrom`.

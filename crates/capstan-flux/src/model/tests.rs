@@ -192,3 +192,24 @@ fn parses_go_durations() {
     assert_eq!(secs(""), None);
     assert_eq!(secs("1d"), None);
 }
+
+#[test]
+fn post_build_substitute_null_is_accepted_as_flux_accepts_it() {
+    let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./apps
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild:
+    substitute: null
+    substituteFrom: null
+";
+    let Some(FluxObject::Kustomization(ks)) = read(text).expect("reads") else {
+        panic!("a Kustomization");
+    };
+    let post = ks.spec.post_build.expect("postBuild");
+    assert!(post.substitute.is_empty() && post.substitute_from.is_empty());
+}

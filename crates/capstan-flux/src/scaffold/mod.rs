@@ -7,10 +7,12 @@
 //! apps folder plus one document appended to the apps file ([`documents`] keeps every other
 //! byte of it). [`plan_remove`] finds an app's Kustomization, refuses when others depend on it,
 //! and returns the edit that takes it out; [`prune`] turns a render of what it applied into the
-//! list of objects Flux will delete. Nothing here writes: the binary applies a `ChangeSet`
+//! list of objects Flux will delete ([`applied`] renders it); [`verify`] refuses a change that
+//! would break the repository. Nothing here writes: the binary applies a `ChangeSet`
 //! atomically. All reads go through [`capstan_core::Fs`].
 
 pub mod add;
+pub mod applied;
 pub mod changes;
 pub mod conventions;
 pub mod documents;
@@ -19,15 +21,18 @@ pub mod names;
 pub mod prune;
 pub mod remove;
 pub mod templates;
+pub mod verify;
 
 use std::path::PathBuf;
 
 pub use add::{AddPlan, AddRequest, plan_add};
+pub use applied::{Applied, AppliedError, applied};
 pub use changes::{ChangeSet, FileChange, OverlayFs};
 pub use conventions::{Conventions, Locate};
 pub use index::{FluxKustomization, RepoIndex};
 pub use prune::{Fate, PruneEntry, PrunePreview, preview_prune};
 pub use remove::{RemovePlan, RemoveRequest, plan_remove};
+pub use verify::{VerifyError, verify};
 
 /// Why an `app add` or `app remove` was refused or could not be planned.
 #[derive(Debug, thiserror::Error)]

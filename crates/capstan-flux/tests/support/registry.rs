@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,20 +41,9 @@ fn skip(what: &str) -> Option<Registry> {
     None
 }
 
-/// The oracle helm: PATH, `$CAPSTAN_ORACLES/bin`, `~/.cache/capstan-oracles/bin`.
+/// The oracle helm.
 pub fn find_helm() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(o) = std::env::var_os("CAPSTAN_ORACLES") {
-        dirs.push(Path::new(&o).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".cache/capstan-oracles/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
+    capstan_testkit::oracle("helm")
 }
 
 fn find_registry() -> Option<PathBuf> {

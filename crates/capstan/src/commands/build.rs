@@ -108,6 +108,18 @@ impl ChartArgs {
     }
 }
 
+/// The build settings `diff` and `plan` render each side with: SOPS keys from the environment
+/// (values stay masked without them), the helm binary when there is one, charts as `flags` say.
+pub fn side_options(flags: &ChartArgs) -> impl Fn() -> BuildOptions + Sync + use<> {
+    let charts = flags.fetcher();
+    move || BuildOptions {
+        keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
+        helm: HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>),
+        charts: Some(charts.clone()),
+        ..BuildOptions::default()
+    }
+}
+
 pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(args.sops_age_key_file.as_deref(), &fs)

@@ -13,9 +13,9 @@ use capstan_change::diff::DiffOptions;
 use capstan_change::plan::render::{Format, render};
 use capstan_change::plan::{BootstrapStep, PlanInput, Risk, RuleSet, classify, default_rules};
 
+use capstan_change::compare::{Revisions, compare_sides, plan_files};
+
 use super::Exit;
-use super::compare::{self, Revisions};
-use super::diff::compare_sides;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
@@ -49,6 +49,10 @@ pub struct PlanArgs {
     /// Exit 1 when the verdict's risk reaches this level.
     #[arg(long, value_enum)]
     pub fail_on: Option<Level>,
+    /// Accept units the change touches whose risk is unknown (not rendered, so not compared):
+    /// they are still listed, but do not make the exit code 2.
+    #[arg(long)]
+    pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: super::build::ChartArgs,
 }
@@ -116,12 +120,8 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         base: args.base.as_deref(),
         path_orig: args.path_orig.as_deref(),
     };
-    let compared = compare_sides(
-        &revisions,
-        false,
-        &DiffOptions::default(),
-        &args.charts.fetcher(),
-    )?;
+    let build = super::build::side_options(&args.charts);
+    let compared = compare_sides(&revisions, false, &DiffOptions::default(), &build)?;
     if !compared.report.side_failures.is_empty() {
         let errors: Vec<String> = compared
             .report
@@ -132,7 +132,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         anyhow::bail!("cannot render: {}", errors.join("; "));
     }
     let sides = [&compared.base_rendering, &compared.head_rendering];
-    let files = compare::plan_files(&compared.base, &compared.head, &compared.files, &sides);
+    let files = plan_files(&compared.base, &compared.head, &compared.files, &sides);
     let mut places = compared.base_rendering.places.clone();
     places.extend(compared.head_rendering.places.clone());
     let order = if compared.head_rendering.order.is_empty() {
@@ -156,6 +156,13 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let title = format!("{} → {}", compared.base.label, compared.head.label);
     out.write_all(render(&plan, format, &title).as_bytes())?;
+    if !plan.unknown.is_empty() && !args.allow_skipped {
+        anyhow::bail!(
+            "the risk of {} unit(s) the change touches is unknown (see above); --allow-skipped \
+             accepts that",
+            plan.unknown.len()
+        );
+    }
     let threshold = args.fail_on.map(|level| match level {
         Level::Low => Risk::Low,
         Level::Medium => Risk::Medium,

@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -38,7 +37,7 @@ spec: {interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {kind: GitRe
 /// Runs capstan with `args` (colour off, no SOPS keys, no registry logins from the host):
 /// exit code, stdout as JSON (null when it is not), stderr.
 pub fn capstan(args: &[&str]) -> (i32, Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("SOPS_AGE_KEY")

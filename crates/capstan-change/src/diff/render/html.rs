@@ -188,7 +188,15 @@ pub fn html(report: &DiffReport, options: &RenderOptions) -> String {
             n += 1;
         }
     }
-    if report.is_empty() {
+    for unit in &report.not_compared {
+        let _ = write!(
+            out,
+            "<p class=\"failure\">{} not compared: {}</p>",
+            esc(&unit.producer.to_string()),
+            esc(&unit.reason)
+        );
+    }
+    if report.is_empty() && report.not_compared.is_empty() {
         out.push_str("<p>No differences.</p>\n");
     }
     let _ = write!(

@@ -80,7 +80,16 @@ pub fn human(report: &DiffReport, options: &RenderOptions) -> String {
             failure.error
         );
     }
-    if !report.unchanged_failures.is_empty() {
+    for unit in &report.not_compared {
+        let _ = writeln!(
+            out,
+            "{} {} not compared: {}",
+            p.red("!"),
+            unit.producer,
+            unit.reason
+        );
+    }
+    if !report.unchanged_failures.is_empty() || !report.not_compared.is_empty() {
         out.push('\n');
     }
     for group in &report.groups {

@@ -30,6 +30,13 @@ pub fn markdown(report: &DiffReport, options: &RenderOptions) -> String {
             failure.producer, failure.error
         );
     }
+    for unit in &report.not_compared {
+        let _ = writeln!(
+            head,
+            "> **{} not compared:** `{}`\n",
+            unit.producer, unit.reason
+        );
+    }
     let mut body = String::new();
     let mut left_out = 0;
     // room for the truncation note

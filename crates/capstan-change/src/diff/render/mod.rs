@@ -79,6 +79,12 @@ pub(crate) fn counts_text(objects: &[&ObjectDiff]) -> String {
 
 /// The summary line of a whole report.
 pub(crate) fn summary(report: &DiffReport) -> String {
+    if report.is_empty() && !report.not_compared.is_empty() {
+        return format!(
+            "no differences among what was compared; {} not compared",
+            report.not_compared.len()
+        );
+    }
     if report.is_empty() {
         return "no differences".to_owned();
     }
@@ -96,6 +102,9 @@ pub(crate) fn summary(report: &DiffReport) -> String {
         if report.groups.len() == 1 { "" } else { "s" },
         if report.groups.len() == 1 { "" } else { "s" },
     );
+    if !report.not_compared.is_empty() {
+        text.push_str(&format!(", {} not compared", report.not_compared.len()));
+    }
     if failures > 0 {
         text.push_str(&format!(", {failures} failed to render"));
     }

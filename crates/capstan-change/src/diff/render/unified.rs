@@ -23,6 +23,9 @@ pub fn unified(report: &DiffReport) -> String {
             failure.producer, failure.error
         );
     }
+    for unit in &report.not_compared {
+        let _ = writeln!(out, "# {} not compared: {}", unit.producer, unit.reason);
+    }
     for group in &report.groups {
         let producer = format!(
             "{}/{}/{}",

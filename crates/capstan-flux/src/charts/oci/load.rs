@@ -27,6 +27,7 @@ pub struct OciSource {
 
 fn registry_error(error: OciError) -> ChartError {
     ChartError::Registry {
+        unreachable: matches!(error, OciError::Unreachable { .. }),
         message: error.to_string(),
     }
 }

@@ -6,7 +6,7 @@ use capstan_core::OsFs;
 use capstan_flux::scaffold::add::LocateArgs;
 use capstan_flux::scaffold::{AddRequest, plan_add};
 
-use super::{transaction, verify, write_dry_run, write_summary};
+use super::{build_options, transaction, write_dry_run, write_summary};
 use crate::cli::AppAddArgs;
 use crate::commands::Exit;
 
@@ -28,7 +28,8 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let plan = plan_add(&OsFs, &root, &request)?;
     let what = format!("Kustomization {}", plan.app.kustomization_name);
-    verify::verify(
+    capstan_flux::scaffold::verify(
+        &OsFs,
         &root,
         &plan.changes,
         Some((&plan.app.kustomization_name, &plan.app_dir)),
@@ -36,6 +37,7 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             .ks_namespace
             .as_deref()
             .unwrap_or("flux-system"),
+        &build_options(),
     )?;
 
     if args.locate.dry_run {

@@ -3,9 +3,7 @@
 
 mod add;
 mod remove;
-mod render;
 mod transaction;
-mod verify;
 
 use std::io::Write;
 
@@ -13,6 +11,17 @@ use capstan_flux::scaffold::{ChangeSet, FileChange};
 
 use super::Exit;
 use crate::cli::{AppArgs, AppCommand};
+
+/// How `app` builds the repository to check a change and preview a prune: as `build all` does,
+/// with the helm binary when there is one.
+fn build_options() -> capstan_flux::build::BuildOptions {
+    use capstan_flux::helm::{HelmBinary, HelmRenderer};
+    capstan_flux::build::BuildOptions {
+        helm: HelmBinary::find(None)
+            .map(|h| std::sync::Arc::new(h) as std::sync::Arc<dyn HelmRenderer>),
+        ..capstan_flux::build::BuildOptions::default()
+    }
+}
 
 pub fn run(args: AppArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match args.command {

@@ -5,9 +5,11 @@ use std::io::Write;
 use anyhow::Context;
 use capstan_core::OsFs;
 use capstan_flux::scaffold::add::LocateArgs;
-use capstan_flux::scaffold::{Fate, PrunePreview, RemoveRequest, plan_remove, preview_prune};
+use capstan_flux::scaffold::{
+    Fate, PrunePreview, RemoveRequest, applied, plan_remove, preview_prune, verify,
+};
 
-use super::{render, transaction, verify, write_dry_run, write_summary};
+use super::{build_options, transaction, write_dry_run, write_summary};
 use crate::cli::AppRemoveArgs;
 use crate::commands::Exit;
 
@@ -23,22 +25,28 @@ pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let plan = plan_remove(&OsFs, &root, &request)?;
     let ks = &plan.kustomization;
+    let options = build_options();
+    // the namespace as the build has it (a parent's kustomization may set it), else as written
+    let found = applied(
+        &OsFs,
+        &root,
+        &ks.name,
+        ks.namespace.as_deref(),
+        Some(&ks.file),
+        &options,
+    )
+    .with_context(|| {
+        format!(
+            "cannot render {} to show what Flux will prune",
+            ks.path.as_deref().unwrap_or(".")
+        )
+    })?;
+    let prune = found.as_ref().map_or(ks.prune(), |a| a.prune);
+    // Flux does not apply it today, so removing it prunes nothing.
+    let rendered = found.unwrap_or_default();
     let namespace = ks.namespace.as_deref().unwrap_or("flux-system");
-    let rendered = render::render(&OsFs, &root, namespace, &ks.name)
-        .with_context(|| {
-            format!(
-                "cannot render {} to show what Flux will prune",
-                ks.path.as_deref().unwrap_or(".")
-            )
-        })?
-        .unwrap_or(render::Rendered {
-            // Flux does not apply it today, so removing it prunes nothing.
-            objects: Vec::new(),
-            charts: Vec::new(),
-            unrendered: Vec::new(),
-        });
-    verify::verify(&root, &plan.changes, None, namespace)?;
-    let preview = preview_prune(ks.prune(), &rendered.objects, &rendered.charts);
+    verify(&OsFs, &root, &plan.changes, None, namespace, &options)?;
+    let preview = preview_prune(prune, &rendered.objects, &rendered.charts);
     let what = format!("Kustomization {}", ks.name);
 
     writeln!(
