@@ -86,6 +86,9 @@ pub enum Command {
     Why(crate::commands::verbs::why::WhyArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
     Plan(crate::commands::plan::PlanArgs),
+    /// The Bootstrap phase as a plan: Talos, the CNI, secrets and the GitOps engine, in order,
+    /// health-gated, re-running only what changed.
+    Bootstrap(crate::commands::bootstrap::BootstrapArgs),
     /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.
     Get(GetArgs),
     /// Show the dependsOn graph of Kustomizations and HelmReleases: apply waves, cycles, and

@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 
 mod app;
 pub mod apply;
+pub mod bootstrap;
 pub mod build;
 mod check;
 pub mod completion;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Build(args) => build::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),
+        Command::Bootstrap(args) => bootstrap::run(args, out),
         Command::Apply(args) => apply::run(args, out),
         Command::Drift(args) => drift::run(args, out),
         Command::Reconcile(args) => verbs::reconcile::run(&args, out),
