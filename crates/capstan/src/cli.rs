@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// capstan discovers, renders, checks and diffs a Flux-style cluster repository offline, and
 /// classifies every change as Bootstrap or GitOps phase with its risk and approval.
+///
+/// Which side a verb reads: every verb reads only the repository (no cluster, no kubeconfig),
+/// except `apply`, `drift` and `diff --live`, which read the repository for what should be and the
+/// cluster (--kubeconfig, --context) for what is; only `apply` writes to the cluster.
 #[derive(Debug, Parser)]
 #[command(
     name = "capstan",
@@ -33,6 +37,12 @@ pub enum Command {
     Build(crate::commands::build::BuildArgs),
     /// Show what a change does to the rendered objects, per Kustomization and HelmRelease.
     Diff(crate::commands::diff::DiffArgs),
+    /// [cluster] Apply what `build` renders: server-side apply in Flux's stages, inventory, prune,
+    /// health. Reads the repository and writes to the cluster.
+    Apply(crate::commands::apply::ApplyArgs),
+    /// [cluster] The repository against the cluster: what is missing, drifted or stale; `-o patch`
+    /// writes the cluster's values back as repository edits. Reads both, writes neither.
+    Drift(crate::commands::drift::DriftArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
     Plan(crate::commands::plan::PlanArgs),
     /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.

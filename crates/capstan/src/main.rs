@@ -9,6 +9,8 @@ mod cli;
 mod commands;
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (ring), before any client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -75,6 +75,19 @@ pub struct DiffArgs {
     pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: ChartArgs,
+    /// Compare the repository with the cluster instead of another revision (as `capstan drift`;
+    /// reads the cluster, writes nothing).
+    #[arg(long, conflicts_with_all = ["base", "path_orig"])]
+    pub live: bool,
+    /// With --live: the kubeconfig file.
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --live: the kubeconfig context.
+    #[arg(long, requires = "live")]
+    pub context: Option<String>,
+    /// With --live: the cluster folder when the repository has several.
+    #[arg(long, requires = "live")]
+    pub cluster: Option<String>,
 }
 
 /// Keeps the groups the target and name ask for.
@@ -94,6 +107,9 @@ fn color_wanted() -> bool {
 }
 
 pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    if args.live {
+        return live(args, out);
+    }
     let revisions = Revisions {
         path: &args.path,
         base: args.base.as_deref(),
@@ -133,4 +149,31 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         Exit::Findings
     })
+}
+
+/// `diff --live`: the drift report, for Kustomizations (HelmReleases are not rendered live yet).
+fn live(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        args.target != Target::Hr,
+        "diff hr --live: HelmReleases are not compared with the cluster yet; use `diff ks --live`"
+    );
+    let output = match args.output {
+        DiffFormat::Human => super::drift::DriftFormat::Human,
+        DiffFormat::Json => super::drift::DriftFormat::Json,
+        other => anyhow::bail!("diff --live prints human or json, not {other:?}"),
+    };
+    let drift = super::drift::DriftArgs {
+        kustomization: args.name,
+        cluster: super::live::ClusterArgs {
+            path: args.path,
+            cluster: args.cluster,
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+            namespace: None,
+            all_namespaces: false,
+            sops_age_key_file: None,
+        },
+        output,
+    };
+    super::drift::run(drift, out)
 }

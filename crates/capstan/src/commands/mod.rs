@@ -5,12 +5,15 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 
 mod app;
+pub mod apply;
 pub mod build;
 mod check;
 pub mod diff;
+pub mod drift;
 mod get;
 mod graph;
 pub mod kustomize;
+pub mod live;
 pub mod plan;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
@@ -43,5 +46,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Build(args) => build::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),
+        Command::Apply(args) => apply::run(args, out),
+        Command::Drift(args) => drift::run(args, out),
     }
 }

@@ -1,0 +1,304 @@
+//! The [`Cluster`] trait over a real API server with kube-rs: discovery (aggregated, refreshed
+//! on demand), dynamic objects, server-side apply with [`FIELD_MANAGER`] and force, JSON
+//! patches, background deletes. Each request is counted by verb, so benchmarks and reports can
+//! say what a run cost.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+use tokio::sync::RwLock;
+
+use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, Reason, Verb};
+use crate::id::ObjectRef;
+
+/// Connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("reading kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("loading the kubeconfig: {0}")]
+    Config(#[from] kube::config::KubeconfigError),
+    #[error("finding a kubeconfig or in-cluster configuration: {0}")]
+    Infer(#[from] kube::config::InferConfigError),
+    #[error("creating the client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+/// A Kubernetes API reached with kube-rs.
+pub struct KubeApi {
+    client: Client,
+    discovery: RwLock<Option<Discovery>>,
+    requests: Mutex<BTreeMap<&'static str, u64>>,
+    default_namespace: String,
+}
+
+impl KubeApi {
+    /// Connects with a kubeconfig file (else `$KUBECONFIG`, `~/.kube/config` or the in-cluster
+    /// service account) and an optional context.
+    pub async fn connect(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+    ) -> Result<KubeApi, ConnectError> {
+        let options = KubeConfigOptions {
+            context: context.map(str::to_owned),
+            ..Default::default()
+        };
+        let config = match kubeconfig {
+            Some(path) => {
+                let file =
+                    Kubeconfig::read_from(path).map_err(|source| ConnectError::Kubeconfig {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                Config::from_custom_kubeconfig(file, &options).await?
+            }
+            None if context.is_some() => Config::from_kubeconfig(&options).await?,
+            None => Config::infer().await?,
+        };
+        let default_namespace = config.default_namespace.clone();
+        let client = Client::try_from(config)?;
+        Ok(KubeApi::from_client(client, default_namespace))
+    }
+
+    pub fn from_client(client: Client, default_namespace: String) -> KubeApi {
+        KubeApi {
+            client,
+            discovery: RwLock::new(None),
+            requests: Mutex::new(BTreeMap::new()),
+            default_namespace,
+        }
+    }
+
+    /// The kube-rs client (for requests outside the [`Cluster`] trait).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The kubeconfig context's namespace.
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    /// Requests made so far, by verb.
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, verb: &'static str) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry(verb).or_default() += 1;
+        }
+    }
+
+    async fn discover(&self) -> Result<(), ClusterError> {
+        self.count("discovery");
+        let discovery = match Discovery::new(self.client.clone()).run_aggregated().await {
+            Ok(d) => d,
+            Err(_) => Discovery::new(self.client.clone())
+                .run()
+                .await
+                .map_err(|e| error(Verb::Discover, &"discovery", e))?,
+        };
+        *self.discovery.write().await = Some(discovery);
+        Ok(())
+    }
+
+    async fn resource(&self, r: &ObjectRef) -> Result<Option<(ApiResource, bool)>, ClusterError> {
+        if self.discovery.read().await.is_none() {
+            self.discover().await?;
+        }
+        let guard = self.discovery.read().await;
+        let Some(discovery) = guard.as_ref() else {
+            return Ok(None);
+        };
+        let Some(group) = discovery.get(&r.group) else {
+            return Ok(None);
+        };
+        let found = group
+            .versioned_resources(&r.version)
+            .into_iter()
+            .find(|(ar, _)| ar.kind == r.kind)
+            .or_else(|| group.recommended_kind(&r.kind));
+        Ok(found.map(|(ar, caps)| (ar, caps.scope == Scope::Namespaced)))
+    }
+
+    async fn api(
+        &self,
+        r: &ObjectRef,
+        verb: Verb,
+    ) -> Result<(Api<DynamicObject>, ApiResource), ClusterError> {
+        let Some((ar, namespaced)) = self.resource(r).await? else {
+            return Err(ClusterError::new(
+                verb,
+                r,
+                Reason::NotFound,
+                format!("the server does not serve {} {}", r.api_version(), r.kind),
+            ));
+        };
+        let api = if namespaced {
+            let ns = if r.namespace.is_empty() {
+                &self.default_namespace
+            } else {
+                &r.namespace
+            };
+            Api::namespaced_with(self.client.clone(), ns, &ar)
+        } else {
+            Api::all_with(self.client.clone(), &ar)
+        };
+        Ok((api, ar))
+    }
+}
+
+fn error(verb: Verb, object: &dyn std::fmt::Display, e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(status) => {
+            let mut out = ClusterError::new(
+                verb,
+                object,
+                Reason::of_status(status.code),
+                status.message.clone(),
+            );
+            out.code = Some(status.code);
+            if let Some(details) = &status.details {
+                out.fields = details
+                    .causes
+                    .iter()
+                    .map(|c| c.field.clone())
+                    .filter(|f| !f.is_empty())
+                    .collect();
+            }
+            out
+        }
+        other => ClusterError::new(verb, object, Reason::Unavailable, other.to_string()),
+    }
+}
+
+fn to_value(object: DynamicObject, r: &ObjectRef, verb: Verb) -> Result<Value, ClusterError> {
+    serde_json::to_value(object)
+        .map_err(|e| ClusterError::new(verb, r, Reason::Other, e.to_string()))
+}
+
+impl Cluster for KubeApi {
+    async fn scope(&self, r: &ObjectRef) -> Result<Option<bool>, ClusterError> {
+        Ok(self.resource(r).await?.map(|(_, namespaced)| namespaced))
+    }
+
+    async fn refresh(&self) -> Result<(), ClusterError> {
+        self.discover().await
+    }
+
+    async fn list(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let r = ObjectRef {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            namespace: String::new(),
+            name: String::new(),
+        };
+        let Some((ar, _)) = self.resource(&r).await? else {
+            return Err(ClusterError::new(
+                Verb::List,
+                &r.kind,
+                Reason::NotFound,
+                "kind not served",
+            ));
+        };
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let mut out = Vec::new();
+        let mut params = ListParams::default().limit(500);
+        loop {
+            self.count("list");
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|e| error(Verb::List, &r.kind, e))?;
+            for item in page.items {
+                let mut value = to_value(item, &r, Verb::List)?;
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+                    map.insert("kind".into(), Value::String(ar.kind.clone()));
+                }
+                out.push(value);
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        let (api, _) = match self.api(r, Verb::Get).await {
+            Ok(found) => found,
+            Err(e) if e.reason == Reason::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        self.count("get");
+        match api.get_opt(&r.name).await {
+            Ok(Some(o)) => to_value(o, r, Verb::Get).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(error(Verb::Get, r, e)),
+        }
+    }
+
+    async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ClusterError> {
+        let verb = if dry_run { Verb::DryRun } else { Verb::Apply };
+        let r = ObjectRef::of(object).ok_or_else(|| {
+            ClusterError::new(
+                verb,
+                "object",
+                Reason::Invalid,
+                "apiVersion, kind and metadata.name are required",
+            )
+        })?;
+        let (api, _) = self.api(&r, verb).await?;
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        if dry_run {
+            params = params.dry_run();
+        }
+        self.count(if dry_run { "dry-run" } else { "apply" });
+        let applied = api
+            .patch(&r.name, &params, &Patch::Apply(object))
+            .await
+            .map_err(|e| error(verb, &r, e))?;
+        to_value(applied, &r, verb)
+    }
+
+    async fn patch_json(&self, r: &ObjectRef, patch: &Value) -> Result<Value, ClusterError> {
+        let (api, _) = self.api(r, Verb::Patch).await?;
+        let ops: json_patch::Patch = serde_json::from_value(patch.clone())
+            .map_err(|e| ClusterError::new(Verb::Patch, r, Reason::Invalid, e.to_string()))?;
+        self.count("patch");
+        let patched = api
+            .patch(&r.name, &PatchParams::default(), &Patch::<()>::Json(ops))
+            .await
+            .map_err(|e| error(Verb::Patch, r, e))?;
+        to_value(patched, r, Verb::Patch)
+    }
+
+    async fn delete(&self, r: &ObjectRef) -> Result<bool, ClusterError> {
+        let (api, _) = self.api(r, Verb::Delete).await?;
+        self.count("delete");
+        match api.delete(&r.name, &DeleteParams::background()).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+            Err(e) => Err(error(Verb::Delete, r, e)),
+        }
+    }
+}

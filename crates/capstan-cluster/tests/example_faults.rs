@@ -1,0 +1,176 @@
+//! Fault injection at every request of an apply of `examples/home-ops` (in memory, so every
+//! request can be tried): a cold apply of the example, then an apply with one app removed and
+//! `--prune`. Whichever request fails, afterwards every object a Kustomization owns in the
+//! cluster is in its stored inventory (objects marked `prune: disabled` of a Kustomization no
+//! longer declared excepted: Flux forgets those too), an object of another owner is never
+//! deleted, and a clean rerun converges to Ready and then writes nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use capstan_cluster::engine::Outcome;
+use capstan_cluster::mem::MemCluster;
+use capstan_cluster::policy::{NAME_LABEL, NAMESPACE_LABEL, Policy};
+use capstan_cluster::unit::Unit;
+use capstan_cluster::{Engine, ObjectRef, Options, inventory};
+use serde_json::{Value, json};
+use support::*;
+
+fn options(prune: bool) -> Options {
+    Options {
+        prune,
+        prune_orphans: prune,
+        poll: Duration::from_millis(1),
+        stage_timeout: Duration::from_millis(100),
+        timeout: Some(Duration::from_millis(100)),
+        ..Options::default()
+    }
+}
+
+fn foreign() -> Value {
+    json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"foreign","namespace":"whoami",
+        "labels":{NAME_LABEL:"someone-else", NAMESPACE_LABEL:"flux-system"}},"data":{}})
+}
+
+async fn fresh(units: &[Unit]) -> MemCluster {
+    let cluster = MemCluster::new().with_ready_workloads();
+    install_fixtures(&cluster, units).await;
+    for (kind, ns, name) in [
+        ("Deployment", "cert-manager", "cert-manager-webhook"),
+        ("DaemonSet", "longhorn-system", "longhorn-manager"),
+    ] {
+        cluster.put(json!({"apiVersion":"apps/v1","kind":kind,"metadata":{"name":name,"namespace":ns,"generation":1},
+            "status":{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"readyReplicas":1,"availableReplicas":1,
+                "desiredNumberScheduled":1,"currentNumberScheduled":1,"updatedNumberScheduled":1,"numberAvailable":1,"numberReady":1,
+                "conditions":[{"type":"Available","status":"True"}]}}));
+    }
+    cluster.put(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"whoami"}}));
+    cluster.put(foreign());
+    cluster
+}
+
+fn check_invariants(cluster: &MemCluster, units: &[Unit], n: u64, phase: &str) {
+    for object in cluster.objects() {
+        let labels = object.pointer("/metadata/labels");
+        let label = |k: &str| {
+            labels
+                .and_then(|l| l.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (Some(name), Some(namespace)) = (label(NAME_LABEL), label(NAMESPACE_LABEL)) else {
+            continue;
+        };
+        if name == "someone-else" {
+            continue;
+        }
+        let owner = capstan_cluster::normalize::Owner { name, namespace };
+        let declared = units.iter().any(|u| u.owner == owner);
+        if !declared && Policy::of(&object).prune_disabled {
+            continue;
+        }
+        let held = cluster
+            .object(&inventory::storage_ref(&owner))
+            .and_then(|v| inventory::from_object(&v))
+            .map(|i| i.refs())
+            .unwrap_or_default();
+        let r = ObjectRef::of(&object).expect("ref");
+        assert!(
+            held.iter().any(|h| h.same_object(&r)),
+            "{phase}, fault at {n}: {r} owned by {} but not in its inventory",
+            owner.name
+        );
+    }
+    let f = ObjectRef::of(&foreign()).expect("ref");
+    assert!(
+        cluster.object(&f).is_some(),
+        "{phase}, fault at {n}: another owner's object was deleted"
+    );
+}
+
+async fn converges(cluster: &MemCluster, units: &[Unit], prune: bool, n: u64, phase: &str) {
+    let reports = Engine::new(cluster, options(prune)).apply_all(units).await;
+    for r in &reports {
+        assert_eq!(
+            r.outcome,
+            Outcome::Ready,
+            "{phase}, fault at {n}: rerun {}: {:?}",
+            r.owner.name,
+            r.errors
+        );
+    }
+    let writes = cluster.writes();
+    Engine::new(cluster, options(prune)).apply_all(units).await;
+    assert_eq!(
+        cluster.writes(),
+        writes,
+        "{phase}, fault at {n}: not steady after the rerun"
+    );
+}
+
+#[tokio::test]
+async fn a_fault_at_every_request_of_the_example_keeps_the_invariants() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    copy_tree(&example(), repo.path());
+    let full = render(repo.path());
+    remove_first_document(
+        &repo
+            .path()
+            .join("clusters/home-ops/infrastructure/apps.yaml"),
+    );
+    let removed = render(repo.path());
+
+    // Count the requests of each phase without faults.
+    let probe = fresh(&full).await;
+    let start = probe.total_requests();
+    let reports = Engine::new(&probe, options(false)).apply_all(&full).await;
+    for r in &reports {
+        assert_eq!(
+            r.outcome,
+            Outcome::Ready,
+            "probe {}: {:?} {:?}",
+            r.owner.name,
+            r.errors,
+            r.objects
+                .iter()
+                .filter(|o| o.error.is_some())
+                .collect::<Vec<_>>()
+        );
+    }
+    let cold = probe.total_requests() - start;
+    let start = probe.total_requests();
+    Engine::new(&probe, options(true)).apply_all(&removed).await;
+    let prune = probe.total_requests() - start;
+    assert!(cold > 50 && prune > 5, "cold {cold}, prune {prune}");
+
+    for n in 1..=cold {
+        let cluster = fresh(&full).await;
+        cluster.fail_request(cluster.total_requests() + n);
+        Engine::new(&cluster, options(false)).apply_all(&full).await;
+        check_invariants(&cluster, &full, n, "cold apply");
+        converges(&cluster, &full, false, n, "cold apply").await;
+    }
+    for n in 1..=prune {
+        let cluster = fresh(&full).await;
+        Engine::new(&cluster, options(false)).apply_all(&full).await;
+        cluster.fail_request(cluster.total_requests() + n);
+        Engine::new(&cluster, options(true))
+            .apply_all(&removed)
+            .await;
+        check_invariants(&cluster, &removed, n, "prune");
+        converges(&cluster, &removed, true, n, "prune").await;
+        let gone = ObjectRef {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            namespace: "home-automation".into(),
+            name: "mosquitto".into(),
+        };
+        assert!(
+            cluster.object(&gone).is_none(),
+            "prune, fault at {n}: the removed app's Deployment is still there"
+        );
+    }
+    eprintln!("faults tried: {cold} requests of the cold apply, {prune} of the prune apply");
+}
