@@ -622,6 +622,7 @@ fn a_bootstrap_step_gitops_adopts_is_hybrid() {
             outcome: Ok(objects),
         }],
         error: None,
+        ..Default::default()
     };
     let cm = |replicas: u32| {
         json!({"apiVersion": "v1", "kind": "ConfigMap",

@@ -50,13 +50,13 @@ struct Row {
 }
 
 pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    if args.live || args.kubeconfig.is_some() || args.context.is_some() {
+        return super::verbs::get::run(args, out);
+    }
     if args.kind == GetKind::Images {
         return super::images::get(args, out);
     }
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    if args.live || args.kubeconfig.is_some() || args.context.is_some() {
-        return super::verbs::get::run(args, out);
-    }
     let discovery = discover_repository(&args.path)?;
     let errors = report_diagnostics(&discovery);
     let multi_cluster = discovery.clusters.len() > 1;

@@ -22,8 +22,8 @@ pub mod kustomize;
 pub mod live;
 pub mod plan;
 mod selector;
-pub mod version;
 pub mod verbs;
+pub mod version;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

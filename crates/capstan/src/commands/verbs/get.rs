@@ -21,6 +21,7 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         GetKind::HelmReleases => vec![FluxKind::HelmRelease],
         GetKind::Sources => FluxKind::SOURCES.to_vec(),
         GetKind::All => FluxKind::ALL.to_vec(),
+        GetKind::Images => anyhow::bail!("get images reads the repository; it has no --live form"),
     };
     let query = Query {
         namespace: (!args.all_namespaces).then(|| args.namespace.clone()),
