@@ -10,7 +10,7 @@ capstan=$root/target/release/capstan
 [[ -x $capstan ]] || (cd "$root" && cargo build --release -q)
 out=$(mktemp -d)
 
-"$capstan" check --path "$root/examples/home-ops" >"$out/example.txt" || {
+"$capstan" check --offline --path "$root/examples/home-ops" >"$out/example.txt" || {
   echo "FAIL: capstan check --path examples/home-ops is not clean"
   cat "$out/example.txt"
   exit 1
@@ -21,7 +21,7 @@ for repo in "$shared"/corpus/buroa+k8s-gitops "$shared"/corpus/fluxcd+flux2-kust
   "$shared"/corpus/allenporter+flux-local "$shared"/corpus/allenporter+flux-local/tests/testdata/cluster*; do
   [[ -d $repo ]] || continue
   set +e
-  "$capstan" check --path "$repo" -o json >"$out/report.json" 2>"$out/stderr"
+  "$capstan" check --offline --path "$repo" -o json >"$out/report.json" 2>"$out/stderr"
   code=$?
   set -e
   if ((code > 1)); then

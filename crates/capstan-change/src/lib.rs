@@ -6,8 +6,10 @@
 //!   privileges, outages, prune/suspend/order), one analysis per file.
 //! - [`compare`]: two revisions opened, rendered with `capstan-flux`'s build and compared.
 //! - [`plan`]: the seeds' decision rules over a diff, and the procedure each verdict needs.
+//! - [`images`]: the container images objects run, and what a change does to them.
 
 pub mod analysis;
 pub mod compare;
 pub mod diff;
+pub mod images;
 pub mod plan;

@@ -21,6 +21,7 @@ pub mod mem;
 pub mod normalize;
 pub mod plan;
 pub mod policy;
+pub mod release;
 pub mod stage;
 pub mod unit;
 pub mod verbs;

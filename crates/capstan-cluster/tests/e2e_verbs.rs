@@ -225,8 +225,10 @@ async fn live_verbs_on_a_real_cluster() {
         FluxKind::Kustomization,
         NS,
         "apps",
-        "e2e",
-        Alignment::Forced,
+        &suspend::Resumption {
+            by: "e2e".into(),
+            alignment: Alignment::Forced,
+        },
         &options,
         &now,
     )

@@ -462,8 +462,10 @@ async fn the_override_cycle_records_who_when_and_why() {
         FluxKind::Kustomization,
         NS,
         "apps",
-        "alice",
-        Alignment::Forced,
+        &suspend::Resumption {
+            by: "alice".into(),
+            alignment: Alignment::Forced,
+        },
         &fast(),
         &capstan_cluster::verbs::now,
     )

@@ -6,6 +6,8 @@
 //! With the `git` feature, [`git::GitTreeFs`] reads a revision straight from a repository's object
 //! database.
 //!
+//! [`network`] remembers, for the whole run, that the network was found unreachable.
+//!
 //! Nothing here performs I/O except [`OsFs`] (and the `git` module), and nothing here knows about kustomize or Flux.
 
 pub mod diagnostic;
@@ -13,6 +15,7 @@ pub mod fs;
 #[cfg(feature = "git")]
 pub mod git;
 pub mod go_json;
+pub mod network;
 pub mod resource;
 pub mod wildcard;
 pub mod yaml;

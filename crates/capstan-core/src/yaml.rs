@@ -4,6 +4,9 @@
 //! `true`/`false` are booleans (`on`, `yes`, `y` stay strings), legacy octal `017` is a number,
 //! and alias expansion is bounded so an alias bomb is an error rather than an exhausted machine.
 //!
+//! A folded block scalar (`>`) reads as kustomize hands it on, go-yaml v3's print-and-reread
+//! included (`folded`); [`null_texts`] tells `key:` apart from `key: null`.
+//!
 //! Writing follows the path kustomize takes to print objects (object → JSON → YAML through
 //! sigs.k8s.io/yaml and go-yaml v2): keys sorted, sequences under a key not indented, strings
 //! that would read back as another type double-quoted, strings that cannot be plain
@@ -40,7 +43,12 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
         return parsed.as_ref().clone();
     }
     let parsed = serde_saphyr::from_multiple_with_options::<Value>(text, read_options())
-        .map_err(to_yaml_error);
+        .map_err(to_yaml_error)
+        .map(|mut docs| {
+            folded::apply(text, &mut docs);
+            folded::unterminated_last_block(text, &mut docs);
+            docs
+        });
     let parsed = std::sync::Arc::new(parsed);
     memo::put(text, parsed.clone());
     match std::sync::Arc::try_unwrap(parsed) {
@@ -126,7 +134,11 @@ fn to_yaml_error(error: serde_saphyr::Error) -> YamlError {
 }
 
 mod emit;
+mod folded;
+mod null_text;
 mod resolve;
+
+pub use null_text::{NullText, PathSeg, null_texts};
 
 pub use emit::{go_format_g, key_order};
 

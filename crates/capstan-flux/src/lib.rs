@@ -1,6 +1,7 @@
 //! Flux's repository model: discovery of sources, Kustomizations and HelmReleases from a Git
 //! tree, and the build semantics of kustomize-controller and helm-controller.
 //!
+//! - [`bootstrap`]: the bootstrap plan — steps, needs, inputs and their digests, the journal.
 //! - [`model`]: the Flux objects as typed structs.
 //! - [`scaffold`]: `app add` / `app remove` planned as pure file changes.
 //! - [`sops`]: SOPS decryption (age + AES-256-GCM).
@@ -13,6 +14,7 @@
 //! - [`substitute`]: post-build variable substitution in Flux's envsubst dialect.
 //! - [`operator`]: the Flux Operator — FluxInstance roots, ResourceSets, Flux versions.
 
+pub mod bootstrap;
 pub mod build;
 pub mod charts;
 pub mod discovery;

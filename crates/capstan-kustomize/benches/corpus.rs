@@ -4,8 +4,9 @@
 //!     cargo bench -p capstan-kustomize --bench corpus -- compare   # byte-for-byte vs the oracle
 //!     cargo bench -p capstan-kustomize --bench corpus              # timings (buroa+k8s-gitops)
 //!
-//! `compare` builds every kustomization folder of the corpus with both and fails when capstan's
-//! output differs from kubectl's, or when exactly one of them fails. The timing run reports, over
+//! `compare` builds every kustomization folder of the corpus (every repository in it) with both
+//! and fails when capstan's output differs from kubectl's, or when exactly one of them fails; it
+//! prints the counts per repository. The timing run reports, over
 //! every kustomization folder of `buroa+k8s-gitops`: one process per folder (capstan's release
 //! binary vs kubectl, and their ratio), one process for all folders (capstan in-process builds vs
 //! merely reading and parsing every YAML file those builds load), and peak RSS.
@@ -87,6 +88,9 @@ fn capstan_kustomize(dir: &Path) -> Result<String, String> {
 fn compare(corpus: &Path, kubectl: &Path) -> ExitCode {
     let dirs = kustomization_dirs(corpus);
     let (mut same, mut both_fail, mut bad) = (0, 0, Vec::new());
+    // Per corpus repository: folders, byte-identical, failing in both.
+    let mut per_repo: std::collections::BTreeMap<String, (usize, usize, usize)> =
+        std::collections::BTreeMap::new();
     for dir in &dirs {
         let oracle = match kubectl_kustomize(kubectl, dir) {
             Ok(r) => r,
@@ -101,9 +105,18 @@ fn compare(corpus: &Path, kubectl: &Path) -> ExitCode {
             .unwrap_or(dir)
             .display()
             .to_string();
+        let repo = rel.split('/').next().unwrap_or_default().to_owned();
+        let counts = per_repo.entry(repo).or_default();
+        counts.0 += 1;
         match (oracle, ours) {
-            (Ok(a), Ok(b)) if a == b => same += 1,
-            (Err(_), Err(_)) => both_fail += 1,
+            (Ok(a), Ok(b)) if a == b => {
+                same += 1;
+                counts.1 += 1;
+            }
+            (Err(_), Err(_)) => {
+                both_fail += 1;
+                counts.2 += 1;
+            }
             (Ok(a), Ok(b)) => {
                 let first = a
                     .lines()
@@ -121,6 +134,12 @@ fn compare(corpus: &Path, kubectl: &Path) -> ExitCode {
     }
     for line in &bad {
         println!("MISMATCH {line}");
+    }
+    for (repo, (folders, identical, failing)) in &per_repo {
+        println!(
+            "{repo}: {folders} folders, {identical} byte-identical, {failing} failing in both, {} mismatches",
+            folders - identical - failing
+        );
     }
     println!(
         "kustomize corpus: {} folders, {same} byte-identical, {both_fail} failing in both, {} mismatches",

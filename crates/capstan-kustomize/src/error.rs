@@ -80,6 +80,17 @@ pub enum Error {
     #[error("{message}")]
     Remote { message: String },
 
+    /// A remote resource not fetched because the network was found unreachable in this run.
+    #[error("remote resource '{url}' not fetched: {source}")]
+    Unreachable {
+        url: String,
+        source: capstan_core::network::Unreachable,
+    },
+
+    /// A remote resource the cache does not hold, in offline mode.
+    #[error("remote resource '{url}' is not in the cache (--offline; looked in {})", dir.display())]
+    NotCached { url: String, dir: PathBuf },
+
     /// The `helm` binary failed or could not be run.
     #[error("{message}")]
     Helm { message: String },

@@ -345,10 +345,16 @@ impl Kustomization {
             }
         };
         let value = fold_field_names(value, FIELD_NAMES);
+        // kustomize compares with an empty Kustomization by Go's deep equality, where a list or
+        // map written out (even `resources: []`) is not the nil one left unset.
+        let written_collection = value.as_object().is_some_and(|map| {
+            map.iter()
+                .any(|(k, v)| k != "apiVersion" && k != "kind" && (v.is_array() || v.is_object()))
+        });
         let mut kustomization: Kustomization =
             serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
         kustomization.fix();
-        if kustomization.is_empty() {
+        if kustomization.is_empty() && !written_collection {
             return Err(Error::msg("kustomization.yaml is empty"));
         }
         let mut problems = Vec::new();
@@ -549,6 +555,15 @@ mod tests {
             "{err}"
         );
         let err = Kustomization::parse("kind: Kustomization\n", Path::new("k.yaml")).unwrap_err();
+        assert_eq!(err.to_string(), "kustomization.yaml is empty");
+        // A list written out, even empty, is not an empty kustomization (kubectl builds it).
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n";
+        assert!(Kustomization::parse(k, Path::new("k.yaml")).is_ok());
+        let err = Kustomization::parse(
+            "kind: Kustomization\nnamePrefix: \"\"\n",
+            Path::new("k.yaml"),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "kustomization.yaml is empty");
     }
 

@@ -91,8 +91,13 @@ pub struct Options {
     pub enable_helm: bool,
     /// The `helm` command to run (`--helm-command`).
     pub helm_command: String,
-    /// Where remote bases are cached; `None` for `$XDG_CACHE_HOME/capstan/kustomize-remote`.
+    /// Where remote resources are cached; `None` for the default beside the chart cache
+    /// ([`remote::cache_dir`]).
     pub remote_cache: Option<PathBuf>,
+    /// Read remote resources from the cache only; a miss is an error naming the URL.
+    pub offline: bool,
+    /// The run's record of the network's reachability, shared with its other fetchers.
+    pub network: std::sync::Arc<capstan_core::network::Reachability>,
 }
 
 impl Default for Options {
@@ -103,6 +108,8 @@ impl Default for Options {
             enable_helm: false,
             helm_command: "helm".to_owned(),
             remote_cache: None,
+            offline: false,
+            network: std::sync::Arc::default(),
         }
     }
 }

@@ -126,7 +126,7 @@ impl<'a> Loader<'a> {
     /// Reads a file relative to the root (or a remote URL).
     pub fn load(&self, path: &str) -> Result<Vec<u8>> {
         if is_remote_file(path) {
-            return remote::fetch_file(path);
+            return remote::fetch_file(path, self.options);
         }
         let resolved = self.resolve(path)?;
         self.fs().read(&resolved).map_err(|source| Error::Io {

@@ -252,12 +252,13 @@ pub fn apply_smp(
         resource.allow_name_change |= options.allow_name_change;
         resource.allow_kind_change |= options.allow_kind_change;
     }
-    let merged = smp::merge_with(patch, &resource.object, custom).map_err(|e| {
-        Error::msg(e.message).context(format!(
-            "applying strategic merge patch to {}",
-            resource.id()
-        ))
-    })?;
+    let merged = smp::merge_marked(patch, &resource.object, custom, &resource.empty_nulls)
+        .map_err(|e| {
+            Error::msg(e.message).context(format!(
+                "applying strategic merge patch to {}",
+                resource.id()
+            ))
+        })?;
     let Some(merged) = merged.filter(|m| m.as_object().is_some_and(|o| !o.is_empty())) else {
         return Ok(false);
     };

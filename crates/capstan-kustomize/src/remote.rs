@@ -1,14 +1,19 @@
 //! Remote resources: kustomize's git URL forms (`github.com/org/repo/path?ref=v1`,
 //! `https://host/org/repo.git//path?ref=…`, `git@host:org/repo`, `ssh://`, `file://`) parsed
 //! as kustomize parses them, fetched with the `git` command line into a cache directory keyed
-//! by URL and ref (a ref that is a full commit id is never fetched twice), and plain
-//! `http(s)://` files fetched with `curl`. When the network is unreachable the error names the
-//! URL and the command that failed.
+//! by URL and ref, and plain `http(s)://` files fetched with `curl` into the same cache: each is
+//! fetched once, and `--offline` reads the cache only, naming every miss. Before going to the
+//! network a fetch connects to its host within seconds; once a host cannot be reached the
+//! network counts as unreachable for the rest of the run (`Options::network`) and later
+//! fetches fail at once with that first cause.
 
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
+use capstan_core::network::Reachability;
 use capstan_core::{Fs, OsFs};
 use sha2::{Digest, Sha256};
 
@@ -182,14 +187,20 @@ fn split_path(n: &str, all_segments: bool) -> Option<(String, String)> {
     None
 }
 
-/// The directory remote checkouts are cached in.
+/// The directory remote resources are cached in: `Options::remote_cache`, else
+/// `$CAPSTAN_CACHE_DIR/kustomize-remote`, `$XDG_CACHE_HOME/capstan/kustomize-remote`,
+/// `~/.cache/capstan/kustomize-remote` (beside the chart cache), else the temporary directory.
 pub fn cache_dir(options: &Options) -> PathBuf {
     if let Some(dir) = &options.remote_cache {
         return dir.clone();
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("CAPSTAN_CACHE_DIR") {
+        return PathBuf::from(dir).join("kustomize-remote");
+    }
+    let base = var("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
     base.join("capstan").join("kustomize-remote")
 }
@@ -199,8 +210,90 @@ fn hex_digest(text: &str) -> String {
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
+/// How long connecting to a remote host may take before the network counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The host and port a clone spec or URL connects to; `None` for `file://` and local paths.
+fn host_port(spec: &str) -> Option<(String, u16)> {
+    let lower = spec.to_ascii_lowercase();
+    let (rest, default_port) = if let Some(r) = lower.strip_prefix("https://") {
+        (r, 443)
+    } else if let Some(r) = lower.strip_prefix("http://") {
+        (r, 80)
+    } else if let Some(r) = lower.strip_prefix("ssh://") {
+        (r, 22)
+    } else if lower.starts_with("file://") || lower.contains("://") {
+        return None;
+    } else if lower.contains('@') && lower.contains(':') {
+        // scp-like `user@host:path`
+        let host = lower.split('@').nth(1)?.split(':').next()?;
+        return Some((host.to_owned(), 22));
+    } else {
+        return None;
+    };
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit('@').next()?;
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
+            (h, p.parse().unwrap_or(default_port))
+        }
+        _ => (authority, default_port),
+    };
+    (!host.is_empty()).then(|| (host.to_owned(), port))
+}
+
+/// Before fetching `url` over the network: fails at once when the network was already found
+/// unreachable in this run, and otherwise resolves and connects to its host within
+/// [`CONNECT_TIMEOUT`] (git has no connect timeout of its own), recording a failure for the rest
+/// of the run.
+fn check_network(url: &str, spec: &str, network: &Reachability) -> Result<()> {
+    let Some((host, port)) = host_port(spec) else {
+        return Ok(());
+    };
+    let unreachable = |source| Error::Unreachable {
+        url: url.to_owned(),
+        source,
+    };
+    if let Some(down) = network.unreachable() {
+        return Err(unreachable(down));
+    }
+    // Through a proxy the host is not ours to connect to: the fetch itself will tell.
+    let proxied = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+    if proxied && !spec.to_ascii_lowercase().starts_with("ssh://") && !spec.contains('@') {
+        return Ok(());
+    }
+    let failure = match (host.as_str(), port).to_socket_addrs() {
+        Err(e) => Some(format!("cannot resolve the host name: {e}")),
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            let connected = addrs
+                .iter()
+                .any(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT).is_ok());
+            (!connected).then(|| {
+                format!(
+                    "cannot connect to port {port} within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                )
+            })
+        }
+    };
+    match failure {
+        None => Ok(()),
+        Some(reason) => Err(unreachable(network.mark(&host, &reason))),
+    }
+}
+
 /// Fetches the repository of `target` (or reuses the cached checkout) and returns a filesystem
-/// over it and the kustomization root inside.
+/// over it and the kustomization root inside. Offline, only the cache is read.
 pub fn checkout(target: &RemoteTarget, options: &Options) -> Result<(Arc<dyn Fs>, PathBuf)> {
     let dir = cache_dir(options).join(hex_digest(&format!(
         "{}@{}",
@@ -208,6 +301,13 @@ pub fn checkout(target: &RemoteTarget, options: &Options) -> Result<(Arc<dyn Fs>
     )));
     let done = dir.join(".capstan-fetched");
     if !done.is_file() {
+        if options.offline {
+            return Err(Error::NotCached {
+                url: target.raw.clone(),
+                dir,
+            });
+        }
+        check_network(&target.raw, &target.clone_spec, &options.network)?;
         fetch_into(target, &dir)?;
     }
     let root = capstan_core::fs::normalize(&dir.join(&target.root_path));
@@ -242,10 +342,29 @@ fn fetch_into(target: &RemoteTarget, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     let run = |args: &[&str]| -> Result<()> {
-        let output = Command::new("git")
+        let mut command = Command::new("git");
+        // A stalled transfer gives up after 30 s below 1 KB/s; ssh gets the connect timeout
+        // unless the user set their own ssh command.
+        command
+            .args([
+                "-c",
+                "http.lowSpeedLimit=1000",
+                "-c",
+                "http.lowSpeedTime=30",
+            ])
             .args(args)
             .current_dir(dir)
-            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_TERMINAL_PROMPT", "0");
+        if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+            command.env(
+                "GIT_SSH_COMMAND",
+                format!(
+                    "ssh -o ConnectTimeout={} -o BatchMode=yes",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            );
+        }
+        let output = command
             .output()
             .map_err(|e| fail(format!("cannot run git: {e}")))?;
         if output.status.success() {
@@ -275,14 +394,29 @@ fn fetch_into(target: &RemoteTarget, dir: &Path) -> Result<()> {
     result
 }
 
-/// Fetches a remote file over HTTP(S) with `curl`.
-pub fn fetch_file(url: &str) -> Result<Vec<u8>> {
+/// Fetches a remote file over HTTP(S) with `curl`, once: later builds read it from the cache
+/// (`<cache>/http/<digest of the URL>`). Offline, only the cache is read.
+pub fn fetch_file(url: &str, options: &Options) -> Result<Vec<u8>> {
+    let dir = cache_dir(options).join("http");
+    let cached = dir.join(hex_digest(url));
+    if let Ok(bytes) = std::fs::read(&cached) {
+        return Ok(bytes);
+    }
+    if options.offline {
+        return Err(Error::NotCached {
+            url: url.to_owned(),
+            dir,
+        });
+    }
+    check_network(url, url, &options.network)?;
     let output = Command::new("curl")
         .args([
             "--silent",
             "--show-error",
             "--fail",
             "--location",
+            "--connect-timeout",
+            &CONNECT_TIMEOUT.as_secs().to_string(),
             "--max-time",
             "27",
             url,
@@ -291,16 +425,22 @@ pub fn fetch_file(url: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::Remote {
             message: format!("cannot fetch '{url}': cannot run curl: {e}"),
         })?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        Err(Error::Remote {
+    if !output.status.success() {
+        return Err(Error::Remote {
             message: format!(
                 "HTTP Error: cannot fetch '{url}': {}",
                 String::from_utf8_lossy(&output.stderr).trim()
             ),
-        })
+        });
     }
+    // Written aside and renamed, so a parallel build never reads half a file.
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let partial = dir.join(format!(".{}.{}", hex_digest(url), std::process::id()));
+        if std::fs::write(&partial, &output.stdout).is_ok() {
+            let _ = std::fs::rename(&partial, &cached);
+        }
+    }
+    Ok(output.stdout)
 }
 
 #[cfg(test)]

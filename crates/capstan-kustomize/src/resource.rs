@@ -70,6 +70,9 @@ pub struct Resource {
     pub allow_name_change: bool,
     /// Set by a patch with `allowKindChange`.
     pub allow_kind_change: bool,
+    /// Paths of fields its file wrote as `key:` with no value (a strategic merge drops them,
+    /// and keeps `key: null`).
+    pub empty_nulls: Vec<Vec<capstan_core::yaml::PathSeg>>,
 }
 
 impl Resource {
@@ -86,6 +89,7 @@ impl Resource {
             ref_var_names: Vec::new(),
             allow_name_change: false,
             allow_kind_change: false,
+            empty_nulls: Vec::new(),
         }
     }
 

@@ -14,6 +14,9 @@
 //!   value is refused. `$setElementOrder`, `$retainKeys` and `$deleteFromPrimitiveList` keys have
 //!   no meaning for kustomize and stay in the output like ordinary fields.
 //!
+//! A field the target's file wrote as `key:` with no value is dropped wherever the merge walks
+//! ([`merge_marked`]); `key: null` stays.
+//!
 //! kustomize's element order and duplicate handling are reproduced as observed: merged and new
 //! elements of a single-key list come first in patch order, followed by the target's remaining
 //! elements; in a list matched by several key fields (ports with a `protocol` somewhere) new
@@ -25,6 +28,7 @@
 
 use std::sync::Arc;
 
+use capstan_core::yaml::PathSeg;
 use capstan_core::{Map, Value};
 
 use crate::openapi::{CustomSchema, Schema};
@@ -61,6 +65,61 @@ pub fn merge_with(
         }
     }
     Ok(field(cx, patch, Some(target), None)?.into_value())
+}
+
+/// [`merge_with`] for a target whose file wrote the fields at `empty_nulls` as `key:` with no
+/// value: kustomize's merge walks every field of the target and drops such a null where it
+/// reaches it (maps, and the elements of merging lists), while it keeps `key: null` as written.
+pub fn merge_marked(
+    patch: &Value,
+    target: &Value,
+    custom: Option<&Arc<CustomSchema>>,
+    empty_nulls: &[Vec<PathSeg>],
+) -> Result<Option<Value>, SmpError> {
+    if empty_nulls.is_empty() {
+        return merge_with(patch, target, custom);
+    }
+    let mut marked = target.clone();
+    for path in empty_nulls {
+        if let Some(v) = at_path(&mut marked, path)
+            && v.is_null()
+        {
+            *v = Value::String(EMPTY_NULL.to_owned());
+        }
+    }
+    let mut merged = merge_with(patch, &marked, custom)?;
+    if let Some(m) = merged.as_mut() {
+        unmark(m);
+    }
+    Ok(merged)
+}
+
+/// Stands for an empty null during one merge; never seen outside [`merge_marked`].
+const EMPTY_NULL: &str = "\u{0}capstan:empty-null\u{0}";
+
+fn is_empty_null(v: &Value) -> bool {
+    v.as_str() == Some(EMPTY_NULL)
+}
+
+fn at_path<'v>(value: &'v mut Value, path: &[PathSeg]) -> Option<&'v mut Value> {
+    let mut here = value;
+    for seg in path {
+        here = match (seg, here) {
+            (PathSeg::Key(k), Value::Object(map)) => map.get_mut(k.as_str())?,
+            (PathSeg::Index(i), Value::Array(items)) => items.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(here)
+}
+
+fn unmark(value: &mut Value) {
+    match value {
+        v if is_empty_null(v) => *v = Value::Null,
+        Value::Object(map) => map.values_mut().for_each(unmark),
+        Value::Array(items) => items.iter_mut().for_each(unmark),
+        _ => {}
+    }
 }
 
 /// The schema in force for one merge.
@@ -153,7 +212,7 @@ fn field(
     target: Option<&Value>,
     shape: Option<&Schema>,
 ) -> Result<Outcome, SmpError> {
-    let target = target.filter(|t| !t.is_null());
+    let target = target.filter(|t| !t.is_null() && !is_empty_null(t));
     let own;
     let shape = match shape {
         Some(s) => Some(s),
@@ -185,6 +244,7 @@ fn merge_maps(
 ) -> Result<Value, SmpError> {
     let mut out: Map = target
         .iter()
+        .filter(|(_, v)| !is_empty_null(v))
         .map(|(k, v)| {
             (
                 k.clone(),
@@ -515,6 +575,7 @@ fn normalize(cx: Cx<'_>, value: &Value, shape: Option<&Schema>) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
+                .filter(|(_, v)| !is_empty_null(v))
                 .map(|(k, v)| {
                     (
                         k.clone(),

@@ -341,6 +341,7 @@ pub fn read_resources(bytes: &[u8], file: &Path) -> Result<Vec<Resource>> {
         line: e.line,
         source: e,
     })?;
+    let mut nulls = capstan_core::yaml::null_texts(text);
     let mut out = Vec::new();
     let mut queue: std::collections::VecDeque<(usize, Value)> =
         docs.into_iter().enumerate().collect();
@@ -383,9 +384,58 @@ pub fn read_resources(bytes: &[u8], file: &Path) -> Result<Vec<Resource>> {
         }
         let mut resource = Resource::new(doc);
         resource.source = Some(file.to_path_buf());
+        if let Some(doc_nulls) = nulls.get_mut(index) {
+            let doc_nulls = std::mem::take(doc_nulls);
+            spelled_annotation_nulls(&mut resource.object, &doc_nulls);
+            resource.empty_nulls = doc_nulls
+                .into_iter()
+                .filter(|n| n.text.is_empty())
+                .map(|n| n.path)
+                .collect();
+        }
         out.push(resource);
     }
     Ok(out)
+}
+
+/// kustomize reads annotations as text: `a: null` or `a: ~` is the string written. (One written
+/// as nothing stays null until [`empty_annotations_as_text`], after the patches.)
+fn spelled_annotation_nulls(object: &mut Value, nulls: &[capstan_core::yaml::NullText]) {
+    use capstan_core::yaml::PathSeg;
+    let Some(Value::Object(annotations)) = object
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+    else {
+        return;
+    };
+    for null in nulls {
+        if let [PathSeg::Key(m), PathSeg::Key(a), PathSeg::Key(key)] = null.path.as_slice()
+            && m == "metadata"
+            && a == "annotations"
+            && !null.text.is_empty()
+            && let Some(value) = annotations.get_mut(key.as_str())
+            && value.is_null()
+        {
+            *value = Value::String(null.text.clone());
+        }
+    }
+}
+
+/// An annotation still null at the end was written as nothing: kustomize prints it as `""`.
+fn empty_annotations_as_text(resmap: &mut ResMap) {
+    for resource in resmap.iter_mut() {
+        if let Some(Value::Object(annotations)) = resource
+            .object
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("annotations"))
+        {
+            for value in annotations.values_mut() {
+                if value.is_null() {
+                    *value = Value::String(String::new());
+                }
+            }
+        }
+    }
 }
 
 fn is_nil_or_empty(value: &Value) -> bool {
@@ -415,6 +465,7 @@ pub fn make_customized_resmap(target: &mut Target<'_>) -> Result<ResMap> {
         r.annotation("config.kubernetes.io/local-config")
             .is_none_or(|v| v == "false")
     });
+    empty_annotations_as_text(&mut acc.resmap);
     Ok(acc.resmap)
 }
 

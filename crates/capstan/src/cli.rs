@@ -18,19 +18,37 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "capstan",
-    version,
+    version = crate::commands::version::LONG,
     propagate_version = true,
     max_term_width = 100
 )]
 pub struct Cli {
+    /// When to colour output: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: crate::terminal::ColorChoice,
+    /// Write what the command prints on stdout to this file instead (created or replaced).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the version and exit.
-    Version,
+    /// Print the version and the git revision it was built from.
+    Version(crate::commands::version::VersionArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completion(crate::commands::completion::CompletionArgs),
+    /// The checks pre-commit runs (see .pre-commit-hooks.yaml).
+    Hook(crate::commands::hook::HookArgs),
+    /// Print a manual page, or write one for every command with --out-dir.
+    Man(crate::commands::completion::ManArgs),
     /// Add or remove an application: the seeds' app workflows as one safe command.
     App(AppArgs),
     /// Build a kustomization directory, as `kubectl kustomize` does.
@@ -68,6 +86,9 @@ pub enum Command {
     Why(crate::commands::verbs::why::WhyArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
     Plan(crate::commands::plan::PlanArgs),
+    /// The Bootstrap phase as a plan: Talos, the CNI, secrets and the GitOps engine, in order,
+    /// health-gated, re-running only what changed.
+    Bootstrap(crate::commands::bootstrap::BootstrapArgs),
     /// List the Flux objects a repository declares, as `flux get` lists them in a cluster.
     Get(GetArgs),
     /// Show the dependsOn graph of Kustomizations and HelmReleases: apply waves, cycles, and
@@ -92,6 +113,9 @@ pub enum GetKind {
     Sources,
     /// All of the above.
     All,
+    /// The container images each Kustomization and HelmRelease runs (renders the repository).
+    #[value(name = "images", alias = "image")]
+    Images,
 }
 
 /// Output formats of `capstan get`.
@@ -127,6 +151,17 @@ pub struct GetArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: GetFormat,
+    /// Only objects whose labels match (`key=value`, `key!=value`, `key`, `!key`; comma-separated
+    /// or repeated: all must match).
+    #[arg(
+        short = 'l',
+        long = "selector",
+        visible_alias = "label-selector",
+        value_name = "SELECTOR"
+    )]
+    pub selector: Vec<String>,
+    #[command(flatten)]
+    pub render: crate::commands::images::RenderArgs,
     /// Read the cluster instead of the repository (as `flux get` does).
     #[arg(long)]
     pub live: bool,

@@ -9,6 +9,7 @@
 //! first: their findings raise the risk of the objects they name (rules and escalations can key
 //! on them with `findings:`), count in the verdict, and add their steps to the procedure.
 
+mod bootstrap;
 mod procedure;
 pub mod render;
 pub mod rules;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{ChangeFacts, Context, Finding};
 use crate::diff::{DiffReport, ObjectChange, Producer, ProducerKind, Which};
+pub use bootstrap::BootstrapStep;
 use rules::{Facts, ItemKind};
 pub use rules::{RuleSet, default_rules};
 
@@ -191,6 +193,8 @@ pub struct PlanInput {
     pub order: Vec<String>,
     /// What both sides' Flux units say and where objects come from, for the analyses.
     pub facts: ChangeFacts,
+    /// The steps of the repository's bootstrap plan, if it has one.
+    pub bootstrap: Vec<BootstrapStep>,
 }
 
 /// What an item is.
@@ -419,6 +423,11 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                         .push(format!("{}: {}", finding.analysis, finding.reason));
                 }
             }
+            if let Some(step) =
+                bootstrap::step_for(&input.bootstrap, location.as_deref(), Some(&group.producer))
+            {
+                bootstrap::mark(&mut it, step);
+            }
             items.push(it);
         }
     }
@@ -452,6 +461,12 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             change: file.change,
         };
         let ks = file.kustomizations.first().cloned();
+        if let Some(step) = bootstrap::step_for(&input.bootstrap, Some(&file.path), None) {
+            let mut it = decide(subject, &facts, rules, ks);
+            bootstrap::mark(&mut it, step);
+            items.push(it);
+            continue;
+        }
         if rules.rules.iter().any(|r| r.matches(&facts)) {
             items.push(decide(subject, &facts, rules, ks));
             continue;

@@ -2,13 +2,26 @@
 //! Kustomization with its source, watch; for Bootstrap, the bootstrap step and its checks first,
 //! then Git brought in line; for Hybrid, both, bootstrap first (seed 001's change procedures).
 //! The analyses' findings add their steps: what to settle before the merge, and what to do
-//! right after it, before the Kustomizations are reconciled.
+//! right after it, before the Kustomizations are reconciled. The commands named are capstan's live
+//! verbs (`capstan reconcile ks NAME --with-source`, `capstan get ks NAME --live --watch`), which
+//! work whether Flux's controllers or capstan reconcile the cluster.
 
 use super::{Phase, PlanItem, Verdict};
 use crate::analysis::{Finding, When};
 
 fn reconcile(ks: &str) -> String {
     format!("capstan reconcile ks {ks} --with-source")
+}
+
+/// Watching Kustomizations until they are Ready: one by name, several with `-A`.
+fn watch(names: &[&str]) -> String {
+    match names {
+        [one] => format!("Watch until Ready: capstan get ks {one} --live --watch"),
+        _ => format!(
+            "Watch until Ready ({}): capstan get ks -A --live --watch",
+            names.join(", ")
+        ),
+    }
 }
 
 /// The steps for one item on its own.
@@ -29,7 +42,7 @@ pub(super) fn for_item(item: &PlanItem) -> Vec<String> {
     steps.push("Merge".to_owned());
     if let Some(ks) = &item.kustomization {
         steps.push(reconcile(ks));
-        let mut watch = format!("Watch: capstan get ks {ks} until Ready");
+        let mut watch = watch(&[ks.as_str()]);
         if item.phase == Phase::GitOps
             && let Some(extra) = &item.watch
         {
@@ -107,10 +120,7 @@ pub(super) fn overall(
     }
     if !kustomizations.is_empty() {
         let names: Vec<&str> = kustomizations.iter().map(|s| s.as_str()).collect();
-        push(
-            &mut steps,
-            format!("Watch: capstan get ks {} until Ready", names.join(" ")),
-        );
+        push(&mut steps, watch(&names));
     }
     for item in counted.iter().filter(|i| i.phase == Phase::GitOps) {
         if let Some(watch) = &item.watch {

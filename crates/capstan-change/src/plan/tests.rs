@@ -35,6 +35,7 @@ fn plan_for(dir: &str, before: Vec<Value>, after: Vec<Value>, files: Vec<Changed
         places,
         order: vec![],
         facts: Default::default(),
+        bootstrap: vec![],
     };
     classify(&input, &default_rules())
 }
@@ -478,7 +479,7 @@ fn procedures_follow_the_phase() {
     );
     assert!(steps[1].starts_with("Verify:"), "{steps:?}");
     let merge = steps.iter().position(|s| s == "Merge").expect("merge");
-    assert_eq!(steps[merge + 1], "capstan reconcile ks it --with-source");
+    assert_eq!(steps[merge + 1], "flux reconcile ks it --with-source");
     assert!(
         steps[merge - 1].starts_with("Review: Peer review"),
         "{steps:?}"
@@ -495,8 +496,8 @@ fn procedures_follow_the_phase() {
         vec![
             "Review: Self-approved (through a pull request)",
             "Merge",
-            "capstan reconcile ks it --with-source",
-            "Watch: capstan get ks it until Ready"
+            "flux reconcile ks it --with-source",
+            "Watch until Ready: flux get ks it --watch"
         ]
     );
 }
@@ -568,4 +569,93 @@ fn repository_rules_go_first() {
         Some(Approval::TeamApproval)
     );
     assert_eq!(plan.items[0].rule, "payments");
+}
+
+fn bootstrap_steps() -> Vec<BootstrapStep> {
+    vec![
+        BootstrapStep {
+            name: "talos".into(),
+            paths: vec!["talconfig.yaml".into(), "talos/patches/cluster.yaml".into()],
+            helm_release: None,
+            command: "capstan bootstrap apply --only talos".into(),
+        },
+        BootstrapStep {
+            name: "cilium".into(),
+            paths: vec!["infrastructure/bootstrap/cilium".into()],
+            helm_release: Some(("kube-system".into(), "cilium".into())),
+            command: "capstan bootstrap apply --only cilium".into(),
+        },
+    ]
+}
+
+#[test]
+fn a_bootstrap_step_input_is_applied_by_that_step() {
+    let plan = classify(
+        &PlanInput {
+            files: vec![file("talos/patches/cluster.yaml", &["machine.network"])],
+            bootstrap: bootstrap_steps(),
+            ..PlanInput::default()
+        },
+        &default_rules(),
+    );
+    let item = &plan.items[0];
+    assert_eq!(item.phase, Phase::Bootstrap);
+    assert!(item.risk >= Risk::High);
+    assert_eq!(
+        item.bootstrap.as_deref(),
+        Some("capstan bootstrap apply --only talos")
+    );
+    assert!(
+        plan.procedure
+            .contains(&"Bootstrap: capstan bootstrap apply --only talos".to_owned()),
+        "{:?}",
+        plan.procedure
+    );
+}
+
+#[test]
+fn a_bootstrap_step_gitops_adopts_is_hybrid() {
+    let side = |objects: Vec<Value>| Side {
+        rendered: vec![Rendered {
+            producer: ks("bootstrap-cilium"),
+            prune: false,
+            outcome: Ok(objects),
+        }],
+        error: None,
+        ..Default::default()
+    };
+    let cm = |replicas: u32| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "cilium-values", "namespace": "kube-system"},
+               "data": {"values.yaml": format!("operator:\n  replicas: {replicas}\n")}})
+    };
+    let report = diff(
+        &side(vec![cm(2)]),
+        &side(vec![cm(3)]),
+        &DiffOptions::default(),
+    );
+    let mut places = BTreeMap::new();
+    places.insert(
+        ks("bootstrap-cilium"),
+        ProducerPlace {
+            dir: "infrastructure/bootstrap/cilium".into(),
+            kustomization: "bootstrap-cilium".into(),
+        },
+    );
+    let plan = classify(
+        &PlanInput {
+            diff: report,
+            places,
+            bootstrap: bootstrap_steps(),
+            ..PlanInput::default()
+        },
+        &default_rules(),
+    );
+    let item = &plan.items[0];
+    assert_eq!(item.phase, Phase::Hybrid);
+    assert_eq!(
+        item.bootstrap.as_deref(),
+        Some("capstan bootstrap apply --only cilium")
+    );
+    assert_eq!(plan.verdict.as_ref().map(|v| v.phase), Some(Phase::Hybrid));
 }

@@ -84,9 +84,12 @@ pub async fn fetch(
     namespace: &str,
     name: &str,
 ) -> Result<Value, VerbError> {
-    match cluster.scope(&kind.object(namespace, name)).await? {
-        None => return Err(VerbError::NotServed { kind }),
-        Some(_) => {}
+    if cluster
+        .scope(&kind.object(namespace, name))
+        .await?
+        .is_none()
+    {
+        return Err(VerbError::NotServed { kind });
     }
     match cluster.get(&kind.object(namespace, name)).await {
         Ok(Some(o)) => Ok(o),

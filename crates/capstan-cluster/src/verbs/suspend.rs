@@ -106,17 +106,24 @@ pub enum Alignment {
     Forced,
 }
 
+/// Who resumes, and whether drift made during the override was aligned first.
+#[derive(Debug, Clone)]
+pub struct Resumption {
+    pub by: String,
+    pub alignment: Alignment,
+}
+
 /// Resumes an object: clears the override, records how it ended, requests a reconcile and waits.
 pub async fn resume(
     cluster: &impl Cluster,
     kind: FluxKind,
     namespace: &str,
     name: &str,
-    who: &str,
-    alignment: Alignment,
+    how: &Resumption,
     options: &Options,
     now: &dyn Fn() -> String,
 ) -> Result<reconcile::Reconciled, VerbError> {
+    let (who, alignment) = (how.by.as_str(), how.alignment);
     let object = fetch(cluster, kind, namespace, name).await?;
     let token = now();
     let target = kind.object(namespace, name);

@@ -130,14 +130,26 @@ pub fn locate_chart(
         // `crate::charts::oci` through the same cache and offline mode.
         ("HelmRepository", Some(chart)) if is_oci_helm_repository => {
             let source = declared(context.source)?;
-            let oci = oci_source(source, "HelmRepository", context.secret)?;
+            let mut oci = oci_source(
+                source,
+                "HelmRepository",
+                context.secret,
+                charts.registry_config(),
+            )?;
+            oci.client.share_network(charts.network());
             Ok(ChartLocation::Fetched(
                 charts.oci_helm_chart(&oci, chart, version)?,
             ))
         }
         ("OCIRepository", _) => {
             let source = declared(context.source)?;
-            let oci = oci_source(source, "OCIRepository", context.secret)?;
+            let mut oci = oci_source(
+                source,
+                "OCIRepository",
+                context.secret,
+                charts.registry_config(),
+            )?;
+            oci.client.share_network(charts.network());
             let spec: crate::model::OciRepositorySpec =
                 serde_json::from_value(source.get("spec").cloned().unwrap_or_default())
                     .map_err(|e| source_error(source, "OCIRepository", format!("spec: {e}")))?;
@@ -201,11 +213,13 @@ fn source_error(source: &Value, kind: &str, message: String) -> HrBuildError {
 /// An OCI source (a HelmRepository of `type: oci` or an OCIRepository) ready to pull from:
 /// plain HTTP when `spec.insecure`, its `spec.timeout`, and credentials from its `spec.secretRef`
 /// Secret when the repository renders it, else from helm's and docker's registry config files
-/// (as after `helm registry login`), else anonymous.
+/// (as after `helm registry login`; `registry_config` stands for `$HELM_REGISTRY_CONFIG`), else
+/// anonymous.
 pub fn oci_source(
     source: &Value,
     kind: &str,
     secret: &dyn Fn(&str, &str) -> Option<Value>,
+    registry_config: Option<&Path>,
 ) -> Result<OciSource, HrBuildError> {
     let text = |pointer: &str| source.pointer(pointer).and_then(Value::as_str);
     let namespace = text("/metadata/namespace").unwrap_or("default");
@@ -232,7 +246,10 @@ pub fn oci_source(
         Some(found) => Some(found),
         None => oci::Credentials::from_config_files(
             &capstan_core::OsFs,
-            &|k| std::env::var(k).ok(),
+            &|k| match registry_config {
+                Some(path) if k == "HELM_REGISTRY_CONFIG" => Some(path.display().to_string()),
+                _ => std::env::var(k).ok(),
+            },
             &repository.registry,
         )
         .map_err(|e| fail(e.to_string()))?,

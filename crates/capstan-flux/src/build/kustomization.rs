@@ -56,12 +56,20 @@ pub struct Manifests {
 
 /// Builds `dir` (a path the `fs` understands) for the Kustomization `ks` (its manifest).
 /// `root` is the repository root origins are made relative to.
+/// How a build fetches remote kustomize resources: from the cache only, or through the run's
+/// record of the network's reachability (shared with the chart fetcher).
+pub struct RemoteFetch {
+    pub offline: bool,
+    pub network: std::sync::Arc<capstan_core::network::Reachability>,
+}
+
 pub fn build_manifests(
     fs: &dyn Fs,
     root: &Path,
     dir: &Path,
     ks: &Value,
     keys: &Keys,
+    remote: &RemoteFetch,
 ) -> Result<Manifests, KsBuildError> {
     let decrypt = ks.pointer("/spec/decryption").is_some_and(|d| !d.is_null());
     let decrypting = DecryptingFs::new(fs, keys);
@@ -71,6 +79,8 @@ pub fn build_manifests(
     layered.put(&file, text);
     let options = capstan_kustomize::Options {
         load_restrictor: capstan_kustomize::LoadRestrictor::None,
+        offline: remote.offline,
+        network: remote.network.clone(),
         ..capstan_kustomize::Options::default()
     };
     let resmap = capstan_kustomize::build(&layered, dir, &options)?;

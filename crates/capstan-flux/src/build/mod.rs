@@ -306,6 +306,7 @@ fn reason_of_hr(error: &helmrelease::HrBuildError) -> Reason {
         },
         E::Chart(
             e @ (ChartError::Network { .. }
+            | ChartError::Unreachable { .. }
             | ChartError::Registry {
                 unreachable: true, ..
             }),
@@ -640,6 +641,7 @@ fn build_cluster_kustomizations(
         strict: options.strict_substitute && cluster.substitution.strict,
     };
     let mut forced = false;
+    let remote = remote_fetch(options);
     loop {
         // Stage 1, in parallel: manifests for everything pending without them.
         let todo: Vec<usize> = (0..states.len())
@@ -655,8 +657,15 @@ fn build_cluster_kustomizations(
                     _ => (views.artifact, root),
                 };
                 let out = spec_dir(fs, views.checkout, base, &state.spec).and_then(|dir| {
-                    kustomization::build_manifests(fs, root, &dir, &state.spec, &options.keys)
-                        .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()))
+                    kustomization::build_manifests(
+                        fs,
+                        root,
+                        &dir,
+                        &state.spec,
+                        &options.keys,
+                        &remote,
+                    )
+                    .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()))
                 });
                 (i, out)
             })
@@ -1180,6 +1189,20 @@ fn prefetch_charts(
             let _ = helmrelease::locate_chart(&context, release);
         })
     });
+}
+
+/// Remote kustomize resources are read from the cache only when charts are (`--offline`), or
+/// when the build fetches nothing at all (no chart fetcher); online, they share the chart
+/// fetcher's record of the network's reachability.
+fn remote_fetch(options: &BuildOptions) -> kustomization::RemoteFetch {
+    kustomization::RemoteFetch {
+        offline: options.charts.as_deref().is_none_or(Charts::is_offline),
+        network: options
+            .charts
+            .as_deref()
+            .map(|c| c.network().clone())
+            .unwrap_or_default(),
+    }
 }
 
 /// A source object as the cluster's Kustomizations render it (after substitution), else as

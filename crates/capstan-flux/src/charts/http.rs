@@ -6,6 +6,7 @@
 //! sha256 checked against the index's `digest`, basic auth from the repository's Secret — sent
 //! to a chart URL on another host only with `passCredentials`.
 
+use capstan_core::network::Reachability;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -259,8 +260,9 @@ fn remove_dot_segments(path: &str) -> String {
     }
 }
 
-/// `host[:port]` of a URL, lower-cased, for the same-host credentials rule.
-fn host_of(url: &str) -> String {
+/// `host[:port]` of a URL, lower-cased, for the same-host credentials rule (and the report of
+/// an unreachable network).
+pub(crate) fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     authority
@@ -313,6 +315,7 @@ impl Client {
         timeout: Duration,
         limit: u64,
         auth: Option<(&str, &str)>,
+        reachability: &Reachability,
     ) -> Result<Vec<u8>, ChartError> {
         let network = |message: String| ChartError::Network {
             url: url.to_owned(),
@@ -334,7 +337,21 @@ impl Client {
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             request = request.header("Authorization", format!("Basic {token}"));
         }
-        let mut response = request.call().map_err(|e| network(describe(&e)))?;
+        if let Some(down) = reachability.unreachable() {
+            return Err(ChartError::Unreachable {
+                url: url.to_owned(),
+                source: down,
+            });
+        }
+        let mut response = request.call().map_err(|e| {
+            if unreachable(&e, url) {
+                return ChartError::Unreachable {
+                    url: url.to_owned(),
+                    source: reachability.mark(&host_of(url), &describe(&e)),
+                };
+            }
+            network(describe(&e))
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(ChartError::Http {
@@ -352,10 +369,14 @@ impl Client {
     }
 
     /// The repository's index.
-    pub fn index(&self, repository: &HttpRepository) -> Result<Index, ChartError> {
+    pub fn index(
+        &self,
+        repository: &HttpRepository,
+        network: &Reachability,
+    ) -> Result<Index, ChartError> {
         let url = index_url(&repository.url);
         let auth = credentials(repository)?;
-        let bytes = self.get(&url, repository.timeout, MAX_INDEX_BYTES, auth)?;
+        let bytes = self.get(&url, repository.timeout, MAX_INDEX_BYTES, auth, network)?;
         let text = String::from_utf8(bytes).map_err(|_| ChartError::Index {
             url: url.clone(),
             message: "not UTF-8 text".into(),
@@ -369,6 +390,7 @@ impl Client {
         repository: &HttpRepository,
         chart: &str,
         entry: &IndexEntry,
+        network: &Reachability,
     ) -> Result<FetchedChart, ChartError> {
         let Some(first) = entry.urls.first() else {
             return Err(ChartError::Index {
@@ -383,7 +405,7 @@ impl Client {
         } else {
             None
         };
-        let archive = self.get(&url, repository.timeout, MAX_CHART_BYTES, auth)?;
+        let archive = self.get(&url, repository.timeout, MAX_CHART_BYTES, auth, network)?;
         let digest = super::cache::sha256_digest(&archive);
         if let Some(expected) = &entry.digest
             && !super::cache::same_digest(expected, &digest)
@@ -415,6 +437,40 @@ fn credentials(repository: &HttpRepository) -> Result<Option<(&str, &str)>, Char
             message: why.clone(),
         }),
     }
+}
+
+/// True when `error` shows the host could not be resolved or connected to: the network counts
+/// as unreachable for the rest of the run ([`capstan_core::network`]).
+pub(crate) fn unreachable(error: &ureq::Error, url: &str) -> bool {
+    use std::io::ErrorKind;
+    match error {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => true,
+        ureq::Error::Io(e) => {
+            matches!(
+                e.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::TimedOut
+            ) || !resolves(url)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the host of `url` resolves (ureq reports a failed lookup as a plain I/O error).
+fn resolves(url: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let authority = host_of(url);
+    let port = if url.starts_with("http://") { 80 } else { 443 };
+    let target = if authority.contains(':') && !authority.ends_with(']') {
+        authority
+    } else {
+        format!("{authority}:{port}")
+    };
+    target.to_socket_addrs().is_ok()
 }
 
 /// ureq's error, in words (connection refused, host not found, timeout).

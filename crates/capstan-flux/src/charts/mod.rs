@@ -13,8 +13,9 @@ pub mod http;
 pub mod oci;
 pub mod semver;
 
+use capstan_core::network::Reachability;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -91,6 +92,13 @@ pub enum ChartError {
     },
     #[error("chart cache {}: {message}", .path.display())]
     Cache { path: PathBuf, message: String },
+    /// Not fetched: the network was found unreachable in this run (by this fetch or an earlier
+    /// one, named in `source`).
+    #[error("{url}: {source}")]
+    Unreachable {
+        url: String,
+        source: capstan_core::network::Unreachable,
+    },
 }
 
 /// A chart the cache does not hold, in offline mode: what was asked for and where it was looked
@@ -180,6 +188,10 @@ pub struct Charts {
     loaded: Mutex<HashMap<ChartKey, Shared<LoadedChart>>>,
     downloads: AtomicUsize,
     index_fetches: AtomicUsize,
+    /// The registry credentials file read before helm's and docker's defaults
+    /// (`--registry-config`; else `$HELM_REGISTRY_CONFIG`).
+    registry_config: Option<PathBuf>,
+    network: Arc<Reachability>,
 }
 
 impl Charts {
@@ -191,6 +203,25 @@ impl Charts {
             offline,
             ..Charts::default()
         }
+    }
+
+    /// The same fetcher, reading OCI registry credentials from `path` first.
+    pub fn with_registry_config(self, path: Option<PathBuf>) -> Charts {
+        Charts {
+            registry_config: path,
+            ..self
+        }
+    }
+
+    /// The registry credentials file given with [`Charts::with_registry_config`].
+    pub fn registry_config(&self) -> Option<&Path> {
+        self.registry_config.as_deref()
+    }
+
+    /// The run's record of the network's reachability: chart fetches read and feed it, and a
+    /// build hands it to its other fetchers (remote kustomize resources).
+    pub fn network(&self) -> &Arc<Reachability> {
+        &self.network
     }
 
     pub fn cache(&self) -> Option<&ChartCache> {
@@ -355,7 +386,8 @@ impl Charts {
             .map(|u| http::chart_url(&repository.url, u))
             .unwrap_or_else(|| index.url.clone());
         self.load(&key, entry.digest.as_deref(), &url, || {
-            self.client.download(repository, chart, entry)
+            self.client
+                .download(repository, chart, entry, &self.network)
         })
     }
 
@@ -370,7 +402,7 @@ impl Charts {
         };
         cell.get_or_init(|| {
             self.index_fetches.fetch_add(1, Ordering::Relaxed);
-            self.client.index(repository).map(Arc::new)
+            self.client.index(repository, &self.network).map(Arc::new)
         })
         .clone()
     }

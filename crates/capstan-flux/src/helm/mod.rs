@@ -49,6 +49,26 @@ pub trait HelmRenderer: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct HelmBinary {
     pub command: PathBuf,
+    /// Flags added to every `helm template`.
+    pub flags: TemplateFlags,
+}
+
+/// `helm template` switches a user sets for every release (flux-local's helm options).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateFlags {
+    /// `--is-upgrade`: `.Release.IsUpgrade` instead of `.Release.IsInstall`.
+    pub is_upgrade: bool,
+    /// `--no-hooks`: leave hook-annotated templates out.
+    pub no_hooks: bool,
+    /// `--registry-config FILE`.
+    pub registry_config: Option<PathBuf>,
+}
+
+impl HelmBinary {
+    /// The same binary with these `helm template` flags.
+    pub fn with_flags(self, flags: TemplateFlags) -> HelmBinary {
+        HelmBinary { flags, ..self }
+    }
 }
 
 impl HelmBinary {
@@ -58,11 +78,13 @@ impl HelmBinary {
         if let Some(path) = explicit {
             return Some(HelmBinary {
                 command: path.to_path_buf(),
+                flags: TemplateFlags::default(),
             });
         }
         if let Some(path) = std::env::var_os("CAPSTAN_HELM").filter(|p| !p.is_empty()) {
             return Some(HelmBinary {
                 command: PathBuf::from(path),
+                flags: TemplateFlags::default(),
             });
         }
         let dirs: Vec<PathBuf> = std::env::var_os("PATH")
@@ -71,7 +93,10 @@ impl HelmBinary {
         dirs.into_iter()
             .map(|d| d.join("helm"))
             .find(|p| p.is_file())
-            .map(|command| HelmBinary { command })
+            .map(|command| HelmBinary {
+                command,
+                flags: TemplateFlags::default(),
+            })
     }
 }
 
@@ -157,6 +182,15 @@ impl HelmRenderer for HelmBinary {
         }
         for api in request.api_versions {
             command.arg("--api-versions").arg(api);
+        }
+        if self.flags.is_upgrade {
+            command.arg("--is-upgrade");
+        }
+        if self.flags.no_hooks {
+            command.arg("--no-hooks");
+        }
+        if let Some(config) = &self.flags.registry_config {
+            command.arg("--registry-config").arg(config);
         }
         let output = command.output().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => HelmError::NotFound,

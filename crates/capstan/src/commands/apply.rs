@@ -2,7 +2,7 @@
 //! apply in Flux's stages — only drifted objects are sent — then pruned (`--prune`) and waited
 //! for (`--wait`). Prints one line per Kustomization and a summary; exit 1 when any failed.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,7 +72,8 @@ pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         (_, n) => n.as_deref(),
     };
     let units = live::units(&args.cluster, name)?;
-    let progress = std::io::stderr().is_terminal().then(|| {
+    // progress on a terminal only, never in CI (crate::terminal)
+    let progress = crate::terminal::get().progress.then(|| {
         Arc::new(|event: &Event| match event {
             Event::UnitStarted { owner, objects } => {
                 eprintln!("▸ {}/{}: {objects} objects", owner.namespace, owner.name)

@@ -4,7 +4,7 @@
 //! suspended objects are reported on stderr; any failure makes the exit code 2 after everything
 //! else has been printed.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,7 +12,6 @@ use anyhow::Context as _;
 use capstan_core::{OsFs, Value};
 use capstan_flux::build::{BuildOptions, BuildReport, BuildResult, Status, build_all};
 use capstan_flux::charts::{ChartCache, Charts};
-use capstan_flux::helm::{HelmBinary, HelmRenderer};
 use capstan_flux::sops::Keys;
 use clap::{Args, ValueEnum};
 
@@ -78,8 +77,19 @@ pub struct BuildArgs {
     #[arg(long)]
     pub kube_version: Option<String>,
     /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(short = 'a', long, value_delimiter = ',')]
     pub api_versions: Vec<String>,
+    #[command(flatten)]
+    pub helm_flags: super::helm_flags::HelmFlags,
+    /// Only Kustomizations and HelmReleases whose labels match (`key=value`, `key!=value`,
+    /// `key`, `!key`; comma-separated or repeated: all must match).
+    #[arg(
+        short = 'l',
+        long = "selector",
+        visible_alias = "label-selector",
+        value_name = "SELECTOR"
+    )]
+    pub selector: Vec<String>,
     #[command(flatten)]
     pub charts: ChartArgs,
 }
@@ -95,6 +105,10 @@ pub struct ChartArgs {
     /// is reported with its source, URL, version constraint and the cache path.
     #[arg(long)]
     pub offline: bool,
+    /// The registry credentials file for OCI charts, read before helm's and docker's own
+    /// (as helm --registry-config; default $HELM_REGISTRY_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
 }
 
 impl ChartArgs {
@@ -104,7 +118,10 @@ impl ChartArgs {
             .chart_cache
             .clone()
             .or_else(capstan_flux::charts::cache::default_root);
-        Arc::new(Charts::new(root.map(ChartCache::new), self.offline))
+        Arc::new(
+            Charts::new(root.map(ChartCache::new), self.offline)
+                .with_registry_config(self.registry_config.clone()),
+        )
     }
 }
 
@@ -114,7 +131,8 @@ pub fn side_options(flags: &ChartArgs) -> impl Fn() -> BuildOptions + Sync + use
     let charts = flags.fetcher();
     move || BuildOptions {
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
-        helm: HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>),
+        helm: capstan_flux::helm::HelmBinary::find(None)
+            .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
         charts: Some(charts.clone()),
         ..BuildOptions::default()
     }
@@ -124,8 +142,11 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(args.sops_age_key_file.as_deref(), &fs)
         .context("loading SOPS age keys")?;
-    let helm =
-        HelmBinary::find(args.helm_binary.as_deref()).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>);
+    let helm = args.helm_flags.renderer(
+        args.helm_binary.as_deref(),
+        args.charts.registry_config.clone(),
+    );
+    let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
     let bar = progress_bar();
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -145,7 +166,11 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let selected = select(&report, &args);
+    let mut selected = select(&report, &args);
+    if !selector.is_empty() {
+        let labels = super::selector::flux_labels(&args.path)?;
+        selected.retain(|r| selector.matches(labels.get(&r.key)));
+    }
     if selected.is_empty() && args.name.is_some() {
         anyhow::bail!(
             "no {} named {} found under {}",
@@ -244,21 +269,7 @@ fn select<'a>(report: &'a BuildReport, args: &BuildArgs) -> Vec<&'a BuildResult>
         .collect()
 }
 
-/// A spinner-style counter on stderr when it is a terminal.
+/// A spinner-style counter on stderr when it is a terminal (not in CI).
 fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let template = if plain {
-        "{spinner} built {pos} ({elapsed})"
-    } else {
-        "{spinner:.cyan} built {pos} ({elapsed})"
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    Some(bar)
+    crate::terminal::spinner("built")
 }

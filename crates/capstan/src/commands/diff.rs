@@ -10,7 +10,7 @@
 //! and a unit the change touches that could not be compared, unless `--allow-skipped`). A
 //! producer the change does not touch failing the same way on both sides is a warning.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -30,6 +30,8 @@ pub enum Target {
     Hr,
     /// Everything.
     All,
+    /// The container images the change adds, removes or bumps (-o json for automation).
+    Images,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +41,8 @@ pub enum DiffFormat {
     Json,
     Diff,
     Html,
+    /// The report (as -o json) in YAML.
+    Yaml,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +73,21 @@ pub struct DiffArgs {
     /// Keep labels/annotations matching this pattern even when stripped by default; repeatable.
     #[arg(long, value_name = "PATTERN")]
     pub keep_attr: Vec<String>,
+    /// Lines of context around each change in diffs (-o diff, markdown).
+    #[arg(short = 'u', long, value_name = "N", default_value_t = 3)]
+    pub unified: usize,
+    /// Cut each object's diff at this many bytes (0: no limit), saying how much was left out.
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub limit_bytes: usize,
+    /// Only Kustomizations and HelmReleases whose labels match on either side (`key=value`,
+    /// `key!=value`, `key`, `!key`; comma-separated or repeated: all must match).
+    #[arg(
+        short = 'l',
+        long = "selector",
+        visible_alias = "label-selector",
+        value_name = "SELECTOR"
+    )]
+    pub selector: Vec<String>,
     /// Accept units the change touches that could not be compared (skipped, or failing the
     /// same way on both sides): they are still listed, but do not make the exit code 2.
     #[arg(long)]
@@ -94,7 +113,7 @@ pub struct DiffArgs {
 fn filter(report: &mut DiffReport, target: Target, name: Option<&str>) {
     report.groups.retain(|g| {
         let kind_ok = match target {
-            Target::All => true,
+            Target::All | Target::Images => true,
             Target::Ks => g.producer.kind == ProducerKind::Kustomization,
             Target::Hr => g.producer.kind == ProducerKind::HelmRelease,
         };
@@ -103,7 +122,7 @@ fn filter(report: &mut DiffReport, target: Target, name: Option<&str>) {
 }
 
 fn color_wanted() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    crate::terminal::get().color
 }
 
 pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -118,22 +137,54 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let options = DiffOptions {
         attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr),
     };
+    let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
     let build = super::build::side_options(&args.charts);
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
+    if !selector.is_empty() {
+        super::selector::retain_groups(
+            &mut compared.report,
+            &selector,
+            &compared.base,
+            &compared.head,
+        );
+    }
+    if args.target == Target::Images {
+        let format = match args.output {
+            DiffFormat::Human => super::images::ImagesFormat::Human,
+            DiffFormat::Markdown => super::images::ImagesFormat::Markdown,
+            DiffFormat::Json => super::images::ImagesFormat::Json,
+            DiffFormat::Yaml => super::images::ImagesFormat::Yaml,
+            DiffFormat::Diff | DiffFormat::Html => {
+                anyhow::bail!("diff images prints -o human, markdown, json or yaml")
+            }
+        };
+        let exit = super::images::diff(&compared.report, format, out)?;
+        if compared.report.has_failures() {
+            anyhow::bail!("a side failed to render: its images are not compared (see above)");
+        }
+        return Ok(exit);
+    }
     let format = match args.output {
         DiffFormat::Human => Format::Human,
         DiffFormat::Markdown => Format::Markdown,
-        DiffFormat::Json => Format::Json,
+        DiffFormat::Json | DiffFormat::Yaml => Format::Json,
         DiffFormat::Diff => Format::Unified,
         DiffFormat::Html => Format::Html,
     };
     let render_options = RenderOptions {
         color: format == Format::Human && color_wanted(),
         title: format!("{} → {}", compared.base.label, compared.head.label),
+        context: args.unified,
+        limit_bytes: args.limit_bytes,
         ..RenderOptions::default()
     };
-    out.write_all(render(&compared.report, format, &render_options).as_bytes())?;
+    if args.output == DiffFormat::Yaml {
+        let value = serde_json::to_value(&compared.report)?;
+        out.write_all(capstan_core::yaml::to_yaml(&value).as_bytes())?;
+    } else {
+        out.write_all(render(&compared.report, format, &render_options).as_bytes())?;
+    }
     if compared.report.has_failures() {
         anyhow::bail!("a side failed to render (see above)");
     }

@@ -53,6 +53,10 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if args.live || args.kubeconfig.is_some() || args.context.is_some() {
         return super::verbs::get::run(args, out);
     }
+    if args.kind == GetKind::Images {
+        return super::images::get(args, out);
+    }
+    let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
     let discovery = discover_repository(&args.path)?;
     let errors = report_diagnostics(&discovery);
     let multi_cluster = discovery.clusters.len() > 1;
@@ -69,17 +73,28 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             _ => &GetKind::Sources,
         }),
     };
-    let keep = |namespace: &str, name: &str| {
-        (args.all_namespaces || namespace == args.namespace)
-            && args.name.as_deref().is_none_or(|n| n == name)
-    };
+    // every namespace is listed, then the rows outside -n are counted for the hint and dropped
+    let keep = |_namespace: &str, name: &str| args.name.as_deref().is_none_or(|n| n == name);
     let mut sections = Vec::new();
+    let mut elsewhere = super::get_hint::Elsewhere::default();
     for &kind in kinds {
         let mut rows = Vec::new();
         for cluster in &discovery.clusters {
             rows.extend(rows_of(kind, cluster, wide, &keep));
         }
+        rows.retain(|row| selector.matches(row.raw.pointer("/metadata/labels")));
+        rows.retain(|row| {
+            let namespace = row.json["namespace"].as_str().unwrap_or_default();
+            let inside = args.all_namespaces || namespace == args.namespace;
+            if !inside {
+                elsewhere.add(namespace);
+            }
+            inside
+        });
         sections.push((kind, rows));
+    }
+    if let Some(hint) = elsewhere.hint(args) {
+        eprintln!("{hint}");
     }
     let total: usize = sections.iter().map(|(_, rows)| rows.len()).sum();
     if let Some(name) = &args.name
@@ -145,6 +160,7 @@ fn what(kind: GetKind) -> &'static str {
         GetKind::HelmReleases => "HelmRelease",
         GetKind::Sources => "source",
         GetKind::All => "object",
+        GetKind::Images => "image",
     }
 }
 

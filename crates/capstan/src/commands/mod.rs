@@ -6,16 +6,24 @@ use crate::cli::{Cli, Command};
 
 mod app;
 pub mod apply;
+pub mod bootstrap;
 pub mod build;
 mod check;
+pub mod completion;
 pub mod diff;
 pub mod drift;
 mod get;
+mod get_hint;
 mod graph;
+mod helm_flags;
+pub mod hook;
+pub mod images;
 pub mod kustomize;
 pub mod live;
 pub mod plan;
+mod selector;
 pub mod verbs;
+pub mod version;
 
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +43,10 @@ impl From<Exit> for std::process::ExitCode {
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Version => {
-            writeln!(out, "capstan {}", env!("CARGO_PKG_VERSION"))?;
-            Ok(Exit::Clean)
-        }
+        Command::Version(args) => version::run(&args, out),
+        Command::Completion(args) => completion::completion(&args, out),
+        Command::Hook(args) => hook::run(&args, out),
+        Command::Man(args) => completion::man(&args, out),
         Command::Get(args) => get::run(&args, out),
         Command::Graph(args) => graph::run(&args, out),
         Command::Check(args) => check::run(&args, out),
@@ -47,6 +55,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Build(args) => build::run(args, out),
         Command::Diff(args) => diff::run(args, out),
         Command::Plan(args) => plan::run(args, out),
+        Command::Bootstrap(args) => bootstrap::run(args, out),
         Command::Apply(args) => apply::run(args, out),
         Command::Drift(args) => drift::run(args, out),
         Command::Reconcile(args) => verbs::reconcile::run(&args, out),

@@ -15,7 +15,7 @@ use capstan_change::analysis::{ChangeFacts, SideFacts};
 use capstan_change::diff::DiffOptions;
 use capstan_change::diff::Which;
 use capstan_change::plan::render::{Format, render};
-use capstan_change::plan::{Gate, PlanInput, RuleSet, classify, default_rules};
+use capstan_change::plan::{BootstrapStep, Gate, PlanInput, RuleSet, classify, default_rules};
 
 use capstan_change::compare::{Compared, Rendering, Revisions, compare_sides, plan_files};
 
@@ -87,6 +87,52 @@ fn change_facts(compared: &Compared) -> ChangeFacts {
     facts
 }
 
+/// The steps of the repository's bootstrap plan (`bootstrap.yaml`), each with the paths it
+/// reads; the plan file itself is applied by a whole `bootstrap apply`. A plan that does not
+/// load is reported on stderr and its steps are not used.
+fn bootstrap_steps(fs: &dyn capstan_core::Fs, root: &std::path::Path) -> Vec<BootstrapStep> {
+    use capstan_flux::bootstrap::{self, LoadError, PLAN_FILE};
+    if !fs.is_file(&root.join(PLAN_FILE)) {
+        return Vec::new();
+    }
+    let plan = match bootstrap::load(fs, root, None) {
+        Ok(plan) => plan,
+        Err(LoadError::Invalid(errors)) => {
+            for e in errors {
+                eprintln!("warning: {e}");
+            }
+            eprintln!("warning: {PLAN_FILE} does not load: its steps are not used to classify");
+            return Vec::new();
+        }
+        Err(e) => {
+            eprintln!("warning: {e}: the bootstrap plan is not used to classify");
+            return Vec::new();
+        }
+    };
+    let slash = |p: &std::path::Path| p.to_string_lossy().replace('\\', "/");
+    let mut steps: Vec<BootstrapStep> = plan
+        .steps
+        .iter()
+        .map(|s| BootstrapStep {
+            name: s.step.name.clone(),
+            paths: s.input_paths.iter().map(|p| slash(p)).collect(),
+            helm_release: s
+                .helm
+                .as_ref()
+                .and_then(|h| h.helm_release.as_ref())
+                .map(|k| (k.namespace.clone(), k.name.clone())),
+            command: format!("capstan bootstrap apply --only {}", s.step.name),
+        })
+        .collect();
+    steps.push(BootstrapStep {
+        name: PLAN_FILE.to_owned(),
+        paths: vec![PLAN_FILE.to_owned()],
+        helm_release: None,
+        command: "capstan bootstrap apply".to_owned(),
+    });
+    steps
+}
+
 pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let rules = rules(&args.path)?;
     let revisions = Revisions {
@@ -115,10 +161,12 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         compared.head_rendering.order.clone()
     };
     let facts = change_facts(&compared);
+    let bootstrap = bootstrap_steps(compared.head.fs.as_ref(), &compared.head.root);
     let input = PlanInput {
         files,
         diff: compared.report,
         places,
+        bootstrap,
         order,
         facts,
     };

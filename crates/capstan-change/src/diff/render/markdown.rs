@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    RenderOptions, change_word, counts_text, field_line, group_title, summary, yaml_sides,
+    RenderOptions, change_word, counts_text, field_line, group_title, object_diff_text, summary,
+    yaml_sides,
 };
 use crate::diff::{DiffReport, ObjectDiff};
 
@@ -77,8 +78,7 @@ pub fn markdown(report: &DiffReport, options: &RenderOptions) -> String {
             if !object.fields.is_empty() {
                 section.push('\n');
             }
-            let diff = similar::TextDiff::from_lines(&before, &after);
-            let text = diff.unified_diff().context_radius(3).to_string();
+            let text = object_diff_text(&before, &after, options);
             let _ = writeln!(section, "```diff\n{}```\n", text.replace("```", "` ` `"));
         }
         section.push_str("</details>\n\n");
@@ -93,7 +93,7 @@ pub fn markdown(report: &DiffReport, options: &RenderOptions) -> String {
         let _ = writeln!(
             out,
             "> **Truncated:** {left_out} more Kustomization(s)/HelmRelease(s) left out to stay under {} characters. \
-             Run `capstan diff` locally (or `-o html`) for the whole diff.",
+             Run `capstan diff all` locally (or `-o html`) for the whole diff.",
             options.markdown_limit
         );
     }

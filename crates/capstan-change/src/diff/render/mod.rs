@@ -37,6 +37,11 @@ pub struct RenderOptions {
     pub markdown_limit: usize,
     /// What was compared, e.g. `base 1a2b3c4 (merge-base of HEAD and origin/main) → working tree`.
     pub title: String,
+    /// Lines of context around each change in unified diffs (`diff -U N`).
+    pub context: usize,
+    /// The most bytes one object's unified diff may take; 0 is no limit. A longer diff is cut
+    /// at a line boundary and says how much was left out.
+    pub limit_bytes: usize,
 }
 
 impl Default for RenderOptions {
@@ -45,6 +50,8 @@ impl Default for RenderOptions {
             color: false,
             markdown_limit: 60_000,
             title: String::new(),
+            context: 3,
+            limit_bytes: 0,
         }
     }
 }
@@ -55,7 +62,7 @@ pub fn render(report: &DiffReport, format: Format, options: &RenderOptions) -> S
         Format::Human => human(report, options),
         Format::Markdown => markdown(report, options),
         Format::Json => json(report),
-        Format::Unified => unified(report),
+        Format::Unified => unified::unified_with(report, options),
         Format::Html => html(report, options),
     }
 }
@@ -136,6 +143,41 @@ pub(crate) fn change_word(object: &ObjectDiff) -> String {
         Some(from) => format!("{base}, moved from {from}"),
         None => base,
     }
+}
+
+/// One object's unified diff body (no file header) with the options' context, cut to
+/// `limit_bytes`.
+pub(crate) fn object_diff_text(before: &str, after: &str, options: &RenderOptions) -> String {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let text = diff
+        .unified_diff()
+        .context_radius(options.context)
+        .to_string();
+    limit(text, options.limit_bytes)
+}
+
+/// Cuts `text` to at most `limit` bytes at a line boundary (0: no limit), saying what was cut.
+pub(crate) fn limit(text: String, limit: usize) -> String {
+    if limit == 0 || text.len() <= limit {
+        return text;
+    }
+    let mut boundary = limit;
+    while !text.is_char_boundary(boundary) {
+        boundary -= 1;
+    }
+    let mut cut = text[..boundary].rfind('\n').map_or(0, |i| i + 1);
+    if cut == 0 {
+        cut = boundary;
+    }
+    let mut out = text[..cut].to_owned();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "# … {} more bytes not shown (--limit-bytes {limit})\n",
+        text.len() - cut
+    ));
+    out
 }
 
 /// The two sides of an object as YAML ("" for a missing side).

@@ -3,11 +3,16 @@
 
 use std::fmt::Write as _;
 
-use super::yaml_sides;
+use super::{RenderOptions, limit, yaml_sides};
 use crate::diff::DiffReport;
 
-/// The report as a unified diff.
+/// The report as a unified diff, three lines of context, nothing cut.
 pub fn unified(report: &DiffReport) -> String {
+    unified_with(report, &RenderOptions::default())
+}
+
+/// The report as a unified diff with the options' context lines and per-object byte limit.
+pub fn unified_with(report: &DiffReport, options: &RenderOptions) -> String {
     let mut out = String::new();
     for failure in &report.side_failures {
         let _ = writeln!(
@@ -54,11 +59,12 @@ pub fn unified(report: &DiffReport) -> String {
                 "/dev/null".to_owned()
             };
             let diff = similar::TextDiff::from_lines(&before, &after);
-            let _ = write!(
-                out,
-                "{}",
-                diff.unified_diff().context_radius(3).header(&old, &new)
-            );
+            let text = diff
+                .unified_diff()
+                .context_radius(options.context)
+                .header(&old, &new)
+                .to_string();
+            out.push_str(&limit(text, options.limit_bytes));
         }
     }
     out

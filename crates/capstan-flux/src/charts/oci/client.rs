@@ -96,6 +96,7 @@ type Response = ureq::http::Response<ureq::Body>;
 /// A registry client. Cheap to share; caches authorization per repository.
 pub struct Client {
     agent: ureq::Agent,
+    network: std::sync::Arc<capstan_core::network::Reachability>,
     options: ClientOptions,
     authorization: Mutex<HashMap<String, String>>,
 }
@@ -110,9 +111,15 @@ impl Client {
             .new_agent();
         Client {
             agent,
+            network: std::sync::Arc::default(),
             options,
             authorization: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shares a run's record of the network's reachability with the run's other fetchers.
+    pub fn share_network(&mut self, network: &std::sync::Arc<capstan_core::network::Reachability>) {
+        self.network = network.clone();
     }
 
     fn base(&self, repo: &Repository) -> String {
@@ -333,6 +340,12 @@ impl Client {
         url: &str,
         accept: Option<&str>,
     ) -> Result<Response, OciError> {
+        if let Some(down) = self.network.unreachable() {
+            return Err(OciError::Unreachable {
+                url: url.to_owned(),
+                reason: down.to_string(),
+            });
+        }
         let mut answered = false;
         loop {
             let mut request = self.agent.get(url);
@@ -347,7 +360,9 @@ impl Client {
             if let Some(authorization) = &cached {
                 request = request.header("Authorization", authorization);
             }
-            let mut response = request.call().map_err(|e| transport_error(url, e))?;
+            let mut response = request
+                .call()
+                .map_err(|e| transport_error(url, e, &self.network))?;
             let status = response.status().as_u16();
             if status == 401 && !answered {
                 let challenge = response
@@ -406,7 +421,9 @@ impl Client {
                 if let Some(credentials) = credentials {
                     request = request.header("Authorization", &credentials.basic_header());
                 }
-                let mut response = request.call().map_err(|e| transport_error(realm, e))?;
+                let mut response = request
+                    .call()
+                    .map_err(|e| transport_error(realm, e, &self.network))?;
                 let status = response.status().as_u16();
                 let body = read_body(&mut response, 1 << 20, realm)?;
                 if status == 401 || status == 403 {
@@ -473,7 +490,18 @@ fn read_body(response: &mut Response, limit: u64, url: &str) -> Result<Vec<u8>, 
     Ok(body)
 }
 
-fn transport_error(url: &str, error: ureq::Error) -> OciError {
+fn transport_error(
+    url: &str,
+    error: ureq::Error,
+    network: &capstan_core::network::Reachability,
+) -> OciError {
+    if crate::charts::http::unreachable(&error, url) {
+        let cause = network.mark(&crate::charts::http::host_of(url), &error.to_string());
+        return OciError::Unreachable {
+            url: url.to_owned(),
+            reason: cause.to_string(),
+        };
+    }
     let reason = match &error {
         ureq::Error::Timeout(_) => "timed out".to_owned(),
         ureq::Error::HostNotFound => "host not found".to_owned(),

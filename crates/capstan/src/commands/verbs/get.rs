@@ -12,11 +12,16 @@ use crate::cli::{GetArgs, GetFormat, GetKind};
 use crate::commands::Exit;
 
 pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        args.selector.is_empty(),
+        "-l/--selector is not supported with --live yet; list without it, or use kubectl get -l"
+    );
     let kinds: Vec<FluxKind> = match args.kind {
         GetKind::Kustomizations => vec![FluxKind::Kustomization],
         GetKind::HelmReleases => vec![FluxKind::HelmRelease],
         GetKind::Sources => FluxKind::SOURCES.to_vec(),
         GetKind::All => FluxKind::ALL.to_vec(),
+        GetKind::Images => anyhow::bail!("get images reads the repository; it has no --live form"),
     };
     let query = Query {
         namespace: (!args.all_namespaces).then(|| args.namespace.clone()),

@@ -167,14 +167,16 @@ pub fn resume(args: &ResumeArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         timeout: args.timeout,
         ..Options::default()
     };
-    let who = args.connection.who();
+    let how = suspend::Resumption {
+        by: args.connection.who(),
+        alignment,
+    };
     match runtime.block_on(suspend::resume(
         &api,
         kind,
         &args.namespace,
         &name,
-        &who,
-        alignment,
+        &how,
         &options,
         &now,
     )) {

@@ -1,0 +1,260 @@
+//! `capstan get images` and `capstan diff images`: the container images every Kustomization and
+//! HelmRelease runs (flux-local's `get cluster --only-images`), and which images a change adds,
+//! removes or bumps (json for automation such as image-pull warmers or release notes).
+//!
+//! `get images` renders like `capstan build all`: a Kustomization lists the images of the objects
+//! it applies itself, a HelmRelease those of its chart. What could not be rendered (no helm, a
+//! chart not in the cache with `--offline`, a failing kustomization) is named on stderr and makes
+//! the exit code 2, so a missing image is never reported as absent.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use capstan_change::diff::DiffReport;
+use capstan_change::images::{ImageChangeKind, image_changes, images_of};
+use capstan_core::{OsFs, Value};
+use capstan_flux::build::{BuildOptions, Status, build_all};
+use capstan_flux::sops::Keys;
+use clap::Args;
+use serde_json::json;
+
+use super::Exit;
+use super::build::ChartArgs;
+use super::helm_flags::HelmFlags;
+use crate::cli::{GetArgs, GetFormat};
+
+/// How `get images` renders (the same flags as `capstan build`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Rendering (get images)")]
+pub struct RenderArgs {
+    /// An age identity file for SOPS (also SOPS_AGE_KEY_FILE, SOPS_AGE_KEY).
+    #[arg(long, value_name = "FILE")]
+    pub sops_age_key_file: Option<PathBuf>,
+    /// The helm binary (also CAPSTAN_HELM; else helm on PATH).
+    #[arg(long, value_name = "FILE")]
+    pub helm_binary: Option<PathBuf>,
+    /// Kubernetes version for `helm template --kube-version`.
+    #[arg(long)]
+    pub kube_version: Option<String>,
+    /// Extra API versions for `helm template --api-versions` (comma-separated).
+    #[arg(short = 'a', long, value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+    #[command(flatten)]
+    pub helm_flags: HelmFlags,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+}
+
+/// `capstan get images`.
+pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
+    let render = &args.render;
+    let fs = OsFs;
+    let keys = Keys::from_process_env_and_file(render.sops_age_key_file.as_deref(), &fs)
+        .context("loading SOPS age keys")?;
+    let bar = crate::terminal::spinner("rendered");
+    let ticker = bar.clone();
+    let options = BuildOptions {
+        keys,
+        helm: render.helm_flags.renderer(
+            render.helm_binary.as_deref(),
+            render.charts.registry_config.clone(),
+        ),
+        charts: Some(render.charts.fetcher()),
+        kube_version: render.kube_version.clone(),
+        api_versions: render.api_versions.clone(),
+        progress: ticker
+            .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
+        ..BuildOptions::default()
+    };
+    let report = build_all(&fs, &args.path, &options)
+        .with_context(|| format!("building {}", args.path.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let labels = if selector.is_empty() {
+        Default::default()
+    } else {
+        super::selector::flux_labels(&args.path)?
+    };
+    let results: Vec<_> = report
+        .kustomizations
+        .iter()
+        .chain(&report.helm_releases)
+        .filter(|r| args.all_namespaces || r.key.namespace == args.namespace)
+        .filter(|r| args.name.as_ref().is_none_or(|n| &r.key.name == n))
+        .filter(|r| selector.matches(labels.get(&r.key)))
+        .collect();
+    if let Some(name) = &args.name
+        && results.is_empty()
+    {
+        anyhow::bail!("no Kustomization or HelmRelease named {name} found");
+    }
+    let multi_cluster = {
+        let mut clusters: Vec<&str> = results.iter().map(|r| r.cluster.as_str()).collect();
+        clusters.dedup();
+        clusters.len() > 1
+    };
+    let mut records = Vec::new();
+    let mut not_rendered = Vec::new();
+    for result in &results {
+        match result.status {
+            Status::Rendered => {}
+            Status::Suspended => {
+                not_rendered.push(format!("suspended: {} (not rendered)", result.key));
+                continue;
+            }
+            _ => {
+                not_rendered.push(format!(
+                    "not rendered: {}: {}",
+                    result.key,
+                    result.errors.join("; ")
+                ));
+                continue;
+            }
+        }
+        let mut images = std::collections::BTreeSet::new();
+        for object in &result.objects {
+            images.extend(images_of(&object.object));
+        }
+        if images.is_empty() {
+            continue;
+        }
+        records.push(json!({
+            "cluster": result.cluster,
+            "kind": result.key.kind.to_string(),
+            "namespace": result.key.namespace,
+            "name": result.key.name,
+            "images": images,
+        }));
+    }
+    match args.output {
+        GetFormat::Table | GetFormat::Wide => {
+            let mut header = Vec::new();
+            if multi_cluster {
+                header.push("CLUSTER");
+            }
+            header.extend(["KIND", "NAMESPACE", "NAME", "IMAGE"]);
+            let mut rows = Vec::new();
+            for record in &records {
+                for image in record["images"].as_array().into_iter().flatten() {
+                    let mut row = Vec::new();
+                    if multi_cluster {
+                        row.push(text(&record["cluster"]));
+                    }
+                    row.extend([
+                        text(&record["kind"]),
+                        text(&record["namespace"]),
+                        text(&record["name"]),
+                        text(image),
+                    ]);
+                    rows.push(row);
+                }
+            }
+            if rows.is_empty() {
+                eprintln!("no images found");
+            } else {
+                super::get::write_table(out, &header, &rows)?;
+            }
+        }
+        GetFormat::Yaml => {
+            out.write_all(capstan_core::yaml::to_yaml(&Value::Array(records)).as_bytes())?
+        }
+        GetFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &records)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    for line in &not_rendered {
+        eprintln!("{line}");
+    }
+    let failed = not_rendered
+        .iter()
+        .filter(|l| l.starts_with("not rendered"))
+        .count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} not rendered: their images are not listed",
+            results.len()
+        );
+    }
+    Ok(Exit::Clean)
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Formats of `capstan diff images`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImagesFormat {
+    Human,
+    Markdown,
+    Json,
+    Yaml,
+}
+
+/// `capstan diff images`: the image changes of a compared report. Exit 1 when there are any.
+pub fn diff(
+    report: &DiffReport,
+    format: ImagesFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let changes = image_changes(report);
+    match format {
+        ImagesFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &changes)?;
+            writeln!(out)?;
+        }
+        ImagesFormat::Yaml => {
+            let value = serde_json::to_value(&changes)?;
+            out.write_all(capstan_core::yaml::to_yaml(&value).as_bytes())?;
+        }
+        ImagesFormat::Human | ImagesFormat::Markdown => {
+            let line = |c: &capstan_change::images::ImageChange| match c.change {
+                ImageChangeKind::Added => format!("+ {}", c.to.as_deref().unwrap_or_default()),
+                ImageChangeKind::Removed => format!("- {}", c.from.as_deref().unwrap_or_default()),
+                ImageChangeKind::Bumped => format!(
+                    "~ {} → {}",
+                    c.from.as_deref().unwrap_or_default(),
+                    c.to.as_deref().unwrap_or_default()
+                ),
+            };
+            let markdown = format == ImagesFormat::Markdown;
+            if changes.is_empty() {
+                writeln!(out, "no image changes")?;
+            } else if markdown {
+                writeln!(out, "| change | image | in |")?;
+                writeln!(out, "|---|---|---|")?;
+                for c in &changes {
+                    writeln!(
+                        out,
+                        "| {:?} | `{}` | {} `{}` |",
+                        c.change,
+                        line(c),
+                        c.producer,
+                        c.object
+                    )?;
+                }
+            } else {
+                let mut last = String::new();
+                for c in &changes {
+                    let place = format!("{}  {}", c.producer, c.object);
+                    if place != last {
+                        writeln!(out, "{place}")?;
+                        last = place;
+                    }
+                    writeln!(out, "  {}", line(c))?;
+                }
+            }
+        }
+    }
+    Ok(if changes.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Findings
+    })
+}
