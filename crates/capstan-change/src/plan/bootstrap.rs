@@ -1,8 +1,8 @@
 //! The repository's bootstrap plan (`bootstrap.yaml`) in classification: a changed file or
 //! object that is an input of a bootstrap step (a Talos patch, Cilium's values) is applied by
 //! that step — `capstan bootstrap apply --only STEP` — so it is Bootstrap, or Hybrid when the
-//! step installs a HelmRelease the GitOps phase then owns; its risk is at least High (lead
-//! approval), as the seeds rate Bootstrap changes.
+//! step installs a HelmRelease the GitOps phase then owns; a Bootstrap change's risk is at least
+//! High (lead approval), as the seeds rate Bootstrap changes.
 
 use serde::Serialize;
 
@@ -17,7 +17,8 @@ pub struct BootstrapStep {
     pub paths: Vec<String>,
     /// The HelmRelease (`namespace`, `name`) GitOps adopts the step's release through.
     pub helm_release: Option<(String, String)>,
-    /// The command that applies it (`capstan bootstrap apply --only NAME`).
+    /// The command that previews it (`capstan bootstrap apply --only NAME --dry-run`; the runner
+    /// that applies steps is not built yet, so only the preview is named).
     pub command: String,
 }
 
@@ -60,7 +61,9 @@ pub(super) fn mark(item: &mut PlanItem, step: &BootstrapStep) {
         item.branch = branch;
         item.decision = branch.path().to_owned();
     }
-    if item.risk < Risk::High {
+    // A Bootstrap change is at least High (lead approval), as the seeds rate the phase; a Hybrid
+    // one keeps the risk its rules give it (the seeds' Cilium-values example is Medium).
+    if phase == Phase::Bootstrap && item.risk < Risk::High {
         item.risk = Risk::High;
         item.approval = item.risk.approval();
     }
@@ -74,6 +77,15 @@ pub(super) fn mark(item: &mut PlanItem, step: &BootstrapStep) {
             ""
         }
     );
-    item.bootstrap = Some(step.command.clone());
+    // A rule's own bootstrap procedure (e.g. rebuilding the cluster for a new pod CIDR) says
+    // more than the step does; the step's preview command is added to it.
+    let preview = format!("preview: {}", step.command);
+    item.bootstrap = Some(match item.bootstrap.take() {
+        Some(rule) => format!(
+            "{rule}; bootstrap step {:?} applies it ({preview})",
+            step.name
+        ),
+        None => format!("Apply bootstrap step {:?} directly ({preview})", step.name),
+    });
     item.counted = true;
 }

@@ -392,8 +392,8 @@ fn build_next(kind: FluxKind, namespace: &str, name: &str) -> Vec<String> {
             ns_flag(namespace)
         ),
         match kind {
-            FluxKind::Kustomization => format!("capstan build ks {name} --path ."),
-            _ => format!("capstan build hr {name} --path ."),
+            FluxKind::Kustomization => format!("capstan build ks {name}"),
+            _ => format!("capstan build hr {name}"),
         },
     ]
 }

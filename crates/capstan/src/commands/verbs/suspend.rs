@@ -89,7 +89,7 @@ pub fn suspend(args: &SuspendArgs, out: &mut dyn Write) -> anyhow::Result<Exit> 
         writeln!(out, "  override recorded: by {}, reason: {reason}", who.by)?;
         writeln!(
             out,
-            "  when done: capstan resume {} {name} -n {} (shows the drift to align into Git first)",
+            "  when done (resume shows the drift to align into Git first): capstan resume {} {name} -n {}",
             kind.short(),
             args.namespace
         )?;
