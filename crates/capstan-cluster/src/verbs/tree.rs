@@ -3,9 +3,6 @@
 //! HelmReleases it applies; a HelmRelease's objects are read from the manifest of its latest
 //! Helm release (`sh.helm.release.v1.<release>.v<version>` in its storage namespace).
 
-use std::io::Read as _;
-
-use base64::Engine as _;
 use serde_json::Value;
 
 use super::kinds::FluxKind;
@@ -161,35 +158,11 @@ pub async fn release_objects(
     Ok((secret_name, manifest_objects(&manifest, release_ns)))
 }
 
-/// The `manifest` of a Helm release storage Secret: `data.release` is base64 (the Secret's) of
-/// base64 (Helm's) of gzip of the release JSON.
+/// The `manifest` of a Helm release storage Secret (decoded by [`crate::release::storage`]).
 pub fn decode_release(secret: &Value) -> Result<String, String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let outer = secret
-        .pointer("/data/release")
-        .and_then(Value::as_str)
-        .ok_or("no data.release")?;
-    let helm = b64
-        .decode(outer)
-        .map_err(|e| format!("data.release: {e}"))?;
-    let gz = b64
-        .decode(&helm)
-        .map_err(|e| format!("release payload: {e}"))?;
-    let mut json = Vec::new();
-    if gz.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(gz.as_slice())
-            .take(256 << 20)
-            .read_to_end(&mut json)
-            .map_err(|e| format!("release payload: {e}"))?;
-    } else {
-        json = gz;
-    }
-    let release: Value = serde_json::from_slice(&json).map_err(|e| format!("release JSON: {e}"))?;
-    Ok(release
-        .get("manifest")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned())
+    crate::release::storage::release_from_secret(secret)
+        .map(|release| release.manifest().to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// The objects of a rendered manifest; namespaced objects without a namespace get the release's.
@@ -231,12 +204,13 @@ pub fn flatten(node: &Node) -> Vec<&ObjectRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::json;
     use std::io::Write as _;
 
     #[test]
     fn release_manifests_decode_and_list_their_objects() {
-        let release = json!({"name": "web", "manifest": "---\n# Source: web/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web\n"});
+        let release = json!({"name": "web", "namespace": "apps", "version": 1, "info": {"status": "deployed"}, "manifest": "---\n# Source: web/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web\n"});
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(release.to_string().as_bytes()).expect("gzip");
         let b64 = base64::engine::general_purpose::STANDARD;
