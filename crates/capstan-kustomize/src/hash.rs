@@ -91,77 +91,7 @@ fn encode(hex: &str) -> String {
 /// Go's `json.Marshal` of a decoded JSON value: object keys sorted, `<`, `>`, `&`, U+2028 and
 /// U+2029 escaped, no spaces.
 pub fn go_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_go_json(&mut out, value);
-    out
-}
-
-fn write_go_json(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&go_number(n)),
-        Value::String(s) => capstan_core::go_json::write_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_go_json(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                capstan_core::go_json::write_string(out, key);
-                out.push(':');
-                write_go_json(out, &map[key]);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// A number as Go prints a float64 decoded from JSON (`%v`-like shortest form, exponent for
-/// very large or small values); integers print as integers.
-fn go_number(n: &serde_json::Number) -> String {
-    if let Some(i) = n.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = n.as_u64() {
-        return u.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        match s.split_once('e') {
-            Some((mantissa, exp)) => {
-                let (sign, digits) = match exp.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', exp),
-                };
-                let digits = if digits.len() < 2 {
-                    format!("0{digits}")
-                } else {
-                    digits.to_owned()
-                };
-                format!("{mantissa}e{sign}{digits}")
-            }
-            None => s,
-        }
-    } else if f.fract() == 0.0 {
-        format!("{f:.0}")
-    } else {
-        format!("{f}")
-    }
+    capstan_core::go_json::to_string(value, capstan_core::go_json::Keys::Sorted)
 }
 
 #[cfg(test)]

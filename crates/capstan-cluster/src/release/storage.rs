@@ -152,58 +152,5 @@ pub fn release_from_secret(secret: &Value) -> Result<Release, StorageError> {
 
 /// JSON as Go's `json.Marshal` writes it: compact, keys in the order held, HTML-safe escaping.
 pub fn go_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_go(&mut out, value);
-    out
-}
-
-fn write_go(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&go_number(n)),
-        Value::String(s) => capstan_core::go_json::write_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_go(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                capstan_core::go_json::write_string(out, k);
-                out.push(':');
-                write_go(out, v);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// A number as Go writes a float64 (`interface{}` values are float64): integers plainly,
-/// exponents only below 1e-6 or from 1e21.
-fn go_number(n: &serde_json::Number) -> String {
-    if n.is_i64() || n.is_u64() {
-        return n.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Go: strconv 'e' format, then "e-07" → "e-07" kept, "e+21" kept.
-        let s = format!("{f:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let s = format!("{f}");
-    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+    capstan_core::go_json::to_string(value, capstan_core::go_json::Keys::AsHeld)
 }
