@@ -113,6 +113,19 @@ impl ClusterError {
     }
 }
 
+/// The reference of a manifest about to be sent with `verb`; an Invalid error when it has no
+/// apiVersion, kind or metadata.name.
+pub(crate) fn manifest_ref(object: &Value, verb: Verb) -> Result<ObjectRef, ClusterError> {
+    ObjectRef::of(object).ok_or_else(|| {
+        ClusterError::new(
+            verb,
+            "object",
+            Reason::Invalid,
+            "apiVersion, kind and metadata.name are required",
+        )
+    })
+}
+
 /// What the engine needs from a Kubernetes API.
 pub trait Cluster: Send + Sync {
     /// Whether the kind is served and namespaced: `Some(true)` namespaced, `Some(false)`

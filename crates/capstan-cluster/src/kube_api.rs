@@ -278,14 +278,7 @@ impl Cluster for KubeApi {
 
     async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ClusterError> {
         let verb = if dry_run { Verb::DryRun } else { Verb::Apply };
-        let r = ObjectRef::of(object).ok_or_else(|| {
-            ClusterError::new(
-                verb,
-                "object",
-                Reason::Invalid,
-                "apiVersion, kind and metadata.name are required",
-            )
-        })?;
+        let r = crate::cluster::manifest_ref(object, verb)?;
         let (api, _) = self.api(&r, verb).await?;
         let mut params = PatchParams::apply(FIELD_MANAGER).force();
         if dry_run {
@@ -312,14 +305,7 @@ impl Cluster for KubeApi {
     }
 
     async fn create(&self, object: &Value) -> Result<Value, ClusterError> {
-        let r = ObjectRef::of(object).ok_or_else(|| {
-            ClusterError::new(
-                Verb::Create,
-                "object",
-                Reason::Invalid,
-                "apiVersion, kind and metadata.name are required",
-            )
-        })?;
+        let r = crate::cluster::manifest_ref(object, Verb::Create)?;
         let (api, _) = self.api(&r, Verb::Create).await?;
         let body: DynamicObject = serde_json::from_value(object.clone())
             .map_err(|e| ClusterError::new(Verb::Create, &r, Reason::Invalid, e.to_string()))?;

@@ -318,14 +318,7 @@ impl Cluster for MemCluster {
 
     async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ClusterError> {
         let verb = if dry_run { Verb::DryRun } else { Verb::Apply };
-        let r = ObjectRef::of(object).ok_or_else(|| {
-            ClusterError::new(
-                verb,
-                "object",
-                Reason::Invalid,
-                "apiVersion, kind and metadata.name are required",
-            )
-        })?;
+        let r = crate::cluster::manifest_ref(object, verb)?;
         self.count(if dry_run { "dry-run" } else { "apply" }, &r, verb)?;
         let mut state = self.lock();
         let Some(namespaced) = state
@@ -525,14 +518,7 @@ impl Cluster for MemCluster {
     }
 
     async fn create(&self, object: &Value) -> Result<Value, ClusterError> {
-        let r = ObjectRef::of(object).ok_or_else(|| {
-            ClusterError::new(
-                Verb::Create,
-                "object",
-                Reason::Invalid,
-                "apiVersion, kind and metadata.name are required",
-            )
-        })?;
+        let r = crate::cluster::manifest_ref(object, Verb::Create)?;
         self.count("create", &r, Verb::Create)?;
         let mut state = self.lock();
         if state.objects.contains_key(&key(&r)) {

@@ -18,6 +18,7 @@ pub mod go_json;
 pub mod network;
 pub mod resource;
 pub mod wildcard;
+pub mod workload;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Location, Severity};

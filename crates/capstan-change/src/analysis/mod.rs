@@ -665,17 +665,7 @@ pub(crate) fn producer_id(producer: &Producer) -> ResourceId {
 
 // ----- shared helpers ------------------------------------------------------------------------
 
-pub(crate) fn kind_of(object: &Value) -> &str {
-    object.get("kind").and_then(Value::as_str).unwrap_or("")
-}
-
-pub(crate) fn group_of(object: &Value) -> &str {
-    let api = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    capstan_core::resource::split_api_version(api).0
-}
+pub(crate) use capstan_core::workload::{group_of, kind_of, pod_spec};
 
 pub(crate) fn normalize_dir(dir: &str) -> String {
     let d = dir.trim_start_matches("./").trim_end_matches('/');
@@ -716,28 +706,6 @@ pub(crate) fn kubectl_ref(id: &ResourceId) -> String {
         Some(ns) => format!("{kind} {} -n {ns}", id.name),
         None => format!("{kind} {}", id.name),
     }
-}
-
-/// The pod template's spec of a workload and its field path, for built-in workload kinds.
-pub(crate) fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
-    if !matches!(group_of(object), "" | "apps" | "batch") {
-        return None;
-    }
-    let (pointer, path) = match kind_of(object) {
-        "Pod" => ("/spec", "spec"),
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "Job"
-        | "ReplicationController" => ("/spec/template/spec", "spec.template.spec"),
-        "CronJob" => (
-            "/spec/jobTemplate/spec/template/spec",
-            "spec.jobTemplate.spec.template.spec",
-        ),
-        _ => return None,
-    };
-    object.pointer(pointer).map(|spec| (spec, path))
 }
 
 /// The pod template's labels of a workload.

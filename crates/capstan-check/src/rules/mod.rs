@@ -112,17 +112,7 @@ pub(crate) fn each_object<'a>(
     }
 }
 
-pub(crate) fn kind_of(object: &Value) -> &str {
-    object.get("kind").and_then(Value::as_str).unwrap_or("")
-}
-
-pub(crate) fn group_of(object: &Value) -> &str {
-    let api = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    capstan_core::resource::split_api_version(api).0
-}
+pub(crate) use capstan_core::workload::{group_of, kind_of, pod_spec};
 
 pub(crate) fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object
@@ -141,28 +131,6 @@ pub(crate) fn prune_disabled(object: &Value) -> bool {
     annotation(object, "kustomize.toolkit.fluxcd.io/prune")
         .or(label)
         .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
-}
-
-/// The pod spec of a workload and the field path to it.
-pub(crate) fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
-    if !group_of(object).is_empty() && !matches!(group_of(object), "apps" | "batch") {
-        return None;
-    }
-    let (pointer, path) = match kind_of(object) {
-        "Pod" => ("/spec", "spec"),
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "Job"
-        | "ReplicationController" => ("/spec/template/spec", "spec.template.spec"),
-        "CronJob" => (
-            "/spec/jobTemplate/spec/template/spec",
-            "spec.jobTemplate.spec.template.spec",
-        ),
-        _ => return None,
-    };
-    object.pointer(pointer).map(|spec| (spec, path))
 }
 
 /// Every container of a pod spec (init containers included) with its field path.

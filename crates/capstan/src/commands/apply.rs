@@ -54,13 +54,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long to wait for health (default: each Kustomization's spec.timeout), e.g. 5m.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = super::parse_duration)]
     pub timeout: Option<Duration>,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    capstan_flux::model::parse_go_duration(text)
-        .ok_or_else(|| format!("not a duration: {text} (e.g. 90s, 5m, 1h)"))
 }
 
 pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {

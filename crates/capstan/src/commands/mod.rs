@@ -25,6 +25,12 @@ mod selector;
 pub mod verbs;
 pub mod version;
 
+/// A `--timeout` value: a Go duration as Flux writes them (`90s`, `5m`, `1h30m`).
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    capstan_flux::model::parse_go_duration(text)
+        .ok_or_else(|| format!("not a duration: {text} (e.g. 90s, 5m, 1h)"))
+}
+
 /// The process exit code of a command that ran: 0 clean, 1 findings. Failures (2) are errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

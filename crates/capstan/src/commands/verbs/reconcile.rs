@@ -30,28 +30,10 @@ pub struct ReconcileArgs {
     #[arg(long)]
     pub reset: bool,
     /// How long to wait for the controller, e.g. 90s, 5m.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::commands::parse_duration)]
     pub timeout: Duration,
     #[command(flatten)]
     pub connection: Connection,
-}
-
-/// `90s`, `5m`, `1h`, `500ms`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("not a duration: {text:?} (e.g. 90s, 5m)"))?;
-    Ok(match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("not a duration: {text:?} (e.g. 90s, 5m)")),
-    })
 }
 
 pub fn run(args: &ReconcileArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {

@@ -16,7 +16,6 @@ use capstan_cluster::verbs::reconcile::Options;
 use capstan_cluster::verbs::suspend::{self, Alignment, Override};
 use clap::Args;
 
-use super::reconcile::parse_duration;
 use super::{Connection, kind_and_name, now};
 use crate::commands::Exit;
 use crate::commands::live::{self, ClusterArgs};
@@ -58,7 +57,7 @@ pub struct ResumeArgs {
     #[arg(long)]
     pub force: bool,
     /// How long to wait for the controller, e.g. 90s, 5m.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = crate::commands::parse_duration)]
     pub timeout: Duration,
     #[command(flatten)]
     pub connection: Connection,
