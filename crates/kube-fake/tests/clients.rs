@@ -10,24 +10,7 @@ use std::process::{Command, Output};
 use kube_fake::{Options, Server};
 
 fn tool(name: &str) -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("CAPSTAN_ORACLES") {
-        let p = Path::new(&dir).join("bin").join(name);
-        assert!(
-            p.exists(),
-            "CAPSTAN_ORACLES is set but {} is missing",
-            p.display()
-        );
-        return Some(p);
-    }
-    let default = Path::new("/root/.cache/capstan-oracles/bin").join(name);
-    if default.exists() {
-        return Some(default);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.exists())
-    })
+    capstan_testkit::oracle(name)
 }
 
 struct Fixture {
@@ -142,6 +125,18 @@ fn kubectl_server_side_apply_wait_scale_and_delete() {
     assert!(
         yaml.contains(r#"k:{"containerPort":80,"protocol":"TCP"}"#),
         "{yaml}"
+    );
+    // The controllers write the rollout's status after a short delay: wait for it, so the
+    // resourceVersion read next is the settled one (as it would have to be on a real cluster).
+    f.ok(
+        &kubectl,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/web",
+            "--timeout=20s",
+        ],
+        None,
     );
     let rv = f.ok(
         &kubectl,
