@@ -42,6 +42,9 @@ pub use runner::{
     select, status,
 };
 
+/// A progress callback.
+pub type Progress = Arc<dyn Fn(&RunEvent) + Send + Sync>;
+
 /// What a run needs besides the repository.
 pub struct Settings {
     /// The repository holding `bootstrap.yaml`.
@@ -62,7 +65,7 @@ pub struct Settings {
     /// How often health is polled.
     pub poll: Duration,
     /// Told of each step's start and end (after the journal recorded it).
-    pub progress: Option<Arc<dyn Fn(&RunEvent) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 /// Why a run stopped before its steps (a step's own failure is in the report).
