@@ -121,14 +121,14 @@ fn bootstrap_steps(fs: &dyn capstan_core::Fs, root: &std::path::Path) -> Vec<Boo
                 .as_ref()
                 .and_then(|h| h.helm_release.as_ref())
                 .map(|k| (k.namespace.clone(), k.name.clone())),
-            command: format!("capstan bootstrap apply --only {} --dry-run", s.step.name),
+            command: format!("capstan bootstrap apply --only {}", s.step.name),
         })
         .collect();
     steps.push(BootstrapStep {
         name: PLAN_FILE.to_owned(),
         paths: vec![PLAN_FILE.to_owned()],
         helm_release: None,
-        command: "capstan bootstrap apply --dry-run".to_owned(),
+        command: "capstan bootstrap apply".to_owned(),
     });
     steps
 }
