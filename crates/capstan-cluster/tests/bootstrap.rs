@@ -188,7 +188,9 @@ async fn test_cluster(dir: &Path) -> TestCluster {
 
 fn settings(repo: &Path, bin: &Path, cache: &Path) -> Option<Settings> {
     let Some(helm) = capstan_testkit::oracle("helm") else {
-        eprintln!("skipped: the oracle helm is not installed (/work/shared/tools/install-oracles.sh)");
+        eprintln!(
+            "skipped: the oracle helm is not installed (/work/shared/tools/install-oracles.sh)"
+        );
         return None;
     };
     Some(Settings {

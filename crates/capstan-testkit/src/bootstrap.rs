@@ -93,7 +93,9 @@ pub fn chart_archive(name: &str, version: &str) -> Vec<u8> {
     let files = [
         (
             format!("{name}/Chart.yaml"),
-            format!("apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"{version}\"\n"),
+            format!(
+                "apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"{version}\"\n"
+            ),
         ),
         (format!("{name}/values.yaml"), "replicas: 1\n".to_owned()),
         (

@@ -79,10 +79,7 @@ pub(super) fn mark(item: &mut PlanItem, step: &BootstrapStep) {
     );
     // A rule's own bootstrap procedure (e.g. rebuilding the cluster for a new pod CIDR) says
     // more than the step does; the step's command (and its preview) is added to it.
-    let command = format!(
-        "{} (preview: {} --dry-run)",
-        step.command, step.command
-    );
+    let command = format!("{}; preview: {} --dry-run", step.command, step.command);
     item.bootstrap = Some(match item.bootstrap.take() {
         Some(rule) => format!(
             "{rule}; bootstrap step {:?} applies it: {command}",

@@ -78,7 +78,9 @@ pub async fn gates<C: Cluster>(
         out.push(helm::gate(cluster, install).await);
     }
     match render(root, step, engine, keys) {
-        Ok(objects) => out.extend(manifests::gates(cluster, &manifests::refs(&objects), true).await),
+        Ok(objects) => {
+            out.extend(manifests::gates(cluster, &manifests::refs(&objects), true).await)
+        }
         Err(e) => out.push(Gate::failing(step, e.to_string())),
     }
     out

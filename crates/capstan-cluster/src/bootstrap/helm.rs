@@ -152,7 +152,10 @@ pub async fn gate<C: crate::cluster::Cluster>(
     install: &HelmInstall,
 ) -> super::wait::Gate {
     use super::wait::Gate;
-    let shown = format!("HelmRelease storage {}/{}", install.storage_namespace, install.release);
+    let shown = format!(
+        "HelmRelease storage {}/{}",
+        install.storage_namespace, install.release
+    );
     match history(cluster, install).await {
         Ok(versions) => match crate::release::history::latest(&versions) {
             Some(r) if r.status() == crate::release::Status::Deployed => {
@@ -183,14 +186,13 @@ pub async fn install<C: crate::cluster::Cluster>(
     };
     let _values = values(root, install)?;
     let (root_owned, install_owned) = (root.to_path_buf(), install.clone());
-    let _chart = tokio::task::spawn_blocking(move || {
-        resolve_chart(&root_owned, &install_owned, &charts)
-    })
-    .await
-    .map_err(|e| StepError::Chart {
-        chart: chart_name(&install.chart),
-        message: e.to_string(),
-    })??;
+    let _chart =
+        tokio::task::spawn_blocking(move || resolve_chart(&root_owned, &install_owned, &charts))
+            .await
+            .map_err(|e| StepError::Chart {
+                chart: chart_name(&install.chart),
+                message: e.to_string(),
+            })??;
     Err(StepError::Release {
         release,
         message: "the release engine is not merged yet".into(),

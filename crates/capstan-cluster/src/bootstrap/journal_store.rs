@@ -68,7 +68,9 @@ impl JournalStore {
             shown: plan.journal.file.clone(),
             namespace: plan.journal.namespace.clone(),
             config_map: plan.journal.config_map.clone(),
-            journal: file_copy.clone().unwrap_or_else(|| Journal::new(&plan.name)),
+            journal: file_copy
+                .clone()
+                .unwrap_or_else(|| Journal::new(&plan.name)),
             file_copy,
             map_copy: None,
         })

@@ -53,9 +53,7 @@ pub fn render(
                 file: o.file,
             }));
         } else {
-            let text = fs
-                .read_to_string(&full)
-                .map_err(|e| error(e.to_string()))?;
+            let text = fs.read_to_string(&full).map_err(|e| error(e.to_string()))?;
             let documents = capstan_core::yaml::parse_documents(&text)
                 .map_err(|e| error(format!("not YAML: {}", e.message)))?;
             out.extend(

@@ -21,8 +21,7 @@ use capstan_flux::bootstrap::{
 
 use super::wait::Gate;
 use super::{
-    BootstrapError, JournalStore, Settings, StepError, engine, helm, manifests, secret, talos,
-    wait,
+    BootstrapError, JournalStore, Settings, StepError, engine, helm, manifests, secret, talos, wait,
 };
 use crate::kube_api::KubeApi;
 
@@ -79,11 +78,19 @@ pub enum RunEvent {
 #[serde(rename_all = "camelCase", tag = "outcome")]
 pub enum StepRunOutcome {
     /// Done with the same inputs, and the cluster agrees.
-    Skipped { reason: String },
-    Succeeded { summary: String },
-    Failed { message: String },
+    Skipped {
+        reason: String,
+    },
+    Succeeded {
+        summary: String,
+    },
+    Failed {
+        message: String,
+    },
     /// Not run: an earlier step failed.
-    NotRun { reason: String },
+    NotRun {
+        reason: String,
+    },
 }
 
 /// One step of a run.
@@ -150,12 +157,10 @@ impl<'a> Connection<'a> {
 
     async fn get(&mut self) -> Result<&KubeApi, StepError> {
         if self.api.is_none() {
-            let api = KubeApi::connect(
-                self.kubeconfig.as_deref(),
-                self.settings.context.as_deref(),
-            )
-            .await
-            .map_err(|e| StepError::Connect(e.to_string()))?;
+            let api =
+                KubeApi::connect(self.kubeconfig.as_deref(), self.settings.context.as_deref())
+                    .await
+                    .map_err(|e| StepError::Connect(e.to_string()))?;
             self.api = Some(api);
         }
         self.api
@@ -281,9 +286,7 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
             });
             continue;
         }
-        store
-            .journal
-            .start(step, need_digests(&plan, name), &now());
+        store.journal.start(step, need_digests(&plan, name), &now());
         save(&mut store, &mut connection).await?;
         emit(
             settings,
@@ -324,9 +327,7 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
                 );
             }
         }
-        store
-            .journal
-            .finish(name, journal_outcome, message, &now());
+        store.journal.finish(name, journal_outcome, message, &now());
         save(&mut store, &mut connection).await?;
         let run = StepRun {
             step: name.clone(),
@@ -388,15 +389,7 @@ async fn run_step(
         }
         StepKind::Secret(s) => {
             let op = op_cli(settings);
-            secret::apply(
-                api,
-                root,
-                s,
-                &settings.keys,
-                settings.machine.as_ref(),
-                &op,
-            )
-            .await
+            secret::apply(api, root, s, &settings.keys, settings.machine.as_ref(), &op).await
         }
         StepKind::Helm(_) => match &step.helm {
             Some(install) => {
@@ -462,7 +455,8 @@ async fn observe(
     Ok(match &step.step.kind {
         StepKind::Talos(_) => None,
         StepKind::Manifests(m) => {
-            let objects = manifests::render(&OsFs, root, &step.step.name, &m.paths, &settings.keys)?;
+            let objects =
+                manifests::render(&OsFs, root, &step.step.name, &m.paths, &settings.keys)?;
             manifests::missing(api, &manifests::refs(&objects))
                 .await?
                 .map(|r| format!("{r} is missing"))

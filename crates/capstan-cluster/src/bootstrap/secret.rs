@@ -67,7 +67,10 @@ pub async fn gate<C: Cluster>(cluster: &C, step: &SecretStep) -> Gate {
             if missing.is_empty() {
                 Gate::ok(r.to_string(), format!("{} key(s)", step.data.len()))
             } else {
-                Gate::failing(r.to_string(), format!("missing key(s): {}", missing.join(", ")))
+                Gate::failing(
+                    r.to_string(),
+                    format!("missing key(s): {}", missing.join(", ")),
+                )
             }
         }
         Ok(None) => Gate::failing(r.to_string(), "not found"),

@@ -46,17 +46,16 @@ pub async fn run<T: Talos + Send + 'static>(
     }
     let step = step.clone();
     let nodes = nodes.to_vec();
-    let report = tokio::task::spawn_blocking(move || {
-        run_talos_step(&talos, &step, &nodes, timeout_seconds)
-    })
-    .await
-    .map_err(|e| {
-        StepError::Talos(TalosError {
-            operation: "talos",
-            node: String::new(),
-            message: e.to_string(),
-        })
-    })??;
+    let report =
+        tokio::task::spawn_blocking(move || run_talos_step(&talos, &step, &nodes, timeout_seconds))
+            .await
+            .map_err(|e| {
+                StepError::Talos(TalosError {
+                    operation: "talos",
+                    node: String::new(),
+                    message: e.to_string(),
+                })
+            })??;
     Ok(format!(
         "{} node(s) installed, {} re-applied, etcd {}",
         report.installed.len(),

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::bail;
+use capstan_cluster::bootstrap::{
+    BootstrapError, RunEvent, Selection, Settings, StepRun, StepRunOutcome,
+};
 use capstan_core::OsFs;
 use capstan_flux::bootstrap::{
     self, LoadError, ProcessMachine, ResolvedPlan, StepState, plan_status, render,
-};
-use capstan_cluster::bootstrap::{
-    BootstrapError, RunEvent, Selection, Settings, StepRun, StepRunOutcome,
 };
 use capstan_flux::charts::Charts;
 use capstan_flux::helm::HelmBinary;
