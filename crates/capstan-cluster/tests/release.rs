@@ -238,6 +238,68 @@ async fn capstan_installs_and_upgrades_and_helm_reads_and_rolls_back() {
         "hook-succeeded deletes it"
     );
 
+    // The stored release is the one `helm install` would store, but for times, status and the
+    // hooks' runs (and the notes, which `helm template` does not print).
+    let ours = list_history(&f.cluster, "web", "apps")
+        .await
+        .expect("reads")[0]
+        .json()
+        .clone();
+    let values_file = f.dir.path().join("v1.json");
+    std::fs::write(&values_file, Value::Object(v1.clone()).to_string()).expect("values");
+    let chart_dir = chart().to_string_lossy().into_owned();
+    let theirs = f
+        .helm_json(&[
+            "install",
+            "web",
+            &chart_dir,
+            "-n",
+            "apps",
+            "--dry-run=client",
+            "--values",
+            &values_file.to_string_lossy(),
+        ])
+        .await;
+    for field in [
+        "name",
+        "namespace",
+        "version",
+        "config",
+        "manifest",
+        "apply_method",
+    ] {
+        assert_eq!(ours[field], theirs[field], "{field}");
+    }
+    for field in ["metadata", "lock", "values", "schema", "files"] {
+        assert_eq!(
+            ours["chart"][field], theirs["chart"][field],
+            "chart.{field}"
+        );
+    }
+    let strip = |v: &Value, keep: &[&str]| -> Vec<Value> {
+        v.as_array()
+            .expect("a list")
+            .iter()
+            .map(|t| {
+                Value::Object(
+                    keep.iter()
+                        .map(|k| ((*k).to_owned(), t[*k].clone()))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(&ours["chart"]["templates"], &["name", "data"]),
+        strip(&theirs["chart"]["templates"], &["name", "data"])
+    );
+    let hook_fields = ["name", "kind", "path", "manifest", "events", "weight"];
+    assert_eq!(
+        strip(&ours["hooks"], &hook_fields),
+        strip(&theirs["hooks"], &hook_fields)
+    );
+    assert_eq!(ours["hooks"][0]["last_run"]["phase"], "Succeeded");
+
     let list = f.helm_json(&["list", "-n", "apps"]).await;
     assert_eq!(list[0]["name"], "web", "{list}");
     assert_eq!(list[0]["revision"], "1");
@@ -527,4 +589,31 @@ async fn a_failing_hook_job_fails_the_release() {
     // The objects were not touched by the failed upgrade.
     let cm = f.object("ConfigMap", "web-config").expect("configmap");
     assert_eq!(cm["data"]["greeting"], "hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_helm_does_not_own_is_not_adopted() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    f.cluster
+        .apply(
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "web-config", "namespace": "apps"}, "data": {"a": "1"}}),
+            false,
+        )
+        .await
+        .expect("someone else's object");
+    let door = f.server.side_door();
+    door.reset_counters();
+    let err = f.install(&values(json!({}))).await.expect_err("refused");
+    match &err {
+        ReleaseError::Ownership { object, reason, .. } => {
+            assert_eq!(object, "ConfigMap/apps/web-config");
+            assert!(reason.contains("app.kubernetes.io/managed-by"), "{reason}");
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    assert_eq!(door.counters().writes(), 0, "nothing is half-applied");
+    assert!(f.secrets().is_empty());
 }

@@ -1146,6 +1146,152 @@ pub async fn uninstall<C: Cluster>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mem::MemCluster;
+    use capstan_core::MemFs;
+    use serde_json::json;
+
+    /// Renders one ConfigMap from `greeting` and a pre-upgrade hook ConfigMap.
+    struct Fake;
+
+    impl HelmRenderer for Fake {
+        fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError> {
+            let greeting = request
+                .values
+                .get("greeting")
+                .cloned()
+                .unwrap_or("hello".into());
+            Ok(vec![
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": format!("{}-config", request.release_name)},
+                       "data": {"greeting": greeting}}),
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "hook", "annotations": {"helm.sh/hook": "pre-upgrade"}}}),
+            ])
+        }
+    }
+
+    fn secrets(cluster: &MemCluster) -> Vec<(i64, String)> {
+        let mut out: Vec<(i64, String)> = cluster
+            .objects()
+            .iter()
+            .filter(|o| o["type"] == storage::SECRET_TYPE)
+            .map(|o| {
+                let l = &o["metadata"]["labels"];
+                (
+                    l["version"]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                    l["status"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn writes(cluster: &MemCluster) -> Vec<(String, u64)> {
+        cluster
+            .requests()
+            .into_iter()
+            .filter(|(verb, _)| ["apply", "patch", "delete", "create"].contains(&verb.as_str()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn which_secrets_each_operation_writes() {
+        let cluster = MemCluster::new();
+        cluster.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}));
+        let fs = MemFs::new();
+        fs.add_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n");
+        let chart_dir = std::path::Path::new("c");
+        let install = |values: &'static str| {
+            let values: Map = serde_json::from_str(values).unwrap_or_default();
+            let cluster = &cluster;
+            let fs = &fs;
+            async move {
+                let req = InstallRequest {
+                    release: "web",
+                    namespace: "apps",
+                    storage_namespace: "apps",
+                    chart_dir,
+                    fs,
+                    values: &values,
+                    max_history: Some(2),
+                    wait: false,
+                    timeout: Duration::from_secs(5),
+                };
+                upgrade_install(cluster, &Fake, &req).await
+            }
+        };
+        // Install: v1 created pending-install, then updated deployed; no hook runs.
+        let out = install("{}").await.expect("installs");
+        assert_eq!((out.version, out.action), (1, ReleaseAction::Installed));
+        assert_eq!(secrets(&cluster), [(1, "deployed".to_owned())]);
+        assert_eq!(
+            writes(&cluster),
+            [
+                ("apply".to_owned(), 1),
+                ("create".to_owned(), 1),
+                ("patch".to_owned(), 1)
+            ]
+        );
+        // Upgrade: v2 created, the hook's earlier object deleted (before-hook-creation) and the
+        // hook applied, the object applied, v1 superseded, v2 deployed.
+        let out = install(r#"{"greeting": "hi"}"#).await.expect("upgrades");
+        assert_eq!(
+            (out.version, out.action),
+            (2, ReleaseAction::Upgraded { from: 1 })
+        );
+        assert_eq!(
+            secrets(&cluster),
+            [(1, "superseded".to_owned()), (2, "deployed".to_owned())]
+        );
+        assert_eq!(
+            writes(&cluster),
+            [
+                ("apply".to_owned(), 3),
+                ("create".to_owned(), 2),
+                ("delete".to_owned(), 1),
+                ("patch".to_owned(), 3)
+            ]
+        );
+        // Unchanged: nothing written.
+        let out = install(r#"{"greeting": "hi"}"#).await.expect("unchanged");
+        assert_eq!((out.version, out.action), (2, ReleaseAction::Unchanged));
+        assert_eq!(
+            writes(&cluster),
+            [
+                ("apply".to_owned(), 3),
+                ("create".to_owned(), 2),
+                ("delete".to_owned(), 1),
+                ("patch".to_owned(), 3)
+            ]
+        );
+        // maxHistory 2: v1 goes before v3 is created.
+        let out = install(r#"{"greeting": "yo"}"#).await.expect("upgrades");
+        assert_eq!(out.version, 3);
+        assert_eq!(
+            secrets(&cluster),
+            [(2, "superseded".to_owned()), (3, "deployed".to_owned())]
+        );
+        // A pending release locks the name.
+        let mut pending = current(&cluster, "web", "apps")
+            .await
+            .expect("reads")
+            .expect("v3");
+        pending.set_status(Status::PendingUpgrade, None);
+        update_record(&cluster, &pending, "apps")
+            .await
+            .expect("writes");
+        let locked = install(r#"{"greeting": "again"}"#)
+            .await
+            .expect_err("locked");
+        assert!(
+            matches!(locked, ReleaseError::History(HistoryError::Locked { .. })),
+            "{locked}"
+        );
+    }
 
     #[test]
     fn times_are_written_as_go_writes_rfc3339_nano() {
