@@ -918,6 +918,30 @@ pub async fn upgrade_install<C: Cluster>(
     Ok(outcome(&release, action, refs, deleted, kept))
 }
 
+/// Unlocks a release left `pending-*` (an operation was interrupted) as helm-controller does:
+/// the pending version becomes `failed` ("Release unlocked from stale 'STATUS' state"). Returns
+/// the version unlocked, or `None` when nothing was pending (nothing is written then).
+pub async fn unlock<C: Cluster>(
+    cluster: &C,
+    release: &str,
+    storage_namespace: &str,
+) -> Result<Option<u32>, ReleaseError> {
+    let all = history(cluster, release, storage_namespace).await?;
+    let Some(latest) = history::latest(&all).filter(|l| l.status().is_pending()) else {
+        return Ok(None);
+    };
+    let mut latest = latest.clone();
+    let description = format!(
+        "Release unlocked from stale '{}' state",
+        latest.status().as_str()
+    );
+    latest.set_status(Status::Failed, Some(&description));
+    update_record(cluster, &latest, storage_namespace)
+        .await
+        .map_err(cluster_error(release))?;
+    Ok(Some(version_u32(latest.version())))
+}
+
 /// Marks every deployed version superseded.
 async fn supersede<C: Cluster>(
     cluster: &C,
@@ -1290,6 +1314,17 @@ mod tests {
         assert!(
             matches!(locked, ReleaseError::History(HistoryError::Locked { .. })),
             "{locked}"
+        );
+        // Unlocked as helm-controller does, the next run upgrades over it.
+        assert_eq!(
+            unlock(&cluster, "web", "apps").await.expect("unlocks"),
+            Some(3)
+        );
+        assert_eq!(unlock(&cluster, "web", "apps").await.expect("reads"), None);
+        let out = install(r#"{"greeting": "again"}"#).await.expect("upgrades");
+        assert_eq!(
+            (out.version, out.action),
+            (4, ReleaseAction::Upgraded { from: 3 })
         );
     }
 

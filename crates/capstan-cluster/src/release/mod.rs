@@ -23,7 +23,7 @@ pub mod storage;
 pub use engine::{
     Failure, InstallRequest, ReleaseAction, ReleaseError, ReleaseOutcome, RollbackRequest,
     UninstallOutcome, UninstallRequest, current, history as list_history, rollback, uninstall,
-    upgrade_install,
+    unlock, upgrade_install,
 };
 
 use capstan_core::{Map, Value};
