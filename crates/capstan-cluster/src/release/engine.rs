@@ -290,6 +290,7 @@ fn version_u32(v: i64) -> u32 {
 // Storage through the cluster.
 
 const SECRET: (&str, &str, &str) = ("", "v1", "Secret");
+const CRD: &str = "CustomResourceDefinition";
 
 fn secret_ref(release: &str, version: i64, storage_namespace: &str) -> ObjectRef {
     ObjectRef {
@@ -540,19 +541,21 @@ async fn wait_current<C: Cluster>(
     }
 }
 
-/// Creates the chart's `crds/` objects that do not exist yet (Helm installs them once, on
-/// install, and never upgrades them).
+/// Creates the chart's `crds/` objects that do not exist yet and waits until they are
+/// established (Helm installs them once, on install, and never upgrades them).
 async fn install_crds<C: Cluster>(
     cluster: &C,
     fs: &dyn Fs,
     chart_dir: &std::path::Path,
     release: &str,
+    timeout: Duration,
 ) -> Result<bool, ReleaseError> {
     let dir = chart_dir.join("crds");
     if !fs.is_dir(&dir) {
         return Ok(false);
     }
     let mut created = false;
+    let mut pending: Vec<ObjectRef> = Vec::new();
     let entries = fs.read_dir(&dir).map_err(|e| ReleaseError::Chart {
         release: release.to_owned(),
         source: ChartError {
@@ -579,11 +582,37 @@ async fn install_crds<C: Cluster>(
             capstan_core::yaml::parse_documents(&text).map_err(|e| chart_error(e.message))?;
         for doc in docs.into_iter().filter(Value::is_object) {
             match cluster.create(&doc).await {
-                Ok(_) => created = true,
+                Ok(_) => {
+                    created = true;
+                    if let Some(r) = ObjectRef::of(&doc).filter(|r| r.kind == CRD) {
+                        pending.push(r);
+                    }
+                }
                 Err(e) if e.reason == Reason::Conflict => {}
                 Err(e) => return Err(cluster_error(release)(e)),
             }
         }
+    }
+    let start = Instant::now();
+    while let Some(r) = pending.first() {
+        let live = cluster.get(r).await.map_err(cluster_error(release))?;
+        let established = live
+            .as_ref()
+            .and_then(|l| kstatus::condition(l, "Established"))
+            .is_some_and(|c| c.0 == "True");
+        if established {
+            pending.remove(0);
+            continue;
+        }
+        if start.elapsed() >= timeout {
+            return Err(cluster_error(release)(ClusterError::new(
+                Verb::Create,
+                r,
+                Reason::Unavailable,
+                format!("not established after {timeout:?}"),
+            )));
+        }
+        tokio::time::sleep(POLL).await;
     }
     if created {
         cluster.refresh().await.map_err(cluster_error(release))?;
@@ -764,10 +793,10 @@ pub async fn upgrade_install<C: Cluster>(
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let objects = prepared(cluster, rendered.objects(), name, req.namespace)
+    let mut objects = prepared(cluster, rendered.objects(), name, req.namespace)
         .await
         .map_err(cluster_error(name))?;
-    let refs: Vec<ObjectRef> = objects.iter().map(|(r, _)| r.clone()).collect();
+    let mut refs: Vec<ObjectRef> = objects.iter().map(|(r, _)| r.clone()).collect();
 
     // Unchanged: the latest is deployed with this chart, these values, manifest and hooks.
     if let Some(last) = &latest
@@ -815,8 +844,12 @@ pub async fn upgrade_install<C: Cluster>(
         }
     }
 
-    if !is_upgrade {
-        install_crds(cluster, req.fs, req.chart_dir, name).await?;
+    if !is_upgrade && install_crds(cluster, req.fs, req.chart_dir, name, req.timeout).await? {
+        // Objects of the chart's own kinds learn their scope now.
+        objects = prepared(cluster, rendered.objects(), name, req.namespace)
+            .await
+            .map_err(cluster_error(name))?;
+        refs = objects.iter().map(|(r, _)| r.clone()).collect();
     }
     let next = history::next(name, &all, max_history(req.max_history))?;
     delete_versions(cluster, name, req.storage_namespace, &next.delete).await?;
