@@ -43,6 +43,23 @@ pub enum HelmError {
 /// Renders a chart into manifests.
 pub trait HelmRenderer: Send + Sync {
     fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError>;
+
+    /// The chart as `helm template` prints it, for a release to store: the manifests, each
+    /// under `---` and a `# Source: PATH` line, then the hooks the same way. `is_upgrade`
+    /// renders `.Release.IsUpgrade` (else `.Release.IsInstall`). A renderer that only yields
+    /// documents prints each under a bare `---` (no source paths).
+    fn render_text(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+    ) -> Result<String, HelmError> {
+        let _ = is_upgrade;
+        let docs = self.render(request)?;
+        Ok(docs
+            .iter()
+            .map(|d| format!("---\n{}", capstan_core::yaml::to_yaml(d)))
+            .collect())
+    }
 }
 
 /// The `helm` binary.
@@ -154,6 +171,24 @@ impl Drop for Scratch {
 
 impl HelmRenderer for HelmBinary {
     fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError> {
+        let text = self.template(request, self.flags.is_upgrade)?;
+        let docs =
+            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
+        Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+    }
+
+    fn render_text(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+    ) -> Result<String, HelmError> {
+        self.template(request, is_upgrade)
+    }
+}
+
+impl HelmBinary {
+    /// Runs `helm template` and returns what it printed.
+    fn template(&self, request: &RenderRequest<'_>, is_upgrade: bool) -> Result<String, HelmError> {
         let scratch = Scratch::new()?;
         let chart = scratch.0.join("chart");
         materialise(request.fs, request.chart_dir, &chart, 0)?;
@@ -183,7 +218,7 @@ impl HelmRenderer for HelmBinary {
         for api in request.api_versions {
             command.arg("--api-versions").arg(api);
         }
-        if self.flags.is_upgrade {
+        if is_upgrade {
             command.arg("--is-upgrade");
         }
         if self.flags.no_hooks {
@@ -204,10 +239,7 @@ impl HelmRenderer for HelmBinary {
             );
             return Err(HelmError::Template(stderr.trim().to_owned()));
         }
-        let text = String::from_utf8_lossy(&output.stdout);
-        let docs =
-            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
-        Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }
 

@@ -1,0 +1,1380 @@
+//! The release engine: install, upgrade, roll back and uninstall Helm releases as Helm 4 does,
+//! through the [`Cluster`] seam, so the `helm` CLI and helm-controller carry on from what
+//! capstan did (and the other way round).
+//!
+//! - **upgrade_install**: renders the chart with `helm template` (the [`HelmRenderer`]; with
+//!   `.Release.IsUpgrade` when a release exists), splits manifest and hooks, and compares with the
+//!   latest release: the same chart, values, manifest and hooks over a deployed release is
+//!   `Unchanged` and writes nothing. Otherwise: objects that would be adopted are checked for
+//!   Helm's ownership metadata; `maxHistory` deletes the oldest versions; the new version is
+//!   stored `pending-install`/`pending-upgrade`; on install the chart's `crds/` are created;
+//!   pre hooks run; every object is applied server-side as the field manager `helm` (Helm 4's),
+//!   without forcing conflicts, stamped with Helm's ownership label and annotations; objects the
+//!   previous release had and this one does not are deleted unless `helm.sh/resource-policy:
+//!   keep`; with `wait`, objects are awaited until kstatus Current; post hooks run; the previous
+//!   deployed version becomes `superseded` and the new one `deployed`. A failure after the new
+//!   version is stored marks it `failed` (with Helm's description) and returns
+//!   [`ReleaseError::Failed`].
+//! - **rollback**: a new version carrying the target version's chart, values, manifest and
+//!   hooks ("Rollback to N"), applied the same way with the rollback hooks.
+//! - **uninstall**: `uninstalling`, delete hooks, objects deleted in uninstall order (kept ones
+//!   spared), then the history purged (or kept, `uninstalled`).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use capstan_core::{Fs, Map, Value};
+use capstan_flux::helm::{HelmError, HelmRenderer, RenderRequest};
+
+use super::chart::{self, ChartError};
+use super::history::{self, HistoryError};
+use super::hooks::{self, Hook, HookError, HookEvent, HookOptions};
+use super::manifest::{self, ManifestError};
+use super::storage::{self, SecretWrite, StorageError};
+use super::{NewRelease, Release, Status};
+use crate::cluster::{Cluster, ClusterError, Reason, Verb};
+use crate::id::ObjectRef;
+use crate::kstatus::{self, Health};
+
+/// The field manager Helm 4's CLI applies with (`kube.ManagedFieldsManager = "helm"`), so a
+/// later `helm upgrade` owns the same fields.
+pub const HELM_FIELD_MANAGER: &str = "helm";
+/// helm-controller's default history limit.
+pub const DEFAULT_MAX_HISTORY: i64 = 5;
+/// How often the engine polls while it waits.
+const POLL: Duration = Duration::from_millis(250);
+
+/// An install or upgrade of one release.
+#[derive(Clone, Copy)]
+pub struct InstallRequest<'a> {
+    pub release: &'a str,
+    /// Where the chart's namespaced objects go (the release's namespace).
+    pub namespace: &'a str,
+    /// Where the `sh.helm.release.v1.*` Secrets live (usually `namespace`).
+    pub storage_namespace: &'a str,
+    /// An unpacked chart directory, read through `fs`.
+    pub chart_dir: &'a std::path::Path,
+    pub fs: &'a dyn Fs,
+    /// The user-supplied values (stored as the release's `config`).
+    pub values: &'a Map,
+    /// Versions kept; `None` is helm-controller's 5, 0 or less keeps all.
+    pub max_history: Option<i64>,
+    /// Wait until the rendered objects are kstatus Current.
+    pub wait: bool,
+    /// For hooks, and for the objects when `wait`.
+    pub timeout: Duration,
+}
+
+/// A rollback.
+#[derive(Debug, Clone, Copy)]
+pub struct RollbackRequest<'a> {
+    pub release: &'a str,
+    pub storage_namespace: &'a str,
+    /// The version to roll back to; `None` is the one before the latest.
+    pub to: Option<u32>,
+    pub max_history: Option<i64>,
+    pub wait: bool,
+    pub timeout: Duration,
+}
+
+/// An uninstall.
+#[derive(Debug, Clone, Copy)]
+pub struct UninstallRequest<'a> {
+    pub release: &'a str,
+    pub storage_namespace: &'a str,
+    /// Keep the history, the latest version marked `uninstalled` (`helm uninstall
+    /// --keep-history`); else every version's Secret is deleted.
+    pub keep_history: bool,
+    pub timeout: Duration,
+}
+
+/// What an operation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ReleaseAction {
+    Installed,
+    Upgraded {
+        from: u32,
+    },
+    /// The deployed release already has this chart, these values and this manifest: nothing
+    /// was written.
+    Unchanged,
+    RolledBack {
+        to: u32,
+    },
+}
+
+/// The release after an operation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReleaseOutcome {
+    pub release: String,
+    pub namespace: String,
+    pub version: u32,
+    pub action: ReleaseAction,
+    pub status: Status,
+    pub chart: String,
+    pub chart_version: String,
+    pub app_version: String,
+    /// The release's objects (the manifest's), namespaces filled in.
+    pub objects: Vec<ObjectRef>,
+    /// Objects of the previous version deleted because this one no longer has them.
+    pub deleted: Vec<ObjectRef>,
+    /// Objects the previous version had that were kept (`helm.sh/resource-policy: keep`).
+    pub kept: Vec<ObjectRef>,
+}
+
+/// What an uninstall did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UninstallOutcome {
+    pub release: String,
+    pub version: u32,
+    pub deleted: Vec<ObjectRef>,
+    pub kept: Vec<ObjectRef>,
+    pub history_kept: bool,
+}
+
+/// Why a release version that was stored failed (it is now `failed`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("{object} failed: {message}")]
+    Unhealthy { object: String, message: String },
+    #[error("timed out after {after:?} waiting for {}", pending.join(", "))]
+    Timeout {
+        after: Duration,
+        pending: Vec<String>,
+    },
+}
+
+/// Why an operation did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("release name {name:?}: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("release {release}: stored release {source}")]
+    Storage {
+        release: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("release {release}: chart {source}")]
+    Chart {
+        release: String,
+        #[source]
+        source: ChartError,
+    },
+    #[error("release {release}: rendering {chart}: {source}")]
+    Render {
+        release: String,
+        chart: String,
+        #[source]
+        source: HelmError,
+    },
+    #[error("release {release}: manifest {source}")]
+    Manifest {
+        release: String,
+        #[source]
+        source: ManifestError,
+    },
+    #[error(
+        "release {release}: {object} exists and cannot be imported into the current release: {reason}"
+    )]
+    Ownership {
+        release: String,
+        object: String,
+        reason: String,
+    },
+    #[error("release {release}: {source}")]
+    Cluster {
+        release: String,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("release {release}: not found in namespace {namespace}")]
+    NotFound { release: String, namespace: String },
+    /// Version `version` was stored and is now `failed`.
+    #[error("release {release}: version {version} failed: {failure}")]
+    Failed {
+        release: String,
+        version: u32,
+        failure: Box<Failure>,
+    },
+}
+
+fn cluster_error(release: &str) -> impl Fn(ClusterError) -> ReleaseError + '_ {
+    move |source| ReleaseError::Cluster {
+        release: release.to_owned(),
+        source,
+    }
+}
+
+/// Helm's release name rule: at most 53 characters, lower-case DNS labels separated by dots.
+pub fn validate_name(name: &str) -> Result<(), ReleaseError> {
+    let invalid = |reason| ReleaseError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if name.len() > 53 {
+        return Err(invalid("it is longer than 53 characters"));
+    }
+    let ok_label = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !name.split('.').all(ok_label) {
+        return Err(invalid(
+            "it must be lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time, as Go writes it.
+
+/// `t` as Go's RFC 3339 with nanoseconds (trailing zeros trimmed), in UTC.
+pub fn rfc3339_nano(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let nanos = d.subsec_nanos();
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}");
+    if nanos > 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+fn now() -> String {
+    rfc3339_nano(SystemTime::now())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn max_history(limit: Option<i64>) -> usize {
+    usize::try_from(limit.unwrap_or(DEFAULT_MAX_HISTORY)).unwrap_or(0)
+}
+
+fn version_u32(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage through the cluster.
+
+const SECRET: (&str, &str, &str) = ("", "v1", "Secret");
+const CRD: &str = "CustomResourceDefinition";
+
+fn secret_ref(release: &str, version: i64, storage_namespace: &str) -> ObjectRef {
+    ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: storage_namespace.to_owned(),
+        name: storage::secret_name(release, version),
+    }
+}
+
+/// Every stored version of a release, oldest first.
+pub async fn history<C: Cluster>(
+    cluster: &C,
+    release: &str,
+    storage_namespace: &str,
+) -> Result<Vec<Release>, ReleaseError> {
+    let secrets = cluster
+        .list_labelled(
+            SECRET.0,
+            SECRET.1,
+            SECRET.2,
+            storage_namespace,
+            &[("owner", storage::OWNER), ("name", release)],
+        )
+        .await
+        .map_err(cluster_error(release))?;
+    let mut out = Vec::new();
+    for secret in &secrets {
+        if secret.get("type").and_then(Value::as_str) != Some(storage::SECRET_TYPE) {
+            continue;
+        }
+        let r = storage::release_from_secret(secret).map_err(|source| ReleaseError::Storage {
+            release: release.to_owned(),
+            source,
+        })?;
+        if r.name() == release {
+            out.push(r);
+        }
+    }
+    out.sort_by_key(Release::version);
+    Ok(out)
+}
+
+/// The deployed version of a release, if any.
+pub async fn current<C: Cluster>(
+    cluster: &C,
+    release: &str,
+    storage_namespace: &str,
+) -> Result<Option<Release>, ReleaseError> {
+    let all = history(cluster, release, storage_namespace).await?;
+    Ok(history::deployed(&all).cloned())
+}
+
+fn secret_for(release: &Release, storage_namespace: &str, write: SecretWrite) -> Value {
+    let mut secret = storage::release_secret(release, &Map::new(), write);
+    secret["metadata"]["namespace"] = storage_namespace.into();
+    secret
+}
+
+async fn create_record<C: Cluster>(
+    cluster: &C,
+    release: &Release,
+    storage_namespace: &str,
+) -> Result<(), ClusterError> {
+    let secret = secret_for(
+        release,
+        storage_namespace,
+        SecretWrite::Create {
+            unix_seconds: unix_now(),
+        },
+    );
+    cluster.create(&secret).await.map(|_| ())
+}
+
+/// Helm's `Update`: the Secret's labels and data replaced.
+async fn update_record<C: Cluster>(
+    cluster: &C,
+    release: &Release,
+    storage_namespace: &str,
+) -> Result<(), ClusterError> {
+    let secret = secret_for(
+        release,
+        storage_namespace,
+        SecretWrite::Update {
+            unix_seconds: unix_now(),
+        },
+    );
+    let patch = serde_json::json!([
+        {"op": "add", "path": "/metadata/labels", "value": secret["metadata"]["labels"]},
+        {"op": "add", "path": "/data", "value": secret["data"]},
+    ]);
+    let r = secret_ref(release.name(), release.version(), storage_namespace);
+    cluster.patch_json(&r, &patch).await.map(|_| ())
+}
+
+async fn delete_versions<C: Cluster>(
+    cluster: &C,
+    release: &str,
+    storage_namespace: &str,
+    versions: &[i64],
+) -> Result<(), ReleaseError> {
+    for v in versions {
+        cluster
+            .delete(&secret_ref(release, *v, storage_namespace))
+            .await
+            .map_err(cluster_error(release))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects.
+
+/// Fills in `namespace` on a namespaced object that names none (as Helm's builder does).
+pub(crate) async fn default_namespace<C: Cluster>(
+    cluster: &C,
+    object: &mut Value,
+    namespace: &str,
+) -> Result<(), ClusterError> {
+    let Some(r) = ObjectRef::of(object) else {
+        return Ok(());
+    };
+    if !r.namespace.is_empty() {
+        return Ok(());
+    }
+    let mut scope = cluster.scope(&r).await?;
+    if scope.is_none() {
+        cluster.refresh().await?;
+        scope = cluster.scope(&r).await?;
+    }
+    if scope == Some(true)
+        && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.insert("namespace".into(), namespace.into());
+    }
+    Ok(())
+}
+
+/// The manifest's objects with namespaces filled in and Helm's ownership stamped.
+async fn prepared<C: Cluster>(
+    cluster: &C,
+    objects: Vec<Value>,
+    release: &str,
+    namespace: &str,
+) -> Result<Vec<(ObjectRef, Value)>, ClusterError> {
+    let mut out = Vec::new();
+    for mut object in objects {
+        default_namespace(cluster, &mut object, namespace).await?;
+        manifest::set_ownership(&mut object, release, namespace);
+        let r = crate::cluster::manifest_ref(&object, Verb::Apply)?;
+        out.push((r, object));
+    }
+    Ok(out)
+}
+
+/// References of a stored manifest's objects, namespaces filled in (no ownership needed).
+async fn refs_of<C: Cluster>(
+    cluster: &C,
+    manifest_text: &str,
+    release: &str,
+    namespace: &str,
+) -> Result<Vec<ObjectRef>, ReleaseError> {
+    let objects = manifest::objects(manifest_text).map_err(|source| ReleaseError::Manifest {
+        release: release.to_owned(),
+        source,
+    })?;
+    let prepared = prepared(cluster, objects, release, namespace)
+        .await
+        .map_err(cluster_error(release))?;
+    Ok(prepared.into_iter().map(|(r, _)| r).collect())
+}
+
+async fn apply_all<C: Cluster>(
+    cluster: &C,
+    objects: &[(ObjectRef, Value)],
+) -> Result<(), ClusterError> {
+    for (_, object) in objects {
+        cluster.apply_as(object, HELM_FIELD_MANAGER, false).await?;
+    }
+    Ok(())
+}
+
+/// Deletes what `old` has and `new` does not, sparing kept objects: (deleted, kept).
+async fn delete_removed<C: Cluster>(
+    cluster: &C,
+    old: &[ObjectRef],
+    new: &[ObjectRef],
+) -> Result<(Vec<ObjectRef>, Vec<ObjectRef>), ClusterError> {
+    let mut deleted = Vec::new();
+    let mut kept = Vec::new();
+    for r in old {
+        if new.iter().any(|n| n.same_object(r)) {
+            continue;
+        }
+        let Some(live) = cluster.get(r).await? else {
+            continue;
+        };
+        if manifest::keep(&live) {
+            kept.push(r.clone());
+            continue;
+        }
+        if cluster.delete(r).await? {
+            deleted.push(r.clone());
+        }
+    }
+    Ok((deleted, kept))
+}
+
+/// Waits until every object is kstatus Current.
+async fn wait_current<C: Cluster>(
+    cluster: &C,
+    objects: &[ObjectRef],
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let start = Instant::now();
+    loop {
+        let mut pending = Vec::new();
+        for r in objects {
+            let status = match cluster.get(r).await? {
+                Some(live) => kstatus::compute(&live),
+                None => kstatus::Status {
+                    health: Health::NotFound,
+                    message: "not found".into(),
+                },
+            };
+            match status.health {
+                Health::Current => {}
+                Health::Failed => {
+                    return Err(Failure::Unhealthy {
+                        object: r.to_string(),
+                        message: status.message,
+                    });
+                }
+                _ => pending.push(r.to_string()),
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(Failure::Timeout {
+                after: timeout,
+                pending,
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Creates the chart's `crds/` objects that do not exist yet and waits until they are
+/// established (Helm installs them once, on install, and never upgrades them).
+async fn install_crds<C: Cluster>(
+    cluster: &C,
+    fs: &dyn Fs,
+    chart_dir: &std::path::Path,
+    release: &str,
+    timeout: Duration,
+) -> Result<bool, ReleaseError> {
+    let dir = chart_dir.join("crds");
+    if !fs.is_dir(&dir) {
+        return Ok(false);
+    }
+    let mut created = false;
+    let mut pending: Vec<ObjectRef> = Vec::new();
+    let entries = fs.read_dir(&dir).map_err(|e| ReleaseError::Chart {
+        release: release.to_owned(),
+        source: ChartError {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        },
+    })?;
+    for path in entries {
+        let name = path.to_string_lossy();
+        if !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
+            continue;
+        }
+        let chart_error = |reason: String| ReleaseError::Chart {
+            release: release.to_owned(),
+            source: ChartError {
+                path: path.display().to_string(),
+                reason,
+            },
+        };
+        let text = fs
+            .read_to_string(&path)
+            .map_err(|e| chart_error(e.to_string()))?;
+        let docs =
+            capstan_core::yaml::parse_documents(&text).map_err(|e| chart_error(e.message))?;
+        for doc in docs.into_iter().filter(Value::is_object) {
+            match cluster.create(&doc).await {
+                Ok(_) => {
+                    created = true;
+                    if let Some(r) = ObjectRef::of(&doc).filter(|r| r.kind == CRD) {
+                        pending.push(r);
+                    }
+                }
+                Err(e) if e.reason == Reason::Conflict => {}
+                Err(e) => return Err(cluster_error(release)(e)),
+            }
+        }
+    }
+    let start = Instant::now();
+    while let Some(r) = pending.first() {
+        let live = cluster.get(r).await.map_err(cluster_error(release))?;
+        let established = live
+            .as_ref()
+            .and_then(|l| kstatus::condition(l, "Established"))
+            .is_some_and(|c| c.0 == "True");
+        if established {
+            pending.remove(0);
+            continue;
+        }
+        if start.elapsed() >= timeout {
+            return Err(cluster_error(release)(ClusterError::new(
+                Verb::Create,
+                r,
+                Reason::Unavailable,
+                format!("not established after {timeout:?}"),
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    if created {
+        cluster.refresh().await.map_err(cluster_error(release))?;
+    }
+    Ok(created)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Release versions.
+
+struct Version<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    version: i64,
+    chart: Value,
+    config: Map,
+    manifest: String,
+    hooks: Vec<Hook>,
+    notes: String,
+    description: String,
+    status: Status,
+    first_deployed: String,
+    last_deployed: String,
+}
+
+impl Version<'_> {
+    fn release(&self) -> Release {
+        Release::new(NewRelease {
+            name: self.name,
+            namespace: self.namespace,
+            version: self.version,
+            chart: self.chart.clone(),
+            config: self.config.clone(),
+            manifest: &self.manifest,
+            hooks: self.hooks.iter().map(Hook::to_json).collect(),
+            notes: &self.notes,
+            description: &self.description,
+            status: self.status,
+            first_deployed: &self.first_deployed,
+            last_deployed: &self.last_deployed,
+        })
+    }
+}
+
+fn same_hooks(stored: &Release, hooks: &[Hook]) -> bool {
+    let stored: Vec<(String, String)> = stored
+        .hooks()
+        .iter()
+        .map(Hook::from_json)
+        .map(|h| (h.path, h.manifest))
+        .collect();
+    let new: Vec<(String, String)> = hooks
+        .iter()
+        .map(|h| (h.path.clone(), h.manifest.clone()))
+        .collect();
+    stored == new
+}
+
+fn go(value: &Value) -> String {
+    capstan_core::go_json::to_string(value, capstan_core::go_json::Keys::Sorted)
+}
+
+/// Runs the hooks of `event`; `Err` is the failure to record.
+async fn run_hooks<C: Cluster>(
+    cluster: &C,
+    hooks: &mut [Hook],
+    event: HookEvent,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let options = HookOptions {
+        namespace,
+        manager: HELM_FIELD_MANAGER,
+        timeout,
+        poll: POLL,
+    };
+    hooks::run(cluster, hooks, event, &options, &now)
+        .await
+        .map_err(Failure::Hook)
+}
+
+/// Marks `v` failed with `description`, records it, and returns the error.
+async fn fail<C: Cluster>(
+    cluster: &C,
+    v: &mut Version<'_>,
+    storage_namespace: &str,
+    description: String,
+    failure: Failure,
+) -> ReleaseError {
+    v.status = Status::Failed;
+    v.description = description;
+    // The failure is what the caller needs; a failed record write is secondary to it.
+    let _ = update_record(cluster, &v.release(), storage_namespace).await;
+    ReleaseError::Failed {
+        release: v.name.to_owned(),
+        version: version_u32(v.version),
+        failure: Box::new(failure),
+    }
+}
+
+fn outcome(
+    release: &Release,
+    action: ReleaseAction,
+    objects: Vec<ObjectRef>,
+    deleted: Vec<ObjectRef>,
+    kept: Vec<ObjectRef>,
+) -> ReleaseOutcome {
+    let (chart, chart_version) = release.chart();
+    ReleaseOutcome {
+        release: release.name().to_owned(),
+        namespace: release.namespace().to_owned(),
+        version: version_u32(release.version()),
+        action,
+        status: release.status(),
+        chart: chart.to_owned(),
+        chart_version: chart_version.to_owned(),
+        app_version: release.app_version().to_owned(),
+        objects,
+        deleted,
+        kept,
+    }
+}
+
+/// Installs the release, or upgrades it when it exists (`helm upgrade --install`).
+pub async fn upgrade_install<C: Cluster>(
+    cluster: &C,
+    renderer: &dyn HelmRenderer,
+    req: &InstallRequest<'_>,
+) -> Result<ReleaseOutcome, ReleaseError> {
+    let name = req.release;
+    validate_name(name)?;
+    let all = history(cluster, name, req.storage_namespace).await?;
+    let latest = history::latest(&all).cloned();
+    if let Some(last) = &latest
+        && last.status().is_pending()
+    {
+        return Err(HistoryError::Locked {
+            name: name.to_owned(),
+            status: last.status().as_str(),
+        }
+        .into());
+    }
+    // An uninstalled release (history kept) is installed again, as `helm install --replace`.
+    let previous = latest
+        .as_ref()
+        .filter(|l| l.status() != Status::Uninstalled)
+        .map(|l| history::deployed(&all).unwrap_or(l).clone());
+    let is_upgrade = previous.is_some();
+
+    let chart_json =
+        chart::chart_json(req.fs, req.chart_dir).map_err(|source| ReleaseError::Chart {
+            release: name.to_owned(),
+            source,
+        })?;
+    let request = RenderRequest {
+        release_name: name,
+        namespace: req.namespace,
+        chart_dir: req.chart_dir,
+        fs: req.fs,
+        values: req.values,
+        include_crds: false,
+        kube_version: None,
+        api_versions: &[],
+    };
+    let text = renderer
+        .render_text(&request, is_upgrade)
+        .map_err(|source| ReleaseError::Render {
+            release: name.to_owned(),
+            chart: req.chart_dir.display().to_string(),
+            source,
+        })?;
+    let rendered = manifest::split(&text).map_err(|source| ReleaseError::Manifest {
+        release: name.to_owned(),
+        source,
+    })?;
+    let manifest_text = rendered.manifest();
+    let config = match chart::sorted(&Value::Object(req.values.clone())) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let mut objects = prepared(cluster, rendered.objects(), name, req.namespace)
+        .await
+        .map_err(cluster_error(name))?;
+    let mut refs: Vec<ObjectRef> = objects.iter().map(|(r, _)| r.clone()).collect();
+
+    // Unchanged: the latest is deployed with this chart, these values, manifest and hooks.
+    if let Some(last) = &latest
+        && last.status() == Status::Deployed
+        && last.chart_json().get("metadata") == chart_json.get("metadata")
+        && go(&Value::Object(last.config())) == go(&Value::Object(config.clone()))
+        && last.manifest() == manifest_text
+        && same_hooks(last, &rendered.hooks)
+    {
+        if req.wait {
+            wait_current(cluster, &refs, req.timeout)
+                .await
+                .map_err(|failure| ReleaseError::Failed {
+                    release: name.to_owned(),
+                    version: version_u32(last.version()),
+                    failure: Box::new(failure),
+                })?;
+        }
+        return Ok(outcome(
+            last,
+            ReleaseAction::Unchanged,
+            refs,
+            Vec::new(),
+            Vec::new(),
+        ));
+    }
+
+    let old_refs = match &previous {
+        Some(p) => refs_of(cluster, p.manifest(), name, req.namespace).await?,
+        None => Vec::new(),
+    };
+    // Objects this release would adopt must carry its ownership metadata.
+    for (r, _) in &objects {
+        if old_refs.iter().any(|o| o.same_object(r)) {
+            continue;
+        }
+        if let Some(live) = cluster.get(r).await.map_err(cluster_error(name))?
+            && let Some(reason) = manifest::ownership_problem(&live, name, req.namespace)
+        {
+            return Err(ReleaseError::Ownership {
+                release: name.to_owned(),
+                object: r.to_string(),
+                reason,
+            });
+        }
+    }
+
+    if !is_upgrade && install_crds(cluster, req.fs, req.chart_dir, name, req.timeout).await? {
+        // Objects of the chart's own kinds learn their scope now.
+        objects = prepared(cluster, rendered.objects(), name, req.namespace)
+            .await
+            .map_err(cluster_error(name))?;
+        refs = objects.iter().map(|(r, _)| r.clone()).collect();
+    }
+    let next = history::next(name, &all, max_history(req.max_history))?;
+    delete_versions(cluster, name, req.storage_namespace, &next.delete).await?;
+    let stamp = now();
+    let mut v = Version {
+        name,
+        namespace: req.namespace,
+        version: next.version,
+        chart: chart_json,
+        config,
+        manifest: manifest_text,
+        hooks: rendered.hooks,
+        notes: String::new(),
+        description: if is_upgrade {
+            "Preparing upgrade".into()
+        } else {
+            "Initial install underway".into()
+        },
+        status: if is_upgrade {
+            Status::PendingUpgrade
+        } else {
+            Status::PendingInstall
+        },
+        first_deployed: previous
+            .as_ref()
+            .map(|p| p.first_deployed().to_owned())
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| stamp.clone()),
+        last_deployed: stamp,
+    };
+    create_record(cluster, &v.release(), req.storage_namespace)
+        .await
+        .map_err(cluster_error(name))?;
+
+    let (pre, post) = if is_upgrade {
+        (HookEvent::PreUpgrade, HookEvent::PostUpgrade)
+    } else {
+        (HookEvent::PreInstall, HookEvent::PostInstall)
+    };
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        if is_upgrade {
+            format!("Upgrade {name:?} failed: {what}{e}")
+        } else {
+            format!("Release {name:?} failed: {what}{e}")
+        }
+    };
+    if let Err(f) = run_hooks(cluster, &mut v.hooks, pre, req.namespace, req.timeout).await {
+        let what = if is_upgrade {
+            "pre-upgrade hooks failed: "
+        } else {
+            "failed pre-install: "
+        };
+        let d = failed(what, &f);
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
+    }
+    if let Err(e) = apply_all(cluster, &objects).await {
+        let d = failed("", &e);
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, e.into()).await);
+    }
+    let (deleted, kept) = match delete_removed(cluster, &old_refs, &refs).await {
+        Ok(found) => found,
+        Err(e) => {
+            let d = failed("", &e);
+            return Err(fail(cluster, &mut v, req.storage_namespace, d, e.into()).await);
+        }
+    };
+    if req.wait
+        && let Err(f) = wait_current(cluster, &refs, req.timeout).await
+    {
+        let d = failed("", &f);
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
+    }
+    if let Err(f) = run_hooks(cluster, &mut v.hooks, post, req.namespace, req.timeout).await {
+        let what = if is_upgrade {
+            "post-upgrade hooks failed: "
+        } else {
+            "failed post-install: "
+        };
+        let d = failed(what, &f);
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
+    }
+    supersede(cluster, &all, req.storage_namespace, name).await?;
+    v.status = Status::Deployed;
+    v.description = if is_upgrade {
+        "Upgrade complete".into()
+    } else {
+        "Install complete".into()
+    };
+    let release = v.release();
+    update_record(cluster, &release, req.storage_namespace)
+        .await
+        .map_err(cluster_error(name))?;
+    let action = match &previous {
+        Some(p) => ReleaseAction::Upgraded {
+            from: version_u32(p.version()),
+        },
+        None => ReleaseAction::Installed,
+    };
+    Ok(outcome(&release, action, refs, deleted, kept))
+}
+
+/// Unlocks a release left `pending-*` (an operation was interrupted) as helm-controller does:
+/// the pending version becomes `failed` ("Release unlocked from stale 'STATUS' state"). Returns
+/// the version unlocked, or `None` when nothing was pending (nothing is written then).
+pub async fn unlock<C: Cluster>(
+    cluster: &C,
+    release: &str,
+    storage_namespace: &str,
+) -> Result<Option<u32>, ReleaseError> {
+    let all = history(cluster, release, storage_namespace).await?;
+    let Some(latest) = history::latest(&all).filter(|l| l.status().is_pending()) else {
+        return Ok(None);
+    };
+    let mut latest = latest.clone();
+    let description = format!(
+        "Release unlocked from stale '{}' state",
+        latest.status().as_str()
+    );
+    latest.set_status(Status::Failed, Some(&description));
+    update_record(cluster, &latest, storage_namespace)
+        .await
+        .map_err(cluster_error(release))?;
+    Ok(Some(version_u32(latest.version())))
+}
+
+/// Marks every deployed version superseded.
+async fn supersede<C: Cluster>(
+    cluster: &C,
+    all: &[Release],
+    storage_namespace: &str,
+    name: &str,
+) -> Result<(), ReleaseError> {
+    for old in all.iter().filter(|r| r.status() == Status::Deployed) {
+        let mut old = old.clone();
+        old.set_status(Status::Superseded, None);
+        update_record(cluster, &old, storage_namespace)
+            .await
+            .map_err(cluster_error(name))?;
+    }
+    Ok(())
+}
+
+/// Rolls a release back to an earlier version (`helm rollback`).
+pub async fn rollback<C: Cluster>(
+    cluster: &C,
+    req: &RollbackRequest<'_>,
+) -> Result<ReleaseOutcome, ReleaseError> {
+    let name = req.release;
+    validate_name(name)?;
+    let all = history(cluster, name, req.storage_namespace).await?;
+    let Some(latest) = history::latest(&all).cloned() else {
+        return Err(ReleaseError::NotFound {
+            release: name.to_owned(),
+            namespace: req.storage_namespace.to_owned(),
+        });
+    };
+    let (next, target) = history::rollback(
+        name,
+        &all,
+        i64::from(req.to.unwrap_or(0)),
+        max_history(req.max_history),
+    )?;
+    let namespace = latest.namespace().to_owned();
+    let old_refs = refs_of(cluster, latest.manifest(), name, &namespace).await?;
+    let objects =
+        manifest::objects(target.manifest()).map_err(|source| ReleaseError::Manifest {
+            release: name.to_owned(),
+            source,
+        })?;
+    let objects = prepared(cluster, objects, name, &namespace)
+        .await
+        .map_err(cluster_error(name))?;
+    let refs: Vec<ObjectRef> = objects.iter().map(|(r, _)| r.clone()).collect();
+
+    delete_versions(cluster, name, req.storage_namespace, &next.delete).await?;
+    let mut v = Version {
+        name,
+        namespace: &namespace,
+        version: next.version,
+        chart: target.chart_json(),
+        config: target.config(),
+        manifest: target.manifest().to_owned(),
+        hooks: target.hooks().iter().map(Hook::from_json).collect(),
+        notes: target.notes().to_owned(),
+        description: format!("Rollback to {}", target.version()),
+        status: Status::PendingRollback,
+        first_deployed: latest.first_deployed().to_owned(),
+        last_deployed: now(),
+    };
+    create_record(cluster, &v.release(), req.storage_namespace)
+        .await
+        .map_err(cluster_error(name))?;
+    if let Err(f) = run_hooks(
+        cluster,
+        &mut v.hooks,
+        HookEvent::PreRollback,
+        &namespace,
+        req.timeout,
+    )
+    .await
+    {
+        let d = format!("Rollback {name:?} failed: {f}");
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
+    }
+    let applied = match apply_all(cluster, &objects).await {
+        Ok(()) => delete_removed(cluster, &old_refs, &refs).await,
+        Err(e) => Err(e),
+    };
+    let (deleted, kept) = match applied {
+        Ok(found) => found,
+        Err(e) => {
+            // Helm marks the latest superseded and the rollback failed.
+            let mut last = latest.clone();
+            last.set_status(Status::Superseded, None);
+            let _ = update_record(cluster, &last, req.storage_namespace).await;
+            let d = format!("Rollback {name:?} failed: {e}");
+            return Err(fail(cluster, &mut v, req.storage_namespace, d, e.into()).await);
+        }
+    };
+    if req.wait
+        && let Err(f) = wait_current(cluster, &refs, req.timeout).await
+    {
+        let d = format!("Release {name:?} failed: {f}");
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
+    }
+    if let Err(f) = run_hooks(
+        cluster,
+        &mut v.hooks,
+        HookEvent::PostRollback,
+        &namespace,
+        req.timeout,
+    )
+    .await
+    {
+        let d = format!("Rollback {name:?} failed: {f}");
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
+    }
+    supersede(cluster, &all, req.storage_namespace, name).await?;
+    v.status = Status::Deployed;
+    let release = v.release();
+    update_record(cluster, &release, req.storage_namespace)
+        .await
+        .map_err(cluster_error(name))?;
+    Ok(outcome(
+        &release,
+        ReleaseAction::RolledBack {
+            to: version_u32(target.version()),
+        },
+        refs,
+        deleted,
+        kept,
+    ))
+}
+
+/// Uninstalls a release (`helm uninstall`): delete hooks, objects in uninstall order (kept
+/// ones spared), then the history purged unless kept.
+pub async fn uninstall<C: Cluster>(
+    cluster: &C,
+    req: &UninstallRequest<'_>,
+) -> Result<UninstallOutcome, ReleaseError> {
+    let name = req.release;
+    validate_name(name)?;
+    let all = history(cluster, name, req.storage_namespace).await?;
+    let not_found = || ReleaseError::NotFound {
+        release: name.to_owned(),
+        namespace: req.storage_namespace.to_owned(),
+    };
+    let Some(mut latest) = history::latest(&all).cloned() else {
+        return Err(not_found());
+    };
+    if latest.status() == Status::Uninstalled {
+        if !req.keep_history {
+            let versions: Vec<i64> = all.iter().map(Release::version).collect();
+            delete_versions(cluster, name, req.storage_namespace, &versions).await?;
+        }
+        return Ok(UninstallOutcome {
+            release: name.to_owned(),
+            version: version_u32(latest.version()),
+            deleted: Vec::new(),
+            kept: Vec::new(),
+            history_kept: req.keep_history,
+        });
+    }
+    let namespace = latest.namespace().to_owned();
+    latest.set_status(
+        Status::Uninstalling,
+        Some("Deletion in progress (or silently ignored)"),
+    );
+    update_record(cluster, &latest, req.storage_namespace)
+        .await
+        .map_err(cluster_error(name))?;
+    let mut hooks_list: Vec<Hook> = latest.hooks().iter().map(Hook::from_json).collect();
+    let failed = |failure: Failure| ReleaseError::Failed {
+        release: name.to_owned(),
+        version: version_u32(latest.version()),
+        failure: Box::new(failure),
+    };
+    run_hooks(
+        cluster,
+        &mut hooks_list,
+        HookEvent::PreDelete,
+        &namespace,
+        req.timeout,
+    )
+    .await
+    .map_err(failed)?;
+    let mut refs = refs_of(cluster, latest.manifest(), name, &namespace).await?;
+    refs.sort_by_key(|r| manifest::uninstall_rank(&r.kind));
+    let mut deleted = Vec::new();
+    let mut kept = Vec::new();
+    for r in refs {
+        match cluster.get(&r).await {
+            Ok(Some(live)) if manifest::keep(&live) => kept.push(r),
+            Ok(Some(_)) => {
+                if cluster.delete(&r).await.map_err(|e| failed(e.into()))? {
+                    deleted.push(r);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Err(failed(e.into())),
+        }
+    }
+    run_hooks(
+        cluster,
+        &mut hooks_list,
+        HookEvent::PostDelete,
+        &namespace,
+        req.timeout,
+    )
+    .await
+    .map_err(failed)?;
+    if req.keep_history {
+        latest.set_status(Status::Uninstalled, Some("Uninstall complete"));
+        latest.set_deleted(&now());
+        update_record(cluster, &latest, req.storage_namespace)
+            .await
+            .map_err(cluster_error(name))?;
+    } else {
+        let versions: Vec<i64> = all.iter().map(Release::version).collect();
+        delete_versions(cluster, name, req.storage_namespace, &versions).await?;
+    }
+    Ok(UninstallOutcome {
+        release: name.to_owned(),
+        version: version_u32(latest.version()),
+        deleted,
+        kept,
+        history_kept: req.keep_history,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mem::MemCluster;
+    use capstan_core::MemFs;
+    use serde_json::json;
+
+    /// Renders one ConfigMap from `greeting` and a pre-upgrade hook ConfigMap.
+    struct Fake;
+
+    impl HelmRenderer for Fake {
+        fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError> {
+            let greeting = request
+                .values
+                .get("greeting")
+                .cloned()
+                .unwrap_or("hello".into());
+            Ok(vec![
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": format!("{}-config", request.release_name)},
+                       "data": {"greeting": greeting}}),
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "hook", "annotations": {"helm.sh/hook": "pre-upgrade"}}}),
+            ])
+        }
+    }
+
+    fn secrets(cluster: &MemCluster) -> Vec<(i64, String)> {
+        let mut out: Vec<(i64, String)> = cluster
+            .objects()
+            .iter()
+            .filter(|o| o["type"] == storage::SECRET_TYPE)
+            .map(|o| {
+                let l = &o["metadata"]["labels"];
+                (
+                    l["version"]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                    l["status"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn writes(cluster: &MemCluster) -> Vec<(String, u64)> {
+        cluster
+            .requests()
+            .into_iter()
+            .filter(|(verb, _)| ["apply", "patch", "delete", "create"].contains(&verb.as_str()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn which_secrets_each_operation_writes() {
+        let cluster = MemCluster::new();
+        cluster.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}));
+        let fs = MemFs::new();
+        fs.add_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n");
+        let chart_dir = std::path::Path::new("c");
+        let install = |values: &'static str| {
+            let values: Map = serde_json::from_str(values).unwrap_or_default();
+            let cluster = &cluster;
+            let fs = &fs;
+            async move {
+                let req = InstallRequest {
+                    release: "web",
+                    namespace: "apps",
+                    storage_namespace: "apps",
+                    chart_dir,
+                    fs,
+                    values: &values,
+                    max_history: Some(2),
+                    wait: false,
+                    timeout: Duration::from_secs(5),
+                };
+                upgrade_install(cluster, &Fake, &req).await
+            }
+        };
+        // Install: v1 created pending-install, then updated deployed; no hook runs.
+        let out = install("{}").await.expect("installs");
+        assert_eq!((out.version, out.action), (1, ReleaseAction::Installed));
+        assert_eq!(secrets(&cluster), [(1, "deployed".to_owned())]);
+        assert_eq!(
+            writes(&cluster),
+            [
+                ("apply".to_owned(), 1),
+                ("create".to_owned(), 1),
+                ("patch".to_owned(), 1)
+            ]
+        );
+        // Upgrade: v2 created, the hook's earlier object deleted (before-hook-creation) and the
+        // hook applied, the object applied, v1 superseded, v2 deployed.
+        let out = install(r#"{"greeting": "hi"}"#).await.expect("upgrades");
+        assert_eq!(
+            (out.version, out.action),
+            (2, ReleaseAction::Upgraded { from: 1 })
+        );
+        assert_eq!(
+            secrets(&cluster),
+            [(1, "superseded".to_owned()), (2, "deployed".to_owned())]
+        );
+        assert_eq!(
+            writes(&cluster),
+            [
+                ("apply".to_owned(), 3),
+                ("create".to_owned(), 2),
+                ("delete".to_owned(), 1),
+                ("patch".to_owned(), 3)
+            ]
+        );
+        // Unchanged: nothing written.
+        let out = install(r#"{"greeting": "hi"}"#).await.expect("unchanged");
+        assert_eq!((out.version, out.action), (2, ReleaseAction::Unchanged));
+        assert_eq!(
+            writes(&cluster),
+            [
+                ("apply".to_owned(), 3),
+                ("create".to_owned(), 2),
+                ("delete".to_owned(), 1),
+                ("patch".to_owned(), 3)
+            ]
+        );
+        // maxHistory 2: v1 goes before v3 is created.
+        let out = install(r#"{"greeting": "yo"}"#).await.expect("upgrades");
+        assert_eq!(out.version, 3);
+        assert_eq!(
+            secrets(&cluster),
+            [(2, "superseded".to_owned()), (3, "deployed".to_owned())]
+        );
+        // A pending release locks the name.
+        let mut pending = current(&cluster, "web", "apps")
+            .await
+            .expect("reads")
+            .expect("v3");
+        pending.set_status(Status::PendingUpgrade, None);
+        update_record(&cluster, &pending, "apps")
+            .await
+            .expect("writes");
+        let locked = install(r#"{"greeting": "again"}"#)
+            .await
+            .expect_err("locked");
+        assert!(
+            matches!(locked, ReleaseError::History(HistoryError::Locked { .. })),
+            "{locked}"
+        );
+        // Unlocked as helm-controller does, the next run upgrades over it.
+        assert_eq!(
+            unlock(&cluster, "web", "apps").await.expect("unlocks"),
+            Some(3)
+        );
+        assert_eq!(unlock(&cluster, "web", "apps").await.expect("reads"), None);
+        let out = install(r#"{"greeting": "again"}"#).await.expect("upgrades");
+        assert_eq!(
+            (out.version, out.action),
+            (4, ReleaseAction::Upgraded { from: 3 })
+        );
+    }
+
+    #[test]
+    fn times_are_written_as_go_writes_rfc3339_nano() {
+        let t = SystemTime::UNIX_EPOCH + Duration::new(1_764_873_301, 8_256_100);
+        assert_eq!(rfc3339_nano(t), "2025-12-04T18:35:01.0082561Z");
+        let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339_nano(whole), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn release_names_follow_helm() {
+        assert!(validate_name("cilium").is_ok());
+        assert!(validate_name("a.b-c1").is_ok());
+        for bad in ["", "Web", "-a", "a_b", &"a".repeat(54)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}
