@@ -12,10 +12,18 @@ use capstan_core::{Fs, Map, OsFs, Value};
 use capstan_flux::bootstrap::{ChartRef, HelmInstall};
 use capstan_flux::build::helmrelease::{ChartContext, ChartLocation, locate_chart};
 use capstan_flux::charts::{Charts, LoadedChart};
+use capstan_flux::helm::HelmRenderer;
 use capstan_flux::helm::values::merge_maps;
 use serde_json::json;
+use std::time::Duration;
 
 use super::StepError;
+use super::wait::Gate;
+use crate::cluster::Cluster;
+use crate::id::ObjectRef;
+use crate::release::Status;
+use crate::release::engine::{InstallRequest, ReleaseAction, history, upgrade_install};
+use crate::release::history::latest;
 
 /// A chart ready to render.
 pub enum Chart {
@@ -127,38 +135,15 @@ pub fn values(root: &Path, install: &HelmInstall) -> Result<Map, StepError> {
     Ok(merge_maps(merged, &install.values))
 }
 
-/// The release's stored versions (Helm's Secrets in its storage namespace).
-pub async fn history<C: crate::cluster::Cluster>(
-    cluster: &C,
-    install: &HelmInstall,
-) -> Result<Vec<crate::release::Release>, StepError> {
-    let secrets = cluster.list("", "v1", "Secret").await?;
-    Ok(secrets
-        .iter()
-        .filter(|s| {
-            s.pointer("/metadata/namespace").and_then(Value::as_str)
-                == Some(install.storage_namespace.as_str())
-                && s.pointer("/metadata/labels/owner").and_then(Value::as_str) == Some("helm")
-                && s.pointer("/metadata/labels/name").and_then(Value::as_str)
-                    == Some(install.release.as_str())
-        })
-        .filter_map(|s| crate::release::storage::release_from_secret(s).ok())
-        .collect())
-}
-
 /// The gate: the release's latest version is `deployed`.
-pub async fn gate<C: crate::cluster::Cluster>(
-    cluster: &C,
-    install: &HelmInstall,
-) -> super::wait::Gate {
-    use super::wait::Gate;
+pub async fn gate<C: Cluster>(cluster: &C, install: &HelmInstall) -> Gate {
     let shown = format!(
-        "HelmRelease storage {}/{}",
+        "Helm release {}/{}",
         install.storage_namespace, install.release
     );
-    match history(cluster, install).await {
-        Ok(versions) => match crate::release::history::latest(&versions) {
-            Some(r) if r.status() == crate::release::Status::Deployed => {
+    match history(cluster, &install.release, &install.storage_namespace).await {
+        Ok(versions) => match latest(&versions) {
+            Some(r) if r.status() == Status::Deployed => {
                 Gate::ok(shown, format!("v{} deployed", r.version()))
             }
             Some(r) => Gate::failing(shown, format!("v{} {}", r.version(), r.status().as_str())),
@@ -168,33 +153,77 @@ pub async fn gate<C: crate::cluster::Cluster>(
     }
 }
 
-/// Installs or upgrades the release (the chart fetched off the async threads).
-pub async fn install<C: crate::cluster::Cluster>(
-    _cluster: &C,
+/// Installs or upgrades the release (the chart fetched off the async threads); the release's
+/// namespace is created when missing, as `helm install --create-namespace` does.
+pub async fn install<C: Cluster>(
+    cluster: &C,
     root: &Path,
     install: &HelmInstall,
     charts: Arc<Charts>,
-    renderer: Option<Arc<dyn capstan_flux::helm::HelmRenderer>>,
-    _timeout: std::time::Duration,
+    renderer: Option<Arc<dyn HelmRenderer>>,
+    timeout: Duration,
 ) -> Result<String, StepError> {
     let release = format!("{}/{}", install.namespace, install.release);
-    let Some(_renderer) = renderer else {
+    let Some(renderer) = renderer else {
         return Err(StepError::Release {
             release,
             message: capstan_flux::helm::HelmError::NotFound.to_string(),
         });
     };
-    let _values = values(root, install)?;
+    let values = values(root, install)?;
     let (root_owned, install_owned) = (root.to_path_buf(), install.clone());
-    let _chart =
+    let chart =
         tokio::task::spawn_blocking(move || resolve_chart(&root_owned, &install_owned, &charts))
             .await
             .map_err(|e| StepError::Chart {
                 chart: chart_name(&install.chart),
                 message: e.to_string(),
             })??;
-    Err(StepError::Release {
-        release,
-        message: "the release engine is not merged yet".into(),
-    })
+    for namespace in [&install.namespace, &install.storage_namespace] {
+        let r = ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: String::new(),
+            name: namespace.clone(),
+        };
+        if cluster.get(&r).await?.is_none() {
+            cluster
+                .apply(
+                    &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+                    false,
+                )
+                .await?;
+        }
+    }
+    let request = InstallRequest {
+        release: &install.release,
+        namespace: &install.namespace,
+        storage_namespace: &install.storage_namespace,
+        chart_dir: chart.dir(),
+        fs: chart.fs(),
+        values: &values,
+        max_history: install.max_history,
+        wait: true,
+        timeout,
+    };
+    let outcome = upgrade_install(cluster, renderer.as_ref(), &request)
+        .await
+        .map_err(|e| StepError::Release {
+            release: release.clone(),
+            message: e.to_string(),
+        })?;
+    let action = match outcome.action {
+        ReleaseAction::Installed => "installed".to_owned(),
+        ReleaseAction::Upgraded { from } => format!("upgraded from v{from}"),
+        ReleaseAction::Unchanged => "unchanged".to_owned(),
+        ReleaseAction::RolledBack { to } => format!("rolled back to v{to}"),
+    };
+    Ok(format!(
+        "release {release} {action}: {} {} v{} {}",
+        outcome.chart,
+        outcome.chart_version,
+        outcome.version,
+        outcome.status.as_str()
+    ))
 }
