@@ -35,9 +35,11 @@ pub struct BootstrapArgs {
 pub enum BootstrapCommand {
     /// Check the plan and show every step as done, pending or changed (and why), in order.
     Plan(PlanArgs),
-    /// Run the steps that are not done, in order, each gated on health.
+    /// [cluster] Run the steps that are not done, in order, each gated on health; a run that was
+    /// interrupted resumes at the step that did not finish.
     Apply(ApplyArgs),
-    /// Show the journal and re-check every step's health gate (exit 1 when one is not green).
+    /// [cluster] Show the journal and re-check every step's health gate (exit 1 when one is not
+    /// green): the check list after a power outage.
     Status(StatusArgs),
 }
 
