@@ -22,14 +22,18 @@ use capstan_testkit::bootstrap::{OP_VALUE_MARK, chart_archive, fake_tools};
 use serde_json::{Value, json};
 use support::*;
 
-/// The machine of the test: the fake tools' folder first on the path.
+/// The machine of the test: the fake tools' folder as the path, and its own variables.
 struct FakeMachine {
     bin: PathBuf,
+    vars: Vec<(String, String)>,
 }
 
 impl Machine for FakeMachine {
     fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     fn which(&self, program: &str) -> Option<PathBuf> {
@@ -199,8 +203,10 @@ fn settings(repo: &Path, bin: &Path, cache: &Path) -> Option<Settings> {
         context: None,
         selection: Selection::All,
         keys: capstan_flux::sops::Keys::none(),
+        check_machine: true,
         machine: Arc::new(FakeMachine {
             bin: bin.to_path_buf(),
+            vars: Vec::new(),
         }),
         helm: capstan_flux::helm::HelmBinary::find(Some(&helm))
             .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
@@ -288,4 +294,119 @@ async fn example_plan_from_nothing_to_green_then_nothing_to_do() {
     let token = secret["data"]["token"].as_str().expect("token");
     assert!(!shown.contains(token), "a secret value leaked (base64)");
     stand_in.abort();
+}
+
+/// A plan without talos on a given kubeconfig: a namespace, then a Secret from a SOPS file and
+/// the environment. The decrypted values reach the Secret and nothing else; a Secret deleted
+/// behind the journal's back is noticed and applied again; `--only` re-runs a done step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sops_and_env_secrets_reach_the_secret_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    let sops = Path::new(env!("CARGO_MANIFEST_DIR")).join("../capstan-flux/tests/fixtures/sops");
+    std::fs::create_dir_all(repo.join("secrets")).expect("repo");
+    std::fs::copy(
+        sops.join("encrypted/secret-all.yaml"),
+        repo.join("secrets/app.sops.yaml"),
+    )
+    .expect("copy");
+    std::fs::write(
+        repo.join("namespace.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("bootstrap.yaml"),
+        "apiVersion: bootstrap.capstan.dev/v1alpha1\nkind: BootstrapPlan\nmetadata:\n  name: t\nspec:\n  steps:\n    - name: ns\n      manifests:\n        paths: [namespace.yaml]\n    - name: creds\n      needs: [ns]\n      secret:\n        namespace: apps\n        name: creds\n        data:\n          - {key: password, sops: {file: secrets/app.sops.yaml, path: stringData.password}}\n          - {key: token, sops: {file: secrets/app.sops.yaml, path: data.token}}\n          - {key: env, env: CAPSTAN_BOOTSTRAP_TEST_SECRET}\n",
+    )
+    .expect("write");
+    let env_value = "envvalue-Qk7w";
+    let cluster = test_cluster(dir.path()).await;
+    let keys_text = std::fs::read_to_string(sops.join("keys/test-key.txt")).expect("key");
+    let mut settings = Settings {
+        root: repo.clone(),
+        kubeconfig: Some(cluster.kubeconfig.clone()),
+        context: None,
+        selection: Selection::All,
+        keys: capstan_flux::sops::Keys::parse(&keys_text, "test-key.txt", false).expect("keys"),
+        check_machine: true,
+        machine: Arc::new(FakeMachine {
+            bin: dir.path().join("no-bin"),
+            vars: vec![("CAPSTAN_BOOTSTRAP_TEST_SECRET".into(), env_value.into())],
+        }),
+        helm: None,
+        charts: Arc::new(Charts::new(None, true)),
+        poll: Duration::from_millis(100),
+        progress: None,
+    };
+    let report = bootstrap::apply(&settings).await.expect("runs");
+    assert!(!report.failed(), "{report:?}");
+    let api = KubeApi::connect(Some(&cluster.kubeconfig), None)
+        .await
+        .expect("connects");
+    let secret_ref = ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: "apps".into(),
+        name: "creds".into(),
+    };
+    let secret = api.get(&secret_ref).await.expect("get").expect("Secret");
+    let decode = |key: &str| {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret["data"][key].as_str().expect("value"))
+            .expect("base64");
+        String::from_utf8(bytes).expect("utf-8")
+    };
+    assert_eq!(decode("password"), "s3cr3t: with colon & ampersand");
+    assert_eq!(decode("token"), "token-value");
+    assert_eq!(decode("env"), env_value);
+
+    // Deleted behind the journal's back: the next run sees it and applies it again.
+    api.delete(&secret_ref).await.expect("deleted");
+    let again = bootstrap::apply(&settings).await.expect("runs");
+    assert!(
+        matches!(again.steps[0].outcome, StepRunOutcome::Skipped { .. }),
+        "{again:?}"
+    );
+    assert!(
+        matches!(again.steps[1].outcome, StepRunOutcome::Succeeded { .. }),
+        "{again:?}"
+    );
+    assert!(api.get(&secret_ref).await.expect("get").is_some());
+
+    // --only runs a done step again.
+    settings.selection = Selection::Only("creds".into());
+    let only = bootstrap::apply(&settings).await.expect("runs");
+    assert_eq!(only.steps.len(), 1, "{only:?}");
+    assert!(matches!(
+        only.steps[0].outcome,
+        StepRunOutcome::Succeeded { .. }
+    ));
+    settings.selection = Selection::All;
+    let status = bootstrap::status(&settings).await.expect("status");
+    assert!(status.green(), "{status:#?}");
+
+    let journal =
+        std::fs::read_to_string(repo.join(".capstan/bootstrap-journal.json")).expect("journal");
+    let map = api
+        .get(&ObjectRef {
+            group: String::new(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: "kube-system".into(),
+            name: "capstan-bootstrap-journal".into(),
+        })
+        .await
+        .expect("get")
+        .expect("journal ConfigMap");
+    let shown = format!("{report:?}{again:?}{only:?}{status:?}{journal}{map}");
+    for value in ["s3cr3t", "token-value", env_value] {
+        assert!(!shown.contains(value), "{value} leaked");
+    }
+    for key in ["password", "token", "env"] {
+        let encoded = secret["data"][key].as_str().expect("value");
+        assert!(!shown.contains(encoded), "{key} leaked (base64)");
+    }
 }

@@ -56,6 +56,8 @@ pub struct Settings {
     pub selection: Selection,
     /// Age identities for SOPS sources.
     pub keys: Keys,
+    /// Check the machine (programs, variables, SOPS sources) before a run, as `plan` does.
+    pub check_machine: bool,
     /// Programs (`talosctl`, `talhelper`, `op`) and environment variables.
     pub machine: Arc<dyn Machine + Send + Sync>,
     /// Renders charts of helm steps; `None` fails a helm step (helm not found).

@@ -219,7 +219,7 @@ async fn open_journal(
 
 /// `capstan bootstrap apply`: runs the selected steps that are not done.
 pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
-    let plan = load_plan(settings, true)?;
+    let plan = load_plan(settings, settings.check_machine)?;
     let mut connection = Connection::new(settings, &plan);
     let mut store = open_journal(settings, &plan, &mut connection).await?;
     let status = plan_status(&plan, &store.journal);

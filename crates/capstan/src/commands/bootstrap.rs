@@ -304,6 +304,7 @@ fn settings(
             context: cluster.context.clone(),
             selection,
             keys,
+            check_machine: !common.skip_machine_checks,
             machine: Arc::new(ProcessMachine),
             helm: None,
             charts: Arc::new(Charts::new(None, true)),
