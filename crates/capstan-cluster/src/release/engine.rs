@@ -30,7 +30,8 @@ use super::history::{self, HistoryError};
 use super::hooks::{self, Hook, HookError, HookEvent, HookOptions};
 use super::manifest::{self, ManifestError};
 use super::objects::{apply_all, delete_removed, install_crds, prepared, refs_of, wait_current};
-use super::records::{create_record, delete_versions, history, now, supersede, update_record};
+use super::records::{create_record, delete_versions, now, supersede, update_record};
+pub use super::records::{current, history, unlock};
 use super::storage::StorageError;
 use super::{NewRelease, Release, Status};
 use crate::cluster::{Cluster, ClusterError};
@@ -788,7 +789,6 @@ pub async fn uninstall<C: Cluster>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::records::{current, unlock};
     use super::super::storage;
     use super::*;
     use crate::mem::MemCluster;
