@@ -560,6 +560,14 @@ pub async fn upgrade_install<C: Cluster>(
         return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
     }
     supersede(cluster, &all, req.storage_namespace, name).await?;
+    // Helm supersedes the release it upgraded from, a failed one included.
+    if let Some(p) = previous.as_ref().filter(|p| p.status() == Status::Failed) {
+        let mut p = p.clone();
+        p.set_status(Status::Superseded, None);
+        update_record(cluster, &p, req.storage_namespace)
+            .await
+            .map_err(cluster_error(name))?;
+    }
     v.status = Status::Deployed;
     v.description = if is_upgrade {
         "Upgrade complete".into()
