@@ -680,3 +680,25 @@ async fn a_failed_install_is_upgraded_over_as_helm_does() {
     );
     assert!(f.object("ConfigMap", "web-config").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_object_is_put_back_by_a_new_version() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let v = values(json!({"greeting": "same"}));
+    f.install(&v).await.expect("installs");
+    let cm = capstan_cluster::ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: "apps".into(),
+        name: "web-config".into(),
+    };
+    assert!(f.cluster.delete(&cm).await.expect("deletes"));
+    let out = f.install(&v).await.expect("upgrades");
+    assert_eq!(out.action, ReleaseAction::Upgraded { from: 1 });
+    assert!(f.object("ConfigMap", "web-config").is_some(), "put back");
+    let out = f.install(&v).await.expect("unchanged now");
+    assert_eq!(out.action, ReleaseAction::Unchanged);
+}

@@ -4,17 +4,23 @@
 //!
 //! - **upgrade_install**: renders the chart with `helm template` (the [`HelmRenderer`]; with
 //!   `.Release.IsUpgrade` when a release exists), splits manifest and hooks, and compares with the
-//!   latest release: the same chart, values, manifest and hooks over a deployed release is
-//!   `Unchanged` and writes nothing. Otherwise: objects that would be adopted are checked for
-//!   Helm's ownership metadata; `maxHistory` deletes the oldest versions; the new version is
-//!   stored `pending-install`/`pending-upgrade`; on install the chart's `crds/` are created;
-//!   pre hooks run; every object is applied server-side as the field manager `helm` (Helm 4's),
-//!   without forcing conflicts, stamped with Helm's ownership label and annotations; objects the
-//!   previous release had and this one does not are deleted unless `helm.sh/resource-policy:
-//!   keep`; with `wait`, objects are awaited until kstatus Current; post hooks run; the previous
-//!   deployed version becomes `superseded` and the new one `deployed`. A failure after the new
-//!   version is stored marks it `failed` (with Helm's description) and returns
-//!   [`ReleaseError::Failed`].
+//!   latest release: the same chart, values, manifest and hooks over a deployed release whose
+//!   objects all exist is `Unchanged` and writes nothing. Otherwise:
+//!   - objects that would be adopted are checked for Helm's ownership metadata;
+//!   - on install the chart's `crds/` are created;
+//!   - `maxHistory` deletes the oldest versions;
+//!   - the new version is stored `pending-install`/`pending-upgrade`;
+//!   - pre hooks run;
+//!   - every object is applied server-side as the field manager `helm` (Helm 4's), without
+//!     forcing conflicts, stamped with Helm's ownership label and annotations;
+//!   - objects the previous release had and this one does not are deleted unless
+//!     `helm.sh/resource-policy: keep`;
+//!   - with `wait`, objects are awaited until kstatus Current;
+//!   - post hooks run;
+//!   - the release upgraded from becomes `superseded` and the new one `deployed`.
+//!
+//!   A failure after the new version is stored marks it `failed` (with Helm's description) and
+//!   returns [`ReleaseError::Failed`].
 //! - **rollback**: a new version carrying the target version's chart, values, manifest and
 //!   hooks ("Rollback to N"), applied the same way with the rollback hooks.
 //! - **uninstall**: `uninstalling`, delete hooks, objects deleted in uninstall order (kept ones
@@ -197,7 +203,8 @@ pub enum ReleaseError {
     },
     #[error("release {release}: not found in namespace {namespace}")]
     NotFound { release: String, namespace: String },
-    /// Version `version` was stored and is now `failed`.
+    /// Version `version` did not complete. An install, upgrade or rollback stored it and marked
+    /// it `failed`; an unchanged release that was waited on is left as it was.
     #[error("release {release}: version {version} failed: {failure}")]
     Failed {
         release: String,
@@ -297,6 +304,15 @@ fn same_hooks(stored: &Release, hooks: &[Hook]) -> bool {
         .map(|h| (h.path.clone(), h.manifest.clone()))
         .collect();
     stored == new
+}
+
+async fn all_exist<C: Cluster>(cluster: &C, refs: &[ObjectRef]) -> Result<bool, ClusterError> {
+    for r in refs {
+        if cluster.get(r).await?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn go(value: &Value) -> String {
@@ -426,13 +442,17 @@ pub async fn upgrade_install<C: Cluster>(
         .map_err(cluster_error(name))?;
     let mut refs: Vec<ObjectRef> = objects.iter().map(|(r, _)| r.clone()).collect();
 
-    // Unchanged: the latest is deployed with this chart, these values, manifest and hooks.
+    // Unchanged: the latest is deployed with this chart, these values, manifest and hooks, and
+    // every object of it exists (a deleted one is put back by a new version).
     if let Some(last) = &latest
         && last.status() == Status::Deployed
         && last.chart_json().get("metadata") == chart_json.get("metadata")
         && go(&Value::Object(last.config())) == go(&Value::Object(config.clone()))
         && last.manifest() == manifest_text
         && same_hooks(last, &rendered.hooks)
+        && all_exist(cluster, &refs)
+            .await
+            .map_err(cluster_error(name))?
     {
         if req.wait {
             wait_current(cluster, &refs, req.timeout)
