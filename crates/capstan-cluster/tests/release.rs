@@ -633,3 +633,72 @@ async fn an_object_helm_does_not_own_is_not_adopted() {
     assert_eq!(door.counters().writes(), 0, "nothing is half-applied");
     assert!(f.secrets().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_install_is_upgraded_over_as_helm_does() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let job = kube_fake::ObjectRef::new("batch/v1", "Job", "apps", "web-migrate");
+    let door = f.server.side_door();
+    door.set_override(
+        &job,
+        kube_fake::Override {
+            fail: true,
+            ..Default::default()
+        },
+    );
+    let err = f
+        .install(&values(json!({})))
+        .await
+        .expect_err("the hook fails");
+    assert!(
+        matches!(&err, ReleaseError::Failed { version: 1, .. }),
+        "{err:?}"
+    );
+    let h = helm_history(&f).await;
+    assert_eq!(h[0].1, "failed");
+    assert!(
+        h[0].2
+            .starts_with("Release \"web\" failed: failed pre-install"),
+        "{}",
+        h[0].2
+    );
+    assert!(
+        f.object("ConfigMap", "web-config").is_none(),
+        "nothing applied"
+    );
+    door.set_override(&job, kube_fake::Override::default());
+    let out = f.install(&values(json!({}))).await.expect("upgrades");
+    assert_eq!(out.action, ReleaseAction::Upgraded { from: 1 });
+    let h = helm_history(&f).await;
+    assert_eq!(
+        h.iter()
+            .map(|(r, s, _)| (*r, s.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "superseded"), (2, "deployed")]
+    );
+    assert!(f.object("ConfigMap", "web-config").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_object_is_put_back_by_a_new_version() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let v = values(json!({"greeting": "same"}));
+    f.install(&v).await.expect("installs");
+    let cm = capstan_cluster::ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: "apps".into(),
+        name: "web-config".into(),
+    };
+    assert!(f.cluster.delete(&cm).await.expect("deletes"));
+    let out = f.install(&v).await.expect("upgrades");
+    assert_eq!(out.action, ReleaseAction::Upgraded { from: 1 });
+    assert!(f.object("ConfigMap", "web-config").is_some(), "put back");
+    let out = f.install(&v).await.expect("unchanged now");
+    assert_eq!(out.action, ReleaseAction::Unchanged);
+}

@@ -1,7 +1,7 @@
 //! The `chart` of a stored release, as Helm's chart loader fills it from an unpacked chart
 //! directory: `metadata` (Chart.yaml, in the Go struct's field order, empty fields left out),
 //! `lock` (Chart.lock or requirements.lock), `templates` (every file under `templates/`, walked
-//! in lexical order, hidden ones skipped), `values` (values.yaml, keys sorted as Go writes a
+//! in lexical order, without what `.helmignore` and its default `templates/.?*` leave out), `values` (values.yaml, keys sorted as Go writes a
 //! map), `schema` (values.schema.json), `files` (everything else but `charts/`). Subcharts are not
 //! stored (Helm does not store them either). Modification times are unknown through [`Fs`], so
 //! they are left out as Go leaves out a zero time (`schemamodtime` is always written).
@@ -211,11 +211,104 @@ fn file(name: &str, bytes: &[u8]) -> Value {
     serde_json::json!({"name": name, "data": B64.encode(bytes)})
 }
 
-/// Every file under `dir` as (chart-relative name, path), in `filepath.Walk`'s lexical order.
+/// One `.helmignore` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    pattern: String,
+    negate: bool,
+    dir_only: bool,
+    /// Matched against the whole chart-relative path (the rule has a `/`), else the base name.
+    whole_path: bool,
+}
+
+/// `.helmignore` as Helm's `ignore` package reads it, plus its default `templates/.?*`:
+/// `#` comments, `!` negation, a trailing `/` for directories only, a rule with a `/` matched
+/// against the chart-relative path, one without against the base name, `*` never crossing `/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmIgnore {
+    rules: Vec<Rule>,
+}
+
+impl HelmIgnore {
+    pub fn parse(text: &str) -> HelmIgnore {
+        let mut rules = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') || line.contains("**") {
+                continue;
+            }
+            let (negate, rest) = match line.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, line),
+            };
+            let (dir_only, rest) = match rest.strip_suffix('/') {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
+            let (whole_path, pattern) = match rest.strip_prefix('/') {
+                Some(r) => (true, r),
+                None => (rest.contains('/'), rest),
+            };
+            rules.push(Rule {
+                pattern: pattern.to_owned(),
+                negate,
+                dir_only,
+                whole_path,
+            });
+        }
+        rules.push(Rule {
+            pattern: "templates/.?*".into(),
+            negate: false,
+            dir_only: false,
+            whole_path: true,
+        });
+        HelmIgnore { rules }
+    }
+
+    /// Whether the chart-relative `path` is left out (Helm's `Rules.Ignore`, negation as it
+    /// evaluates it).
+    pub fn ignores(&self, path: &str, is_dir: bool) -> bool {
+        for rule in &self.rules {
+            let target = if rule.whole_path {
+                path
+            } else {
+                path.rsplit('/').next().unwrap_or(path)
+            };
+            let matched = path_match(&rule.pattern, target);
+            if rule.negate {
+                if (rule.dir_only && !is_dir) || !matched {
+                    return true;
+                }
+                continue;
+            }
+            if rule.dir_only && !is_dir {
+                continue;
+            }
+            if matched {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Go's `filepath.Match` for the patterns charts use: segment by segment, `*` and `?` within a
+/// segment.
+fn path_match(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').collect();
+    let t: Vec<&str> = path.split('/').collect();
+    p.len() == t.len()
+        && p.iter()
+            .zip(&t)
+            .all(|(p, t)| capstan_core::wildcard::glob_match(p, t))
+}
+
+/// Every file under `dir` as (chart-relative name, path), in `filepath.Walk`'s lexical order,
+/// without what `.helmignore` leaves out.
 fn walk(
     fs: &dyn Fs,
     dir: &Path,
     prefix: &str,
+    ignore: &HelmIgnore,
     out: &mut Vec<(String, std::path::PathBuf)>,
     depth: usize,
 ) -> Result<(), ChartError> {
@@ -231,8 +324,12 @@ fn walk(
         } else {
             format!("{prefix}/{name}")
         };
-        if fs.is_dir(&entry) {
-            walk(fs, &entry, &rel, out, depth + 1)?;
+        let is_dir = fs.is_dir(&entry);
+        if ignore.ignores(&rel, is_dir) {
+            continue;
+        }
+        if is_dir {
+            walk(fs, &entry, &rel, ignore, out, depth + 1)?;
         } else {
             out.push((rel, entry));
         }
@@ -247,15 +344,32 @@ pub fn chart_json(fs: &dyn Fs, dir: &Path) -> Result<Value, ChartError> {
         return Err(error(&chart_yaml, "Chart.yaml file is missing"));
     }
     let meta = read_yaml(fs, &chart_yaml)?;
+    let ignore_file = dir.join(".helmignore");
+    let ignore = if fs.is_file(&ignore_file) {
+        HelmIgnore::parse(
+            &fs.read_to_string(&ignore_file)
+                .map_err(|e| error(&ignore_file, e.to_string()))?,
+        )
+    } else {
+        HelmIgnore::parse("")
+    };
     let mut files = Vec::new();
-    walk(fs, dir, "", &mut files, 0)?;
+    walk(fs, dir, "", &ignore, &mut files, 0)?;
     let mut lock_value = Value::Null;
     let mut templates = Vec::new();
     let mut others = Vec::new();
     let mut values = Value::Null;
     let mut schema = Value::Null;
     for (name, path) in &files {
-        let read = || fs.read(path).map_err(|e| error(path, e.to_string()));
+        // Helm drops a UTF-8 byte order mark.
+        let read = || {
+            fs.read(path)
+                .map(|b| {
+                    b.strip_prefix(b"\xEF\xBB\xBF")
+                        .map_or(b.clone(), <[u8]>::to_vec)
+                })
+                .map_err(|e| error(path, e.to_string()))
+        };
         match name.as_str() {
             "Chart.yaml" => {}
             "Chart.lock" | "requirements.lock" => lock_value = lock(&read_yaml(fs, path)?),
@@ -272,12 +386,7 @@ pub fn chart_json(fs: &dyn Fs, dir: &Path) -> Result<Value, ChartError> {
                 });
             }
             "values.schema.json" => schema = Value::String(B64.encode(read()?)),
-            n if n.starts_with("templates/") => {
-                let base = n.rsplit('/').next().unwrap_or(n);
-                if !base.starts_with('.') {
-                    templates.push(file(n, &read()?));
-                }
-            }
+            n if n.starts_with("templates/") => templates.push(file(n, &read()?)),
             n if n.starts_with("charts/") => {
                 if n.ends_with(".prov") {
                     others.push(file(n, &read()?));
@@ -330,6 +439,26 @@ mod tests {
     }
 
     #[test]
+    fn helmignore_rules_as_helm_reads_them() {
+        let ignore = HelmIgnore::parse("# comment\n.git/\n*.tgz\n/secret.txt\ndocs/*.md\n");
+        assert!(ignore.ignores(".git", true));
+        assert!(!ignore.ignores(".git", false), "a directory rule");
+        assert!(ignore.ignores("charts/sub-1.0.0.tgz", false), "base name");
+        assert!(ignore.ignores("secret.txt", false));
+        assert!(ignore.ignores("docs/a.md", false));
+        assert!(
+            !ignore.ignores("docs/deep/a.md", false),
+            "* does not cross /"
+        );
+        assert!(
+            ignore.ignores("templates/.hidden.yaml", false),
+            "the default rule"
+        );
+        assert!(!ignore.ignores("templates/a.yaml", false));
+        assert!(!ignore.ignores("README.md", false));
+    }
+
+    #[test]
     fn templates_values_and_files_sorted_as_the_loader_reads_them() {
         let fs = MemFs::new();
         fs.add_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
@@ -337,7 +466,9 @@ mod tests {
         fs.add_file("c/templates/b.yaml", "kind: B\n");
         fs.add_file("c/templates/a.yaml", "kind: A\n");
         fs.add_file("c/templates/.hidden", "x");
-        fs.add_file("c/README.md", "hi");
+        fs.add_file("c/README.md", "\u{feff}hi");
+        fs.add_file("c/.helmignore", "*.tgz\n");
+        fs.add_file("c/big.tgz", "x");
         fs.add_file("c/charts/sub/Chart.yaml", "name: sub\n");
         let chart = chart_json(&fs, Path::new("c")).expect("loads");
         let names: Vec<&str> = chart["templates"]
@@ -351,8 +482,14 @@ mod tests {
             serde_json::to_string(&chart["values"]).expect("json"),
             r#"{"a":{"b":3,"y":2},"z":1}"#
         );
-        assert_eq!(chart["files"][0]["name"], "README.md");
-        assert_eq!(chart["files"].as_array().map(Vec::len), Some(1));
+        let files: Vec<&str> = chart["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(files, [".helmignore", "README.md"]);
+        assert_eq!(chart["files"][1]["data"], B64.encode("hi"), "BOM dropped");
         assert_eq!(chart["lock"], Value::Null);
         assert_eq!(chart["schema"], Value::Null);
         let missing = chart_json(&fs, Path::new("nope")).expect_err("no chart");

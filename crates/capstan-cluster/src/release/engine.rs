@@ -4,23 +4,29 @@
 //!
 //! - **upgrade_install**: renders the chart with `helm template` (the [`HelmRenderer`]; with
 //!   `.Release.IsUpgrade` when a release exists), splits manifest and hooks, and compares with the
-//!   latest release: the same chart, values, manifest and hooks over a deployed release is
-//!   `Unchanged` and writes nothing. Otherwise: objects that would be adopted are checked for
-//!   Helm's ownership metadata; `maxHistory` deletes the oldest versions; the new version is
-//!   stored `pending-install`/`pending-upgrade`; on install the chart's `crds/` are created;
-//!   pre hooks run; every object is applied server-side as the field manager `helm` (Helm 4's),
-//!   without forcing conflicts, stamped with Helm's ownership label and annotations; objects the
-//!   previous release had and this one does not are deleted unless `helm.sh/resource-policy:
-//!   keep`; with `wait`, objects are awaited until kstatus Current; post hooks run; the previous
-//!   deployed version becomes `superseded` and the new one `deployed`. A failure after the new
-//!   version is stored marks it `failed` (with Helm's description) and returns
-//!   [`ReleaseError::Failed`].
+//!   latest release: the same chart, values, manifest and hooks over a deployed release whose
+//!   objects all exist is `Unchanged` and writes nothing. Otherwise:
+//!   - objects that would be adopted are checked for Helm's ownership metadata;
+//!   - on install the chart's `crds/` are created;
+//!   - `maxHistory` deletes the oldest versions;
+//!   - the new version is stored `pending-install`/`pending-upgrade`;
+//!   - pre hooks run;
+//!   - every object is applied server-side as the field manager `helm` (Helm 4's), without
+//!     forcing conflicts, stamped with Helm's ownership label and annotations;
+//!   - objects the previous release had and this one does not are deleted unless
+//!     `helm.sh/resource-policy: keep`;
+//!   - with `wait`, objects are awaited until kstatus Current;
+//!   - post hooks run;
+//!   - the release upgraded from becomes `superseded` and the new one `deployed`.
+//!
+//!   A failure after the new version is stored marks it `failed` (with Helm's description) and
+//!   returns [`ReleaseError::Failed`].
 //! - **rollback**: a new version carrying the target version's chart, values, manifest and
 //!   hooks ("Rollback to N"), applied the same way with the rollback hooks.
 //! - **uninstall**: `uninstalling`, delete hooks, objects deleted in uninstall order (kept ones
 //!   spared), then the history purged (or kept, `uninstalled`).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use capstan_core::{Fs, Map, Value};
 use capstan_flux::helm::{HelmError, HelmRenderer, RenderRequest};
@@ -29,11 +35,13 @@ use super::chart::{self, ChartError};
 use super::history::{self, HistoryError};
 use super::hooks::{self, Hook, HookError, HookEvent, HookOptions};
 use super::manifest::{self, ManifestError};
-use super::storage::{self, SecretWrite, StorageError};
+use super::objects::{apply_all, delete_removed, install_crds, prepared, refs_of, wait_current};
+use super::records::{create_record, delete_versions, now, supersede, update_record};
+pub use super::records::{current, history, unlock};
+use super::storage::StorageError;
 use super::{NewRelease, Release, Status};
-use crate::cluster::{Cluster, ClusterError, Reason, Verb};
+use crate::cluster::{Cluster, ClusterError};
 use crate::id::ObjectRef;
-use crate::kstatus::{self, Health};
 
 /// The field manager Helm 4's CLI applies with (`kube.ManagedFieldsManager = "helm"`), so a
 /// later `helm upgrade` owns the same fields.
@@ -41,7 +49,7 @@ pub const HELM_FIELD_MANAGER: &str = "helm";
 /// helm-controller's default history limit.
 pub const DEFAULT_MAX_HISTORY: i64 = 5;
 /// How often the engine polls while it waits.
-const POLL: Duration = Duration::from_millis(250);
+pub(crate) const POLL: Duration = Duration::from_millis(250);
 
 /// An install or upgrade of one release.
 #[derive(Clone, Copy)]
@@ -195,7 +203,8 @@ pub enum ReleaseError {
     },
     #[error("release {release}: not found in namespace {namespace}")]
     NotFound { release: String, namespace: String },
-    /// Version `version` was stored and is now `failed`.
+    /// Version `version` did not complete. An install, upgrade or rollback stored it and marked
+    /// it `failed`; an unchanged release that was waited on is left as it was.
     #[error("release {release}: version {version} failed: {failure}")]
     Failed {
         release: String,
@@ -204,7 +213,7 @@ pub enum ReleaseError {
     },
 }
 
-fn cluster_error(release: &str) -> impl Fn(ClusterError) -> ReleaseError + '_ {
+pub(crate) fn cluster_error(release: &str) -> impl Fn(ClusterError) -> ReleaseError + '_ {
     move |source| ReleaseError::Cluster {
         release: release.to_owned(),
         source,
@@ -238,386 +247,12 @@ pub fn validate_name(name: &str) -> Result<(), ReleaseError> {
     Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Time, as Go writes it.
-
-/// `t` as Go's RFC 3339 with nanoseconds (trailing zeros trimmed), in UTC.
-pub fn rfc3339_nano(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let nanos = d.subsec_nanos();
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}");
-    if nanos > 0 {
-        let frac = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
-}
-
-fn now() -> String {
-    rfc3339_nano(SystemTime::now())
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn max_history(limit: Option<i64>) -> usize {
     usize::try_from(limit.unwrap_or(DEFAULT_MAX_HISTORY)).unwrap_or(0)
 }
 
-fn version_u32(v: i64) -> u32 {
+pub(crate) fn version_u32(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Storage through the cluster.
-
-const SECRET: (&str, &str, &str) = ("", "v1", "Secret");
-const CRD: &str = "CustomResourceDefinition";
-
-fn secret_ref(release: &str, version: i64, storage_namespace: &str) -> ObjectRef {
-    ObjectRef {
-        group: String::new(),
-        version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: storage_namespace.to_owned(),
-        name: storage::secret_name(release, version),
-    }
-}
-
-/// Every stored version of a release, oldest first.
-pub async fn history<C: Cluster>(
-    cluster: &C,
-    release: &str,
-    storage_namespace: &str,
-) -> Result<Vec<Release>, ReleaseError> {
-    let secrets = cluster
-        .list_labelled(
-            SECRET.0,
-            SECRET.1,
-            SECRET.2,
-            storage_namespace,
-            &[("owner", storage::OWNER), ("name", release)],
-        )
-        .await
-        .map_err(cluster_error(release))?;
-    let mut out = Vec::new();
-    for secret in &secrets {
-        if secret.get("type").and_then(Value::as_str) != Some(storage::SECRET_TYPE) {
-            continue;
-        }
-        let r = storage::release_from_secret(secret).map_err(|source| ReleaseError::Storage {
-            release: release.to_owned(),
-            source,
-        })?;
-        if r.name() == release {
-            out.push(r);
-        }
-    }
-    out.sort_by_key(Release::version);
-    Ok(out)
-}
-
-/// The deployed version of a release, if any.
-pub async fn current<C: Cluster>(
-    cluster: &C,
-    release: &str,
-    storage_namespace: &str,
-) -> Result<Option<Release>, ReleaseError> {
-    let all = history(cluster, release, storage_namespace).await?;
-    Ok(history::deployed(&all).cloned())
-}
-
-fn secret_for(release: &Release, storage_namespace: &str, write: SecretWrite) -> Value {
-    let mut secret = storage::release_secret(release, &Map::new(), write);
-    secret["metadata"]["namespace"] = storage_namespace.into();
-    secret
-}
-
-async fn create_record<C: Cluster>(
-    cluster: &C,
-    release: &Release,
-    storage_namespace: &str,
-) -> Result<(), ClusterError> {
-    let secret = secret_for(
-        release,
-        storage_namespace,
-        SecretWrite::Create {
-            unix_seconds: unix_now(),
-        },
-    );
-    cluster.create(&secret).await.map(|_| ())
-}
-
-/// Helm's `Update`: the Secret's labels and data replaced.
-async fn update_record<C: Cluster>(
-    cluster: &C,
-    release: &Release,
-    storage_namespace: &str,
-) -> Result<(), ClusterError> {
-    let secret = secret_for(
-        release,
-        storage_namespace,
-        SecretWrite::Update {
-            unix_seconds: unix_now(),
-        },
-    );
-    let patch = serde_json::json!([
-        {"op": "add", "path": "/metadata/labels", "value": secret["metadata"]["labels"]},
-        {"op": "add", "path": "/data", "value": secret["data"]},
-    ]);
-    let r = secret_ref(release.name(), release.version(), storage_namespace);
-    cluster.patch_json(&r, &patch).await.map(|_| ())
-}
-
-async fn delete_versions<C: Cluster>(
-    cluster: &C,
-    release: &str,
-    storage_namespace: &str,
-    versions: &[i64],
-) -> Result<(), ReleaseError> {
-    for v in versions {
-        cluster
-            .delete(&secret_ref(release, *v, storage_namespace))
-            .await
-            .map_err(cluster_error(release))?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Objects.
-
-/// Fills in `namespace` on a namespaced object that names none (as Helm's builder does).
-pub(crate) async fn default_namespace<C: Cluster>(
-    cluster: &C,
-    object: &mut Value,
-    namespace: &str,
-) -> Result<(), ClusterError> {
-    let Some(r) = ObjectRef::of(object) else {
-        return Ok(());
-    };
-    if !r.namespace.is_empty() {
-        return Ok(());
-    }
-    let mut scope = cluster.scope(&r).await?;
-    if scope.is_none() {
-        cluster.refresh().await?;
-        scope = cluster.scope(&r).await?;
-    }
-    if scope == Some(true)
-        && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
-    {
-        meta.insert("namespace".into(), namespace.into());
-    }
-    Ok(())
-}
-
-/// The manifest's objects with namespaces filled in and Helm's ownership stamped.
-async fn prepared<C: Cluster>(
-    cluster: &C,
-    objects: Vec<Value>,
-    release: &str,
-    namespace: &str,
-) -> Result<Vec<(ObjectRef, Value)>, ClusterError> {
-    let mut out = Vec::new();
-    for mut object in objects {
-        default_namespace(cluster, &mut object, namespace).await?;
-        manifest::set_ownership(&mut object, release, namespace);
-        let r = crate::cluster::manifest_ref(&object, Verb::Apply)?;
-        out.push((r, object));
-    }
-    Ok(out)
-}
-
-/// References of a stored manifest's objects, namespaces filled in (no ownership needed).
-async fn refs_of<C: Cluster>(
-    cluster: &C,
-    manifest_text: &str,
-    release: &str,
-    namespace: &str,
-) -> Result<Vec<ObjectRef>, ReleaseError> {
-    let objects = manifest::objects(manifest_text).map_err(|source| ReleaseError::Manifest {
-        release: release.to_owned(),
-        source,
-    })?;
-    let prepared = prepared(cluster, objects, release, namespace)
-        .await
-        .map_err(cluster_error(release))?;
-    Ok(prepared.into_iter().map(|(r, _)| r).collect())
-}
-
-async fn apply_all<C: Cluster>(
-    cluster: &C,
-    objects: &[(ObjectRef, Value)],
-) -> Result<(), ClusterError> {
-    for (_, object) in objects {
-        cluster.apply_as(object, HELM_FIELD_MANAGER, false).await?;
-    }
-    Ok(())
-}
-
-/// Deletes what `old` has and `new` does not, sparing kept objects: (deleted, kept).
-async fn delete_removed<C: Cluster>(
-    cluster: &C,
-    old: &[ObjectRef],
-    new: &[ObjectRef],
-) -> Result<(Vec<ObjectRef>, Vec<ObjectRef>), ClusterError> {
-    let mut deleted = Vec::new();
-    let mut kept = Vec::new();
-    for r in old {
-        if new.iter().any(|n| n.same_object(r)) {
-            continue;
-        }
-        let Some(live) = cluster.get(r).await? else {
-            continue;
-        };
-        if manifest::keep(&live) {
-            kept.push(r.clone());
-            continue;
-        }
-        if cluster.delete(r).await? {
-            deleted.push(r.clone());
-        }
-    }
-    Ok((deleted, kept))
-}
-
-/// Waits until every object is kstatus Current.
-async fn wait_current<C: Cluster>(
-    cluster: &C,
-    objects: &[ObjectRef],
-    timeout: Duration,
-) -> Result<(), Failure> {
-    let start = Instant::now();
-    loop {
-        let mut pending = Vec::new();
-        for r in objects {
-            let status = match cluster.get(r).await? {
-                Some(live) => kstatus::compute(&live),
-                None => kstatus::Status {
-                    health: Health::NotFound,
-                    message: "not found".into(),
-                },
-            };
-            match status.health {
-                Health::Current => {}
-                Health::Failed => {
-                    return Err(Failure::Unhealthy {
-                        object: r.to_string(),
-                        message: status.message,
-                    });
-                }
-                _ => pending.push(r.to_string()),
-            }
-        }
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if start.elapsed() >= timeout {
-            return Err(Failure::Timeout {
-                after: timeout,
-                pending,
-            });
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Creates the chart's `crds/` objects that do not exist yet and waits until they are
-/// established (Helm installs them once, on install, and never upgrades them).
-async fn install_crds<C: Cluster>(
-    cluster: &C,
-    fs: &dyn Fs,
-    chart_dir: &std::path::Path,
-    release: &str,
-    timeout: Duration,
-) -> Result<bool, ReleaseError> {
-    let dir = chart_dir.join("crds");
-    if !fs.is_dir(&dir) {
-        return Ok(false);
-    }
-    let mut created = false;
-    let mut pending: Vec<ObjectRef> = Vec::new();
-    let entries = fs.read_dir(&dir).map_err(|e| ReleaseError::Chart {
-        release: release.to_owned(),
-        source: ChartError {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        },
-    })?;
-    for path in entries {
-        let name = path.to_string_lossy();
-        if !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
-            continue;
-        }
-        let chart_error = |reason: String| ReleaseError::Chart {
-            release: release.to_owned(),
-            source: ChartError {
-                path: path.display().to_string(),
-                reason,
-            },
-        };
-        let text = fs
-            .read_to_string(&path)
-            .map_err(|e| chart_error(e.to_string()))?;
-        let docs =
-            capstan_core::yaml::parse_documents(&text).map_err(|e| chart_error(e.message))?;
-        for doc in docs.into_iter().filter(Value::is_object) {
-            match cluster.create(&doc).await {
-                Ok(_) => {
-                    created = true;
-                    if let Some(r) = ObjectRef::of(&doc).filter(|r| r.kind == CRD) {
-                        pending.push(r);
-                    }
-                }
-                Err(e) if e.reason == Reason::Conflict => {}
-                Err(e) => return Err(cluster_error(release)(e)),
-            }
-        }
-    }
-    let start = Instant::now();
-    while let Some(r) = pending.first() {
-        let live = cluster.get(r).await.map_err(cluster_error(release))?;
-        let established = live
-            .as_ref()
-            .and_then(|l| kstatus::condition(l, "Established"))
-            .is_some_and(|c| c.0 == "True");
-        if established {
-            pending.remove(0);
-            continue;
-        }
-        if start.elapsed() >= timeout {
-            return Err(cluster_error(release)(ClusterError::new(
-                Verb::Create,
-                r,
-                Reason::Unavailable,
-                format!("not established after {timeout:?}"),
-            )));
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    if created {
-        cluster.refresh().await.map_err(cluster_error(release))?;
-    }
-    Ok(created)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -669,6 +304,15 @@ fn same_hooks(stored: &Release, hooks: &[Hook]) -> bool {
         .map(|h| (h.path.clone(), h.manifest.clone()))
         .collect();
     stored == new
+}
+
+async fn all_exist<C: Cluster>(cluster: &C, refs: &[ObjectRef]) -> Result<bool, ClusterError> {
+    for r in refs {
+        if cluster.get(r).await?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn go(value: &Value) -> String {
@@ -798,13 +442,17 @@ pub async fn upgrade_install<C: Cluster>(
         .map_err(cluster_error(name))?;
     let mut refs: Vec<ObjectRef> = objects.iter().map(|(r, _)| r.clone()).collect();
 
-    // Unchanged: the latest is deployed with this chart, these values, manifest and hooks.
+    // Unchanged: the latest is deployed with this chart, these values, manifest and hooks, and
+    // every object of it exists (a deleted one is put back by a new version).
     if let Some(last) = &latest
         && last.status() == Status::Deployed
         && last.chart_json().get("metadata") == chart_json.get("metadata")
         && go(&Value::Object(last.config())) == go(&Value::Object(config.clone()))
         && last.manifest() == manifest_text
         && same_hooks(last, &rendered.hooks)
+        && all_exist(cluster, &refs)
+            .await
+            .map_err(cluster_error(name))?
     {
         if req.wait {
             wait_current(cluster, &refs, req.timeout)
@@ -932,6 +580,14 @@ pub async fn upgrade_install<C: Cluster>(
         return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
     }
     supersede(cluster, &all, req.storage_namespace, name).await?;
+    // Helm supersedes the release it upgraded from, a failed one included.
+    if let Some(p) = previous.as_ref().filter(|p| p.status() == Status::Failed) {
+        let mut p = p.clone();
+        p.set_status(Status::Superseded, None);
+        update_record(cluster, &p, req.storage_namespace)
+            .await
+            .map_err(cluster_error(name))?;
+    }
     v.status = Status::Deployed;
     v.description = if is_upgrade {
         "Upgrade complete".into()
@@ -949,47 +605,6 @@ pub async fn upgrade_install<C: Cluster>(
         None => ReleaseAction::Installed,
     };
     Ok(outcome(&release, action, refs, deleted, kept))
-}
-
-/// Unlocks a release left `pending-*` (an operation was interrupted) as helm-controller does:
-/// the pending version becomes `failed` ("Release unlocked from stale 'STATUS' state"). Returns
-/// the version unlocked, or `None` when nothing was pending (nothing is written then).
-pub async fn unlock<C: Cluster>(
-    cluster: &C,
-    release: &str,
-    storage_namespace: &str,
-) -> Result<Option<u32>, ReleaseError> {
-    let all = history(cluster, release, storage_namespace).await?;
-    let Some(latest) = history::latest(&all).filter(|l| l.status().is_pending()) else {
-        return Ok(None);
-    };
-    let mut latest = latest.clone();
-    let description = format!(
-        "Release unlocked from stale '{}' state",
-        latest.status().as_str()
-    );
-    latest.set_status(Status::Failed, Some(&description));
-    update_record(cluster, &latest, storage_namespace)
-        .await
-        .map_err(cluster_error(release))?;
-    Ok(Some(version_u32(latest.version())))
-}
-
-/// Marks every deployed version superseded.
-async fn supersede<C: Cluster>(
-    cluster: &C,
-    all: &[Release],
-    storage_namespace: &str,
-    name: &str,
-) -> Result<(), ReleaseError> {
-    for old in all.iter().filter(|r| r.status() == Status::Deployed) {
-        let mut old = old.clone();
-        old.set_status(Status::Superseded, None);
-        update_record(cluster, &old, storage_namespace)
-            .await
-            .map_err(cluster_error(name))?;
-    }
-    Ok(())
 }
 
 /// Rolls a release back to an earlier version (`helm rollback`).
@@ -1202,6 +817,7 @@ pub async fn uninstall<C: Cluster>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::storage;
     use super::*;
     use crate::mem::MemCluster;
     use capstan_core::MemFs;
@@ -1359,14 +975,6 @@ mod tests {
             (out.version, out.action),
             (4, ReleaseAction::Upgraded { from: 3 })
         );
-    }
-
-    #[test]
-    fn times_are_written_as_go_writes_rfc3339_nano() {
-        let t = SystemTime::UNIX_EPOCH + Duration::new(1_764_873_301, 8_256_100);
-        assert_eq!(rfc3339_nano(t), "2025-12-04T18:35:01.0082561Z");
-        let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(rfc3339_nano(whole), "2000-02-29T00:00:00Z");
     }
 
     #[test]

@@ -415,7 +415,7 @@ async fn hook_object<C: Cluster>(
     };
     let mut object = capstan_core::yaml::parse_document(&hook.manifest)
         .map_err(|e| manifest_error(format!("YAML parse error: {}", e.message)))?;
-    super::engine::default_namespace(cluster, &mut object, options.namespace)
+    super::objects::default_namespace(cluster, &mut object, options.namespace)
         .await
         .map_err(|e| HookError::Cluster {
             event,

@@ -10,21 +10,26 @@
 //! - [`manifest`]: `helm template` output split into the stored manifest and hooks, and Helm's
 //!   ownership metadata;
 //! - [`hooks`]: hook order, delete policies and their execution;
-//! - [`engine`]: install/upgrade ([`upgrade_install`]), [`rollback`], [`uninstall`],
-//!   [`current`] through the [`crate::Cluster`] seam.
+//! - [`records`]: the release's Secrets in the cluster ([`current`], [`list_history`],
+//!   [`unlock`]);
+//! - [`objects`]: the release's objects (apply as `helm`, delete removed ones, wait, CRDs);
+//! - [`engine`]: install/upgrade ([`upgrade_install`]), [`rollback`], [`uninstall`] through the
+//!   [`crate::Cluster`] seam.
 
 pub mod chart;
 pub mod engine;
 pub mod history;
 pub mod hooks;
 pub mod manifest;
+pub mod objects;
+pub mod records;
 pub mod storage;
 
 pub use engine::{
     Failure, InstallRequest, ReleaseAction, ReleaseError, ReleaseOutcome, RollbackRequest,
-    UninstallOutcome, UninstallRequest, current, history as list_history, rollback, uninstall,
-    unlock, upgrade_install,
+    UninstallOutcome, UninstallRequest, rollback, uninstall, upgrade_install,
 };
+pub use records::{current, history as list_history, unlock};
 
 use capstan_core::{Map, Value};
 
