@@ -410,3 +410,76 @@ async fn sops_and_env_secrets_reach_the_secret_only() {
         assert!(!shown.contains(encoded), "{key} leaked (base64)");
     }
 }
+
+/// The engine step through the Flux Operator: its chart (a repository folder) installed as a
+/// Helm release, then the FluxInstance applied and waited for; a second run skips it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flux_operator_engine_installs_the_chart_then_the_instance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("repo");
+    capstan_testkit::bootstrap::write_chart(&repo.join("charts"), "flux-operator", "0.30.0");
+    std::fs::write(
+        repo.join("flux-instance.yaml"),
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata:\n  name: flux\n  namespace: flux-system\nspec:\n  distribution:\n    version: \"2.x\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("bootstrap.yaml"),
+        "apiVersion: bootstrap.capstan.dev/v1alpha1\nkind: BootstrapPlan\nmetadata:\n  name: t\nspec:\n  steps:\n    - name: flux\n      engine:\n        fluxOperator:\n          instance: flux-instance.yaml\n          chart:\n            release: flux-operator\n            namespace: flux-system\n            chart: charts/flux-operator\n            values: {replicas: 1}\n",
+    )
+    .expect("write");
+    let cluster = test_cluster(dir.path()).await;
+    let Some(mut settings) = settings(
+        &repo,
+        &dir.path().join("no-bin"),
+        &dir.path().join("charts"),
+    ) else {
+        return;
+    };
+    settings.kubeconfig = Some(cluster.kubeconfig.clone());
+    let api = KubeApi::connect(Some(&cluster.kubeconfig), None)
+        .await
+        .expect("connects");
+    let owner = capstan_cluster::normalize::Owner {
+        name: "fixtures".into(),
+        namespace: "test".into(),
+    };
+    let crds = Unit::new(
+        owner,
+        vec![Desired {
+            object: crd("fluxcd.controlplane.io", "FluxInstance"),
+            file: None,
+        }],
+    );
+    let fixtures = Engine::new(&api, engine_options()).apply(&crds).await;
+    assert!(fixtures.errors.is_empty(), "{:?}", fixtures.errors);
+
+    let report = bootstrap::apply(&settings).await.expect("runs");
+    assert!(
+        matches!(&report.steps[0].outcome, StepRunOutcome::Succeeded { summary } if summary.contains("installed")),
+        "{report:?}"
+    );
+    let instance = ObjectRef {
+        group: "fluxcd.controlplane.io".into(),
+        version: "v1".into(),
+        kind: "FluxInstance".into(),
+        namespace: "flux-system".into(),
+        name: "flux".into(),
+    };
+    assert!(api.get(&instance).await.expect("get").is_some());
+    let release = ObjectRef {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: "flux-system".into(),
+        name: "sh.helm.release.v1.flux-operator.v1".into(),
+    };
+    assert!(api.get(&release).await.expect("get").is_some());
+    let again = bootstrap::apply(&settings).await.expect("runs");
+    assert!(
+        matches!(again.steps[0].outcome, StepRunOutcome::Skipped { .. }),
+        "{again:?}"
+    );
+    let status = bootstrap::status(&settings).await.expect("status");
+    assert!(status.green(), "{status:#?}");
+}

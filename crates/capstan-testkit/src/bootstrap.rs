@@ -90,7 +90,32 @@ printf '{OP_VALUE_MARK}%s' "$(printf '%s' "$ref" | tr -c 'a-z0-9' '-')"
 /// A chart packaged as `helm package` would: `<name>/Chart.yaml` and a template with a
 /// Deployment named after the release and a ConfigMap holding the values' JSON.
 pub fn chart_archive(name: &str, version: &str) -> Vec<u8> {
-    let files = [
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, text) in &chart_files(name, version) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, path, text.as_bytes())
+            .expect("tar entry");
+    }
+    let bytes = tar.into_inner().expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// The same chart unpacked under `dir` (as `<dir>/<name>/…`), for a chart kept in a repository.
+pub fn write_chart(dir: &Path, name: &str, version: &str) {
+    for (path, text) in chart_files(name, version) {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+}
+
+fn chart_files(name: &str, version: &str) -> [(String, String); 3] {
+    [
         (
             format!("{name}/Chart.yaml"),
             format!(
@@ -129,18 +154,5 @@ spec:
 "#
             .to_owned(),
         ),
-    ];
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, text) in &files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, path, text.as_bytes())
-            .expect("tar entry");
-    }
-    let bytes = tar.into_inner().expect("tar");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&bytes).expect("gzip");
-    gz.finish().expect("gzip")
+    ]
 }
