@@ -365,7 +365,9 @@ fn flux_crds(door: &kube_fake::SideDoor) {
 #[test]
 fn apply_from_nothing_to_green_then_a_second_apply_writes_nothing() {
     let Some(setup) = Setup::new() else { return };
+    let started = Instant::now();
     let (code, out, err) = setup.run(&["apply"]);
+    eprintln!("first apply: {:?}", started.elapsed());
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     for step in STEPS {
         assert!(out.contains(&format!("done {step} (")), "{step}:\n{out}");
@@ -377,10 +379,13 @@ fn apply_from_nothing_to_green_then_a_second_apply_writes_nothing() {
     assert!(status_out.contains("every gate green"), "{status_out}");
 
     setup.server.side_door().reset_counters();
+    let started = Instant::now();
     let (code, again, err2) = setup.run(&["apply"]);
+    eprintln!("second apply: {:?}", started.elapsed());
     assert_eq!(code, 0, "stdout:\n{again}\nstderr:\n{err2}");
     assert!(again.contains("summary: 0 ran, 10 skipped"), "{again}");
     let counters = setup.server.side_door().counters();
+    eprintln!("second apply's requests: {:?}", counters.verbs);
     assert_eq!(counters.writes(), 0, "{counters:?}");
 
     setup.assert_no_secret_values(&format!("{out}{err}{status_out}{again}{err2}"));
