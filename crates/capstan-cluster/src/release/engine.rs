@@ -499,6 +499,13 @@ pub async fn upgrade_install<C: Cluster>(
             .map_err(cluster_error(name))?;
         refs = objects.iter().map(|(r, _)| r.clone()).collect();
     }
+    // Helm stores the rendered NOTES.txt; notes that do not render are left out rather than
+    // failing the release (they are only shown by `helm status`).
+    let notes = renderer
+        .render_notes(&request, is_upgrade)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let next = history::next(name, &all, max_history(req.max_history))?;
     delete_versions(cluster, name, req.storage_namespace, &next.delete).await?;
     let stamp = now();
@@ -510,7 +517,7 @@ pub async fn upgrade_install<C: Cluster>(
         config,
         manifest: manifest_text,
         hooks: rendered.hooks,
-        notes: String::new(),
+        notes,
         description: if is_upgrade {
             "Preparing upgrade".into()
         } else {
