@@ -508,6 +508,18 @@ pub async fn upgrade_install<C: Cluster>(
         .unwrap_or_default();
     let next = history::next(name, &all, max_history(req.max_history))?;
     delete_versions(cluster, name, req.storage_namespace, &next.delete).await?;
+    // Installing over an uninstalled release (history kept) supersedes it, as `helm install
+    // --replace` does.
+    if let Some(last) = latest
+        .as_ref()
+        .filter(|l| l.status() == Status::Uninstalled && !next.delete.contains(&l.version()))
+    {
+        let mut last = last.clone();
+        last.set_status(Status::Superseded, Some("superseded by new release"));
+        update_record(cluster, &last, req.storage_namespace)
+            .await
+            .map_err(cluster_error(name))?;
+    }
     let stamp = now();
     let mut v = Version {
         name,
@@ -981,6 +993,30 @@ mod tests {
         assert_eq!(
             (out.version, out.action),
             (4, ReleaseAction::Upgraded { from: 3 })
+        );
+        // Uninstalled with its history kept: the latest is `uninstalled`, the objects gone; an
+        // install then starts a new version after it.
+        let gone = uninstall(
+            &cluster,
+            &UninstallRequest {
+                release: "web",
+                storage_namespace: "apps",
+                keep_history: true,
+                timeout: Duration::from_secs(5),
+            },
+        )
+        .await
+        .expect("uninstalls");
+        assert_eq!(gone.deleted.len(), 1);
+        let all = history(&cluster, "web", "apps").await.expect("reads");
+        let last = all.last().expect("kept");
+        assert_eq!(last.status(), Status::Uninstalled);
+        assert!(last.json().pointer("/info/deleted").is_some());
+        let out = install(r#"{"greeting": "back"}"#).await.expect("installs");
+        assert_eq!((out.version, out.action), (5, ReleaseAction::Installed));
+        assert_eq!(
+            secrets(&cluster),
+            [(4, "superseded".to_owned()), (5, "deployed".to_owned())]
         );
     }
 
