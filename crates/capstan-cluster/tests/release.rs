@@ -251,7 +251,7 @@ async fn capstan_installs_and_upgrades_and_helm_reads_and_rolls_back() {
     );
 
     // The stored release is the one `helm install` would store, but for times, status and the
-    // hooks' runs (and the notes, which `helm template` does not print).
+    // hooks' runs.
     let ours = list_history(&f.cluster, "web", "apps")
         .await
         .expect("reads")[0]
@@ -282,6 +282,11 @@ async fn capstan_installs_and_upgrades_and_helm_reads_and_rolls_back() {
     ] {
         assert_eq!(ours[field], theirs[field], "{field}");
     }
+    assert_eq!(ours["info"]["notes"], theirs["info"]["notes"]);
+    assert_eq!(
+        ours["info"]["notes"], "web says hi <there> & all.\n",
+        "rendered with the values"
+    );
     for field in ["metadata", "lock", "values", "schema"] {
         assert_eq!(
             ours["chart"][field], theirs["chart"][field],
@@ -324,6 +329,8 @@ async fn capstan_installs_and_upgrades_and_helm_reads_and_rolls_back() {
     assert_eq!(list[0]["app_version"], "1.0");
     let got = f.helm_json(&["get", "values", "web", "-n", "apps"]).await;
     assert_eq!(got, Value::Object(v1.clone()));
+    let notes = f.helm_ok(&["get", "notes", "web", "-n", "apps"]).await;
+    assert!(notes.contains("web says hi <there> & all."), "{notes}");
 
     // Upgrade: `extra` is no longer rendered, so it is deleted.
     let v2 = values(json!({"greeting": "hey"}));

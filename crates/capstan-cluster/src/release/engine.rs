@@ -499,8 +499,27 @@ pub async fn upgrade_install<C: Cluster>(
             .map_err(cluster_error(name))?;
         refs = objects.iter().map(|(r, _)| r.clone()).collect();
     }
+    // Helm stores the rendered NOTES.txt; notes that do not render are left out rather than
+    // failing the release (they are only shown by `helm status`).
+    let notes = renderer
+        .render_notes(&request, is_upgrade)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let next = history::next(name, &all, max_history(req.max_history))?;
     delete_versions(cluster, name, req.storage_namespace, &next.delete).await?;
+    // Installing over an uninstalled release (history kept) supersedes it, as `helm install
+    // --replace` does.
+    if let Some(last) = latest
+        .as_ref()
+        .filter(|l| l.status() == Status::Uninstalled && !next.delete.contains(&l.version()))
+    {
+        let mut last = last.clone();
+        last.set_status(Status::Superseded, Some("superseded by new release"));
+        update_record(cluster, &last, req.storage_namespace)
+            .await
+            .map_err(cluster_error(name))?;
+    }
     let stamp = now();
     let mut v = Version {
         name,
@@ -510,7 +529,7 @@ pub async fn upgrade_install<C: Cluster>(
         config,
         manifest: manifest_text,
         hooks: rendered.hooks,
-        notes: String::new(),
+        notes,
         description: if is_upgrade {
             "Preparing upgrade".into()
         } else {
@@ -974,6 +993,30 @@ mod tests {
         assert_eq!(
             (out.version, out.action),
             (4, ReleaseAction::Upgraded { from: 3 })
+        );
+        // Uninstalled with its history kept: the latest is `uninstalled`, the objects gone; an
+        // install then starts a new version after it.
+        let gone = uninstall(
+            &cluster,
+            &UninstallRequest {
+                release: "web",
+                storage_namespace: "apps",
+                keep_history: true,
+                timeout: Duration::from_secs(5),
+            },
+        )
+        .await
+        .expect("uninstalls");
+        assert_eq!(gone.deleted.len(), 1);
+        let all = history(&cluster, "web", "apps").await.expect("reads");
+        let last = all.last().expect("kept");
+        assert_eq!(last.status(), Status::Uninstalled);
+        assert!(last.json().pointer("/info/deleted").is_some());
+        let out = install(r#"{"greeting": "back"}"#).await.expect("installs");
+        assert_eq!((out.version, out.action), (5, ReleaseAction::Installed));
+        assert_eq!(
+            secrets(&cluster),
+            [(4, "superseded".to_owned()), (5, "deployed".to_owned())]
         );
     }
 

@@ -455,10 +455,9 @@ async fn delete_and_wait<C: Cluster>(
 pub fn hook_state(kind: &str, live: &Value) -> Option<Result<(), String>> {
     match kind {
         "Job" => {
-            if let Some((status, reason, message)) =
+            if let Some((_, reason, message)) =
                 crate::kstatus::condition(live, "Failed").filter(|c| c.0 == "True")
             {
-                let _ = status;
                 return Some(Err(format!("job failed: {reason}: {message}")));
             }
             crate::kstatus::condition(live, "Complete")
