@@ -9,6 +9,8 @@
 //! - killed at the start and at the end of each step in turn (SIGKILL to the child, held at the
 //!   step boundary by `CAPSTAN_BOOTSTRAP_TEST_PAUSE`), each re-run resumes, and the cluster ends
 //!   as an uninterrupted run leaves it;
+//! - killed inside cilium's Helm release (its objects applied, the release stored
+//!   `pending-install`), the re-run unlocks that release as helm-controller does and finishes;
 //! - `op`'s values appear in no output, journal or journal ConfigMap.
 
 use std::io::{BufRead, BufReader};
@@ -434,4 +436,61 @@ fn killed_at_every_step_boundary_resumes_to_the_same_cluster() {
     shown.push_str(&out);
     shown.push_str(&err);
     setup.assert_no_secret_values(&shown);
+}
+
+#[test]
+fn killed_inside_a_helm_release_resumes_past_helms_pending_lock() {
+    let Some(setup) = Setup::new() else { return };
+    let door = setup.server.side_door();
+    // Hold the write that marks cilium's release deployed, so the run is killed with its objects
+    // applied and the release stored pending-install.
+    door.inject(kube_fake::Fault {
+        verb: None,
+        path: Some("/secrets/sh.helm.release.v1.cilium.v1".into()),
+        count: Some(1),
+        action: kube_fake::FaultAction::Delay { millis: 120_000 },
+    });
+    let mut child = setup
+        .command(&["apply"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let pending = kube_fake::ObjectRef::new(
+        "v1",
+        "Secret",
+        "kube-system",
+        "sh.helm.release.v1.cilium.v1",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !door.get(&pending).is_some_and(|s| {
+        s.pointer("/metadata/labels/status").and_then(Value::as_str) == Some("pending-install")
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "cilium never became pending-install"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().expect("killed");
+    child.wait().expect("waited");
+    door.clear_faults();
+
+    let (code, out, err) = setup.run(&["apply"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("skipped talos"), "{out}");
+    assert!(out.contains("done cilium ("), "{out}");
+    assert!(out.contains("left pending by the interrupted run"), "{out}");
+    let (code, status, err) = setup.run(&["status"]);
+    assert_eq!(code, 0, "stdout:\n{status}\nstderr:\n{err}");
+    assert!(
+        door.get(&kube_fake::ObjectRef::new(
+            "apps/v1",
+            "Deployment",
+            "kube-system",
+            "cilium"
+        ))
+        .is_some()
+    );
 }

@@ -43,6 +43,7 @@ pub async fn run<C: Cluster>(
     operator: Option<&HelmInstall>,
     namespace: &str,
     timeout: Duration,
+    resumed: bool,
 ) -> Result<String, StepError> {
     let mut summary = Vec::new();
     if let (EngineStep::FluxOperator { .. }, Some(install)) = (engine, operator) {
@@ -54,6 +55,7 @@ pub async fn run<C: Cluster>(
                 settings.charts.clone(),
                 settings.helm.clone(),
                 timeout,
+                resumed,
             )
             .await?,
         );

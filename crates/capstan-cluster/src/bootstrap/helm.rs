@@ -22,7 +22,7 @@ use super::wait::Gate;
 use crate::cluster::Cluster;
 use crate::id::ObjectRef;
 use crate::release::Status;
-use crate::release::engine::{InstallRequest, ReleaseAction, history, upgrade_install};
+use crate::release::engine::{InstallRequest, ReleaseAction, history, unlock, upgrade_install};
 use crate::release::history::latest;
 
 /// A chart ready to render.
@@ -154,7 +154,11 @@ pub async fn gate<C: Cluster>(cluster: &C, install: &HelmInstall) -> Gate {
 }
 
 /// Installs or upgrades the release (the chart fetched off the async threads); the release's
-/// namespace is created when missing, as `helm install --create-namespace` does.
+/// namespace is created when missing, as `helm install --create-namespace` does. `resumed`: this
+/// step was interrupted in an earlier run, so a release it left `pending-*` is unlocked first (as
+/// helm-controller does); a pending release without that is another operation's and stays
+/// locked.
+#[allow(clippy::too_many_arguments)]
 pub async fn install<C: Cluster>(
     cluster: &C,
     root: &Path,
@@ -162,6 +166,7 @@ pub async fn install<C: Cluster>(
     charts: Arc<Charts>,
     renderer: Option<Arc<dyn HelmRenderer>>,
     timeout: Duration,
+    resumed: bool,
 ) -> Result<String, StepError> {
     let release = format!("{}/{}", install.namespace, install.release);
     let Some(renderer) = renderer else {
@@ -196,6 +201,17 @@ pub async fn install<C: Cluster>(
                 .await?;
         }
     }
+    let mut unlocked = String::new();
+    if resumed
+        && let Some(version) = unlock(cluster, &install.release, &install.storage_namespace)
+            .await
+            .map_err(|e| StepError::Release {
+                release: release.clone(),
+                message: e.to_string(),
+            })?
+    {
+        unlocked = format!(" (v{version}, left pending by the interrupted run, marked failed)");
+    }
     let request = InstallRequest {
         release: &install.release,
         namespace: &install.namespace,
@@ -220,7 +236,7 @@ pub async fn install<C: Cluster>(
         ReleaseAction::RolledBack { to } => format!("rolled back to v{to}"),
     };
     Ok(format!(
-        "release {release} {action}: {} {} v{} {}",
+        "release {release} {action}: {} {} v{} {}{unlocked}",
         outcome.chart,
         outcome.chart_version,
         outcome.version,

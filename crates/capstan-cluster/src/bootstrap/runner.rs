@@ -286,6 +286,12 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
             });
             continue;
         }
+        // Interrupted last time: what it left half done (a Helm release pending) is its own.
+        let resumed = store
+            .journal
+            .steps
+            .get(name)
+            .is_some_and(|e| e.outcome == StepOutcome::Started);
         store.journal.start(step, need_digests(&plan, name), &now());
         save(&mut store, &mut connection).await?;
         emit(
@@ -297,7 +303,7 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
             },
         );
         let began = Instant::now();
-        let result = run_step(settings, &plan, step, &mut connection).await;
+        let result = run_step(settings, &plan, step, &mut connection, resumed).await;
         let (outcome, journal_outcome, message) = match &result {
             Ok(summary) => (
                 StepRunOutcome::Succeeded {
@@ -369,6 +375,7 @@ async fn run_step(
     plan: &ResolvedPlan,
     step: &ResolvedStep,
     connection: &mut Connection<'_>,
+    resumed: bool,
 ) -> Result<String, StepError> {
     let name = &step.step.name;
     let timeout = Duration::from_secs(step.step.timeout_seconds);
@@ -400,6 +407,7 @@ async fn run_step(
                     settings.charts.clone(),
                     settings.helm.clone(),
                     timeout,
+                    resumed,
                 )
                 .await
             }
@@ -417,6 +425,7 @@ async fn run_step(
                 step.helm.as_ref(),
                 &plan.plan.journal.namespace,
                 timeout,
+                resumed,
             )
             .await
         }
