@@ -69,6 +69,7 @@ fn listing(cluster: &Cluster) -> Value {
                 "key": s.found.key.to_string(),
                 "url": s.found.raw.pointer("/spec/url"),
                 "ref": s.found.raw.pointer("/spec/ref"),
+                "verify": s.found.raw.pointer("/spec/verify"),
                 "origin": origin(&s.found.origin),
             })
         })

@@ -97,8 +97,7 @@ impl Retained {
                 .and_then(Value::as_str)
                 .filter(|v| !v.is_empty())
         };
-        field("volumeName")
-            .is_some_and(|v| self.volumes.contains(&(cluster.clone(), v.to_owned())))
+        field("volumeName").is_some_and(|v| self.volumes.contains(&(cluster.clone(), v.to_owned())))
             || field("storageClassName")
                 .is_some_and(|c| self.classes.contains(&(cluster.clone(), c.to_owned())))
     }

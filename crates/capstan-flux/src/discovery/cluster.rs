@@ -1,5 +1,7 @@
 //! The fixed point for one cluster: render each Kustomization's path, collect the Flux objects,
-//! queue the new Kustomizations, until nothing new turns up.
+//! queue the new Kustomizations, until nothing new turns up. ResourceSets are expanded once no
+//! Kustomization is left to render, each as its applier applies it: after that Kustomization's
+//! post-build substitution, with the ConfigMaps and Secrets the renders so far apply.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -68,6 +70,9 @@ struct Walk<'w, 'c> {
     resource_sets_done: usize,
     /// The ResourceSetInputProviders met so far.
     providers: Vec<Provider>,
+    /// The ConfigMaps and Secrets the renders apply, by (kind, namespace, name): what a
+    /// parent's `substituteFrom` reads before its ResourceSets are expanded.
+    configs: HashMap<(String, String, String), Value>,
 }
 
 pub(crate) fn walk(
@@ -102,6 +107,7 @@ pub(crate) fn walk(
         resource_sets: Vec::new(),
         resource_sets_done: 0,
         providers: Vec::new(),
+        configs: HashMap::new(),
     };
     walk.cluster.substitution = entry.policy.clone();
     for Candidate {
@@ -313,6 +319,7 @@ impl Walk<'_, '_> {
                 continue;
             }
             let namespace = applied_namespace(&rendered.value, &ks, &parent_namespace);
+            self.record_config(&rendered.value, &namespace);
             if self.operator_object(&rendered.value, &namespace, &origin) {
                 continue;
             }
@@ -431,6 +438,65 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// Keeps a rendered ConfigMap or Secret (applied in `namespace`) for `substituteFrom`.
+    fn record_config(&mut self, value: &Value, namespace: &str) {
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !matches!(kind, "ConfigMap" | "Secret")
+            || value.get("apiVersion").and_then(Value::as_str) != Some("v1")
+            || value.get("sops").is_some()
+        {
+            return;
+        }
+        let Some(name) = value.pointer("/metadata/name").and_then(Value::as_str) else {
+            return;
+        };
+        self.configs
+            .entry((kind.to_owned(), namespace.to_owned(), name.to_owned()))
+            .or_insert_with(|| value.clone());
+    }
+
+    /// A ResourceSet as the Kustomization that applies it applies it: after that
+    /// Kustomization's post-build substitution (its `substitute` and the `substituteFrom`
+    /// objects the repository renders or arranges to exist at runtime), undefined variables
+    /// handled as the cluster's Flux handles them. Unchanged when the applier substitutes
+    /// nothing; when the substitution fails, the build of the applier reports why and the
+    /// ResourceSet is expanded as written.
+    fn substituted(&self, raw: Value, origin: &Origin) -> Value {
+        let Some(parent) = origin
+            .parent
+            .as_ref()
+            .and_then(|p| self.kustomization_index.get(p))
+            .map(|&i| &self.cluster.kustomizations[i].found)
+        else {
+            return raw;
+        };
+        let Ok(Some(post_build)) = crate::substitute::PostBuild::from_kustomization(&parent.raw)
+        else {
+            return raw;
+        };
+        let namespace = parent.key.namespace.as_str();
+        let lookup = |kind: &str, name: &str| -> Option<Value> {
+            let key = (kind.to_owned(), namespace.to_owned(), name.to_owned());
+            self.configs.get(&key).cloned().or_else(|| {
+                self.cluster
+                    .runtime_objects
+                    .iter()
+                    .find(|r| r.kind == kind && r.namespace == namespace && r.name == name)
+                    .map(RuntimeObject::placeholder)
+            })
+        };
+        let Ok(vars) = post_build.variables(namespace, &lookup) else {
+            return raw;
+        };
+        let options = crate::substitute::SubstituteOptions {
+            strict: self.cluster.substitution.strict,
+        };
+        match crate::substitute::substitute_object(&raw, &vars, post_build.strategy, options) {
+            Ok(Some(substituted)) => substituted,
+            _ => raw,
+        }
+    }
+
     /// Expands the ResourceSets not expanded yet into the objects the operator would apply, and
     /// takes those in like rendered ones. False when there was nothing to expand.
     fn expand_resource_sets(&mut self) -> bool {
@@ -440,6 +506,7 @@ impl Walk<'_, '_> {
         let pending: Vec<(Value, Origin)> = self.resource_sets[self.resource_sets_done..].to_vec();
         self.resource_sets_done = self.resource_sets.len();
         for (raw, origin) in pending {
+            let raw = self.substituted(raw, &origin);
             let namespace = raw
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)

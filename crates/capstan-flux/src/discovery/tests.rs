@@ -267,3 +267,63 @@ fn not_a_directory_is_an_error() {
         .is_err()
     );
 }
+
+#[test]
+fn resource_sets_expand_after_the_appliers_substitution() {
+    let rset = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: apps, namespace: flux-system}
+spec:
+  inputs:
+    - {tenant: frontend, env: '${ENVIRONMENT}'}
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {name: '<< inputs.tenant >>', namespace: flux-system}
+      spec:
+        path: './tenants/<< inputs.env >>/${REGION}'
+        interval: 10m
+        prune: true
+        sourceRef: {kind: GitRepository, name: flux-system}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+        ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+        (
+            "clusters/prod/info.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: runtime-info, namespace: flux-system}\ndata: {ENVIRONMENT: staging}\n"
+                .to_owned(),
+        ),
+        (
+            "clusters/prod/tenants.yaml",
+            ks(
+                "tenants",
+                "./tenants",
+                "  postBuild:\n    substitute: {REGION: eu}\n    substituteFrom: [{kind: ConfigMap, name: runtime-info}]\n",
+            ),
+        ),
+        ("tenants/apps.yaml", rset.to_owned()),
+        ("tenants/staging/eu/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: frontend}\n".to_owned()),
+    ]);
+    let discovery = run(&fs);
+    let cluster = &discovery.clusters[0];
+    let generated = cluster
+        .kustomizations
+        .iter()
+        .find(|k| k.found.key.name == "frontend")
+        .expect("the ResourceSet generates the Kustomization");
+    assert_eq!(
+        generated
+            .found
+            .raw
+            .pointer("/spec/path")
+            .and_then(Value::as_str),
+        Some("./tenants/staging/eu")
+    );
+    assert!(generated.dir_exists, "{:?}", cluster.diagnostics);
+    assert!(
+        !codes(cluster).contains(&"flux/missing-path"),
+        "{:?}",
+        cluster.diagnostics
+    );
+}
