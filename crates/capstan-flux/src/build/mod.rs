@@ -23,6 +23,7 @@ pub mod decrypt_sources;
 pub mod helmrelease;
 pub mod kustomization;
 pub mod layered_fs;
+pub mod network;
 pub mod outcome;
 pub mod overlay;
 mod runtime;
@@ -46,6 +47,7 @@ use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
+pub use network::NetworkOutage;
 pub use outcome::{Effective, Reason, inventory_id};
 
 /// A callback told about each finished Kustomization or HelmRelease.
@@ -329,6 +331,10 @@ pub struct BuildReport {
     /// [`crate::scope`]).
     #[serde(skip)]
     pub changed_only: bool,
+    /// The network found unreachable in this run, with the releases it kept from rendering
+    /// (said once here, not once per release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkOutage>,
 }
 
 impl BuildReport {
@@ -426,6 +432,11 @@ fn build_once(
         report.kustomizations.extend(kustomizations);
         report.helm_releases.extend(releases);
     }
+    let cause = options
+        .charts
+        .as_deref()
+        .and_then(|c| c.network().unreachable());
+    network::summarize(&mut report, cause);
     Ok(report)
 }
 

@@ -243,6 +243,9 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             }
         }
     }
+    if let Some(outage) = &report.network {
+        writeln!(stderr, "error: {outage}")?;
+    }
     if failed > 0 {
         anyhow::bail!("{failed} of {} failed to build", selected.len());
     }
