@@ -279,10 +279,17 @@ impl Walk<'_, '_> {
             self.cluster.kustomizations[index].out_of_scope = true;
             return;
         }
-        let rendered = self
-            .cache
-            .render_view(own_ignore.as_deref().unwrap_or(""), fs, &dir)
-            .clone();
+        let view = own_ignore.as_deref().unwrap_or("");
+        let rendered = match components_kustomization(fs, &dir, &ks) {
+            // `spec.components` are part of the build: what they hold (HelmReleases, sources…)
+            // is applied with the directory's objects.
+            Some((file, text)) => {
+                let overlay = super::kustomize::OverlayFs::new(fs, file, text.into_bytes());
+                let view = format!("{view}\0components:{}", ks.spec.components.join("\0"));
+                self.cache.render_view(&view, &overlay, &dir).clone()
+            }
+            None => self.cache.render_view(view, fs, &dir).clone(),
+        };
         if let Some(error) = &rendered.error {
             let mut location = Location {
                 file: error.file.as_ref().map(|f| to_repository(f)),
@@ -704,6 +711,7 @@ impl Walk<'_, '_> {
             }
             let status = self.resolve_source(&found.object.spec.source_ref, &found.key.namespace);
             if matches!(status, SourceStatus::Local { .. })
+                && found.object.spec.components.is_empty()
                 && self
                     .own_ignore(&found.object, &found.key.namespace)
                     .is_none()
@@ -938,6 +946,24 @@ impl Walk<'_, '_> {
         }
         self.cluster
     }
+}
+
+/// The kustomization file kustomize-controller builds `dir` with when the Kustomization names
+/// `spec.components` (its other spec fields are applied by discovery itself); `None` without
+/// components, or when the file cannot be prepared (the build reports why).
+fn components_kustomization(
+    fs: &dyn Fs,
+    dir: &Path,
+    ks: &Kustomization,
+) -> Option<(PathBuf, String)> {
+    if ks.spec.components.is_empty() {
+        return None;
+    }
+    let spec = serde_json::json!({"spec": {
+        "components": ks.spec.components,
+        "ignoreMissingComponents": ks.spec.ignore_missing_components,
+    }});
+    crate::build::overlay::flux_kustomization(fs, dir, &spec).ok()
 }
 
 fn is_artifact_generator(value: &Value) -> bool {

@@ -327,3 +327,58 @@ spec:
         cluster.diagnostics
     );
 }
+
+#[test]
+fn helm_releases_in_spec_components_are_discovered() {
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: exporter}
+spec:
+  chart: {spec: {chart: exporter, sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}}}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+        ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+        (
+            "clusters/prod/apps.yaml",
+            ks("apps", "./apps/web", "  targetNamespace: web\n  components: [../../components/exporter]\n"),
+        ),
+        ("apps/web/deploy.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n".to_owned()),
+        (
+            "components/exporter/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [release.yaml, repo.yaml]\n".to_owned(),
+        ),
+        ("components/exporter/release.yaml", release.to_owned()),
+        (
+            "components/exporter/repo.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: flux-system}\nspec: {url: 'https://x'}\n".to_owned(),
+        ),
+    ]);
+    let discovery = run(&fs);
+    let cluster = &discovery.clusters[0];
+    let releases: Vec<String> = cluster
+        .helm_releases
+        .iter()
+        .map(|h| h.found.key.to_string())
+        .collect();
+    assert_eq!(
+        releases,
+        ["HelmRelease/web/exporter"],
+        "{:?}",
+        cluster.diagnostics
+    );
+    let release = &cluster.helm_releases[0];
+    assert_eq!(
+        release.found.origin.file.as_deref(),
+        Some(Path::new("components/exporter/release.yaml"))
+    );
+    // targetNamespace moves the component's HelmRepository too, as Flux does.
+    assert!(
+        cluster
+            .sources
+            .iter()
+            .any(|s| s.found.key.to_string() == "HelmRepository/web/charts"),
+        "{:?}",
+        cluster.sources
+    );
+}
