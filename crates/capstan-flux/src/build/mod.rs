@@ -1085,7 +1085,7 @@ fn build_cluster_releases(
                     hr.source.as_ref().is_some_and(|s| s.is_local()),
                     source.as_ref(),
                     &release,
-                    index,
+                    (index, cluster),
                     options,
                     &mut result,
                 );
@@ -1267,7 +1267,7 @@ fn render_one(
     source_is_local: bool,
     source: Option<&Value>,
     release: &Value,
-    index: &ObjectIndex,
+    (index, cluster): (&ObjectIndex, &Cluster),
     options: &BuildOptions,
     result: &mut BuildResult,
 ) {
@@ -1338,10 +1338,17 @@ fn render_one(
         return;
     };
     let namespace = key.namespace.clone();
+    let runtime_used = std::cell::RefCell::new(Vec::new());
     let lookup = |kind: &str, name: &str| {
         index
             .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
             .cloned()
+            .or_else(|| {
+                // An object the repository arranges to exist at runtime: placeholders.
+                let object = runtime::find(cluster, kind, &namespace, name)?;
+                runtime_used.borrow_mut().push(object.clone());
+                Some(runtime::values_placeholder(object, release))
+            })
     };
     let overlay =
         match helmrelease::values_files_overlay(chart_fs, &chart_dir, &values_root, release) {
@@ -1364,6 +1371,9 @@ fn render_one(
         Ok((objects, values)) => {
             result.objects = objects.into_iter().map(BuiltObject::new).collect();
             result.values = Some(values);
+            let mut used = runtime_used.take();
+            used.dedup();
+            result.errors.extend(used.iter().map(runtime::note));
         }
         Err(e) => result.fail(reason_of_hr(&e), format!("{key}: {e}")),
     }

@@ -290,3 +290,54 @@ spec:
         Some(Path::new("infrastructure/controllers"))
     );
 }
+
+#[test]
+fn values_from_a_runtime_only_secret_render_with_placeholders() {
+    let fs = repo(&apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod"));
+    fs.add_file(
+        "apps/prod/hr.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web}
+spec:
+  chart:
+    spec: {chart: ./charts/web, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}
+  valuesFrom:
+    - {kind: Secret, name: web-secrets, valuesKey: host, targetPath: host}
+    - {kind: Secret, name: web-secrets, valuesKey: extra.yaml}
+",
+    );
+    fs.add_file(
+        "apps/prod/external-secret.yaml",
+        "apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: web-secrets}
+spec:
+  target: {name: web-secrets}
+  dataFrom: [{extract: {key: web}}]
+",
+    );
+    let options = BuildOptions {
+        helm: Some(Arc::new(FakeHelm)),
+        ..BuildOptions::default()
+    };
+    let report = build(&fs, &options);
+    let release = report
+        .helm_releases
+        .iter()
+        .find(|r| r.key.name == "web")
+        .unwrap_or_else(|| panic!("{:#?}", (&report.helm_releases, &report.diagnostics)));
+    assert_eq!(release.status, Status::Rendered, "{:?}", release.errors);
+    assert_eq!(
+        release.values.as_ref().and_then(|v| v.get("host")),
+        Some(&Value::String("<runtime:host>".to_owned()))
+    );
+    assert!(
+        release
+            .errors
+            .iter()
+            .any(|e| e.contains("Secret apps/web-secrets exists only at runtime")),
+        "{:?}",
+        release.errors
+    );
+}
