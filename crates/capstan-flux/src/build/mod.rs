@@ -800,6 +800,11 @@ fn build_cluster_kustomizations(
                         if let Some(Ok(m)) = &states[i].manifests {
                             runtime::fill_open(&used, &m.objects, &mut vars);
                         }
+                        crate::substitute::supply(
+                            &mut vars,
+                            &options.discovery.vars,
+                            post.strategy,
+                        );
                         for object in &used {
                             results[i].errors.push(runtime::note(object));
                         }

@@ -73,6 +73,8 @@ struct Walk<'w, 'c> {
     /// The ConfigMaps and Secrets the renders apply, by (kind, namespace, name): what a
     /// parent's `substituteFrom` reads before its ResourceSets are expanded.
     configs: HashMap<(String, String, String), Value>,
+    /// Variables the user supplies for what the repository cannot tell.
+    user_vars: &'w std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) fn walk(
@@ -108,6 +110,7 @@ pub(crate) fn walk(
         resource_sets_done: 0,
         providers: Vec::new(),
         configs: HashMap::new(),
+        user_vars: &options.vars,
     };
     walk.cluster.substitution = entry.policy.clone();
     for Candidate {
@@ -492,9 +495,10 @@ impl Walk<'_, '_> {
                     .map(RuntimeObject::placeholder)
             })
         };
-        let Ok(vars) = post_build.variables(namespace, &lookup) else {
+        let Ok(mut vars) = post_build.variables(namespace, &lookup) else {
             return raw;
         };
+        crate::substitute::supply(&mut vars, self.user_vars, post_build.strategy);
         let options = crate::substitute::SubstituteOptions {
             strict: self.cluster.substitution.strict,
         };
