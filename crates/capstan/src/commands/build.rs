@@ -165,7 +165,6 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         },
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
-        ..BuildOptions::default()
     };
     let report = build_all(&fs, &args.path, &options)
         .with_context(|| format!("building {}", args.path.display()))?;
