@@ -65,9 +65,12 @@ struct Walk<'w, 'c> {
     wanted: Vec<Option<Wanted>>,
     real_dirs: RealDirs,
     /// ResourceSets met so far (manifest with its namespace set, origin); the first
-    /// `resource_sets_done` are expanded.
+    /// `resource_sets_done` are expanded or deferred.
     resource_sets: Vec<(Value, Origin)>,
     resource_sets_done: usize,
+    /// ResourceSets whose applier's `substituteFrom` names an object not rendered yet: expanded
+    /// once it turns up, or as written when nothing else is left to expand.
+    deferred: Vec<(Value, Origin)>,
     /// The ResourceSetInputProviders met so far.
     providers: Vec<Provider>,
     /// The ConfigMaps and Secrets the renders apply, by (kind, namespace, name): what a
@@ -108,6 +111,7 @@ pub(crate) fn walk(
         real_dirs: RealDirs::default(),
         resource_sets: Vec::new(),
         resource_sets_done: 0,
+        deferred: Vec::new(),
         providers: Vec::new(),
         configs: HashMap::new(),
         user_vars: &options.vars,
@@ -470,19 +474,20 @@ impl Walk<'_, '_> {
     /// objects the repository renders or arranges to exist at runtime), undefined variables
     /// handled as the cluster's Flux handles them. Unchanged when the applier substitutes
     /// nothing; when the substitution fails, the build of the applier reports why and the
-    /// ResourceSet is expanded as written.
-    fn substituted(&self, raw: Value, origin: &Origin) -> Value {
+    /// ResourceSet is expanded as written. `Err(raw)` when a `substituteFrom` object is not
+    /// rendered (yet).
+    fn substituted(&self, raw: Value, origin: &Origin) -> Result<Value, Value> {
         let Some(parent) = origin
             .parent
             .as_ref()
             .and_then(|p| self.kustomization_index.get(p))
             .map(|&i| &self.cluster.kustomizations[i].found)
         else {
-            return raw;
+            return Ok(raw);
         };
         let Ok(Some(post_build)) = crate::substitute::PostBuild::from_kustomization(&parent.raw)
         else {
-            return raw;
+            return Ok(raw);
         };
         let namespace = parent.key.namespace.as_str();
         let lookup = |kind: &str, name: &str| -> Option<Value> {
@@ -495,29 +500,44 @@ impl Walk<'_, '_> {
                     .map(RuntimeObject::placeholder)
             })
         };
-        let Ok(mut vars) = post_build.variables(namespace, &lookup) else {
-            return raw;
+        let mut vars = match post_build.variables(namespace, &lookup) {
+            Ok(vars) => vars,
+            Err(crate::substitute::SubstituteError::MissingReference { .. }) => return Err(raw),
+            Err(_) => return Ok(raw),
         };
         crate::substitute::supply(&mut vars, self.user_vars, post_build.strategy);
         let options = crate::substitute::SubstituteOptions {
             strict: self.cluster.substitution.strict,
         };
         match crate::substitute::substitute_object(&raw, &vars, post_build.strategy, options) {
-            Ok(Some(substituted)) => substituted,
-            _ => raw,
+            Ok(Some(substituted)) => Ok(substituted),
+            _ => Ok(raw),
         }
     }
 
     /// Expands the ResourceSets not expanded yet into the objects the operator would apply, and
     /// takes those in like rendered ones. False when there was nothing to expand.
     fn expand_resource_sets(&mut self) -> bool {
-        if self.resource_sets_done == self.resource_sets.len() {
+        let mut pending: Vec<(Value, Origin)> = std::mem::take(&mut self.deferred);
+        pending.extend_from_slice(&self.resource_sets[self.resource_sets_done..]);
+        self.resource_sets_done = self.resource_sets.len();
+        if pending.is_empty() {
             return false;
         }
-        let pending: Vec<(Value, Origin)> = self.resource_sets[self.resource_sets_done..].to_vec();
-        self.resource_sets_done = self.resource_sets.len();
+        let mut ready = Vec::new();
+        let mut waiting = Vec::new();
         for (raw, origin) in pending {
-            let raw = self.substituted(raw, &origin);
+            match self.substituted(raw, &origin) {
+                Ok(raw) => ready.push((raw, origin)),
+                Err(raw) => waiting.push((raw, origin)),
+            }
+        }
+        if ready.is_empty() {
+            // Nothing left can render the objects they wait for: as written.
+            ready = std::mem::take(&mut waiting);
+        }
+        self.deferred = waiting;
+        for (raw, origin) in ready {
             let namespace = raw
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)

@@ -382,3 +382,59 @@ spec:
         cluster.sources
     );
 }
+
+#[test]
+fn a_resource_set_waits_for_the_substitute_from_object_another_one_renders() {
+    let generator = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: gen, namespace: flux-system}
+spec:
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {name: info, namespace: flux-system}
+      spec: {path: ./info, interval: 10m, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+";
+    let apps = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: apps, namespace: flux-system}
+spec:
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {name: frontend, namespace: flux-system}
+      spec: {path: './tenants/${ENVIRONMENT}', interval: 10m, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+        ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+        ("clusters/prod/generator.yaml", generator.to_owned()),
+        (
+            "clusters/prod/tenants.yaml",
+            ks("tenants", "./tenants", "  postBuild:\n    substituteFrom: [{kind: ConfigMap, name: late-info}]\n"),
+        ),
+        (
+            "info/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late-info, namespace: flux-system}\ndata: {ENVIRONMENT: staging}\n".to_owned(),
+        ),
+        ("tenants/apps.yaml", apps.to_owned()),
+        ("tenants/staging/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: web}\n".to_owned()),
+    ]);
+    let discovery = run(&fs);
+    let cluster = &discovery.clusters[0];
+    let frontend = cluster
+        .kustomizations
+        .iter()
+        .find(|k| k.found.key.name == "frontend")
+        .expect("generated");
+    assert_eq!(
+        frontend
+            .found
+            .raw
+            .pointer("/spec/path")
+            .and_then(Value::as_str),
+        Some("./tenants/staging"),
+        "{:?}",
+        cluster.diagnostics
+    );
+}
