@@ -725,6 +725,12 @@ async fn why_finds_the_stuck_link() {
         "{:?}",
         stuck.next
     );
+    // An application's pod is not a Flux controller: `capstan logs` would not show its output.
+    assert!(
+        !stuck.next.iter().any(|c| c.starts_with("capstan logs")),
+        "{:?}",
+        stuck.next
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

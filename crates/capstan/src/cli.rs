@@ -74,6 +74,9 @@ pub enum Command {
     Resume(crate::commands::verbs::suspend::ResumeArgs),
     /// [cluster] The Events of a namespace or of one object (`ks/apps`, `Pod/web-1`).
     Events(crate::commands::verbs::events::EventsArgs),
+    /// [cluster] The Flux controllers' log lines about an object (`ks/apps`), a kind or a namespace,
+    /// by level, in time order; `--follow` streams them, as `flux logs` does.
+    Logs(crate::commands::verbs::logs::LogsArgs),
     /// [cluster] What a Kustomization or HelmRelease manages, from its inventory and Helm releases.
     Tree(crate::commands::verbs::tree::TreeArgs),
     /// [cluster] Which Kustomization or HelmRelease manages an object, up to its source and revision.

@@ -447,3 +447,225 @@ fn an_unreachable_cluster_is_one_line() {
         out.stderr
     );
 }
+
+/// Flux's controllers as kube-fake holds them: a Deployment labelled part-of=flux and one pod
+/// each, with the JSON lines the controllers write (and a line that is not JSON).
+fn flux_controllers(c: &Cluster) {
+    let door = c.server.side_door();
+    let line = |ts: &str, level: &str, kind: &str, name: &str, msg: &str, error: &str| {
+        let mut l = json!({"level": level, "ts": ts, "msg": msg, "controllerKind": kind,
+            "controllerGroup": "toolkit.fluxcd.io", "name": name, "namespace": NS, "reconcileID": "0b1c"});
+        if !error.is_empty() {
+            l["error"] = json!(error);
+        }
+        l.to_string()
+    };
+    let logs = [
+        (
+            "kustomize-controller",
+            vec![
+                r#"{"level":"info","ts":"2026-12-04T18:00:00.000Z","msg":"starting manager"}"#
+                    .to_owned(),
+                "W1204 18:00:00.100000 1 client_config.go:1] not JSON".to_owned(),
+                line(
+                    "2026-12-04T18:00:05.000Z",
+                    "info",
+                    "Kustomization",
+                    "apps",
+                    "server-side apply completed",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:00:06.000Z",
+                    "info",
+                    "Kustomization",
+                    "infra",
+                    "server-side apply completed",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:01:05.000Z",
+                    "info",
+                    "Kustomization",
+                    "apps",
+                    "Reconciliation finished in 1.2s, next run in 10m0s",
+                    "",
+                ),
+            ],
+        ),
+        (
+            "helm-controller",
+            vec![
+                line(
+                    "2026-12-04T18:00:03.000Z",
+                    "info",
+                    "HelmRelease",
+                    "web",
+                    "release out-of-sync with desired state",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:00:09.000Z",
+                    "error",
+                    "HelmRelease",
+                    "web",
+                    "Reconciler error",
+                    "Helm upgrade failed: timed out waiting for the condition",
+                ),
+            ],
+        ),
+        (
+            "source-controller",
+            vec![
+                line(
+                    "2026-12-04T18:00:01.000Z",
+                    "info",
+                    "GitRepository",
+                    "fleet",
+                    "stored artifact for commit 'add web'",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:00:02.000Z",
+                    "info",
+                    "HelmRepository",
+                    "charts",
+                    "stored fetched index",
+                    "",
+                ),
+            ],
+        ),
+    ];
+    for (controller, lines) in logs {
+        door.put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": controller, "namespace": NS, "labels": {"app.kubernetes.io/part-of": "flux", "app.kubernetes.io/component": controller}},
+            "spec": {"selector": {"matchLabels": {"app": controller}},
+                "template": {"metadata": {"labels": {"app": controller}},
+                    "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{controller}")}]}}}}))
+            .expect("deployment");
+        let pod = format!("{controller}-6b7c8d9f5-x2x4z");
+        door.put(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": NS, "labels": {"app": controller}},
+            "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{controller}")}]}}))
+            .expect("pod");
+        door.append_log(&kube_fake::LogWrite {
+            namespace: NS.into(),
+            pod,
+            container: "manager".into(),
+            previous: false,
+            text: lines.join("\n"),
+        });
+    }
+}
+
+#[test]
+fn logs_filter_the_controllers_lines_by_object_and_level() {
+    let c = cluster();
+    // No controllers yet: one line, exit 2.
+    let none = run(&c.kubeconfig, &["logs", "ks/apps"]);
+    assert_eq!(none.code, 2, "{}", none.stdout);
+    assert!(
+        none.stderr
+            .contains("no Flux controllers in namespace flux-system")
+            && none.stderr.lines().count() == 1,
+        "{}",
+        none.stderr
+    );
+    flux_controllers(&c);
+    let ks = run(&c.kubeconfig, &["logs", "ks/apps"]);
+    assert_eq!(ks.code, 0, "{}", ks.stderr);
+    insta::assert_snapshot!("logs_ks", ks.stdout);
+    let hr = run(&c.kubeconfig, &["logs", "hr/web", "--level", "error"]);
+    assert_eq!(hr.code, 0, "{}", hr.stderr);
+    insta::assert_snapshot!("logs_hr_errors", hr.stdout);
+    let source = run(&c.kubeconfig, &["logs", "gitrepository/fleet"]);
+    assert_eq!(source.code, 0, "{}", source.stderr);
+    insta::assert_snapshot!("logs_source", source.stdout);
+    // Every namespace, merged in time order, with lines about no object; --tail counts each
+    // controller's lines before filtering.
+    let all = run(&c.kubeconfig, &["logs", "-A", "--tail", "5"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    insta::assert_snapshot!("logs_all_tail", all.stdout);
+    let json_lines = run(
+        &c.kubeconfig,
+        &["logs", "--kind", "HelmRepository", "-o", "json"],
+    );
+    let parsed: Value = serde_json::from_str(json_lines.stdout.trim()).expect("one JSON line");
+    assert_eq!(parsed["controller"], "source-controller");
+    assert_eq!(parsed["name"], "charts");
+    // Nothing matched: said, not silent.
+    let nothing = run(&c.kubeconfig, &["logs", "ks/nope"]);
+    assert_eq!(nothing.code, 0);
+    assert_eq!(
+        nothing.stdout,
+        "no log lines about Kustomization nope in namespace flux-system among the 9 lines read from helm-controller, kustomize-controller, source-controller\n"
+    );
+    // Lines older than --since are not read.
+    let recent = run(&c.kubeconfig, &["logs", "ks/apps", "--since", "1h"]);
+    assert_eq!(recent.stdout, ks.stdout, "the lines were written just now");
+    // Bad input: one line each, exit 2.
+    for (args, says) in [
+        (&["logs", "pods/x"][..], "unknown kind \"pods\""),
+        (&["logs", "apps"][..], "expected KIND/NAME"),
+        (&["logs", "--since", "soon"][..], "not a duration: soon"),
+        (
+            &["logs", "--since-time", "yesterday"][..],
+            "not an RFC 3339 time",
+        ),
+        (&["logs", "--level", "loud"][..], "invalid value 'loud'"),
+        (
+            &["logs", "--flux-namespace", "nowhere"][..],
+            "no Flux controllers in namespace nowhere",
+        ),
+    ] {
+        let out = run(&c.kubeconfig, args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn logs_follow_streams_new_lines() {
+    use std::io::BufRead as _;
+    let c = cluster();
+    flux_controllers(&c);
+    let mut child = capstan()
+        .args(["logs", "ks/apps", "--follow", "--tail", "1", "--kubeconfig"])
+        .arg(&c.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("capstan runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the last line");
+    assert!(first.contains("Reconciliation finished"), "{first}");
+    c.server.side_door().append_log(&kube_fake::LogWrite {
+        namespace: NS.into(),
+        pod: "kustomize-controller-6b7c8d9f5-x2x4z".into(),
+        container: "manager".into(),
+        previous: false,
+        text: json!({"level": "info", "ts": "2026-12-04T18:11:05.000Z", "msg": "Reconciliation finished in 0.9s",
+            "controllerKind": "Kustomization", "name": "apps", "namespace": NS}).to_string(),
+    });
+    let next = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the appended line");
+    assert_eq!(
+        next,
+        "2026-12-04T18:11:05.000Z info  Kustomization/flux-system/apps Reconciliation finished in 0.9s"
+    );
+    child.kill().expect("stop the follow");
+    child.wait().expect("reaped");
+}

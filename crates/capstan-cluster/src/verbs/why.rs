@@ -3,7 +3,9 @@
 //! it checks, in order: that it exists and is not suspended; its source; its dependencies; its
 //! own Ready condition (a build or apply failure); the health of what it applied (workloads that
 //! are not Current, down to crash-looping or unpullable pods); and Warning events. It names the
-//! first link that is stuck, with the commands that show more.
+//! first link that is stuck, with the commands that show more: the Flux controller's log
+//! (`capstan logs`) where a controller failed, `kubectl logs --previous` where an application's
+//! container crashed (its pods are not Flux controllers).
 
 use serde_json::Value;
 
@@ -171,6 +173,12 @@ pub async fn why(
                             ),
                             format!(
                                 "capstan reconcile {short} {} {}",
+                                src.name,
+                                ns_flag(&src.namespace)
+                            ),
+                            format!(
+                                "capstan logs {}/{} {} --level error",
+                                src.kind.to_ascii_lowercase(),
                                 src.name,
                                 ns_flag(&src.namespace)
                             ),
@@ -395,6 +403,12 @@ fn build_next(kind: FluxKind, namespace: &str, name: &str) -> Vec<String> {
             FluxKind::Kustomization => format!("capstan build ks {name}"),
             _ => format!("capstan build hr {name}"),
         },
+        // What the controller logged about it (a build or apply failure is logged at error).
+        format!(
+            "capstan logs {}/{name} {} --level error",
+            kind.short(),
+            ns_flag(namespace)
+        ),
     ]
 }
 
