@@ -669,3 +669,205 @@ fn logs_follow_streams_new_lines() {
     child.kill().expect("stop the follow");
     child.wait().expect("reaped");
 }
+
+/// A repository with one Kustomization, `apps`, declaring namespace `web` and Deployment
+/// `web/web` with 1 replica.
+fn override_repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let files = [
+        (
+            "clusters/lab/flux-system/gotk-sync.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: fleet\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  url: https://github.com/example/fleet\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./clusters/lab\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: fleet\n",
+        ),
+        (
+            "clusters/lab/flux-system/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-sync.yaml\n",
+        ),
+        (
+            "clusters/lab/apps.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: fleet\n",
+        ),
+        (
+            "apps/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - deployment.yaml\n",
+        ),
+        (
+            "apps/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
+        ),
+        (
+            "apps/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/example/web:1.0.0\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    repo
+}
+
+/// The emergency override from start to end: suspend with a reason, a hand edit with kubectl,
+/// `status` showing the override (its age and reason) and the drift, `resume` refusing and naming
+/// `drift -o patch`, the patch applied to the repository, and `resume` finishing clean.
+#[test]
+fn the_override_cycle_end_to_end() {
+    let Some(kubectl) = capstan_testkit::oracle("kubectl") else {
+        return;
+    };
+    let c = cluster();
+    let repo = override_repo();
+    let path = repo.path().display().to_string();
+    let scrub = |text: &str| normalise(&text.replace(&path, "REPO"));
+
+    // What Flux applied from Git before the emergency (its own Kustomization Ready already).
+    let door = c.server.side_door();
+    door.put(
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "flux-system", "namespace": NS},
+        "spec": {"interval": "10m", "path": "./clusters/lab", "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}),
+    )
+    .expect("ks");
+    door.flux_ready(
+        &r("Kustomization", "flux-system"),
+        true,
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:01234567",
+    )
+    .expect("status");
+    let applied = run(
+        &c.kubeconfig,
+        &["apply", "all", "--path", &path, "--timeout", "30s"],
+    );
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+
+    // 1. The override, with who and why.
+    let suspended = run(
+        &c.kubeconfig,
+        &[
+            "suspend",
+            "ks",
+            "apps",
+            "--reason",
+            "INC-42: scale web by hand",
+        ],
+    );
+    assert_eq!(suspended.code, 0, "{}", suspended.stderr);
+
+    // 2. The hand edit, as `kubectl edit` would make it.
+    let edit = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .args(["-n", "web", "patch", "deployment", "web", "--type", "merge"])
+        .args(["-p", r#"{"spec":{"replicas":3}}"#])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        edit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edit.stderr)
+    );
+
+    // 3. status: the open override with its age and reason, and the drift it made.
+    let status = run(&c.kubeconfig, &["status", "--path", &path]);
+    assert_eq!(status.code, 1, "{}", status.stderr);
+    assert!(
+        status.stdout.contains(" ago: INC-42: scale web by hand"),
+        "{}",
+        status.stdout
+    );
+    insta::assert_snapshot!("override_cycle_status", scrub(&status.stdout));
+
+    // 4. resume refuses: it shows the drift and names the command that aligns Git.
+    let refused = run(&c.kubeconfig, &["resume", "ks", "apps", "--path", &path]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    insta::assert_snapshot!("override_cycle_resume_refused", scrub(&refused.stdout));
+    assert!(
+        refused.stdout.contains(&format!(
+            "capstan drift --ks apps -n flux-system --path {path} -o patch"
+        )),
+        "{}",
+        refused.stdout
+    );
+    let still = c
+        .server
+        .side_door()
+        .get(&r("Kustomization", "apps"))
+        .expect("exists");
+    assert_eq!(still.pointer("/spec/suspend"), Some(&json!(true)));
+
+    // 5. The patch `drift -o patch` prints, applied to the repository.
+    let patch = run(
+        &c.kubeconfig,
+        &[
+            "drift",
+            "--ks",
+            "apps",
+            "-n",
+            "flux-system",
+            "--path",
+            &path,
+            "-o",
+            "patch",
+        ],
+    );
+    assert_eq!(patch.code, 1, "drift is reported: {}", patch.stderr);
+    insta::assert_snapshot!("override_cycle_patch", patch.stdout);
+    std::fs::write(repo.path().join("align.patch"), &patch.stdout).expect("write patch");
+    let git = Command::new("git")
+        .current_dir(repo.path())
+        .args(["apply", "align.patch"])
+        .output()
+        .expect("git runs");
+    assert!(
+        git.status.success(),
+        "{}",
+        String::from_utf8_lossy(&git.stderr)
+    );
+    std::fs::remove_file(repo.path().join("align.patch")).expect("rm");
+    let deployment =
+        std::fs::read_to_string(repo.path().join("apps/deployment.yaml")).expect("read");
+    assert!(deployment.contains("replicas: 3"), "{deployment}");
+
+    // 6. resume finds Git aligned, resumes, reconciles; no forced resumption recorded.
+    let stand_in = handle_next_request(
+        &c,
+        "Kustomization",
+        "apps",
+        true,
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:89abcdef",
+    );
+    let resumed = run(
+        &c.kubeconfig,
+        &["resume", "ks", "apps", "--path", &path, "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    insta::assert_snapshot!("override_cycle_resumed", scrub(&resumed.stdout));
+    let live = c
+        .server
+        .side_door()
+        .get(&r("Kustomization", "apps"))
+        .expect("exists");
+    assert_ne!(live.pointer("/spec/suspend"), Some(&json!(true)));
+    let annotations = live
+        .pointer("/metadata/annotations")
+        .cloned()
+        .unwrap_or(json!({}));
+    assert!(
+        !annotations.to_string().contains("capstan.io/override")
+            && annotations
+                .get("capstan.io/resumed-without-alignment")
+                .is_none(),
+        "{annotations}"
+    );
+    let status = run(&c.kubeconfig, &["status", "--path", &path]);
+    assert!(
+        !status.stdout.contains("INC-42"),
+        "the override is closed: {}",
+        status.stdout
+    );
+}
