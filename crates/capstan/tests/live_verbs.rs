@@ -871,3 +871,207 @@ fn the_override_cycle_end_to_end() {
         status.stdout
     );
 }
+
+/// The latest Helm release of HelmRelease `web` as Helm stores it (the release JSON without
+/// gzip, which Helm reads too), and Events about the HelmRelease and the GitRepository.
+fn helm_release_and_events(c: &Cluster) {
+    use base64::Engine as _;
+    let door = c.server.side_door();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    door.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}))
+        .expect("ns");
+    let manifest = "---\n# Source: web/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: web\n---\n# Source: web/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\n";
+    let release = json!({"name": "web", "namespace": "web", "version": 1, "manifest": manifest,
+        "info": {"status": "deployed"}, "chart": {"metadata": {"name": "web", "version": "1.2.3"}}});
+    door.put(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": "sh.helm.release.v1.web.v1", "namespace": NS,
+            "labels": {"owner": "helm", "name": "web", "version": "1", "status": "deployed"}},
+        "data": {"release": b64.encode(b64.encode(release.to_string()))}}),
+    )
+    .expect("release");
+    // What the release installed, labelled as helm-controller labels it.
+    door.put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "web",
+            "labels": {"app.kubernetes.io/managed-by": "Helm", "helm.toolkit.fluxcd.io/name": "web", "helm.toolkit.fluxcd.io/namespace": NS},
+            "annotations": {"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "web"}},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:1.2.3"}]}}}}))
+    .expect("deployment");
+    for (i, (kind, name, type_, reason, message)) in [
+        (
+            "GitRepository",
+            "fleet",
+            "Normal",
+            "NewArtifact",
+            "stored artifact for commit 'add web'",
+        ),
+        (
+            "HelmRelease",
+            "web",
+            "Normal",
+            "InstallSucceeded",
+            "Helm install succeeded for release web/web.v1 with chart web@1.2.3",
+        ),
+        (
+            "HelmRelease",
+            "web",
+            "Warning",
+            "UpgradeFailed",
+            "Helm upgrade failed: timed out waiting for the condition",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = format!("2026-12-04T18:0{i}:00Z");
+        door.put(json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{name}.{i}"), "namespace": NS},
+            "involvedObject": {"kind": kind, "name": name, "namespace": NS},
+            "type": type_, "reason": reason, "message": message, "count": 1,
+            "firstTimestamp": at, "lastTimestamp": at}))
+            .expect("event");
+    }
+}
+
+/// Every verb on a HelmRelease and on sources (the Kustomization has its own tests above).
+#[test]
+fn every_verb_on_a_helmrelease_and_a_source() {
+    let c = cluster();
+    flux_controllers(&c);
+    helm_release_and_events(&c);
+    let ok = |out: &Run| format!("exit {}\n{}{}", out.code, out.stdout, out.stderr);
+
+    // get
+    insta::assert_snapshot!("hr_get", ok(&run(&c.kubeconfig, &["get", "hr", "--live"])));
+    insta::assert_snapshot!(
+        "source_get",
+        ok(&run(&c.kubeconfig, &["get", "sources", "--live"]))
+    );
+    // events
+    insta::assert_snapshot!("hr_events", ok(&run(&c.kubeconfig, &["events", "hr/web"])));
+    insta::assert_snapshot!(
+        "source_events",
+        ok(&run(&c.kubeconfig, &["events", "gitrepository/fleet"]))
+    );
+    // tree: a HelmRelease's release manifest; what a source feeds, through a HelmChart
+    insta::assert_snapshot!("hr_tree", ok(&run(&c.kubeconfig, &["tree", "hr/web"])));
+    insta::assert_snapshot!(
+        "source_tree",
+        ok(&run(&c.kubeconfig, &["tree", "gitrepository/fleet"]))
+    );
+    insta::assert_snapshot!(
+        "source_tree_helm",
+        ok(&run(&c.kubeconfig, &["tree", "helmrepository/charts"]))
+    );
+    // trace: an object of the release up to its source; a source
+    insta::assert_snapshot!(
+        "hr_trace_deployment",
+        ok(&run(
+            &c.kubeconfig,
+            &["trace", "deployment/web", "-n", "web"]
+        ))
+    );
+    insta::assert_snapshot!(
+        "source_trace",
+        ok(&run(
+            &c.kubeconfig,
+            &["trace", "gitrepository/fleet", "-n", NS]
+        ))
+    );
+    // logs
+    insta::assert_snapshot!("hr_logs", ok(&run(&c.kubeconfig, &["logs", "hr/web"])));
+    insta::assert_snapshot!(
+        "source_logs",
+        ok(&run(&c.kubeconfig, &["logs", "helmrepository/charts"]))
+    );
+
+    // reconcile a source
+    let stand_in = handle_next_request(
+        &c,
+        "GitRepository",
+        "fleet",
+        true,
+        "Succeeded",
+        "stored artifact for revision 'main@sha1:89abcdef'",
+    );
+    let reconciled = run(
+        &c.kubeconfig,
+        &["reconcile", "source", "git", "fleet", "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    insta::assert_snapshot!("source_reconcile", ok(&reconciled));
+
+    // why: a source that fetched, then one that cannot
+    insta::assert_snapshot!(
+        "source_why_ready",
+        ok(&run(&c.kubeconfig, &["why", "gitrepository/fleet"]))
+    );
+    c.server
+        .side_door()
+        .flux_ready(
+            &r("GitRepository", "fleet"),
+            false,
+            "GitOperationFailed",
+            "failed to checkout and determine revision: authentication required",
+        )
+        .expect("status");
+    insta::assert_snapshot!(
+        "source_why_failing",
+        ok(&run(&c.kubeconfig, &["why", "gitrepository/fleet"]))
+    );
+
+    // suspend both, status lists them, resume both
+    insta::assert_snapshot!(
+        "hr_suspend",
+        ok(&run(
+            &c.kubeconfig,
+            &[
+                "suspend",
+                "hr",
+                "web",
+                "--reason",
+                "pinning the chart by hand"
+            ]
+        ))
+    );
+    insta::assert_snapshot!(
+        "source_suspend",
+        ok(&run(&c.kubeconfig, &["suspend", "source", "git", "fleet"]))
+    );
+    let status = run(&c.kubeconfig, &["status"]);
+    insta::assert_snapshot!("hr_and_source_status", normalise(&ok(&status)));
+    let refused = run(&c.kubeconfig, &["why", "hr/web"]);
+    assert!(
+        refused
+            .stdout
+            .contains("capstan resume hr web -n flux-system"),
+        "{}",
+        refused.stdout
+    );
+    let stand_in = handle_next_request(
+        &c,
+        "HelmRelease",
+        "web",
+        true,
+        "UpgradeSucceeded",
+        "Helm upgrade succeeded for release web/web.v2 with chart web@1.2.4",
+    );
+    let resumed = run(&c.kubeconfig, &["resume", "hr", "web", "--timeout", "20s"]);
+    stand_in.join().expect("stand-in");
+    insta::assert_snapshot!("hr_resume", ok(&resumed));
+    let stand_in = handle_next_request(
+        &c,
+        "GitRepository",
+        "fleet",
+        true,
+        "Succeeded",
+        "stored artifact for revision 'main@sha1:89abcdef'",
+    );
+    let resumed = run(
+        &c.kubeconfig,
+        &["resume", "source", "git", "fleet", "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    insta::assert_snapshot!("source_resume", ok(&resumed));
+}
