@@ -2,7 +2,7 @@
 //! generated CA and bearer-token auth on loopback. It serves discovery, CRUD, server-side apply
 //! with managed fields (checked against Kubernetes' structured-merge-diff), the status
 //! subresource, finalizers, namespace termination, garbage collection, CRD establishment,
-//! list/watch with bookmarks and 410, and plays the built-in controllers after a short delay.
+//! list/watch with bookmarks and 410, pod logs, and plays the built-in controllers after a short delay.
 //! A side door ([`SideDoor`]) lets tests count requests, inject faults and steer controllers.
 //!
 //! ```no_run

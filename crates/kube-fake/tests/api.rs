@@ -910,6 +910,26 @@ async fn pod_logs_are_served_with_tail_since_previous_and_follow() {
         "{stamped}"
     );
 
+    // The side door over HTTP writes log lines too.
+    side(
+        &client,
+        "POST",
+        "/logs",
+        json!({"namespace": "default", "pod": "web-1", "container": "proxy", "text": "listening on :8080"}),
+    )
+    .await;
+    let proxy = pods
+        .logs(
+            "web-1",
+            &LogParams {
+                container: Some("proxy".into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect("proxy log");
+    assert_eq!(proxy, "listening on :8080\n");
+
     // Follow: what is there, then what is appended, until the pod goes.
     let stream = pods
         .log_stream(

@@ -116,7 +116,11 @@ pub fn run(args: &LogsArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let options = LogOptions {
         tail_lines: args.tail,
-        since_seconds: args.since.map(|d| (d.as_secs_f64().round() as i64).max(1)),
+        // Rounded to the second, as flux does; `0s` asks for no limit.
+        since_seconds: args
+            .since
+            .filter(|d| !d.is_zero())
+            .map(|d| (d.as_secs_f64().round() as i64).max(1)),
         since_time: args.since_time,
         ..LogOptions::default()
     };
