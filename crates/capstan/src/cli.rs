@@ -162,6 +162,8 @@ pub struct GetArgs {
     pub selector: Vec<String>,
     #[command(flatten)]
     pub render: crate::commands::images::RenderArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
     /// Read the cluster instead of the repository (as `flux get` does).
     #[arg(long)]
     pub live: bool,
@@ -193,6 +195,8 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: GraphFormat,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +229,8 @@ pub struct AppLocateArgs {
     /// Print every file that would be written or changed, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -291,4 +297,6 @@ pub struct CheckArgs {
     pub kube_version: Option<String>,
     #[command(flatten)]
     pub charts: crate::commands::build::ChartArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }

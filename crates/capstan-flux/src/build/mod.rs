@@ -601,7 +601,20 @@ fn build_cluster_kustomizations(
                     "kustomization path {shown} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)"
                 ));
             } else {
-                result.fail(reason, format!("kustomization path not found: {shown}"));
+                let mut message = format!("kustomization path not found: {shown}");
+                if let SourceStatus::Local { source, .. } = &ks.source
+                    && let Some(spec) = ks.dir.as_deref()
+                    && let Some(folder) =
+                        discovery::hint::folder_holding(views.checkout, root, spec)
+                {
+                    message.push_str(&format!(
+                        " (it exists under {}/: when {source}'s content is that folder, as an \
+                         artifact pushed from it, pass --source {source}={})",
+                        discovery::relative(root, &folder).display(),
+                        folder.display()
+                    ));
+                }
+                result.fail(reason, message);
             }
         }
         let parent = ks
@@ -651,9 +664,14 @@ fn build_cluster_kustomizations(
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
-                let (fs, base): (&dyn Fs, &Path) = match (&generated[i], own_views.get(i)) {
-                    (Some((artifact_root, view)), _) => (view, artifact_root),
-                    (None, Some(Some(view))) => (view, root),
+                let mapped = match &cluster.kustomizations[i].source {
+                    SourceStatus::Mapped { path, .. } => Some(path.as_path()),
+                    _ => None,
+                };
+                let (fs, base): (&dyn Fs, &Path) = match (&generated[i], own_views.get(i), mapped) {
+                    (Some((artifact_root, view)), _, _) => (view, artifact_root),
+                    (None, _, Some(path)) => (views.artifact, path),
+                    (None, Some(Some(view)), None) => (view, root),
                     _ => (views.artifact, root),
                 };
                 let out = spec_dir(fs, views.checkout, base, &state.spec).and_then(|dir| {
@@ -924,9 +942,11 @@ fn not_local_reason(source: &SourceStatus) -> (Reason, String) {
                 name.clone(),
             ),
         },
-        SourceStatus::Local { source, .. } => Reason::SourceNotInRepository {
-            source: source.clone(),
-        },
+        SourceStatus::Local { source, .. } | SourceStatus::Mapped { source, .. } => {
+            Reason::SourceNotInRepository {
+                source: source.clone(),
+            }
+        }
         SourceStatus::Generated {
             namespace, name, ..
         } => Reason::SourceNotInRepository {
@@ -1068,9 +1088,14 @@ fn build_cluster_releases(
                 result.leave_out(Status::Skipped, Reason::HelmReleasesNotRendered, None);
             } else {
                 let source = release_source(hr, cluster, kustomizations);
+                // A chart in a source mapped to a local folder is read from that folder.
+                let chart_root = match &hr.source {
+                    Some(SourceStatus::Mapped { path, .. }) => path.as_path(),
+                    _ => root,
+                };
                 render_one(
                     fs,
-                    root,
+                    chart_root,
                     hr.source.as_ref().is_some_and(|s| s.is_local()),
                     source.as_ref(),
                     &release,

@@ -14,6 +14,7 @@
 //! duplicates are reported as [`Diagnostic`]s; discovery of the rest goes on.
 
 mod cluster;
+pub(crate) mod hint;
 pub mod kustomize;
 pub mod render;
 pub mod resource_list;
@@ -42,6 +43,8 @@ pub struct Options {
     /// Changed-only mode: render only the Kustomizations the changed files can reach; the others
     /// are listed with [`DiscoveredKustomization::out_of_scope`] set.
     pub scope: Option<Arc<Scope>>,
+    /// Sources from elsewhere whose content is in a local folder (`--source`, `.capstan.yaml`).
+    pub sources: crate::source::LocalSources,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
         Options {
             default_namespace: "flux-system".to_owned(),
             scope: None,
+            sources: crate::source::LocalSources::none(),
         }
     }
 }
@@ -317,6 +321,12 @@ pub fn discover(
         return Err(DiscoveryError::NotADirectory(path.to_path_buf()));
     }
     let path = capstan_core::fs::normalize(path);
+    // Folders of the repository itself are mapped relative to the path read.
+    let mapped = Options {
+        sources: options.sources.under(&path),
+        ..options.clone()
+    };
+    let options = &mapped;
     // The repository is seen as source-controller's artifact of it. The root is usually the
     // path given; when the entry points show it is higher up, the rules are read again from there
     // (and the renders made while finding the entry points are not reused).

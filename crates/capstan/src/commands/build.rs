@@ -92,6 +92,8 @@ pub struct BuildArgs {
     pub selector: Vec<String>,
     #[command(flatten)]
     pub charts: ChartArgs,
+    #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
 }
 
 /// Where HelmRelease charts come from (`build`, `diff`, `plan`).
@@ -127,9 +129,16 @@ impl ChartArgs {
 
 /// The build settings `diff` and `plan` render each side with: SOPS keys from the environment
 /// (values stay masked without them), the helm binary when there is one, charts as `flags` say.
-pub fn side_options(flags: &ChartArgs) -> impl Fn() -> BuildOptions + Sync + use<> {
+pub fn side_options(
+    flags: &ChartArgs,
+    sources: capstan_flux::source::LocalSources,
+) -> impl Fn() -> BuildOptions + Sync + use<> {
     let charts = flags.fetcher();
     move || BuildOptions {
+        discovery: capstan_flux::discovery::Options {
+            sources: sources.clone(),
+            ..capstan_flux::discovery::Options::default()
+        },
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
         helm: capstan_flux::helm::HelmBinary::find(None)
             .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
@@ -147,6 +156,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         args.charts.registry_config.clone(),
     );
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
+    let sources = args.sources.resolve(&args.path)?;
     let bar = progress_bar();
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -159,6 +169,10 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         api_versions: args.api_versions.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
+        discovery: capstan_flux::discovery::Options {
+            sources: sources.clone(),
+            ..capstan_flux::discovery::Options::default()
+        },
         ..BuildOptions::default()
     };
     let report = build_all(&fs, &args.path, &options)
@@ -168,7 +182,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     let mut selected = select(&report, &args);
     if !selector.is_empty() {
-        let labels = super::selector::flux_labels(&args.path)?;
+        let labels = super::selector::flux_labels(&args.path, &sources)?;
         selected.retain(|r| selector.matches(labels.get(&r.key)));
     }
     if selected.is_empty() && args.name.is_some() {

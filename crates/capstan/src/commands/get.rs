@@ -19,7 +19,10 @@ use super::Exit;
 use crate::cli::{GetArgs, GetFormat, GetKind};
 
 /// Discovers the repository at `path` with the default renderer.
-pub(crate) fn discover_repository(path: &Path) -> anyhow::Result<Discovery> {
+pub(crate) fn discover_repository(
+    path: &Path,
+    sources: &capstan_flux::source::LocalSources,
+) -> anyhow::Result<Discovery> {
     let fs = OsFs;
     let absolute =
         std::fs::canonicalize(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -28,7 +31,10 @@ pub(crate) fn discover_repository(path: &Path) -> anyhow::Result<Discovery> {
         &fs,
         &absolute,
         renderer.as_ref(),
-        &Options::default(),
+        &Options {
+            sources: sources.clone(),
+            ..Options::default()
+        },
     )?)
 }
 
@@ -57,7 +63,7 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return super::images::get(args, out);
     }
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let discovery = discover_repository(&args.path)?;
+    let discovery = discover_repository(&args.path, &args.sources.resolve(&args.path)?)?;
     let errors = report_diagnostics(&discovery);
     let multi_cluster = discovery.clusters.len() > 1;
     let wide = args.output == GetFormat::Wide;
