@@ -173,7 +173,6 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             sources: sources.clone(),
             ..capstan_flux::discovery::Options::default()
         },
-        ..BuildOptions::default()
     };
     let report = build_all(&fs, &args.path, &options)
         .with_context(|| format!("building {}", args.path.display()))?;
