@@ -217,3 +217,40 @@ fn bad_mappings_are_refused_with_the_field() {
         format!("{bad_flag}\n{missing_folder}\n{bad_file}")
     );
 }
+
+#[test]
+fn path_inside_a_repository_finds_its_root() {
+    let Some(corpus) = capstan_testkit::shared::corpus("buroa+k8s-gitops") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    capstan_testkit::git::copy_tree(&corpus, dir.path());
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let got = run(
+        dir.path(),
+        &["get", "ks", "-A", "--path", "kubernetes/apps/default"],
+    );
+    // the namespace comes from kubernetes/apps/default/kustomization.yaml, applied from the root
+    let rows: Vec<&str> = got
+        .lines()
+        .skip_while(|l| !l.starts_with("NAMESPACE"))
+        .take_while(|l| !l.starts_with("---"))
+        .collect();
+    insta::assert_snapshot!("sources_path_inside", rows.join("\n"));
+    assert!(got.contains("note: kubernetes/apps/default is inside the repository at <tmp>"));
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
+        .args(["build", "ks", "--offline", "-o", "json"])
+        .args(["--path", "kubernetes/apps/default"])
+        .current_dir(dir.path())
+        .output()
+        .expect("capstan runs");
+    assert_eq!(output.status.code(), Some(0));
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.pointer("/key/name").and_then(|n| n.as_str()))
+        .collect();
+    assert_eq!(names, ["atuin", "home-assistant"]);
+}

@@ -320,6 +320,10 @@ fn reason_of_hr(error: &helmrelease::HrBuildError) -> Reason {
 /// Everything a build produced.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct BuildReport {
+    /// The folder asked for, relative to the repository root, when `--path` pointed inside a
+    /// repository (results are those in or applying that folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub focus: Option<PathBuf>,
     pub kustomizations: Vec<BuildResult>,
     pub helm_releases: Vec<BuildResult>,
     /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
@@ -388,6 +392,7 @@ fn build_once(
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
         changed_only: scoped,
+        focus: discovery.focus.clone(),
         ..BuildReport::default()
     };
     for cluster in &discovery.clusters {
@@ -420,6 +425,12 @@ fn build_once(
             &finals,
             options,
         );
+        // `--path` inside a repository: what is declared in or applies that folder.
+        if discovery.focus.is_some() {
+            kustomizations
+                .retain(|r| discovery.in_focus(r.declared.file.as_deref(), r.path.as_deref()));
+            releases.retain(|r| discovery.in_focus(r.declared.file.as_deref(), None));
+        }
         let wave = |r: &BuildResult| waves.get(&r.key).copied().unwrap_or(usize::MAX);
         kustomizations.sort_by_key(wave);
         releases.sort_by_key(wave);

@@ -47,6 +47,19 @@ pub(crate) fn folder_holding(fs: &dyn Fs, root: &Path, spec: &Path) -> Option<Pa
     }
 }
 
+/// What to say when `path` declares no Flux Kustomization, here or in a folder above that
+/// applies it: which folder to point at, or how to render it from the repository that applies it.
+pub fn nothing_to_discover(path: &Path) -> String {
+    format!(
+        "{path}: no Flux Kustomization is declared here, nor above it in the same repository: \
+         point --path at the repository holding the cluster's entry point (its flux-system \
+         Kustomization or FluxInstance); if another repository's Flux applies this folder (an \
+         OCI artifact or GitRepository made from it), render it from there with \
+         --source KIND/NAMESPACE/NAME={path}",
+        path = path.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

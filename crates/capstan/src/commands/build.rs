@@ -179,6 +179,22 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if report.kustomizations.is_empty() && report.helm_releases.is_empty() {
+        anyhow::bail!(
+            "{}",
+            capstan_flux::discovery::nothing_to_discover(
+                &std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone())
+            )
+        );
+    }
+    if let Some(focus) = &report.focus {
+        eprintln!(
+            "note: {} is inside a repository whose entry point is above it; built what is \
+             declared in or applies {}",
+            args.path.display(),
+            focus.display()
+        );
+    }
     let mut selected = select(&report, &args);
     if !selector.is_empty() {
         let labels = super::selector::flux_labels(&args.path, &sources)?;
