@@ -965,15 +965,20 @@ fn not_local_reason(source: &SourceStatus) -> (Reason, String) {
         },
     };
     let message = match source {
-        SourceStatus::Remote { source } => match source.kind {
-            FluxKind::Bucket => format!(
-                "source {source}: Bucket contents are in remote object storage, not in this repository; not rendered"
-            ),
-            FluxKind::OciRepository => format!(
-                "source {source}: an OCI artifact pulled from a registry, not this repository; not rendered"
-            ),
-            _ => format!("source {source} is another repository; not rendered"),
-        },
+        SourceStatus::Remote { source } => {
+            let what = match source.kind {
+                FluxKind::Bucket => format!(
+                    "source {source}: Bucket contents are in remote object storage, not in this repository"
+                ),
+                FluxKind::OciRepository => format!(
+                    "source {source}: an OCI artifact pulled from a registry, not this repository"
+                ),
+                _ => format!("source {source} is another repository"),
+            };
+            format!(
+                "{what}; not rendered (with its content checked out, --source {source}=PATH renders it)"
+            )
+        }
         SourceStatus::Missing { source } => {
             format!("source {source} is not declared in this repository; not rendered")
         }

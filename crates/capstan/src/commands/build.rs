@@ -246,7 +246,15 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     out.flush()?;
     let mut failed = 0;
     let mut stderr = std::io::stderr().lock();
+    // several clusters can hold objects of the same name: say which one
+    let clusters: std::collections::BTreeSet<&str> =
+        selected.iter().map(|r| r.cluster.as_str()).collect();
     for result in &selected {
+        let key = if clusters.len() > 1 {
+            format!("{} (cluster {})", result.key, result.cluster)
+        } else {
+            result.key.to_string()
+        };
         match result.status {
             Status::Failed => {
                 failed += 1;
@@ -254,13 +262,10 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     writeln!(stderr, "error: {error}")?;
                 }
             }
-            Status::Skipped | Status::Unchanged => writeln!(
-                stderr,
-                "skipped: {}: {}",
-                result.key,
-                result.errors.join("; ")
-            )?,
-            Status::Suspended => writeln!(stderr, "suspended: {} (not rendered)", result.key)?,
+            Status::Skipped | Status::Unchanged => {
+                writeln!(stderr, "skipped: {key}: {}", result.errors.join("; "))?
+            }
+            Status::Suspended => writeln!(stderr, "suspended: {key} (not rendered)")?,
             Status::Rendered => {
                 for id in &result.not_decrypted {
                     writeln!(
