@@ -254,3 +254,59 @@ fn path_inside_a_repository_finds_its_root() {
         .collect();
     assert_eq!(names, ["atuin", "home-assistant"]);
 }
+
+/// d2-fleet's tenants read OCI artifacts and Git repositories made from d2-infra and d2-apps:
+/// mapped to those corpus folders, every one of them is built from its folder, its path
+/// (`./controllers/${ENVIRONMENT}`, from a ResourceSet input the tenants' substitution fills)
+/// found there, none left out as remote.
+#[test]
+fn d2_fleet_tenants_render_from_d2_infra_and_d2_apps() {
+    let (Some(fleet), Some(infra), Some(apps)) = (
+        capstan_testkit::shared::corpus("controlplaneio-fluxcd+d2-fleet"),
+        capstan_testkit::shared::corpus("controlplaneio-fluxcd+d2-infra"),
+        capstan_testkit::shared::corpus("controlplaneio-fluxcd+d2-apps"),
+    ) else {
+        return;
+    };
+    let map = |source: &str, dir: &Path| format!("--source={source}={}", dir.display());
+    let output = capstan_testkit::command(env!("CARGO_BIN_EXE_capstan"))
+        .args(["build", "ks", "--offline", "-o", "json", "--path"])
+        .arg(&fleet)
+        .arg(map("GitRepository/apps/apps", &apps))
+        .arg(map("GitRepository/infra/infra", &infra))
+        .arg(map(
+            "OCIRepository/cert-manager/infra",
+            &infra.join("components/cert-manager"),
+        ))
+        .arg(map(
+            "OCIRepository/monitoring/infra",
+            &infra.join("components/monitoring"),
+        ))
+        .arg(map(
+            "OCIRepository/frontend/apps",
+            &apps.join("components/frontend"),
+        ))
+        .arg(map(
+            "OCIRepository/backend/apps",
+            &apps.join("components/backend"),
+        ))
+        .output()
+        .expect("capstan runs");
+    let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    let tenants: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r.pointer("/key/namespace").and_then(|n| n.as_str()) != Some("flux-system"))
+        .collect();
+    assert_eq!(
+        tenants.len(),
+        20,
+        "3 clusters × 6 tenants' Kustomizations, 2 in update"
+    );
+    for result in tenants {
+        let errors = result["errors"].to_string();
+        assert_ne!(result["status"], "skipped", "{result}");
+        assert!(!errors.contains("path not found"), "{errors}");
+        assert!(!errors.contains("${"), "{errors}");
+    }
+}
