@@ -299,4 +299,6 @@ pub struct CheckArgs {
     pub charts: crate::commands::build::ChartArgs,
     #[command(flatten)]
     pub sources: crate::commands::sources::SourceArgs,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }

@@ -46,6 +46,9 @@ pub struct Options {
     pub scope: Option<Arc<Scope>>,
     /// Sources from elsewhere whose content is in a local folder (`--source`, `.capstan.yaml`).
     pub sources: crate::source::LocalSources,
+    /// Substitution variables the user supplies (`--var`, `--vars-file`) for what the repository
+    /// cannot tell: see [`crate::substitute::supply`].
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             default_namespace: "flux-system".to_owned(),
             scope: None,
             sources: crate::source::LocalSources::none(),
+            vars: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -94,6 +94,8 @@ pub struct BuildArgs {
     pub charts: ChartArgs,
     #[command(flatten)]
     pub sources: super::sources::SourceArgs,
+    #[command(flatten)]
+    pub vars: super::vars::VarArgs,
 }
 
 /// Where HelmRelease charts come from (`build`, `diff`, `plan`).
@@ -167,12 +169,13 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         charts: Some(args.charts.fetcher()),
         kube_version: args.kube_version.clone(),
         api_versions: args.api_versions.clone(),
-        progress: ticker
-            .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
         discovery: capstan_flux::discovery::Options {
+            vars: args.vars.resolve()?,
             sources: sources.clone(),
             ..capstan_flux::discovery::Options::default()
         },
+        progress: ticker
+            .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
     };
     let report = build_all(&fs, &args.path, &options)
         .with_context(|| format!("building {}", args.path.display()))?;
@@ -276,6 +279,9 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 }
             }
         }
+    }
+    if let Some(outage) = &report.network {
+        writeln!(stderr, "error: {outage}")?;
     }
     if failed > 0 {
         anyhow::bail!("{failed} of {} failed to build", selected.len());

@@ -28,6 +28,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         charts: Some(args.charts.fetcher()),
         discovery: capstan_flux::discovery::Options {
             sources: args.sources.resolve(&args.path)?,
+            vars: args.vars.resolve()?,
             ..capstan_flux::discovery::Options::default()
         },
         ..BuildOptions::default()

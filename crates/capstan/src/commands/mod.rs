@@ -23,6 +23,7 @@ pub mod live;
 pub mod plan;
 mod selector;
 pub mod sources;
+pub mod vars;
 pub mod verbs;
 pub mod version;
 
