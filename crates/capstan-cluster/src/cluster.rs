@@ -55,6 +55,8 @@ pub enum Verb {
     Patch,
     Delete,
     Create,
+    /// Reading a pod's log.
+    Logs,
 }
 
 impl fmt::Display for Verb {
@@ -68,6 +70,7 @@ impl fmt::Display for Verb {
             Verb::Patch => "patch",
             Verb::Delete => "delete",
             Verb::Create => "create",
+            Verb::Logs => "read",
         };
         f.write_str(text)
     }

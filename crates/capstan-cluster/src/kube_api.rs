@@ -400,3 +400,39 @@ impl Cluster for KubeApi {
         }
     }
 }
+
+impl crate::verbs::logs::PodLogs for KubeApi {
+    async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &crate::verbs::logs::LogOptions,
+    ) -> Result<crate::verbs::logs::Lines, ClusterError> {
+        use futures::{AsyncBufReadExt as _, StreamExt as _};
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let params = kube::api::LogParams {
+            container: options.container.clone(),
+            follow: options.follow,
+            previous: options.previous,
+            tail_lines: options.tail_lines,
+            since_seconds: options.since_seconds,
+            since_time: options.since_time,
+            ..kube::api::LogParams::default()
+        };
+        let what = format!("Pod {namespace}/{pod} log");
+        self.count("get");
+        let reader = api
+            .log_stream(pod, &params)
+            .await
+            .map_err(|e| error(Verb::Logs, &what, e))?;
+        Ok(reader
+            .lines()
+            .map(move |l| {
+                l.map_err(|e| {
+                    ClusterError::new(Verb::Logs, &what, Reason::Unavailable, e.to_string())
+                })
+            })
+            .boxed())
+    }
+}
