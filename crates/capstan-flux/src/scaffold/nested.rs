@@ -103,6 +103,21 @@ pub fn plan_add(
             image: request.image.clone(),
             reason,
         })?;
+    // app-template values for routes and volumes differ per repository: not guessed
+    for (flag, given) in [
+        ("--ingress-host", request.ingress_host.as_deref()),
+        ("--storage", request.storage.as_deref()),
+    ] {
+        if let Some(value) = given {
+            return Err(invalid(
+                flag,
+                value,
+                "not written in the per-app layout yet; add the app without it, then edit its \
+                 HelmRelease's values"
+                    .into(),
+            ));
+        }
+    }
     let namespaces: Vec<String> = {
         let mut names: Vec<String> = nested.apps.iter().map(NestedApp::namespace).collect();
         names.sort();
