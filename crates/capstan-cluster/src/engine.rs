@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cache::{Known, LiveCache};
-use crate::cluster::{Cluster, ClusterError, Reason, Verb};
+use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, Reason, Verb};
 use crate::health_expr::{self, HealthExpr};
 use crate::id::ObjectRef;
+use crate::ignore::{self, IgnoreRules};
 use crate::inventory::{self, Inventory};
 use crate::kstatus::{self, Health, Status};
 use crate::normalize::{self, Owner};
@@ -78,6 +79,11 @@ pub struct Options {
     /// no longer declared is pruned (when its `spec.prune` was true, and `prune` is set), as
     /// Flux's finalizer does when a Kustomization is deleted.
     pub prune_orphans: bool,
+    /// Field managers whose fields capstan takes over (kustomize-controller's
+    /// `--override-manager`): their Apply and Update entries are folded into capstan's before an
+    /// apply, as kubectl's are, so what Git no longer declares is removed. Fields of every other
+    /// manager (an HPA, an operator) stay theirs.
+    pub override_managers: Vec<String>,
 }
 
 impl Default for Options {
@@ -92,6 +98,7 @@ impl Default for Options {
             stage_timeout: Duration::from_secs(60),
             progress: None,
             prune_orphans: false,
+            override_managers: Vec::new(),
         }
     }
 }
@@ -191,6 +198,8 @@ struct Prepared {
     object: Value,
     file: Option<PathBuf>,
     policy: Policy,
+    /// The `spec.ignore` paths that select it.
+    ignore: Vec<String>,
 }
 
 /// The engine: a cluster, a cache of what is live, and options.
@@ -377,6 +386,13 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 return;
             }
         };
+        let ignore = match IgnoreRules::compile(&unit.ignore) {
+            Ok(rules) => rules,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                return;
+            }
+        };
         // Prepare and look up what is live.
         let mut refs: Vec<ObjectRef> = Vec::new();
         let mut prepared = Vec::new();
@@ -388,6 +404,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     let policy = Policy::of(&object);
                     prepared.push(Prepared {
                         r,
+                        ignore: ignore.paths_for(&object),
                         object,
                         file: d.file.clone(),
                         policy,
@@ -669,7 +686,11 @@ impl<'c, C: Cluster> Engine<'c, C> {
             Err(e) => return result(Action::Failed, Some(e)),
         };
         for _ in 0..3 {
-            match plan::decide(&p.object, live.as_ref(), &p.policy) {
+            let rules = plan::Rules {
+                override_managers: &self.options.override_managers,
+                ignore: &p.ignore,
+            };
+            match plan::decide(&p.object, live.as_ref(), &p.policy, &rules) {
                 Decision::Skip(reason) => return result(Action::Skipped(reason), None),
                 Decision::Unchanged => return result(Action::Unchanged, None),
                 Decision::Create => {
@@ -726,7 +747,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         };
         match self.cluster.apply(&p.object, true).await {
             Ok(dry) => {
-                if !plan::drifted(&dry, live) {
+                if !plan::drifted(&dry, live, &p.ignore) {
                     out.action = Action::Unchanged;
                     return out;
                 }
@@ -734,7 +755,9 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     out.action = Action::Configured;
                     return out;
                 }
-                match self.cluster.apply(&p.object, false).await {
+                let mut payload = p.object.clone();
+                ignore::resolve(&mut payload, live, &dry, &p.ignore, FIELD_MANAGER);
+                match self.cluster.apply(&payload, false).await {
                     Ok(applied) => {
                         self.cache.put(&p.r, applied);
                         out.action = Action::Configured;
@@ -919,6 +942,10 @@ impl<'c, C: Cluster> Engine<'c, C> {
             });
             tokio::time::sleep(self.options.poll).await;
         }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// The live cache (for drift and reports).

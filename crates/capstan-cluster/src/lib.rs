@@ -14,6 +14,7 @@ pub mod engine;
 pub mod fields;
 pub mod health_expr;
 pub mod id;
+pub mod ignore;
 pub mod inventory;
 pub mod kstatus;
 pub mod kube_api;

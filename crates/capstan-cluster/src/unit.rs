@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use capstan_flux::FluxKind;
 use capstan_flux::build::{BuildReport, Status};
-use capstan_flux::model::KustomizationSpec;
+use capstan_flux::model::{IgnoreRule, KustomizationSpec};
 use serde_json::Value;
 
 use crate::id::ObjectRef;
@@ -37,6 +37,8 @@ pub struct Unit {
     pub health_checks: Vec<ObjectRef>,
     pub health_check_exprs: Vec<Value>,
     pub depends_on: Vec<Owner>,
+    /// `spec.ignore`: fields left out of drift detection and apply.
+    pub ignore: Vec<IgnoreRule>,
     /// Why the build failed; a unit with errors is not applied.
     pub errors: Vec<String>,
 }
@@ -55,6 +57,7 @@ impl Unit {
             health_checks: Vec::new(),
             health_check_exprs: Vec::new(),
             depends_on: Vec::new(),
+            ignore: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -93,6 +96,7 @@ impl Unit {
             })
             .collect();
         self.health_check_exprs = spec.health_check_exprs.clone();
+        self.ignore = spec.ignore.clone();
         self.depends_on = spec
             .depends_on
             .iter()

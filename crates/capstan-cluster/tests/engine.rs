@@ -485,3 +485,90 @@ async fn setup(cluster: &MemCluster, first: &Unit, foreign: &Value) {
         ))
         .await;
 }
+
+#[tokio::test]
+async fn override_manager_takes_over_only_the_named_managers_fields() {
+    let cluster = MemCluster::new();
+    let u = unit(app(2, false));
+    Engine::new(&cluster, options()).apply(&u).await;
+    let settings = r("", "v1", "ConfigMap", "apps", "settings");
+    cluster.edit(&settings, "human", |o| {
+        o["data"]["extra"] = json!("by hand")
+    });
+
+    // Not named: the field Git does not declare is the human's, and is not drift.
+    let report = Engine::new(&cluster, options())
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(!report.has_drift(), "{report:?}");
+    let report = Engine::new(&cluster, options()).apply(&u).await;
+    assert_eq!(report.count(Action::Configured), 0, "{report:?}");
+    assert_eq!(
+        cluster.object(&settings).expect("live")["data"]["extra"],
+        "by hand"
+    );
+
+    // Named: its fields are folded into capstan's and what Git does not declare goes.
+    let overriding = Options {
+        override_managers: vec!["human".into()],
+        ..options()
+    };
+    let report = Engine::new(&cluster, overriding.clone())
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(report.has_drift(), "{report:?}");
+    let report = Engine::new(&cluster, overriding.clone()).apply(&u).await;
+    assert_eq!(report.count(Action::Configured), 1, "{report:?}");
+    let live = cluster.object(&settings).expect("live");
+    assert!(live["data"].get("extra").is_none(), "{live}");
+    assert_eq!(live["data"]["a"], "1");
+    let report = Engine::new(&cluster, overriding)
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(!report.has_drift(), "{report:?}");
+}
+
+#[tokio::test]
+async fn spec_ignore_paths_are_not_drift_and_are_not_reverted() {
+    let cluster = MemCluster::new();
+    let mut u = unit(app(2, false));
+    u.ignore = vec![
+        serde_json::from_value(json!({"paths":["/spec/replicas"],"target":{"kind":"Deployment"}}))
+            .expect("rule"),
+    ];
+    Engine::new(&cluster, options()).apply(&u).await;
+    let deploy = r("apps", "v1", "Deployment", "apps", "web");
+    cluster.edit(&deploy, "hpa", |o| o["spec"]["replicas"] = json!(5));
+
+    let report = Engine::new(&cluster, options())
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(!report.has_drift(), "{report:?}");
+    let writes = cluster.writes();
+    let report = Engine::new(&cluster, options()).apply(&u).await;
+    assert_eq!(report.count(Action::Configured), 0, "{report:?}");
+    assert_eq!(cluster.writes(), writes, "nothing sent");
+
+    // Applied for another reason: the ignored field keeps its live value.
+    let mut changed = app(2, false);
+    changed[0]["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+    let mut u2 = unit(changed);
+    u2.ignore = u.ignore.clone();
+    let report = Engine::new(&cluster, options()).apply(&u2).await;
+    assert_eq!(report.count(Action::Configured), 1, "{report:?}");
+    let live = cluster.object(&deploy).expect("live");
+    assert_eq!(live["spec"]["replicas"], 5);
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:2"
+    );
+
+    // Without the rule, the same edit is drift and is reverted.
+    let mut plain = unit(app(2, false));
+    plain.objects[0].object["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!("nginx:2");
+    let report = Engine::new(&cluster, options())
+        .drift(std::slice::from_ref(&plain))
+        .await;
+    assert!(report.has_drift(), "{report:?}");
+}
