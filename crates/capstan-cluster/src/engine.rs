@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::cache::{Known, LiveCache};
 use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, Reason, Verb};
+use crate::dependency::{self, Dependant, Verdict};
 use crate::health_expr::{self, HealthExpr};
 use crate::id::ObjectRef;
 use crate::ignore::{self, IgnoreRules};
@@ -84,6 +85,10 @@ pub struct Options {
     /// apply, as kubectl's are, so what Git no longer declares is removed. Fields of every other
     /// manager (an HPA, an operator) stay theirs.
     pub override_managers: Vec<String>,
+    /// The revision of the source being applied (`main@sha1:…`): recorded in each inventory
+    /// applied without failure, and what `dependsOn`'s same-source rule compares a dependency's
+    /// applied revision with. `None` skips that rule (and the report says so).
+    pub revision: Option<String>,
 }
 
 impl Default for Options {
@@ -99,6 +104,7 @@ impl Default for Options {
             progress: None,
             prune_orphans: false,
             override_managers: Vec::new(),
+            revision: None,
         }
     }
 }
@@ -173,6 +179,8 @@ pub struct UnitReport {
     pub health: Vec<(ObjectRef, Status)>,
     /// Failures that are not about one object (build, inventory, health, timeout).
     pub errors: Vec<String>,
+    /// What was not checked and why (not failures).
+    pub notes: Vec<String>,
 }
 
 impl UnitReport {
@@ -185,6 +193,7 @@ impl UnitReport {
             kept: Vec::new(),
             health: Vec::new(),
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -235,8 +244,10 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     continue;
                 }
                 let mut not_ready = Vec::new();
+                let mut notes = Vec::new();
                 for dep in &u.depends_on {
                     match units.iter().position(|x| x.owner == *dep) {
+                        // Applied in this run, so from this run's revision.
                         Some(j) => {
                             let ready = reports[j]
                                 .as_ref()
@@ -245,17 +256,30 @@ impl<'c, C: Cluster> Engine<'c, C> {
                                 not_ready.push(dep.clone());
                             }
                         }
-                        None => {
-                            if !self.ready_outside(dep).await {
+                        None => match self.ready_outside(dep, u).await {
+                            Verdict::Ready => {}
+                            Verdict::ReadyRevisionUnchecked => notes.push(format!(
+                                "dependency {}/{}: same source, revision not checked (the \
+                                 revision being applied is unknown)",
+                                dep.namespace, dep.name
+                            )),
+                            Verdict::NotReady(why) => {
+                                notes.push(format!(
+                                    "dependency {}/{}: {why}",
+                                    dep.namespace, dep.name
+                                ));
                                 not_ready.push(dep.clone());
                             }
-                        }
+                        },
                     }
                 }
                 let report = if not_ready.is_empty() {
-                    self.apply(u).await
+                    let mut r = self.apply(u).await;
+                    r.notes = notes;
+                    r
                 } else {
                     let mut r = UnitReport::new(u.owner.clone());
+                    r.errors = notes;
                     r.outcome = Outcome::DependencyNotReady(not_ready);
                     self.emit(Event::UnitDone {
                         owner: r.owner.clone(),
@@ -327,23 +351,38 @@ impl<'c, C: Cluster> Engine<'c, C> {
         reports
     }
 
-    /// A dependency outside this run is Ready when capstan holds an inventory for it, or its
-    /// live Kustomization says Ready=True with observedGeneration current.
-    async fn ready_outside(&mut self, dep: &Owner) -> bool {
+    /// A dependency outside this run, by Flux's rule ([`crate::dependency`]): its inventory
+    /// when capstan applied it, else its live Kustomization.
+    async fn ready_outside(&mut self, dep: &Owner, unit: &Unit) -> Verdict {
+        let ready_expr = unit
+            .ready_exprs
+            .iter()
+            .find(|(o, _)| o == dep)
+            .map(|(_, e)| e.as_str());
+        let dependant = Dependant {
+            object: unit.kustomization.as_ref(),
+            source: unit.source.as_deref(),
+            revision: self.options.revision.as_deref(),
+            ready_expr,
+        };
         let storage = inventory::storage_ref(dep);
         let _ = self
             .cache
             .load(self.cluster, std::slice::from_ref(&storage))
             .await;
-        if let Known::Present(_) = self.cache.get(&storage) {
-            return true;
+        if let Known::Present(stored) = self.cache.get(&storage) {
+            let origin = inventory::Origin::of(stored);
+            return dependency::check_inventory(
+                &dependant,
+                origin.source.as_deref(),
+                origin.revision.as_deref(),
+            );
         }
         let ks = kustomization_ref(dep);
         match self.cluster.get(&ks).await {
-            Ok(Some(live)) => {
-                kstatus::condition(&live, "Ready").is_some_and(|(s, _, _)| s == "True")
-            }
-            _ => false,
+            Ok(Some(live)) => dependency::check_live(&dependant, &live),
+            Ok(None) => Verdict::NotReady("not found".into()),
+            Err(e) => Verdict::NotReady(e.to_string()),
         }
     }
 
@@ -443,9 +482,19 @@ impl<'c, C: Cluster> Engine<'c, C> {
         // Record every object before it is applied, so a run killed midway leaves no applied
         // object outside the inventory.
         let before = previous.union(&next);
+        let stored_origin = match self.cache.get(&storage) {
+            Known::Present(v) => inventory::Origin::of(v),
+            _ => inventory::Origin::default(),
+        };
+        let origin_before = inventory::Origin {
+            source: unit.source.clone().or_else(|| stored_origin.source.clone()),
+            revision: stored_origin.revision.clone(),
+        };
         if !self.options.dry_run
-            && stored.as_ref() != Some(&before)
-            && let Err(e) = self.write_inventory(&unit.owner, &before, unit.prune).await
+            && (stored.as_ref() != Some(&before) || stored_origin != origin_before)
+            && let Err(e) = self
+                .write_inventory(&unit.owner, &before, unit.prune, &origin_before)
+                .await
         {
             report.errors.push(format!("writing the inventory: {e}"));
             return;
@@ -571,9 +620,18 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 .push("prune failed for some objects; they stay in the inventory".into());
         }
         let after = next.union(&Inventory::of(still_held));
+        let origin_after = inventory::Origin {
+            revision: match &self.options.revision {
+                Some(now) if !apply_failed => Some(now.clone()),
+                _ => origin_before.revision.clone(),
+            },
+            ..origin_before.clone()
+        };
         if !self.options.dry_run
-            && after != before
-            && let Err(e) = self.write_inventory(&unit.owner, &after, unit.prune).await
+            && (after != before || origin_after != origin_before)
+            && let Err(e) = self
+                .write_inventory(&unit.owner, &after, unit.prune, &origin_after)
+                .await
         {
             report.errors.push(format!("writing the inventory: {e}"));
         }
@@ -646,6 +704,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         owner: &Owner,
         inventory: &Inventory,
         prune: bool,
+        origin: &inventory::Origin,
     ) -> Result<(), ClusterError> {
         let namespace = namespace_ref(inventory::NAMESPACE);
         let _ = self
@@ -659,7 +718,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 .await?;
             self.cache.put(&namespace, created);
         }
-        let object = inventory::to_object(owner, inventory, prune);
+        let object = inventory::to_object(owner, inventory, prune, origin);
         let stored = self.cluster.apply(&object, false).await?;
         self.cache.put(&inventory::storage_ref(owner), stored);
         Ok(())

@@ -9,6 +9,7 @@
 pub mod align;
 pub mod cache;
 pub mod cluster;
+pub mod dependency;
 pub mod drift;
 pub mod engine;
 pub mod fields;

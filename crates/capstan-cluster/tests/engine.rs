@@ -572,3 +572,88 @@ async fn spec_ignore_paths_are_not_drift_and_are_not_reverted() {
         .await;
     assert!(report.has_drift(), "{report:?}");
 }
+
+#[tokio::test]
+async fn depends_on_same_source_waits_for_the_same_revision() {
+    let cluster = MemCluster::new();
+    let source = Some("GitRepository/flux-system/flux-system".to_owned());
+    let at = |revision: &str| Options {
+        revision: Some(revision.into()),
+        ..options()
+    };
+    let mut infra = Unit::new(
+        owner("infra"),
+        desired(vec![
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"infra"}}),
+        ]),
+    );
+    infra.source = source.clone();
+    let mut apps = unit(app(1, false));
+    apps.source = source.clone();
+    apps.depends_on = vec![owner("infra")];
+
+    let report = Engine::new(&cluster, at("main@sha1:aaa")).apply(&infra).await;
+    assert_eq!(report.outcome, Outcome::Ready, "{report:?}");
+    // The dependency applied an older revision of the same source: wait.
+    let reports = Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(
+        reports[0].outcome,
+        Outcome::DependencyNotReady(vec![owner("infra")])
+    );
+    assert!(
+        reports[0].errors[0].contains("revision is not up to date"),
+        "{:?}",
+        reports[0].errors
+    );
+    // Another source: the revision is not compared.
+    let mut elsewhere = apps.clone();
+    elsewhere.source = Some("OCIRepository/flux-system/apps".into());
+    let reports = Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply_all(std::slice::from_ref(&elsewhere))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
+    // Once the dependency applied the same revision, the dependant goes.
+    Engine::new(&cluster, at("main@sha1:bbb")).apply(&infra).await;
+    let reports = Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
+    // No revision known: applied, and the report says the rule was not checked.
+    let reports = Engine::new(&cluster, options())
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready);
+    assert!(reports[0].notes[0].contains("not checked"), "{:?}", reports[0].notes);
+}
+
+#[tokio::test]
+async fn depends_on_a_flux_kustomization_reads_its_status_and_ready_expr() {
+    let cluster = MemCluster::new();
+    cluster.put(json!({"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization",
+        "metadata":{"name":"infra","namespace":"flux-system","generation":1},
+        "spec":{"sourceRef":{"kind":"GitRepository","name":"flux-system"}},
+        "status":{"observedGeneration":1,"lastAppliedRevision":"main@sha1:aaa",
+            "conditions":[{"type":"Ready","status":"True"}]}}));
+    let mut apps = unit(app(1, false));
+    apps.source = Some("GitRepository/flux-system/flux-system".into());
+    apps.depends_on = vec![owner("infra")];
+    let at = Options {
+        revision: Some("sha1:bbb".into()),
+        ..options()
+    };
+    let reports = Engine::new(&cluster, at.clone())
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert!(matches!(reports[0].outcome, Outcome::DependencyNotReady(_)));
+    // A readyExpr replaces the built-in checks, revision included.
+    apps.ready_exprs = vec![(
+        owner("infra"),
+        "dep.status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True')".into(),
+    )];
+    let reports = Engine::new(&cluster, at)
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
+}

@@ -98,6 +98,10 @@ pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         progress,
         prune_orphans: args.kind == ApplyKind::All && args.cluster.namespace.is_none(),
         override_managers: args.override_managers,
+        // The commit being applied, for dependsOn's same-source revision rule; none outside git.
+        revision: capstan_core::git::resolve_revision(&args.cluster.path, "HEAD")
+            .ok()
+            .map(|commit| format!("sha1:{commit}")),
         ..Options::default()
     };
     let runtime = live::runtime()?;
@@ -216,6 +220,9 @@ fn print(reports: &[UnitReport], dry_run: bool, out: &mut dyn Write) -> std::io:
         }
         for e in &report.errors {
             writeln!(out, "  ✗ {e}")?;
+        }
+        for note in &report.notes {
+            writeln!(out, "  · {note}")?;
         }
     }
     writeln!(
