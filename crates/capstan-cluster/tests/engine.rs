@@ -592,7 +592,9 @@ async fn depends_on_same_source_waits_for_the_same_revision() {
     apps.source = source.clone();
     apps.depends_on = vec![owner("infra")];
 
-    let report = Engine::new(&cluster, at("main@sha1:aaa")).apply(&infra).await;
+    let report = Engine::new(&cluster, at("main@sha1:aaa"))
+        .apply(&infra)
+        .await;
     assert_eq!(report.outcome, Outcome::Ready, "{report:?}");
     // The dependency applied an older revision of the same source: wait.
     let reports = Engine::new(&cluster, at("main@sha1:bbb"))
@@ -615,7 +617,9 @@ async fn depends_on_same_source_waits_for_the_same_revision() {
         .await;
     assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
     // Once the dependency applied the same revision, the dependant goes.
-    Engine::new(&cluster, at("main@sha1:bbb")).apply(&infra).await;
+    Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply(&infra)
+        .await;
     let reports = Engine::new(&cluster, at("main@sha1:bbb"))
         .apply_all(std::slice::from_ref(&apps))
         .await;
@@ -625,17 +629,23 @@ async fn depends_on_same_source_waits_for_the_same_revision() {
         .apply_all(std::slice::from_ref(&apps))
         .await;
     assert_eq!(reports[0].outcome, Outcome::Ready);
-    assert!(reports[0].notes[0].contains("not checked"), "{:?}", reports[0].notes);
+    assert!(
+        reports[0].notes[0].contains("not checked"),
+        "{:?}",
+        reports[0].notes
+    );
 }
 
 #[tokio::test]
 async fn depends_on_a_flux_kustomization_reads_its_status_and_ready_expr() {
     let cluster = MemCluster::new();
-    cluster.put(json!({"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization",
+    cluster.put(
+        json!({"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization",
         "metadata":{"name":"infra","namespace":"flux-system","generation":1},
         "spec":{"sourceRef":{"kind":"GitRepository","name":"flux-system"}},
         "status":{"observedGeneration":1,"lastAppliedRevision":"main@sha1:aaa",
-            "conditions":[{"type":"Ready","status":"True"}]}}));
+            "conditions":[{"type":"Ready","status":"True"}]}}),
+    );
     let mut apps = unit(app(1, false));
     apps.source = Some("GitRepository/flux-system/flux-system".into());
     apps.depends_on = vec![owner("infra")];

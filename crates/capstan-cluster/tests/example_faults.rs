@@ -364,7 +364,13 @@ async fn a_fault_over_https_at_sampled_requests_keeps_the_invariants() {
         .apply_all(&full)
         .await;
     for r in &reports {
-        assert_eq!(r.outcome, Outcome::Ready, "probe {}: {:?}", r.owner.name, r.errors);
+        assert_eq!(
+            r.outcome,
+            Outcome::Ready,
+            "probe {}: {:?}",
+            r.owner.name,
+            r.errors
+        );
     }
     let cold = counted(&probe) - before;
     let before = counted(&probe);
