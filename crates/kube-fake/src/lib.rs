@@ -33,6 +33,7 @@ pub mod delete;
 pub mod discovery;
 pub mod http;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod proto;
 pub mod registry;
