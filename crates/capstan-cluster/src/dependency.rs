@@ -108,7 +108,7 @@ pub fn check_live(dependant: &Dependant, dep: &Value) -> Verdict {
     if !has_conditions || generation.unwrap_or(0) != observed.unwrap_or(0) {
         return Verdict::NotReady("not ready (generation not observed)".into());
     }
-    if !kstatus::condition(dep, "Ready").is_some_and(|(s, _, _)| s == "True") {
+    if kstatus::condition(dep, "Ready").is_none_or(|(s, _, _)| s != "True") {
         return Verdict::NotReady("not ready".into());
     }
     let applied = dep

@@ -70,6 +70,9 @@ pub fn kubeconfig_user(kubeconfig: Option<&Path>, context: Option<&str>) -> Opti
 /// How long the first list of a watched kind may take before `list` gives up on it.
 const WATCH_READY: Duration = Duration::from_secs(30);
 
+/// Group, version and kind.
+type KindKey = (String, String, String);
+
 /// One watched kind: its reflector's store and the task feeding it.
 struct Watched {
     store: Store<DynamicObject>,
@@ -83,7 +86,7 @@ pub struct KubeApi {
     requests: Mutex<BTreeMap<&'static str, u64>>,
     default_namespace: String,
     /// `Some` when lists are answered from watches ([`KubeApi::watching`]).
-    watched: Option<Mutex<HashMap<(String, String, String), Watched>>>,
+    watched: Option<Mutex<HashMap<KindKey, Watched>>>,
 }
 
 impl Drop for KubeApi {
