@@ -259,7 +259,14 @@ fn http_options(prune: bool) -> Options {
 struct Live {
     server: kube_fake::Handle,
     cluster: capstan_cluster::kube_api::KubeApi,
-    _stand_in: tokio::task::JoinHandle<()>,
+    stand_in: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // A dropped JoinHandle detaches its task: stop the stand-in with its server.
+        self.stand_in.abort();
+    }
 }
 
 async fn fresh_live(dir: &std::path::Path, units: &[Unit]) -> Live {
@@ -274,7 +281,7 @@ async fn fresh_live(dir: &std::path::Path, units: &[Unit]) -> Live {
     Live {
         server,
         cluster,
-        _stand_in: stand_in,
+        stand_in,
     }
 }
 
