@@ -661,7 +661,7 @@ async fn side_door_counts_injects_faults_and_overrides_controllers() {
         skip: Some(2),
         count: Some(1),
         action: FaultAction::Error {
-            code: 503,
+            code: 500,
             message: String::new(),
         },
     });
@@ -669,7 +669,7 @@ async fn side_door_counts_injects_faults_and_overrides_controllers() {
     api.get("web").await.expect("second let through");
     assert_eq!(
         status_code(&api.get("web").await.expect_err("injected")),
-        503
+        500
     );
     api.get("web").await.expect("only the third");
 
