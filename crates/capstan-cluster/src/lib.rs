@@ -3,8 +3,9 @@
 //! Kubernetes API through the [`Cluster`] trait (kube-rs in [`kube_api`], in memory in [`mem`]).
 //!
 //! The engine is a thin loop ([`engine`]) over pure decisions ([`plan`], [`fields`], [`stage`],
-//! [`policy`], [`kstatus`], [`inventory`]); steady state is decided from one LIST per kind
-//! ([`cache`]), with a server-side dry-run only where the cache cannot tell.
+//! [`policy`], [`kstatus`], [`inventory`], [`ignore`], [`dependency`]); steady state is decided
+//! from one LIST per kind, or from watches in a long-lived process ([`cache`],
+//! [`kube_api::KubeApi::watching`]), with a server-side dry-run only where the cache cannot tell.
 
 pub mod align;
 pub mod cache;
