@@ -291,4 +291,6 @@ pub struct CheckArgs {
     pub kube_version: Option<String>,
     #[command(flatten)]
     pub charts: crate::commands::build::ChartArgs,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }
