@@ -227,6 +227,7 @@ fn live(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             sops_age_key_file: None,
         },
         output,
+        override_managers: Vec::new(),
     };
     super::drift::run(drift, out)
 }
