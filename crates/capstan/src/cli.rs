@@ -174,6 +174,8 @@ pub struct GetArgs {
     /// With --live: the kubeconfig context.
     #[arg(long)]
     pub context: Option<String>,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }
 
 /// Output formats of `capstan graph`.
@@ -193,6 +195,8 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: GraphFormat,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +229,8 @@ pub struct AppLocateArgs {
     /// Print every file that would be written or changed, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }
 
 #[derive(Debug, Args)]

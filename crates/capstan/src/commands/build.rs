@@ -128,14 +128,19 @@ impl ChartArgs {
 }
 
 /// The build settings `diff` and `plan` render each side with: SOPS keys from the environment
-/// (values stay masked without them), the helm binary when there is one, charts as `flags` say.
-pub fn side_options(flags: &ChartArgs) -> impl Fn() -> BuildOptions + Sync + use<> {
+/// (values stay masked without them), the helm binary when there is one, charts as `flags` say,
+/// the user's substitution variables in `discovery`.
+pub fn side_options(
+    flags: &ChartArgs,
+    discovery: capstan_flux::discovery::Options,
+) -> impl Fn() -> BuildOptions + Sync + use<> {
     let charts = flags.fetcher();
     move || BuildOptions {
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
         helm: capstan_flux::helm::HelmBinary::find(None)
             .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
         charts: Some(charts.clone()),
+        discovery: discovery.clone(),
         ..BuildOptions::default()
     }
 }
@@ -149,6 +154,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         args.charts.registry_config.clone(),
     );
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
+    let discovery = args.vars.discovery()?;
     let bar = progress_bar();
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -159,10 +165,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         charts: Some(args.charts.fetcher()),
         kube_version: args.kube_version.clone(),
         api_versions: args.api_versions.clone(),
-        discovery: capstan_flux::discovery::Options {
-            vars: args.vars.resolve()?,
-            ..capstan_flux::discovery::Options::default()
-        },
+        discovery: discovery.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
     };
@@ -173,7 +176,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     let mut selected = select(&report, &args);
     if !selector.is_empty() {
-        let labels = super::selector::flux_labels(&args.path)?;
+        let labels = super::selector::flux_labels(&args.path, &discovery)?;
         selected.retain(|r| selector.matches(labels.get(&r.key)));
     }
     if selected.is_empty() && args.name.is_some() {

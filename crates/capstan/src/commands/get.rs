@@ -19,7 +19,7 @@ use super::Exit;
 use crate::cli::{GetArgs, GetFormat, GetKind};
 
 /// Discovers the repository at `path` with the default renderer.
-pub(crate) fn discover_repository(path: &Path) -> anyhow::Result<Discovery> {
+pub(crate) fn discover_repository(path: &Path, options: &Options) -> anyhow::Result<Discovery> {
     let fs = OsFs;
     let absolute =
         std::fs::canonicalize(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -28,7 +28,7 @@ pub(crate) fn discover_repository(path: &Path) -> anyhow::Result<Discovery> {
         &fs,
         &absolute,
         renderer.as_ref(),
-        &Options::default(),
+        options,
     )?)
 }
 
@@ -57,7 +57,7 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return super::images::get(args, out);
     }
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let discovery = discover_repository(&args.path)?;
+    let discovery = discover_repository(&args.path, &args.vars.discovery()?)?;
     let errors = report_diagnostics(&discovery);
     let multi_cluster = discovery.clusters.len() > 1;
     let wide = args.output == GetFormat::Wide;

@@ -53,6 +53,8 @@ pub struct PlanArgs {
     pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: super::build::ChartArgs,
+    #[command(flatten)]
+    pub vars: super::vars::VarArgs,
 }
 
 /// The repository's rules: `.capstan.yaml` at the repository path, ahead of the defaults.
@@ -140,7 +142,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         base: args.base.as_deref(),
         path_orig: args.path_orig.as_deref(),
     };
-    let build = super::build::side_options(&args.charts);
+    let build = super::build::side_options(&args.charts, args.vars.discovery()?);
     let compared = compare_sides(&revisions, false, &DiffOptions::default(), &build)?;
     if !compared.report.side_failures.is_empty() {
         let errors: Vec<String> = compared

@@ -12,6 +12,7 @@ use crate::commands::Exit;
 
 pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let root = args.locate.path.clone();
+    let options = build_options(&args.locate.vars)?;
     let request = AddRequest {
         name: args.name,
         image: args.image,
@@ -37,7 +38,7 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             .ks_namespace
             .as_deref()
             .unwrap_or("flux-system"),
-        &build_options(),
+        &options,
     )?;
 
     if args.locate.dry_run {

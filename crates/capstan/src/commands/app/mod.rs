@@ -13,14 +13,15 @@ use super::Exit;
 use crate::cli::{AppArgs, AppCommand};
 
 /// How `app` builds the repository to check a change and preview a prune: as `build all` does,
-/// with the helm binary when there is one.
-fn build_options() -> capstan_flux::build::BuildOptions {
+/// with the helm binary when there is one and the user's substitution variables.
+fn build_options(vars: &super::vars::VarArgs) -> anyhow::Result<capstan_flux::build::BuildOptions> {
     use capstan_flux::helm::{HelmBinary, HelmRenderer};
-    capstan_flux::build::BuildOptions {
+    Ok(capstan_flux::build::BuildOptions {
         helm: HelmBinary::find(None)
             .map(|h| std::sync::Arc::new(h) as std::sync::Arc<dyn HelmRenderer>),
+        discovery: vars.discovery()?,
         ..capstan_flux::build::BuildOptions::default()
-    }
+    })
 }
 
 pub fn run(args: AppArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
