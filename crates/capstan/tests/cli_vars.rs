@@ -123,3 +123,57 @@ fn get_and_graph_accept_variables() {
     assert_eq!(code, 2, "a bad --var is refused: {stderr}");
     assert!(stderr.contains("1X"), "{stderr}");
 }
+
+#[test]
+fn get_lists_helm_releases_under_a_substituted_path() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let root_path = root.path();
+    flux_system(root_path);
+    write(
+        root_path,
+        "clusters/dev/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./apps
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild:
+    substitute: {CLUSTER: dev}
+",
+    );
+    write(
+        root_path,
+        "apps/web.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: web, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./web/${CLUSTER}/${ZONE}
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+",
+    );
+    write(
+        root_path,
+        "web/dev/a/release.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: web}
+spec:
+  interval: 10m
+  chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo, namespace: flux-system}}}
+",
+    );
+    let path = root_path.to_str().unwrap();
+    let (_, json, stderr) = capstan(&[
+        "get", "hr", "-A", "--path", path, "-o", "json", "--var", "ZONE=a",
+    ]);
+    assert!(
+        json.to_string().contains("podinfo"),
+        "the HelmRelease under ./web/${{CLUSTER}}/${{ZONE}} is listed: {json}\n{stderr}"
+    );
+}
