@@ -7,6 +7,7 @@
 //! ([`cache`]), with a server-side dry-run only where the cache cannot tell.
 
 pub mod align;
+pub mod bootstrap;
 pub mod cache;
 pub mod cluster;
 pub mod drift;

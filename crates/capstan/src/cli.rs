@@ -166,6 +166,8 @@ pub struct GetArgs {
     pub selector: Vec<String>,
     #[command(flatten)]
     pub render: crate::commands::images::RenderArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
     /// Read the cluster instead of the repository (as `flux get` does).
     #[arg(long)]
     pub live: bool,
@@ -201,6 +203,8 @@ pub struct GraphArgs {
     pub output: GraphFormat,
     #[command(flatten)]
     pub vars: crate::commands::vars::VarArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +239,8 @@ pub struct AppLocateArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub vars: crate::commands::vars::VarArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +307,8 @@ pub struct CheckArgs {
     pub kube_version: Option<String>,
     #[command(flatten)]
     pub charts: crate::commands::build::ChartArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
     #[command(flatten)]
     pub vars: crate::commands::vars::VarArgs,
 }

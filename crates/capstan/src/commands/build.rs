@@ -93,6 +93,8 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
     #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
+    #[command(flatten)]
     pub vars: super::vars::VarArgs,
 }
 
@@ -154,7 +156,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         args.charts.registry_config.clone(),
     );
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let discovery = args.vars.discovery()?;
+    let discovery = args.vars.discovery(args.sources.resolve(&args.path)?)?;
     let bar = progress_bar();
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -173,6 +175,22 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         .with_context(|| format!("building {}", args.path.display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if report.kustomizations.is_empty() && report.helm_releases.is_empty() {
+        anyhow::bail!(
+            "{}",
+            capstan_flux::discovery::nothing_to_discover(
+                &std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone())
+            )
+        );
+    }
+    if let Some(focus) = &report.focus {
+        eprintln!(
+            "note: {} is inside a repository whose entry point is above it; built what is \
+             declared in or applies {}",
+            args.path.display(),
+            focus.display()
+        );
     }
     let mut selected = select(&report, &args);
     if !selector.is_empty() {
@@ -225,7 +243,15 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     out.flush()?;
     let mut failed = 0;
     let mut stderr = std::io::stderr().lock();
+    // several clusters can hold objects of the same name: say which one
+    let clusters: std::collections::BTreeSet<&str> =
+        selected.iter().map(|r| r.cluster.as_str()).collect();
     for result in &selected {
+        let key = if clusters.len() > 1 {
+            format!("{} (cluster {})", result.key, result.cluster)
+        } else {
+            result.key.to_string()
+        };
         match result.status {
             Status::Failed => {
                 failed += 1;
@@ -233,13 +259,10 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     writeln!(stderr, "error: {error}")?;
                 }
             }
-            Status::Skipped | Status::Unchanged => writeln!(
-                stderr,
-                "skipped: {}: {}",
-                result.key,
-                result.errors.join("; ")
-            )?,
-            Status::Suspended => writeln!(stderr, "suspended: {} (not rendered)", result.key)?,
+            Status::Skipped | Status::Unchanged => {
+                writeln!(stderr, "skipped: {key}: {}", result.errors.join("; "))?
+            }
+            Status::Suspended => writeln!(stderr, "suspended: {key} (not rendered)")?,
             Status::Rendered => {
                 for id in &result.not_decrypted {
                     writeln!(

@@ -96,6 +96,8 @@ pub struct DiffArgs {
     pub charts: ChartArgs,
     #[command(flatten)]
     pub vars: super::vars::VarArgs,
+    #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
     /// Compare the repository with the cluster instead of another revision (as `capstan drift`;
     /// reads the cluster, writes nothing).
     #[arg(long, conflicts_with_all = ["base", "path_orig"])]
@@ -140,7 +142,7 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr),
     };
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let discovery = args.vars.discovery()?;
+    let discovery = args.vars.discovery(args.sources.resolve(&args.path)?)?;
     let build = super::build::side_options(&args.charts, discovery.clone());
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());

@@ -50,11 +50,12 @@ pub struct RenderArgs {
 /// `capstan get images`.
 pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
+    let sources = args.sources.resolve(&args.path)?;
     let render = &args.render;
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(render.sops_age_key_file.as_deref(), &fs)
         .context("loading SOPS age keys")?;
-    let discovery = args.vars.discovery()?;
+    let discovery = args.vars.discovery(sources)?;
     let bar = crate::terminal::spinner("rendered");
     let ticker = bar.clone();
     let options = BuildOptions {

@@ -24,11 +24,15 @@ pub struct VarArgs {
 }
 
 impl VarArgs {
-    /// Discovery options carrying the variables (what every offline command that discovers or
-    /// builds passes on).
-    pub fn discovery(&self) -> anyhow::Result<capstan_flux::discovery::Options> {
+    /// Discovery options carrying the variables and the local `sources` (what every offline
+    /// command that discovers or builds passes on).
+    pub fn discovery(
+        &self,
+        sources: capstan_flux::source::LocalSources,
+    ) -> anyhow::Result<capstan_flux::discovery::Options> {
         Ok(capstan_flux::discovery::Options {
             vars: self.resolve()?,
+            sources,
             ..capstan_flux::discovery::Options::default()
         })
     }

@@ -12,7 +12,8 @@ use crate::commands::Exit;
 
 pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let root = args.locate.path.clone();
-    let options = build_options(&args.locate.vars)?;
+    let sources = args.locate.sources.resolve(&root)?;
+    let options = build_options(&args.locate.vars, sources)?;
     let request = AddRequest {
         name: args.name,
         image: args.image,

@@ -14,12 +14,15 @@ use crate::cli::{AppArgs, AppCommand};
 
 /// How `app` builds the repository to check a change and preview a prune: as `build all` does,
 /// with the helm binary when there is one and the user's substitution variables.
-fn build_options(vars: &super::vars::VarArgs) -> anyhow::Result<capstan_flux::build::BuildOptions> {
+fn build_options(
+    vars: &super::vars::VarArgs,
+    sources: capstan_flux::source::LocalSources,
+) -> anyhow::Result<capstan_flux::build::BuildOptions> {
     use capstan_flux::helm::{HelmBinary, HelmRenderer};
     Ok(capstan_flux::build::BuildOptions {
         helm: HelmBinary::find(None)
             .map(|h| std::sync::Arc::new(h) as std::sync::Arc<dyn HelmRenderer>),
-        discovery: vars.discovery()?,
+        discovery: vars.discovery(sources)?,
         ..capstan_flux::build::BuildOptions::default()
     })
 }

@@ -15,7 +15,8 @@ use crate::commands::Exit;
 
 pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let root = args.locate.path.clone();
-    let options = build_options(&args.locate.vars)?;
+    let sources = args.locate.sources.resolve(&root)?;
+    let options = build_options(&args.locate.vars, sources)?;
     let request = RemoveRequest {
         name: args.name,
         delete_files: args.delete_files,
