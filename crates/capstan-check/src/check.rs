@@ -137,6 +137,15 @@ pub fn check(
     sources: Option<&Sources<'_>>,
 ) -> Result<Report, schema::Error> {
     let mut schemas = SchemaSet::new(kube_version)?;
+    let runs_operator = input.units.iter().any(|u| {
+        schema::flux_operator::runs_flux_operator(&u.manifest)
+            || u.objects
+                .iter()
+                .any(|r| schema::flux_operator::runs_flux_operator(&r.object))
+    });
+    if runs_operator {
+        schemas.widen_for_flux_operator()?;
+    }
     for unit in &input.units {
         for rendered in &unit.objects {
             if rendered.object.get("kind").and_then(Value::as_str)

@@ -199,3 +199,55 @@ fn removed_builtin_versions_are_not_served() {
     assert!(SchemaSet::new("1.20").is_err());
     assert!(SchemaSet::new("v1.34.1").is_ok());
 }
+
+const OPERATOR_ALERT: &str = "apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata:
+  name: fleet
+  namespace: flux-system
+spec:
+  providerRef:
+    name: slack
+  eventSources:
+  - kind: FluxInstance
+    name: flux
+  - kind: ResourceSet
+    name: '*'
+  - kind: ResourceSetInputProvider
+    name: '*'
+";
+
+#[test]
+fn flux_operator_kinds_are_event_sources_only_where_the_operator_runs() {
+    let mut set = SchemaSet::new("1.33").unwrap();
+    let bootstrap: Vec<String> = errors(&set, OPERATOR_ALERT)
+        .into_iter()
+        .map(|(_, field)| field)
+        .collect();
+    assert_eq!(
+        bootstrap,
+        [
+            "spec.eventSources[0].kind",
+            "spec.eventSources[1].kind",
+            "spec.eventSources[2].kind"
+        ]
+    );
+    set.widen_for_flux_operator().unwrap();
+    assert_eq!(errors(&set, OPERATOR_ALERT), vec![]);
+    let receiver = "apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: fleet
+  namespace: flux-system
+spec:
+  type: github
+  secretRef:
+    name: token
+  resources:
+  - kind: ResourceSet
+    name: apps
+";
+    assert_eq!(errors(&set, receiver), vec![]);
+    let still_wrong = OPERATOR_ALERT.replace("kind: FluxInstance", "kind: Deployment");
+    assert_eq!(errors(&set, &still_wrong).len(), 1);
+}

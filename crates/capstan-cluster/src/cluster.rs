@@ -55,6 +55,8 @@ pub enum Verb {
     Patch,
     Delete,
     Create,
+    /// Reading a pod's log.
+    Logs,
 }
 
 impl fmt::Display for Verb {
@@ -68,6 +70,7 @@ impl fmt::Display for Verb {
             Verb::Patch => "patch",
             Verb::Delete => "delete",
             Verb::Create => "create",
+            Verb::Logs => "read",
         };
         f.write_str(text)
     }
@@ -164,4 +167,57 @@ pub trait Cluster: Send + Sync {
     fn create(&self, object: &Value) -> impl Future<Output = Result<Value, ClusterError>> + Send;
     /// Deletes with background propagation; false when it did not exist.
     fn delete(&self, r: &ObjectRef) -> impl Future<Output = Result<bool, ClusterError>> + Send;
+
+    /// Server-side apply as another field manager (Helm's `helm`), forcing conflicts only when
+    /// `force`. A cluster that cannot choose the manager refuses (Reason::Other) rather than
+    /// applying under [`FIELD_MANAGER`].
+    fn apply_as(
+        &self,
+        object: &Value,
+        manager: &str,
+        force: bool,
+    ) -> impl Future<Output = Result<Value, ClusterError>> + Send {
+        let _ = force;
+        let refused = ClusterError::new(
+            Verb::Apply,
+            ObjectRef::of(object).map_or_else(|| "object".to_owned(), |r| r.to_string()),
+            Reason::Other,
+            format!("this cluster connection cannot apply as field manager {manager:?}"),
+        );
+        async move { Err(refused) }
+    }
+
+    /// The objects of a kind in one namespace whose labels equal every `(key, value)` of
+    /// `selector`. The default lists the kind everywhere and filters; a real API server is asked
+    /// with a label selector.
+    fn list_labelled(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: &str,
+        selector: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<Value>, ClusterError>> + Send {
+        async move {
+            let all = self.list(group, version, kind).await?;
+            Ok(all
+                .into_iter()
+                .filter(|o| {
+                    o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(namespace)
+                })
+                .filter(|o| labels_match(o, selector))
+                .collect())
+        }
+    }
+}
+
+/// Whether an object's labels hold every `(key, value)` of `selector`.
+pub fn labels_match(object: &Value, selector: &[(&str, &str)]) -> bool {
+    selector.iter().all(|(k, v)| {
+        object
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(*k))
+            .and_then(Value::as_str)
+            == Some(*v)
+    })
 }

@@ -292,6 +292,79 @@ impl Cluster for KubeApi {
         to_value(applied, &r, verb)
     }
 
+    async fn apply_as(
+        &self,
+        object: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, ClusterError> {
+        let r = crate::cluster::manifest_ref(object, Verb::Apply)?;
+        let (api, _) = self.api(&r, Verb::Apply).await?;
+        let mut params = PatchParams::apply(manager);
+        if force {
+            params = params.force();
+        }
+        self.count("apply");
+        let applied = api
+            .patch(&r.name, &params, &Patch::Apply(object))
+            .await
+            .map_err(|e| error(Verb::Apply, &r, e))?;
+        to_value(applied, &r, Verb::Apply)
+    }
+
+    async fn list_labelled(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: &str,
+        selector: &[(&str, &str)],
+    ) -> Result<Vec<Value>, ClusterError> {
+        let r = ObjectRef {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: String::new(),
+        };
+        let Some((ar, namespaced)) = self.resource(&r).await? else {
+            return Err(ClusterError::new(
+                Verb::List,
+                &r.kind,
+                Reason::NotFound,
+                "kind not served",
+            ));
+        };
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(self.client.clone(), namespace, &ar)
+        } else {
+            Api::all_with(self.client.clone(), &ar)
+        };
+        let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut params = ListParams::default().limit(500).labels(&labels.join(","));
+        let mut out = Vec::new();
+        loop {
+            self.count("list");
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|e| error(Verb::List, &r.kind, e))?;
+            for item in page.items {
+                let mut value = to_value(item, &r, Verb::List)?;
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+                    map.insert("kind".into(), Value::String(ar.kind.clone()));
+                }
+                out.push(value);
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     async fn patch_json(&self, r: &ObjectRef, patch: &Value) -> Result<Value, ClusterError> {
         let (api, _) = self.api(r, Verb::Patch).await?;
         let ops: json_patch::Patch = serde_json::from_value(patch.clone())
@@ -325,5 +398,41 @@ impl Cluster for KubeApi {
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
             Err(e) => Err(error(Verb::Delete, r, e)),
         }
+    }
+}
+
+impl crate::verbs::logs::PodLogs for KubeApi {
+    async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        options: &crate::verbs::logs::LogOptions,
+    ) -> Result<crate::verbs::logs::Lines, ClusterError> {
+        use futures::{AsyncBufReadExt as _, StreamExt as _};
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        let params = kube::api::LogParams {
+            container: options.container.clone(),
+            follow: options.follow,
+            previous: options.previous,
+            tail_lines: options.tail_lines,
+            since_seconds: options.since_seconds,
+            since_time: options.since_time,
+            ..kube::api::LogParams::default()
+        };
+        let what = format!("Pod {namespace}/{pod} log");
+        self.count("get");
+        let reader = api
+            .log_stream(pod, &params)
+            .await
+            .map_err(|e| error(Verb::Logs, &what, e))?;
+        Ok(reader
+            .lines()
+            .map(move |l| {
+                l.map_err(|e| {
+                    ClusterError::new(Verb::Logs, &what, Reason::Unavailable, e.to_string())
+                })
+            })
+            .boxed())
     }
 }

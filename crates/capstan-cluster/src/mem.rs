@@ -267,56 +267,14 @@ fn merge(into: &mut Value, from: &Value) {
     }
 }
 
-impl Cluster for MemCluster {
-    async fn scope(&self, r: &ObjectRef) -> Result<Option<bool>, ClusterError> {
-        Ok(self
-            .lock()
-            .served
-            .get(&(r.group.clone(), r.kind.clone()))
-            .copied())
-    }
-
-    async fn refresh(&self) -> Result<(), ClusterError> {
-        self.count("discovery", &"discovery", Verb::Discover)?;
-        let mut state = self.lock();
-        let pending = std::mem::take(&mut state.pending);
-        state.served.extend(pending);
-        Ok(())
-    }
-
-    async fn list(
+impl MemCluster {
+    /// Server-side apply as `manager` (conflicts between managers are not modelled).
+    fn apply_managed(
         &self,
-        group: &str,
-        version: &str,
-        kind: &str,
-    ) -> Result<Vec<Value>, ClusterError> {
-        self.count("list", &kind, Verb::List)?;
-        let state = self.lock();
-        if !state
-            .served
-            .contains_key(&(group.to_owned(), kind.to_owned()))
-        {
-            return Err(ClusterError::new(
-                Verb::List,
-                format!("{kind}.{version}.{group}"),
-                Reason::NotFound,
-                "kind not served",
-            ));
-        }
-        Ok(state
-            .objects
-            .iter()
-            .filter(|((g, k, _, _), _)| g == group && k == kind)
-            .map(|(_, v)| v.clone())
-            .collect())
-    }
-
-    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
-        self.count("get", r, Verb::Get)?;
-        Ok(self.lock().objects.get(&key(r)).cloned())
-    }
-
-    async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ClusterError> {
+        object: &Value,
+        dry_run: bool,
+        manager: &str,
+    ) -> Result<Value, ClusterError> {
         let verb = if dry_run { Verb::DryRun } else { Verb::Apply };
         let r = crate::cluster::manifest_ref(object, verb)?;
         self.count(if dry_run { "dry-run" } else { "apply" }, &r, verb)?;
@@ -381,7 +339,7 @@ impl Cluster for MemCluster {
         }
         let mut next = existing.clone().unwrap_or_else(|| json!({}));
         if let Some(live) = &existing {
-            let owned = fields::applied_fields(live, FIELD_MANAGER)
+            let owned = fields::applied_fields(live, manager)
                 .cloned()
                 .unwrap_or(json!({}));
             remove_dropped(&mut next, &owned, object);
@@ -395,11 +353,11 @@ impl Cluster for MemCluster {
             .unwrap_or_default()
             .into_iter()
             .filter(|e| {
-                !(e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+                !(e.get("manager").and_then(Value::as_str) == Some(manager)
                     && e.get("operation").and_then(Value::as_str) == Some("Apply"))
             })
             .collect();
-        entries.insert(0, json!({"manager": FIELD_MANAGER, "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": field_set(object)}));
+        entries.insert(0, json!({"manager": manager, "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": field_set(object)}));
         let changed = existing.as_ref().is_none_or(|live| {
             let strip = |v: &Value| {
                 let mut v = v.clone();
@@ -484,6 +442,88 @@ impl Cluster for MemCluster {
         }
         state.objects.insert(key(&r), next.clone());
         Ok(next)
+    }
+}
+
+impl Cluster for MemCluster {
+    async fn scope(&self, r: &ObjectRef) -> Result<Option<bool>, ClusterError> {
+        Ok(self
+            .lock()
+            .served
+            .get(&(r.group.clone(), r.kind.clone()))
+            .copied())
+    }
+
+    async fn refresh(&self) -> Result<(), ClusterError> {
+        self.count("discovery", &"discovery", Verb::Discover)?;
+        let mut state = self.lock();
+        let pending = std::mem::take(&mut state.pending);
+        state.served.extend(pending);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        self.count("list", &kind, Verb::List)?;
+        let state = self.lock();
+        if !state
+            .served
+            .contains_key(&(group.to_owned(), kind.to_owned()))
+        {
+            return Err(ClusterError::new(
+                Verb::List,
+                format!("{kind}.{version}.{group}"),
+                Reason::NotFound,
+                "kind not served",
+            ));
+        }
+        Ok(state
+            .objects
+            .iter()
+            .filter(|((g, k, _, _), _)| g == group && k == kind)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
+        self.count("get", r, Verb::Get)?;
+        Ok(self.lock().objects.get(&key(r)).cloned())
+    }
+
+    async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ClusterError> {
+        self.apply_managed(object, dry_run, FIELD_MANAGER)
+    }
+
+    async fn apply_as(
+        &self,
+        object: &Value,
+        manager: &str,
+        _force: bool,
+    ) -> Result<Value, ClusterError> {
+        self.apply_managed(object, false, manager)
+    }
+
+    async fn list_labelled(
+        &self,
+        group: &str,
+        _version: &str,
+        kind: &str,
+        namespace: &str,
+        selector: &[(&str, &str)],
+    ) -> Result<Vec<Value>, ClusterError> {
+        self.count("list", &kind, Verb::List)?;
+        let state = self.lock();
+        Ok(state
+            .objects
+            .iter()
+            .filter(|((g, k, ns, _), _)| g == group && k == kind && ns == namespace)
+            .map(|(_, v)| v.clone())
+            .filter(|v| crate::cluster::labels_match(v, selector))
+            .collect())
     }
 
     async fn patch_json(&self, r: &ObjectRef, patch: &Value) -> Result<Value, ClusterError> {

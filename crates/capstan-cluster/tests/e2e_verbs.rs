@@ -3,7 +3,8 @@
 //! the test says so and passes without touching anything. Flux's CRDs are installed as
 //! schemaless fixtures and a stand-in writes the status Flux's controllers would, through the
 //! status subresource; the scenarios are those of `verbs.rs` (kube-fake): reconcile success and
-//! failure, the override cycle, and `why` on a failing source and a crash-looping pod.
+//! failure, the override cycle, and `why` on a failing source and on a Deployment whose container
+//! exits at once (busybox `sh -c 'exit 1'`), which the kubelet puts in CrashLoopBackOff.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -249,6 +250,9 @@ async fn live_verbs_on_a_real_cluster() {
     assert_eq!(d.stuck.expect("stuck").link, Link::Source);
     standin.abort();
 
+    // A health check timing out on a crash-looping pod: a Deployment whose container exits.
+    crash_loop(cluster.as_ref()).await;
+
     // Clean up what the test made.
     let _ = cluster
         .delete(&ObjectRef {
@@ -259,4 +263,77 @@ async fn live_verbs_on_a_real_cluster() {
             name: NS.into(),
         })
         .await;
+}
+
+/// `why` on a Kustomization whose Deployment crash-loops names the pod, the container and the
+/// crash loop, and points at the container's previous log with kubectl (an application's pod is
+/// not a Flux controller: `capstan logs` would not show it).
+async fn crash_loop(cluster: &KubeApi) {
+    cluster
+        .apply(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "crasher", "namespace": NS},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "crasher"}},
+                    "template": {"metadata": {"labels": {"app": "crasher"}},
+                        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "main",
+                            "image": "busybox:1.36", "command": ["sh", "-c", "exit 1"]}]}}}}),
+            false,
+        )
+        .await
+        .expect("deployment");
+    cluster.apply(&json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "crashing", "namespace": NS},
+        "spec": {"interval": "10m", "path": "./crashing", "prune": true, "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}), false)
+        .await
+        .expect("ks");
+    write_status(
+        cluster,
+        FluxKind::GitRepository,
+        "fleet",
+        ready_status(true, "Succeeded", "stored artifact"),
+    )
+    .await;
+    let mut status = ready_status(
+        false,
+        "HealthCheckFailed",
+        "timeout waiting for: [Deployment/capstan-e2e-verbs/crasher status: 'InProgress']",
+    );
+    status["inventory"] =
+        json!({"entries": [{"id": format!("{NS}_crasher_apps_Deployment"), "v": "v1"}]});
+    write_status(cluster, FluxKind::Kustomization, "crashing", status).await;
+    // Pulling busybox, the first exit and the first back-off take a while on a fresh cluster.
+    let mut last = None;
+    for _ in 0..90 {
+        let d = why::why(cluster, FluxKind::Kustomization, NS, "crashing")
+            .await
+            .expect("walks");
+        if let Some(stuck) = d.stuck.as_ref()
+            && stuck.link == Link::Health
+            && stuck.message.contains("CrashLoopBackOff")
+        {
+            assert!(
+                stuck.message.contains("container main"),
+                "{}",
+                stuck.message
+            );
+            assert!(
+                stuck
+                    .next
+                    .iter()
+                    .any(|c| c.starts_with("kubectl logs crasher-")
+                        && c.ends_with("-c main --previous")),
+                "{:?}",
+                stuck.next
+            );
+            assert!(
+                !stuck.next.iter().any(|c| c.starts_with("capstan logs")),
+                "{:?}",
+                stuck.next
+            );
+            return;
+        }
+        last = d.stuck;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    panic!("why never named the crash loop; last: {last:?}");
 }

@@ -725,6 +725,12 @@ async fn why_finds_the_stuck_link() {
         "{:?}",
         stuck.next
     );
+    // An application's pod is not a Flux controller: `capstan logs` would not show its output.
+    assert!(
+        !stuck.next.iter().any(|c| c.starts_with("capstan logs")),
+        "{:?}",
+        stuck.next
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -754,4 +760,76 @@ async fn status_lists_what_needs_attention() {
     assert_eq!(s.failed_releases[0].version, 2);
     assert!(s.needs_attention());
     assert!(s.unread.is_empty(), "{:?}", s.unread);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_read_one_pod_per_controller_and_filter_by_object() {
+    use capstan_cluster::verbs::logs::{self, Filter, LogOptions};
+    let r = rig().await;
+    let door = r.server.side_door();
+    // kustomize-controller's pod has a sidecar, so its `manager` container is read;
+    // source-controller is a Deployment without a pod.
+    for name in ["kustomize-controller", "source-controller"] {
+        r.put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": NS, "labels": {"app.kubernetes.io/part-of": "flux"}},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "manager", "image": "x"}]}}}}));
+    }
+    // Not a Flux controller: same namespace, no part-of label.
+    r.put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "other", "namespace": NS},
+        "spec": {"selector": {"matchLabels": {"app": "other"}},
+            "template": {"metadata": {"labels": {"app": "other"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}));
+    r.put(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "kustomize-controller-new", "namespace": NS, "labels": {"app": "kustomize-controller"}},
+        "spec": {"containers": [{"name": "manager", "image": "x"}, {"name": "proxy", "image": "y"}]}}));
+    let line = |name: &str, msg: &str| {
+        json!({"level": "info", "ts": format!("2026-12-04T18:00:0{}Z", msg.len() % 10), "msg": msg,
+            "controllerKind": "Kustomization", "name": name, "namespace": NS})
+        .to_string()
+    };
+    door.append_log(&kube_fake::LogWrite {
+        namespace: NS.into(),
+        pod: "kustomize-controller-new".into(),
+        container: "manager".into(),
+        previous: false,
+        text: [
+            line("apps", "applied"),
+            line("infra", "applied too"),
+            "plain text".into(),
+        ]
+        .join("\n"),
+    });
+    let controllers = logs::controllers(&r.api, NS).await.expect("controllers");
+    assert_eq!(
+        controllers
+            .iter()
+            .map(|c| (c.name.as_str(), c.pod.as_deref(), c.container.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "kustomize-controller",
+                Some("kustomize-controller-new"),
+                Some("manager")
+            ),
+            ("source-controller", None, None),
+        ]
+    );
+    let filter = Filter {
+        kind: Some("Kustomization".into()),
+        name: Some("apps".into()),
+        namespace: Some(NS.into()),
+        level: None,
+    };
+    let got = logs::collect(&r.api, NS, &controllers, &LogOptions::default(), &filter).await;
+    assert_eq!(got.entries.len(), 1, "{got:?}");
+    assert_eq!(got.entries[0].msg, "applied");
+    assert_eq!((got.lines, got.not_json), (3, 1));
+    assert_eq!(got.unread.len(), 1);
+    assert_eq!(got.unread[0].controller, "source-controller");
+    assert!(matches!(
+        logs::controllers(&r.api, "elsewhere").await,
+        Err(logs::LogsError::NoControllers { .. })
+    ));
 }

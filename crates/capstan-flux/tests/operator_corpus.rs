@@ -10,22 +10,7 @@ use capstan_core::{OsFs, Value};
 use capstan_flux::discovery::{Cluster, Discovery, KustomizeRenderer, Options, discover};
 
 fn corpus(name: &str) -> Option<PathBuf> {
-    let shared = [
-        std::env::var_os("CAPSTAN_SHARED").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")),
-        Some(PathBuf::from("/work/shared")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.join("corpus").is_dir());
-    let dir = shared.map(|s| s.join("corpus").join(name));
-    match dir {
-        Some(dir) if dir.is_dir() => Some(dir),
-        _ => {
-            eprintln!("skipping: corpus repository {name} is absent (../shared/corpus)");
-            None
-        }
-    }
+    capstan_testkit::shared::corpus(name)
 }
 
 fn run(path: &Path) -> Discovery {
@@ -69,6 +54,7 @@ fn listing(cluster: &Cluster) -> Value {
                 "key": s.found.key.to_string(),
                 "url": s.found.raw.pointer("/spec/url"),
                 "ref": s.found.raw.pointer("/spec/ref"),
+                "verify": s.found.raw.pointer("/spec/verify"),
                 "origin": origin(&s.found.origin),
             })
         })
@@ -111,6 +97,16 @@ fn d2_fleet_one_cluster_per_flux_instance() {
             .map(|d| d.message.as_str())
             .collect();
         assert!(duplicates.is_empty(), "{}: {duplicates:?}", cluster.name);
+        // ResourceSets are expanded as their applier applies them: after its substitution.
+        for ks in &cluster.kustomizations {
+            let path = ks.found.raw.pointer("/spec/path").and_then(Value::as_str);
+            assert!(
+                !path.unwrap_or_default().contains("${"),
+                "{}: {} keeps a variable in {path:?}",
+                cluster.name,
+                ks.found.key
+            );
+        }
         let name = cluster.name.replace('/', "-");
         insta::assert_yaml_snapshot!(format!("d2_fleet_{name}"), listing(cluster));
     }

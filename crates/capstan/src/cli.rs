@@ -74,14 +74,18 @@ pub enum Command {
     Resume(crate::commands::verbs::suspend::ResumeArgs),
     /// [cluster] The Events of a namespace or of one object (`ks/apps`, `Pod/web-1`).
     Events(crate::commands::verbs::events::EventsArgs),
-    /// [cluster] What a Kustomization or HelmRelease manages, from its inventory and Helm releases.
+    /// [cluster] The Flux controllers' log lines about an object (`ks/apps`), a kind or a namespace,
+    /// by level, in time order; `--follow` streams them, as `flux logs` does.
+    Logs(crate::commands::verbs::logs::LogsArgs),
+    /// [cluster] What a Kustomization or HelmRelease manages, from its inventory and Helm releases;
+    /// what a source feeds.
     Tree(crate::commands::verbs::tree::TreeArgs),
     /// [cluster] Which Kustomization or HelmRelease manages an object, up to its source and revision.
     Trace(crate::commands::verbs::trace::TraceArgs),
     /// [cluster] The cluster at a glance: nodes, Flux objects not Ready, overrides, drift, failed
     /// Helm releases, stuck namespaces, unbound PVCs. Exit 1 when something needs attention.
     Status(crate::commands::verbs::status::StatusArgs),
-    /// [cluster] Where a Kustomization or HelmRelease is stuck: source, dependencies, build,
+    /// [cluster] Where a Kustomization, HelmRelease or source is stuck: source, dependencies, build,
     /// health, events — the first link that is, and the commands that show more.
     Why(crate::commands::verbs::why::WhyArgs),
     /// Classify a change: phase (Bootstrap/GitOps/Hybrid), risk, approval and procedure.
@@ -291,4 +295,6 @@ pub struct CheckArgs {
     pub kube_version: Option<String>,
     #[command(flatten)]
     pub charts: crate::commands::build::ChartArgs,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }

@@ -447,3 +447,631 @@ fn an_unreachable_cluster_is_one_line() {
         out.stderr
     );
 }
+
+/// Flux's controllers as kube-fake holds them: a Deployment labelled part-of=flux and one pod
+/// each, with the JSON lines the controllers write (and a line that is not JSON).
+fn flux_controllers(c: &Cluster) {
+    let door = c.server.side_door();
+    let line = |ts: &str, level: &str, kind: &str, name: &str, msg: &str, error: &str| {
+        let mut l = json!({"level": level, "ts": ts, "msg": msg, "controllerKind": kind,
+            "controllerGroup": "toolkit.fluxcd.io", "name": name, "namespace": NS, "reconcileID": "0b1c"});
+        if !error.is_empty() {
+            l["error"] = json!(error);
+        }
+        l.to_string()
+    };
+    let logs = [
+        (
+            "kustomize-controller",
+            vec![
+                r#"{"level":"info","ts":"2026-12-04T18:00:00.000Z","msg":"starting manager"}"#
+                    .to_owned(),
+                "W1204 18:00:00.100000 1 client_config.go:1] not JSON".to_owned(),
+                line(
+                    "2026-12-04T18:00:05.000Z",
+                    "info",
+                    "Kustomization",
+                    "apps",
+                    "server-side apply completed",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:00:06.000Z",
+                    "info",
+                    "Kustomization",
+                    "infra",
+                    "server-side apply completed",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:01:05.000Z",
+                    "info",
+                    "Kustomization",
+                    "apps",
+                    "Reconciliation finished in 1.2s, next run in 10m0s",
+                    "",
+                ),
+            ],
+        ),
+        (
+            "helm-controller",
+            vec![
+                line(
+                    "2026-12-04T18:00:03.000Z",
+                    "info",
+                    "HelmRelease",
+                    "web",
+                    "release out-of-sync with desired state",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:00:09.000Z",
+                    "error",
+                    "HelmRelease",
+                    "web",
+                    "Reconciler error",
+                    "Helm upgrade failed: timed out waiting for the condition",
+                ),
+            ],
+        ),
+        (
+            "source-controller",
+            vec![
+                line(
+                    "2026-12-04T18:00:01.000Z",
+                    "info",
+                    "GitRepository",
+                    "fleet",
+                    "stored artifact for commit 'add web'",
+                    "",
+                ),
+                line(
+                    "2026-12-04T18:00:02.000Z",
+                    "info",
+                    "HelmRepository",
+                    "charts",
+                    "stored fetched index",
+                    "",
+                ),
+            ],
+        ),
+    ];
+    for (controller, lines) in logs {
+        door.put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": controller, "namespace": NS, "labels": {"app.kubernetes.io/part-of": "flux", "app.kubernetes.io/component": controller}},
+            "spec": {"selector": {"matchLabels": {"app": controller}},
+                "template": {"metadata": {"labels": {"app": controller}},
+                    "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{controller}")}]}}}}))
+            .expect("deployment");
+        let pod = format!("{controller}-6b7c8d9f5-x2x4z");
+        door.put(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": NS, "labels": {"app": controller}},
+            "spec": {"containers": [{"name": "manager", "image": format!("ghcr.io/fluxcd/{controller}")}]}}))
+            .expect("pod");
+        door.append_log(&kube_fake::LogWrite {
+            namespace: NS.into(),
+            pod,
+            container: "manager".into(),
+            previous: false,
+            text: lines.join("\n"),
+        });
+    }
+}
+
+#[test]
+fn logs_filter_the_controllers_lines_by_object_and_level() {
+    let c = cluster();
+    // No controllers yet: one line, exit 2.
+    let none = run(&c.kubeconfig, &["logs", "ks/apps"]);
+    assert_eq!(none.code, 2, "{}", none.stdout);
+    assert!(
+        none.stderr
+            .contains("no Flux controllers in namespace flux-system")
+            && none.stderr.lines().count() == 1,
+        "{}",
+        none.stderr
+    );
+    flux_controllers(&c);
+    let ks = run(&c.kubeconfig, &["logs", "ks/apps"]);
+    assert_eq!(ks.code, 0, "{}", ks.stderr);
+    insta::assert_snapshot!("logs_ks", ks.stdout);
+    let hr = run(&c.kubeconfig, &["logs", "hr/web", "--level", "error"]);
+    assert_eq!(hr.code, 0, "{}", hr.stderr);
+    insta::assert_snapshot!("logs_hr_errors", hr.stdout);
+    let source = run(&c.kubeconfig, &["logs", "gitrepository/fleet"]);
+    assert_eq!(source.code, 0, "{}", source.stderr);
+    insta::assert_snapshot!("logs_source", source.stdout);
+    // Every namespace, merged in time order, with lines about no object; --tail counts each
+    // controller's lines before filtering.
+    let all = run(&c.kubeconfig, &["logs", "-A", "--tail", "5"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    insta::assert_snapshot!("logs_all_tail", all.stdout);
+    let json_lines = run(
+        &c.kubeconfig,
+        &["logs", "--kind", "HelmRepository", "-o", "json"],
+    );
+    let parsed: Value = serde_json::from_str(json_lines.stdout.trim()).expect("one JSON line");
+    assert_eq!(parsed["controller"], "source-controller");
+    assert_eq!(parsed["name"], "charts");
+    // Nothing matched: said, not silent.
+    let nothing = run(&c.kubeconfig, &["logs", "ks/nope"]);
+    assert_eq!(nothing.code, 0);
+    assert_eq!(
+        nothing.stdout,
+        "no log lines about Kustomization nope in namespace flux-system among the 9 lines read from helm-controller, kustomize-controller, source-controller\n"
+    );
+    // Lines older than --since are not read.
+    let recent = run(&c.kubeconfig, &["logs", "ks/apps", "--since", "1h"]);
+    assert_eq!(recent.stdout, ks.stdout, "the lines were written just now");
+    // Bad input: one line each, exit 2.
+    for (args, says) in [
+        (&["logs", "pods/x"][..], "unknown kind \"pods\""),
+        (&["logs", "apps"][..], "expected KIND/NAME"),
+        (&["logs", "--since", "soon"][..], "not a duration: soon"),
+        (
+            &["logs", "--since-time", "yesterday"][..],
+            "not an RFC 3339 time",
+        ),
+        (&["logs", "--level", "loud"][..], "invalid value 'loud'"),
+        (
+            &["logs", "--flux-namespace", "nowhere"][..],
+            "no Flux controllers in namespace nowhere",
+        ),
+    ] {
+        let out = run(&c.kubeconfig, args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn logs_follow_streams_new_lines() {
+    use std::io::BufRead as _;
+    let c = cluster();
+    flux_controllers(&c);
+    let mut child = capstan()
+        .args(["logs", "ks/apps", "--follow", "--tail", "1", "--kubeconfig"])
+        .arg(&c.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("capstan runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the last line");
+    assert!(first.contains("Reconciliation finished"), "{first}");
+    c.server.side_door().append_log(&kube_fake::LogWrite {
+        namespace: NS.into(),
+        pod: "kustomize-controller-6b7c8d9f5-x2x4z".into(),
+        container: "manager".into(),
+        previous: false,
+        text: json!({"level": "info", "ts": "2026-12-04T18:11:05.000Z", "msg": "Reconciliation finished in 0.9s",
+            "controllerKind": "Kustomization", "name": "apps", "namespace": NS}).to_string(),
+    });
+    let next = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the appended line");
+    assert_eq!(
+        next,
+        "2026-12-04T18:11:05.000Z info  Kustomization/flux-system/apps Reconciliation finished in 0.9s"
+    );
+    child.kill().expect("stop the follow");
+    child.wait().expect("reaped");
+}
+
+/// A repository with one Kustomization, `apps`, declaring namespace `web` and Deployment
+/// `web/web` with 1 replica.
+fn override_repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let files = [
+        (
+            "clusters/lab/flux-system/gotk-sync.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: fleet\n  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n  url: https://github.com/example/fleet\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./clusters/lab\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: fleet\n",
+        ),
+        (
+            "clusters/lab/flux-system/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-sync.yaml\n",
+        ),
+        (
+            "clusters/lab/apps.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: fleet\n",
+        ),
+        (
+            "apps/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - deployment.yaml\n",
+        ),
+        (
+            "apps/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
+        ),
+        (
+            "apps/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: ghcr.io/example/web:1.0.0\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = repo.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    repo
+}
+
+/// The emergency override from start to end: suspend with a reason, a hand edit with kubectl,
+/// `status` showing the override (its age and reason) and the drift, `resume` refusing and naming
+/// `drift -o patch`, the patch applied to the repository, and `resume` finishing clean.
+#[test]
+fn the_override_cycle_end_to_end() {
+    let Some(kubectl) = capstan_testkit::oracle("kubectl") else {
+        return;
+    };
+    let c = cluster();
+    let repo = override_repo();
+    let path = repo.path().display().to_string();
+    let scrub = |text: &str| normalise(&text.replace(&path, "REPO"));
+
+    // What Flux applied from Git before the emergency (its own Kustomization Ready already).
+    let door = c.server.side_door();
+    door.put(
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "flux-system", "namespace": NS},
+        "spec": {"interval": "10m", "path": "./clusters/lab", "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "fleet"}}}),
+    )
+    .expect("ks");
+    door.flux_ready(
+        &r("Kustomization", "flux-system"),
+        true,
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:01234567",
+    )
+    .expect("status");
+    let applied = run(
+        &c.kubeconfig,
+        &["apply", "all", "--path", &path, "--timeout", "30s"],
+    );
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+
+    // 1. The override, with who and why.
+    let suspended = run(
+        &c.kubeconfig,
+        &[
+            "suspend",
+            "ks",
+            "apps",
+            "--reason",
+            "INC-42: scale web by hand",
+        ],
+    );
+    assert_eq!(suspended.code, 0, "{}", suspended.stderr);
+
+    // 2. The hand edit, as `kubectl edit` would make it.
+    let edit = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .args(["-n", "web", "patch", "deployment", "web", "--type", "merge"])
+        .args(["-p", r#"{"spec":{"replicas":3}}"#])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        edit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edit.stderr)
+    );
+
+    // 3. status: the open override with its age and reason, and the drift it made.
+    let status = run(&c.kubeconfig, &["status", "--path", &path]);
+    assert_eq!(status.code, 1, "{}", status.stderr);
+    assert!(
+        status.stdout.contains(" ago: INC-42: scale web by hand"),
+        "{}",
+        status.stdout
+    );
+    insta::assert_snapshot!("override_cycle_status", scrub(&status.stdout));
+
+    // 4. resume refuses: it shows the drift and names the command that aligns Git.
+    let refused = run(&c.kubeconfig, &["resume", "ks", "apps", "--path", &path]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    insta::assert_snapshot!("override_cycle_resume_refused", scrub(&refused.stdout));
+    assert!(
+        refused.stdout.contains(&format!(
+            "capstan drift --ks apps -n flux-system --path {path} -o patch"
+        )),
+        "{}",
+        refused.stdout
+    );
+    let still = c
+        .server
+        .side_door()
+        .get(&r("Kustomization", "apps"))
+        .expect("exists");
+    assert_eq!(still.pointer("/spec/suspend"), Some(&json!(true)));
+
+    // 5. The patch `drift -o patch` prints, applied to the repository.
+    let patch = run(
+        &c.kubeconfig,
+        &[
+            "drift",
+            "--ks",
+            "apps",
+            "-n",
+            "flux-system",
+            "--path",
+            &path,
+            "-o",
+            "patch",
+        ],
+    );
+    assert_eq!(patch.code, 1, "drift is reported: {}", patch.stderr);
+    insta::assert_snapshot!("override_cycle_patch", patch.stdout);
+    std::fs::write(repo.path().join("align.patch"), &patch.stdout).expect("write patch");
+    let git = Command::new("git")
+        .current_dir(repo.path())
+        .args(["apply", "align.patch"])
+        .output()
+        .expect("git runs");
+    assert!(
+        git.status.success(),
+        "{}",
+        String::from_utf8_lossy(&git.stderr)
+    );
+    std::fs::remove_file(repo.path().join("align.patch")).expect("rm");
+    let deployment =
+        std::fs::read_to_string(repo.path().join("apps/deployment.yaml")).expect("read");
+    assert!(deployment.contains("replicas: 3"), "{deployment}");
+
+    // 6. resume finds Git aligned, resumes, reconciles; no forced resumption recorded.
+    let stand_in = handle_next_request(
+        &c,
+        "Kustomization",
+        "apps",
+        true,
+        "ReconciliationSucceeded",
+        "Applied revision: main@sha1:89abcdef",
+    );
+    let resumed = run(
+        &c.kubeconfig,
+        &["resume", "ks", "apps", "--path", &path, "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    insta::assert_snapshot!("override_cycle_resumed", scrub(&resumed.stdout));
+    let live = c
+        .server
+        .side_door()
+        .get(&r("Kustomization", "apps"))
+        .expect("exists");
+    assert_ne!(live.pointer("/spec/suspend"), Some(&json!(true)));
+    let annotations = live
+        .pointer("/metadata/annotations")
+        .cloned()
+        .unwrap_or(json!({}));
+    assert!(
+        !annotations.to_string().contains("capstan.io/override")
+            && annotations
+                .get("capstan.io/resumed-without-alignment")
+                .is_none(),
+        "{annotations}"
+    );
+    let status = run(&c.kubeconfig, &["status", "--path", &path]);
+    assert!(
+        !status.stdout.contains("INC-42"),
+        "the override is closed: {}",
+        status.stdout
+    );
+}
+
+/// The latest Helm release of HelmRelease `web` as Helm stores it (the release JSON without
+/// gzip, which Helm reads too), and Events about the HelmRelease and the GitRepository.
+fn helm_release_and_events(c: &Cluster) {
+    use base64::Engine as _;
+    let door = c.server.side_door();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    door.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}))
+        .expect("ns");
+    let manifest = "---\n# Source: web/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: web\n---\n# Source: web/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: web\n";
+    let release = json!({"name": "web", "namespace": "web", "version": 1, "manifest": manifest,
+        "info": {"status": "deployed"}, "chart": {"metadata": {"name": "web", "version": "1.2.3"}}});
+    door.put(
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": "sh.helm.release.v1.web.v1", "namespace": NS,
+            "labels": {"owner": "helm", "name": "web", "version": "1", "status": "deployed"}},
+        "data": {"release": b64.encode(b64.encode(release.to_string()))}}),
+    )
+    .expect("release");
+    // What the release installed, labelled as helm-controller labels it.
+    door.put(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "web",
+            "labels": {"app.kubernetes.io/managed-by": "Helm", "helm.toolkit.fluxcd.io/name": "web", "helm.toolkit.fluxcd.io/namespace": NS},
+            "annotations": {"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "web"}},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:1.2.3"}]}}}}))
+    .expect("deployment");
+    for (i, (kind, name, type_, reason, message)) in [
+        (
+            "GitRepository",
+            "fleet",
+            "Normal",
+            "NewArtifact",
+            "stored artifact for commit 'add web'",
+        ),
+        (
+            "HelmRelease",
+            "web",
+            "Normal",
+            "InstallSucceeded",
+            "Helm install succeeded for release web/web.v1 with chart web@1.2.3",
+        ),
+        (
+            "HelmRelease",
+            "web",
+            "Warning",
+            "UpgradeFailed",
+            "Helm upgrade failed: timed out waiting for the condition",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = format!("2026-12-04T18:0{i}:00Z");
+        door.put(json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{name}.{i}"), "namespace": NS},
+            "involvedObject": {"kind": kind, "name": name, "namespace": NS},
+            "type": type_, "reason": reason, "message": message, "count": 1,
+            "firstTimestamp": at, "lastTimestamp": at}))
+            .expect("event");
+    }
+}
+
+/// Every verb on a HelmRelease and on sources (the Kustomization has its own tests above).
+#[test]
+fn every_verb_on_a_helmrelease_and_a_source() {
+    let c = cluster();
+    flux_controllers(&c);
+    helm_release_and_events(&c);
+    let ok = |out: &Run| format!("exit {}\n{}{}", out.code, out.stdout, out.stderr);
+
+    // get
+    insta::assert_snapshot!("hr_get", ok(&run(&c.kubeconfig, &["get", "hr", "--live"])));
+    insta::assert_snapshot!(
+        "source_get",
+        ok(&run(&c.kubeconfig, &["get", "sources", "--live"]))
+    );
+    // events
+    insta::assert_snapshot!("hr_events", ok(&run(&c.kubeconfig, &["events", "hr/web"])));
+    insta::assert_snapshot!(
+        "source_events",
+        ok(&run(&c.kubeconfig, &["events", "gitrepository/fleet"]))
+    );
+    // tree: a HelmRelease's release manifest; what a source feeds, through a HelmChart
+    insta::assert_snapshot!("hr_tree", ok(&run(&c.kubeconfig, &["tree", "hr/web"])));
+    insta::assert_snapshot!(
+        "source_tree",
+        ok(&run(&c.kubeconfig, &["tree", "gitrepository/fleet"]))
+    );
+    insta::assert_snapshot!(
+        "source_tree_helm",
+        ok(&run(&c.kubeconfig, &["tree", "helmrepository/charts"]))
+    );
+    // trace: an object of the release up to its source; a source
+    insta::assert_snapshot!(
+        "hr_trace_deployment",
+        ok(&run(
+            &c.kubeconfig,
+            &["trace", "deployment/web", "-n", "web"]
+        ))
+    );
+    insta::assert_snapshot!(
+        "source_trace",
+        ok(&run(
+            &c.kubeconfig,
+            &["trace", "gitrepository/fleet", "-n", NS]
+        ))
+    );
+    // logs
+    insta::assert_snapshot!("hr_logs", ok(&run(&c.kubeconfig, &["logs", "hr/web"])));
+    insta::assert_snapshot!(
+        "source_logs",
+        ok(&run(&c.kubeconfig, &["logs", "helmrepository/charts"]))
+    );
+
+    // reconcile a source
+    let stand_in = handle_next_request(
+        &c,
+        "GitRepository",
+        "fleet",
+        true,
+        "Succeeded",
+        "stored artifact for revision 'main@sha1:89abcdef'",
+    );
+    let reconciled = run(
+        &c.kubeconfig,
+        &["reconcile", "source", "git", "fleet", "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    insta::assert_snapshot!("source_reconcile", ok(&reconciled));
+
+    // why: a source that fetched, then one that cannot
+    insta::assert_snapshot!(
+        "source_why_ready",
+        ok(&run(&c.kubeconfig, &["why", "gitrepository/fleet"]))
+    );
+    c.server
+        .side_door()
+        .flux_ready(
+            &r("GitRepository", "fleet"),
+            false,
+            "GitOperationFailed",
+            "failed to checkout and determine revision: authentication required",
+        )
+        .expect("status");
+    insta::assert_snapshot!(
+        "source_why_failing",
+        ok(&run(&c.kubeconfig, &["why", "gitrepository/fleet"]))
+    );
+
+    // suspend both, status lists them, resume both
+    insta::assert_snapshot!(
+        "hr_suspend",
+        ok(&run(
+            &c.kubeconfig,
+            &[
+                "suspend",
+                "hr",
+                "web",
+                "--reason",
+                "pinning the chart by hand"
+            ]
+        ))
+    );
+    insta::assert_snapshot!(
+        "source_suspend",
+        ok(&run(&c.kubeconfig, &["suspend", "source", "git", "fleet"]))
+    );
+    let status = run(&c.kubeconfig, &["status"]);
+    insta::assert_snapshot!("hr_and_source_status", normalise(&ok(&status)));
+    let refused = run(&c.kubeconfig, &["why", "hr/web"]);
+    assert!(
+        refused
+            .stdout
+            .contains("capstan resume hr web -n flux-system"),
+        "{}",
+        refused.stdout
+    );
+    let stand_in = handle_next_request(
+        &c,
+        "HelmRelease",
+        "web",
+        true,
+        "UpgradeSucceeded",
+        "Helm upgrade succeeded for release web/web.v2 with chart web@1.2.4",
+    );
+    let resumed = run(&c.kubeconfig, &["resume", "hr", "web", "--timeout", "20s"]);
+    stand_in.join().expect("stand-in");
+    insta::assert_snapshot!("hr_resume", ok(&resumed));
+    let stand_in = handle_next_request(
+        &c,
+        "GitRepository",
+        "fleet",
+        true,
+        "Succeeded",
+        "stored artifact for revision 'main@sha1:89abcdef'",
+    );
+    let resumed = run(
+        &c.kubeconfig,
+        &["resume", "source", "git", "fleet", "--timeout", "20s"],
+    );
+    stand_in.join().expect("stand-in");
+    insta::assert_snapshot!("source_resume", ok(&resumed));
+}

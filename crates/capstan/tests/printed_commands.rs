@@ -59,7 +59,8 @@ fn commands_in(text: &str) -> Vec<String> {
             let end = if quoted {
                 rest.find('`').unwrap_or(rest.len())
             } else {
-                rest.find(['`', ';', '|']).unwrap_or(rest.len())
+                // a shell line ends the command at a pipe, a redirection or `&&`
+                rest.find(['`', ';', '|', '>', '&']).unwrap_or(rest.len())
             };
             let command = rest[..end].trim().trim_end_matches(['.', ',', ')']);
             let verb = command.split_whitespace().nth(1).unwrap_or("");

@@ -348,6 +348,15 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             Err(e) => return error(&e),
         };
 
+    if parts.method == Method::GET && target.subresource.as_deref() == Some("log") {
+        return pod_log(
+            &shared,
+            target.namespace.as_deref().unwrap_or(""),
+            target.name.as_deref().unwrap_or(""),
+            &q,
+        );
+    }
+
     if watching {
         let p = WatchParams {
             namespace: target.namespace.clone(),
@@ -508,6 +517,51 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
+/// `GET …/pods/{name}/log`: the text at once, or with `follow` a stream that polls for appended
+/// lines until the pod is deleted or the client goes away.
+fn pod_log(
+    shared: &Arc<Shared>,
+    namespace: &str,
+    pod: &str,
+    q: &BTreeMap<String, String>,
+) -> Response<Body> {
+    let query = match crate::logs::LogQuery::parse(q) {
+        Ok(query) => query,
+        Err(e) => return error(&e),
+    };
+    let (text, key, seen) = match crate::logs::read(&shared.store, namespace, pod, &query) {
+        Ok(first) => first,
+        Err(e) => return error(&e),
+    };
+    let mut r = if query.follow {
+        let store = shared.store.clone();
+        let first = futures::stream::once(async move { Ok(Frame::data(Bytes::from(text))) });
+        let rest = futures::stream::unfold((store, key, seen), move |(store, key, seen)| {
+            let query = query.clone();
+            async move {
+                let mut seen = seen;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let (new, count) = crate::logs::more(&store, &key, seen)?;
+                    seen = count;
+                    if !new.is_empty() {
+                        let text: String = new.iter().map(|l| query.render(l)).collect();
+                        return Some((Ok(Frame::data(Bytes::from(text))), (store, key, seen)));
+                    }
+                }
+            }
+        });
+        Response::new(StreamBody::new(futures::StreamExt::chain(first, rest)).boxed())
+    } else {
+        Response::new(Full::new(Bytes::from(text)).boxed())
+    };
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    r
+}
+
 fn not_found_path() -> ApiError {
     ApiError::new(
         404,
@@ -551,6 +605,7 @@ fn parse_target(s: &Store, segs: &[String]) -> Result<Target, ApiError> {
             "status" => rt.status,
             "scale" => rt.scale,
             "finalize" => rt.group.is_empty() && rt.kind == "Namespace",
+            "log" => rt.group.is_empty() && rt.kind == "Pod",
             _ => false,
         };
         if !ok {

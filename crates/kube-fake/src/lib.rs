@@ -2,7 +2,7 @@
 //! generated CA and bearer-token auth on loopback. It serves discovery, CRUD, server-side apply
 //! with managed fields (checked against Kubernetes' structured-merge-diff), the status
 //! subresource, finalizers, namespace termination, garbage collection, CRD establishment,
-//! list/watch with bookmarks and 410, and plays the built-in controllers after a short delay.
+//! list/watch with bookmarks and 410, pod logs, and plays the built-in controllers after a short delay.
 //! A side door ([`SideDoor`]) lets tests count requests, inject faults and steer controllers.
 //!
 //! ```no_run
@@ -25,13 +25,15 @@
 //!
 //! Synchronous tests use [`Server::spawn`] (its own runtime). The side door is also served over
 //! HTTP under `/__kube-fake` with the same token: `GET /counters`, `POST /counters/reset`,
-//! `POST|DELETE /faults`, `POST /overrides`, `POST /status`, `POST /objects`, `POST /compact`.
+//! `POST|DELETE /faults`, `POST /overrides`, `POST /status`, `POST /objects`, `POST /logs`,
+//! `POST /compact`.
 
 pub mod controllers;
 pub mod defaults;
 pub mod delete;
 pub mod discovery;
 pub mod http;
+pub mod logs;
 pub mod meta;
 pub mod patch;
 pub mod proto;
@@ -49,7 +51,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use sidedoor::{Counters, Fault, FaultAction, ObjectRef, Override, SideDoor};
+pub use sidedoor::{Counters, Fault, FaultAction, LogWrite, ObjectRef, Override, SideDoor};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,8 @@
 //! responses, delays, conflicts, dropped watches — by verb, path and count), per-object overrides
 //! of the built-in controllers (a Deployment that never becomes ready, a Job that fails, a Pod
 //! that crash-loops), and direct writes of any object's status (a Flux object as Flux's
-//! controllers would report it). The same operations are served over HTTP under
-//! [`PREFIX`], guarded by the server's token.
+//! controllers would report it), and the text of pod logs ([`crate::logs`]). The same operations
+//! are served over HTTP under [`PREFIX`], guarded by the server's token.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -129,6 +129,20 @@ impl ObjectRef {
     }
 }
 
+/// Lines for a container's log, as the side door's `POST /logs` takes them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LogWrite {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    /// The previous (terminated) instance's log instead of the running one.
+    #[serde(default)]
+    pub previous: bool,
+    /// Lines, newline-separated; each is stamped with the time it is written.
+    pub text: String,
+}
+
 /// The side door's part of the state.
 #[derive(Debug, Default)]
 pub struct SideState {
@@ -137,6 +151,8 @@ pub struct SideState {
     pub overrides: BTreeMap<(String, String, String, String), Override>,
     /// Set when an override changes, so the controllers look at everything again.
     pub overrides_changed: bool,
+    /// Pod logs by namespace, pod and container.
+    pub logs: BTreeMap<crate::logs::LogKey, crate::logs::ContainerLogs>,
 }
 
 impl SideState {
@@ -224,6 +240,35 @@ impl SideDoor {
         let mut s = self.lock();
         s.side.overrides.insert(key, o);
         s.side.overrides_changed = true;
+    }
+
+    /// Appends lines to a container's log (the running instance's, or with `previous` the last
+    /// terminated one's), each stamped now; `GET …/pods/{name}/log` serves them.
+    pub fn append_log(&self, write: &LogWrite) {
+        self.append_log_at(write, std::time::SystemTime::now());
+    }
+
+    /// As [`SideDoor::append_log`], stamped `at` (for `sinceSeconds` and `sinceTime`).
+    pub fn append_log_at(&self, write: &LogWrite, at: std::time::SystemTime) {
+        let mut s = self.lock();
+        let logs = s
+            .side
+            .logs
+            .entry((
+                write.namespace.clone(),
+                write.pod.clone(),
+                write.container.clone(),
+            ))
+            .or_default();
+        let target = if write.previous {
+            &mut logs.previous
+        } else {
+            &mut logs.current
+        };
+        target.extend(write.text.lines().map(|l| crate::logs::LogLine {
+            at,
+            text: l.to_owned(),
+        }));
     }
 
     /// Forgets the watch history (watches from older resourceVersions get 410 Gone).
@@ -369,6 +414,11 @@ pub fn serve(door: &SideDoor, method: &str, path: &str, body: &Value) -> Result<
             door.write_status(&r, body.get("status").cloned().unwrap_or(json!({})))
         }
         ("POST", "/objects") => door.put(body.clone()),
+        ("POST", "/logs") => {
+            let w: LogWrite = serde_json::from_value(body.clone()).map_err(bad)?;
+            door.append_log(&w);
+            Ok(json!({}))
+        }
         ("POST", "/compact") => {
             door.compact();
             Ok(json!({}))

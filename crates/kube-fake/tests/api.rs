@@ -784,3 +784,176 @@ async fn side_door_over_http_and_dropped_watches() {
     }
     assert_eq!(events, 1, "the stream ended after one event");
 }
+
+#[tokio::test]
+async fn pod_logs_are_served_with_tail_since_previous_and_follow() {
+    use futures::AsyncBufReadExt as _;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::LogParams;
+    use kube_fake::LogWrite;
+    let (server, client) = start(false).await;
+    let door = server.side_door();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "web-1"},
+        "spec": {"containers": [{"name": "app", "image": "web"}, {"name": "proxy", "image": "envoy"}]}}))
+    .expect("pod");
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("create");
+    let write = |container: &str, previous: bool, text: &str| LogWrite {
+        namespace: "default".into(),
+        pod: "web-1".into(),
+        container: container.into(),
+        previous,
+        text: text.into(),
+    };
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    door.append_log_at(&write("app", false, "booting"), old);
+    door.append_log(&write("app", false, "one\ntwo\nthree"));
+    door.append_log(&write("app", true, "panic: the last run"));
+    let app = |lp: LogParams| LogParams {
+        container: Some("app".into()),
+        ..lp
+    };
+
+    // Two containers: the API server asks which.
+    let e = pods
+        .logs("web-1", &LogParams::default())
+        .await
+        .expect_err("ambiguous");
+    let (code, _, message) = api_error(&e);
+    assert_eq!(code, 400);
+    assert!(message.contains("choose one of: [app proxy]"), "{message}");
+    let all = pods
+        .logs("web-1", &app(LogParams::default()))
+        .await
+        .expect("logs");
+    assert_eq!(all, "booting\none\ntwo\nthree\n");
+    let tail = pods
+        .logs(
+            "web-1",
+            &app(LogParams {
+                tail_lines: Some(2),
+                ..LogParams::default()
+            }),
+        )
+        .await
+        .expect("tail");
+    assert_eq!(tail, "two\nthree\n");
+    let since = pods
+        .logs(
+            "web-1",
+            &app(LogParams {
+                since_seconds: Some(60),
+                ..LogParams::default()
+            }),
+        )
+        .await
+        .expect("since");
+    assert_eq!(since, "one\ntwo\nthree\n");
+    let previous = pods
+        .logs(
+            "web-1",
+            &app(LogParams {
+                previous: true,
+                ..LogParams::default()
+            }),
+        )
+        .await
+        .expect("previous");
+    assert_eq!(previous, "panic: the last run\n");
+    let e = pods
+        .logs(
+            "web-1",
+            &LogParams {
+                container: Some("proxy".into()),
+                previous: true,
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect_err("no previous");
+    assert_eq!(status_code(&e), 400);
+    let e = pods
+        .logs(
+            "web-1",
+            &LogParams {
+                container: Some("db".into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect_err("no such container");
+    assert!(
+        api_error(&e)
+            .2
+            .contains("container db is not valid for pod web-1")
+    );
+    let e = pods
+        .logs("nope", &LogParams::default())
+        .await
+        .expect_err("no pod");
+    assert_eq!(status_code(&e), 404);
+    let stamped = pods
+        .logs(
+            "web-1",
+            &app(LogParams {
+                timestamps: true,
+                tail_lines: Some(1),
+                ..LogParams::default()
+            }),
+        )
+        .await
+        .expect("timestamps");
+    assert!(
+        stamped.ends_with("Z three\n") && stamped.len() > 30,
+        "{stamped}"
+    );
+
+    // The side door over HTTP writes log lines too.
+    side(
+        &client,
+        "POST",
+        "/logs",
+        json!({"namespace": "default", "pod": "web-1", "container": "proxy", "text": "listening on :8080"}),
+    )
+    .await;
+    let proxy = pods
+        .logs(
+            "web-1",
+            &LogParams {
+                container: Some("proxy".into()),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .expect("proxy log");
+    assert_eq!(proxy, "listening on :8080\n");
+
+    // Follow: what is there, then what is appended, until the pod goes.
+    let stream = pods
+        .log_stream(
+            "web-1",
+            &app(LogParams {
+                follow: true,
+                tail_lines: Some(1),
+                ..LogParams::default()
+            }),
+        )
+        .await
+        .expect("follow");
+    let mut lines = stream.lines();
+    assert_eq!(lines.next().await.expect("a line").expect("read"), "three");
+    door.append_log(&write("app", false, "four"));
+    let next = tokio::time::timeout(Duration::from_secs(5), lines.next())
+        .await
+        .expect("appended line arrives");
+    assert_eq!(next.expect("a line").expect("read"), "four");
+    pods.delete("web-1", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let end = tokio::time::timeout(Duration::from_secs(5), lines.next())
+        .await
+        .expect("the stream ends with the pod");
+    assert!(end.is_none());
+}

@@ -8,6 +8,7 @@
 //! Kinds with no schema anywhere are reported by the caller, once per kind.
 
 mod embedded;
+pub mod flux_operator;
 pub mod names;
 pub mod node;
 pub mod validate;
@@ -146,6 +147,28 @@ impl SchemaSet {
             }
         }
         Ok(set)
+    }
+
+    /// Widens the embedded Flux schemas as the Flux Operator does when it installs Flux
+    /// ([`flux_operator`]); a repository's own CRDs are left as they are.
+    pub fn widen_for_flux_operator(&mut self) -> Result<(), Error> {
+        for crd in embedded::flux().map_err(Error::Embedded)? {
+            if crd.group != flux_operator::NOTIFICATION_GROUP {
+                continue;
+            }
+            for (version, schema) in &crd.versions {
+                let key = (crd.group.clone(), version.clone(), crd.kind.clone());
+                if self.kinds.get(&key).map(|(_, s)| *s) != Some(SchemaSource::Flux) {
+                    continue;
+                }
+                let Some(widened) = flux_operator::widen(&crd.kind, schema) else {
+                    continue;
+                };
+                let id = self.arena.add_openapi(&widened, self.object_meta);
+                self.kinds.insert(key, (id, SchemaSource::Flux));
+            }
+        }
+        Ok(())
     }
 
     /// The Kubernetes version this set validates built-in kinds against, e.g. `1.33`.

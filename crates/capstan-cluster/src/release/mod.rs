@@ -5,10 +5,31 @@
 //!   byte for byte), its [`Status`];
 //! - [`storage`]: the Secret codec (`sh.helm.release.v1.NAME.vN`, base64(gzip(JSON)), labels);
 //! - [`history`]: the lifecycle as pure decisions — the next version, which Secrets an install,
-//!   upgrade or rollback writes with which status, and which old versions `maxHistory` deletes.
+//!   upgrade or rollback writes with which status, and which old versions `maxHistory` deletes;
+//! - [`chart`]: the `chart` a release stores, loaded from a chart directory;
+//! - [`manifest`]: `helm template` output split into the stored manifest and hooks, and Helm's
+//!   ownership metadata;
+//! - [`hooks`]: hook order, delete policies and their execution;
+//! - [`records`]: the release's Secrets in the cluster ([`current`], [`list_history`],
+//!   [`unlock`]);
+//! - [`objects`]: the release's objects (apply as `helm`, delete removed ones, wait, CRDs);
+//! - [`engine`]: install/upgrade ([`upgrade_install`]), [`rollback`], [`uninstall`] through the
+//!   [`crate::Cluster`] seam.
 
+pub mod chart;
+pub mod engine;
 pub mod history;
+pub mod hooks;
+pub mod manifest;
+pub mod objects;
+pub mod records;
 pub mod storage;
+
+pub use engine::{
+    Failure, InstallRequest, ReleaseAction, ReleaseError, ReleaseOutcome, RollbackRequest,
+    UninstallOutcome, UninstallRequest, rollback, uninstall, upgrade_install,
+};
+pub use records::{current, history as list_history, unlock};
 
 use capstan_core::{Map, Value};
 
@@ -202,6 +223,71 @@ impl Release {
                 .unwrap_or("")
         };
         (field("name"), field("version"))
+    }
+
+    /// The stored `chart` (metadata, lock, templates, values, schema, files).
+    pub fn chart_json(&self) -> Value {
+        self.json.get("chart").cloned().unwrap_or(Value::Null)
+    }
+
+    /// The stored hooks.
+    pub fn hooks(&self) -> Vec<Value> {
+        self.json
+            .get("hooks")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn info(&self, field: &str) -> &str {
+        self.json
+            .pointer(&format!("/info/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// `info.notes`.
+    pub fn notes(&self) -> &str {
+        self.info("notes")
+    }
+
+    /// `info.description`.
+    pub fn description(&self) -> &str {
+        self.info("description")
+    }
+
+    /// `info.first_deployed` (RFC 3339).
+    pub fn first_deployed(&self) -> &str {
+        self.info("first_deployed")
+    }
+
+    /// `chart.metadata.appVersion`.
+    pub fn app_version(&self) -> &str {
+        self.json
+            .pointer("/chart/metadata/appVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// Sets `info.deleted` (an uninstall's time, RFC 3339), placed where Helm writes it (after
+    /// `last_deployed`).
+    pub fn set_deleted(&mut self, when: &str) {
+        if let Some(info) = self.json.get_mut("info").and_then(Value::as_object_mut) {
+            let mut next = Map::new();
+            for (k, v) in std::mem::take(info) {
+                let after = k == "last_deployed";
+                if k != "deleted" {
+                    next.insert(k, v);
+                }
+                if after {
+                    next.insert("deleted".into(), when.into());
+                }
+            }
+            if !next.contains_key("deleted") {
+                next.insert("deleted".into(), when.into());
+            }
+            *info = next;
+        }
     }
 
     /// Sets `info.status` (and `info.description` when given).

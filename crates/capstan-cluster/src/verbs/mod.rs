@@ -7,6 +7,7 @@
 pub mod events;
 pub mod get;
 pub mod kinds;
+pub mod logs;
 pub mod reconcile;
 pub mod status;
 pub mod suspend;

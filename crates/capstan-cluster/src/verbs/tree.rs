@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::kinds::FluxKind;
+use super::reconcile::source_of;
 use super::{VerbError, fetch};
 use crate::cluster::Cluster;
 use crate::id::ObjectRef;
@@ -40,6 +41,80 @@ pub async fn tree(
         0,
     ))
     .await)
+}
+
+/// What a source feeds: the Kustomizations, HelmCharts and HelmReleases whose source it is (a
+/// HelmChart in turn feeds HelmReleases), each with the tree under it.
+pub async fn feeds(
+    cluster: &impl Cluster,
+    kind: FluxKind,
+    namespace: &str,
+    name: &str,
+) -> Result<Node, VerbError> {
+    fetch(cluster, kind, namespace, name).await?;
+    Ok(Box::pin(fed_by(cluster, kind.object(namespace, name), 0)).await)
+}
+
+async fn fed_by(cluster: &impl Cluster, source: ObjectRef, depth: usize) -> Node {
+    let mut node = Node {
+        object: source.clone(),
+        note: None,
+        children: Vec::new(),
+    };
+    if depth >= MAX_DEPTH {
+        node.note = Some("not expanded: too deep (a cycle?)".into());
+        return node;
+    }
+    let mut unread = Vec::new();
+    for k in [
+        FluxKind::Kustomization,
+        FluxKind::HelmChart,
+        FluxKind::HelmRelease,
+    ] {
+        let objects = match cluster.list(k.group(), k.version(), k.kind()).await {
+            Ok(objects) => objects,
+            // Not served: nothing of that kind can use the source.
+            Err(e) if e.reason == crate::cluster::Reason::NotFound => continue,
+            Err(e) => {
+                unread.push(format!("{} not listed: {}", k.kind(), e.message));
+                continue;
+            }
+        };
+        for o in objects {
+            let fed = source_of(k, &o).is_some_and(|s| {
+                (
+                    s.group.as_str(),
+                    s.kind.as_str(),
+                    s.namespace.as_str(),
+                    s.name.as_str(),
+                ) == (
+                    source.group.as_str(),
+                    source.kind.as_str(),
+                    source.namespace.as_str(),
+                    source.name.as_str(),
+                )
+            });
+            if !fed {
+                continue;
+            }
+            let (ns, name) = super::kinds::namespace_name(&o);
+            let r = k.object(&ns, &name);
+            let child = if k == FluxKind::HelmChart {
+                Box::pin(fed_by(cluster, r, depth + 1)).await
+            } else {
+                Box::pin(expand(cluster, r, Some(o), depth + 1)).await
+            };
+            node.children.push(child);
+        }
+    }
+    node.note = if !unread.is_empty() {
+        Some(unread.join("; "))
+    } else if node.children.is_empty() {
+        Some("feeds nothing".into())
+    } else {
+        Some("source of".into())
+    };
+    node
 }
 
 async fn expand(cluster: &impl Cluster, r: ObjectRef, object: Option<Value>, depth: usize) -> Node {

@@ -1,9 +1,12 @@
 //! `capstan why KIND/NAME`: the seeds' troubleshooting workflow ("check GitOps status, check
-//! resources, check dependencies, check events") as one walk. For a Kustomization or HelmRelease
-//! it checks, in order: that it exists and is not suspended; its source; its dependencies; its
+//! resources, check dependencies, check events") as one walk. For a source it checks that it
+//! exists, is not suspended and has fetched (a HelmChart's own source first). For a
+//! Kustomization or HelmRelease it checks, in order: that it exists and is not suspended; its source; its dependencies; its
 //! own Ready condition (a build or apply failure); the health of what it applied (workloads that
 //! are not Current, down to crash-looping or unpullable pods); and Warning events. It names the
-//! first link that is stuck, with the commands that show more.
+//! first link that is stuck, with the commands that show more: the Flux controller's log
+//! (`capstan logs`) where a controller failed, `kubectl logs --previous` where an application's
+//! container crashed (its pods are not Flux controllers).
 
 use serde_json::Value;
 
@@ -69,7 +72,8 @@ fn ns_flag(ns: &str) -> String {
     format!("-n {ns}")
 }
 
-/// Walks a Kustomization or HelmRelease.
+/// Walks a Kustomization or HelmRelease, or a source (its own source for a HelmChart, then its
+/// fetch).
 pub async fn why(
     cluster: &impl Cluster,
     kind: FluxKind,
@@ -174,12 +178,60 @@ pub async fn why(
                                 src.name,
                                 ns_flag(&src.namespace)
                             ),
+                            format!(
+                                "capstan logs {}/{} {} --level error",
+                                src.kind.to_ascii_lowercase(),
+                                src.name,
+                                ns_flag(&src.namespace)
+                            ),
                         ],
                     });
                     return Ok(d);
                 }
             }
         }
+    }
+
+    // A source stops at its own fetch.
+    if !matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease) {
+        let ready = condition(&object, "Ready");
+        let detail = ready
+            .as_ref()
+            .map(|c| format!("Ready={} {}: {}", c.status, c.reason, c.message))
+            .unwrap_or_else(|| "no Ready condition yet".into());
+        let ok = row.is_ready();
+        d.check("fetch", ok, detail.clone());
+        if !ok {
+            let failed = ready.as_ref().is_some_and(|c| c.status == "False");
+            d.stuck = Some(Stuck {
+                link: if failed { Link::Source } else { Link::Events },
+                message: if failed {
+                    format!(
+                        "{} {namespace}/{name} cannot produce an artifact: {detail}",
+                        kind.kind()
+                    )
+                } else {
+                    format!(
+                        "{} {namespace}/{name} has not produced an artifact yet: {detail}",
+                        kind.kind()
+                    )
+                },
+                next: vec![
+                    format!(
+                        "capstan events {}/{name} {}",
+                        kind.kind(),
+                        ns_flag(namespace)
+                    ),
+                    format!("capstan reconcile {short} {name} {}", ns_flag(namespace)),
+                    format!(
+                        "capstan logs {}/{name} {} --level error",
+                        kind.kind().to_ascii_lowercase(),
+                        ns_flag(namespace)
+                    ),
+                ],
+            });
+        }
+        return Ok(d);
     }
 
     // 3. Dependencies.
@@ -395,6 +447,12 @@ fn build_next(kind: FluxKind, namespace: &str, name: &str) -> Vec<String> {
             FluxKind::Kustomization => format!("capstan build ks {name}"),
             _ => format!("capstan build hr {name}"),
         },
+        // What the controller logged about it (a build or apply failure is logged at error).
+        format!(
+            "capstan logs {}/{name} {} --level error",
+            kind.short(),
+            ns_flag(namespace)
+        ),
     ]
 }
 

@@ -302,6 +302,15 @@ impl<C: Cluster> Cluster for FailNth<'_, C> {
         self.tick(&r.to_string())?;
         self.inner.patch_json(r, p).await
     }
+    async fn apply_as(
+        &self,
+        o: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, capstan_cluster::ClusterError> {
+        self.tick("apply")?;
+        self.inner.apply_as(o, manager, force).await
+    }
     async fn create(&self, o: &Value) -> Result<Value, capstan_cluster::ClusterError> {
         self.tick("create")?;
         self.inner.create(o).await

@@ -23,6 +23,7 @@ pub mod decrypt_sources;
 pub mod helmrelease;
 pub mod kustomization;
 pub mod layered_fs;
+pub mod network;
 pub mod outcome;
 pub mod overlay;
 mod runtime;
@@ -46,6 +47,7 @@ use crate::source::ignore::{IgnoringFs, SourceIgnore, parse_rules};
 use crate::substitute::{PostBuild, SubstituteOptions};
 
 pub use layered_fs::LayeredFs;
+pub use network::NetworkOutage;
 pub use outcome::{Effective, Reason, inventory_id};
 
 /// A callback told about each finished Kustomization or HelmRelease.
@@ -347,6 +349,10 @@ pub struct BuildReport {
     /// [`crate::scope`]).
     #[serde(skip)]
     pub changed_only: bool,
+    /// The network found unreachable in this run, with the releases it kept from rendering
+    /// (said once here, not once per release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkOutage>,
 }
 
 impl BuildReport {
@@ -482,6 +488,11 @@ fn build_once(
         report.kustomizations.extend(kustomizations);
         report.helm_releases.extend(releases);
     }
+    let cause = options
+        .charts
+        .as_deref()
+        .and_then(|c| c.network().unreachable());
+    network::summarize(&mut report, cause);
     Ok(Once::Complete(report))
 }
 
@@ -905,6 +916,11 @@ fn build_cluster_kustomizations(
                         if let Some(Ok(m)) = &states[i].manifests {
                             runtime::fill_open(&used, &m.objects, &mut vars);
                         }
+                        crate::substitute::supply(
+                            &mut vars,
+                            &options.discovery.vars,
+                            post.strategy,
+                        );
                         for object in &used {
                             results[i].errors.push(runtime::note(object));
                         }
@@ -1190,7 +1206,7 @@ fn build_cluster_releases(
                     hr.source.as_ref().is_some_and(|s| s.is_local()),
                     source.as_ref(),
                     &release,
-                    index,
+                    (index, cluster),
                     options,
                     &mut result,
                 );
@@ -1372,7 +1388,7 @@ fn render_one(
     source_is_local: bool,
     source: Option<&Value>,
     release: &Value,
-    index: &ObjectIndex,
+    (index, cluster): (&ObjectIndex, &Cluster),
     options: &BuildOptions,
     result: &mut BuildResult,
 ) {
@@ -1443,10 +1459,17 @@ fn render_one(
         return;
     };
     let namespace = key.namespace.clone();
+    let runtime_used = std::cell::RefCell::new(Vec::new());
     let lookup = |kind: &str, name: &str| {
         index
             .get(&(kind.to_owned(), namespace.clone(), name.to_owned()))
             .cloned()
+            .or_else(|| {
+                // An object the repository arranges to exist at runtime: placeholders.
+                let object = runtime::find(cluster, kind, &namespace, name)?;
+                runtime_used.borrow_mut().push(object.clone());
+                Some(runtime::values_placeholder(object, release))
+            })
     };
     let overlay =
         match helmrelease::values_files_overlay(chart_fs, &chart_dir, &values_root, release) {
@@ -1469,6 +1492,9 @@ fn render_one(
         Ok((objects, values)) => {
             result.objects = objects.into_iter().map(BuiltObject::new).collect();
             result.values = Some(values);
+            let mut used = runtime_used.take();
+            used.dedup();
+            result.errors.extend(used.iter().map(runtime::note));
         }
         Err(e) => result.fail(reason_of_hr(&e), format!("{key}: {e}")),
     }

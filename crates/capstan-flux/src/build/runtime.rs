@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use capstan_core::{Diagnostic, ResourceId, Severity};
+use capstan_core::{Diagnostic, ResourceId, Severity, Value};
 
 use super::BuiltObject;
 use super::kustomization::KsBuildError;
@@ -27,6 +27,48 @@ pub(super) fn find<'c>(
         .runtime_objects
         .iter()
         .find(|r| r.kind == kind && r.namespace == namespace && r.name == name)
+}
+
+/// The stand-in a HelmRelease's `valuesFrom` reads for a runtime-only object: every key the
+/// release asks of it is present — a `targetPath` entry's value as its `<runtime:KEY>`
+/// placeholder, a whole values document as an empty map (its values are unknown, so the chart
+/// renders with its defaults there) — with the keys the producer lists besides.
+pub(super) fn values_placeholder(object: &RuntimeObject, release: &Value) -> Value {
+    let mut manifest = object.placeholder();
+    let field = if object.kind == "Secret" {
+        "stringData"
+    } else {
+        "data"
+    };
+    let entries = release
+        .pointer("/spec/valuesFrom")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r.get("kind").and_then(Value::as_str) == Some(object.kind.as_str())
+                && r.get("name").and_then(Value::as_str) == Some(object.name.as_str())
+        });
+    for reference in entries {
+        let key = reference
+            .get("valuesKey")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .unwrap_or("values.yaml");
+        let whole = reference
+            .get("targetPath")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        let value = if whole {
+            "{}".to_owned()
+        } else {
+            placeholder(key)
+        };
+        if let Some(data) = manifest.get_mut(field).and_then(Value::as_object_mut) {
+            data.insert(key.to_owned(), Value::String(value));
+        }
+    }
+    manifest
 }
 
 /// The note a result carries when it read a runtime-only object.

@@ -291,6 +291,107 @@ spec:
     );
 }
 
+#[test]
+fn values_from_a_runtime_only_secret_render_with_placeholders() {
+    let fs = repo(&apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod"));
+    fs.add_file(
+        "apps/prod/hr.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: web}
+spec:
+  chart:
+    spec: {chart: ./charts/web, sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}}
+  valuesFrom:
+    - {kind: Secret, name: web-secrets, valuesKey: host, targetPath: host}
+    - {kind: Secret, name: web-secrets, valuesKey: extra.yaml}
+",
+    );
+    fs.add_file(
+        "apps/prod/external-secret.yaml",
+        "apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: web-secrets}
+spec:
+  target: {name: web-secrets}
+  dataFrom: [{extract: {key: web}}]
+",
+    );
+    let options = BuildOptions {
+        helm: Some(Arc::new(FakeHelm)),
+        ..BuildOptions::default()
+    };
+    let report = build(&fs, &options);
+    let release = report
+        .helm_releases
+        .iter()
+        .find(|r| r.key.name == "web")
+        .unwrap_or_else(|| panic!("{:#?}", (&report.helm_releases, &report.diagnostics)));
+    assert_eq!(release.status, Status::Rendered, "{:?}", release.errors);
+    assert_eq!(
+        release.values.as_ref().and_then(|v| v.get("host")),
+        Some(&Value::String("<runtime:host>".to_owned()))
+    );
+    assert!(
+        release
+            .errors
+            .iter()
+            .any(|e| e.contains("Secret apps/web-secrets exists only at runtime")),
+        "{:?}",
+        release.errors
+    );
+}
+
+#[test]
+fn user_variables_fill_what_the_repository_cannot_tell() {
+    let apps = apps_ks("").replace("./apps/${CLUSTER}", "./apps/prod");
+    let fs = repo(&apps);
+    fs.add_file(
+        "apps/prod/region.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: region}\ndata: {region: '${REGION}', domain: '${DOMAIN}'}\n",
+    );
+    let options = BuildOptions {
+        discovery: discovery::Options {
+            vars: [("REGION", "eu-west"), ("DOMAIN", "ignored.example")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ..discovery::Options::default()
+        },
+        ..BuildOptions::default()
+    };
+    let report = build(&fs, &options);
+    let apps = find(&report, "apps");
+    assert_eq!(apps.status, Status::Rendered, "{:?}", apps.errors);
+    let region = apps
+        .objects
+        .iter()
+        .find(|o| o.object["metadata"]["name"] == "region")
+        .expect("rendered");
+    assert_eq!(region.object["data"]["region"], "eu-west");
+    // The repository's own value wins over the user's.
+    assert_eq!(region.object["data"]["domain"], "example.com");
+}
+
+#[test]
+fn user_variables_replace_runtime_placeholders() {
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert("TOKEN".to_owned(), "<runtime:TOKEN>".to_owned());
+    vars.insert("HOST".to_owned(), "repo.example".to_owned());
+    let user = [("TOKEN", "abc"), ("HOST", "user.example"), ("NEW", "x")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    crate::substitute::supply(&mut vars, &user, crate::substitute::Strategy::WithVariables);
+    assert_eq!(vars["TOKEN"], "abc");
+    assert_eq!(vars["HOST"], "repo.example");
+    assert_eq!(vars["NEW"], "x");
+    // Flux substitutes nothing where the repository defines no variable.
+    let mut none = std::collections::BTreeMap::new();
+    crate::substitute::supply(&mut none, &user, crate::substitute::Strategy::WithVariables);
+    assert!(none.is_empty());
+}
+
 /// A kustomization that is only `resources: []` builds to nothing, as `kubectl kustomize`
 /// prints nothing for it (kubectl 1.33.9, empty output, exit 0); so does an empty list
 /// of resources beside `postBuild.substitute: null`, which Flux accepts.

@@ -1,5 +1,7 @@
 //! The fixed point for one cluster: render each Kustomization's path, collect the Flux objects,
-//! queue the new Kustomizations, until nothing new turns up.
+//! queue the new Kustomizations, until nothing new turns up. ResourceSets are expanded once no
+//! Kustomization is left to render, each as its applier applies it: after that Kustomization's
+//! post-build substitution, with the ConfigMaps and Secrets the renders so far apply.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -63,11 +65,19 @@ struct Walk<'w, 'c> {
     wanted: Vec<Option<Wanted>>,
     real_dirs: RealDirs,
     /// ResourceSets met so far (manifest with its namespace set, origin); the first
-    /// `resource_sets_done` are expanded.
+    /// `resource_sets_done` are expanded or deferred.
     resource_sets: Vec<(Value, Origin)>,
     resource_sets_done: usize,
+    /// ResourceSets whose applier's `substituteFrom` names an object not rendered yet: expanded
+    /// once it turns up, or as written when nothing else is left to expand.
+    deferred: Vec<(Value, Origin)>,
     /// The ResourceSetInputProviders met so far.
     providers: Vec<Provider>,
+    /// The ConfigMaps and Secrets the renders apply, by (kind, namespace, name): what a
+    /// parent's `substituteFrom` reads before its ResourceSets are expanded.
+    configs: HashMap<(String, String, String), Value>,
+    /// Variables the user supplies for what the repository cannot tell.
+    user_vars: &'w std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) fn walk(
@@ -101,7 +111,10 @@ pub(crate) fn walk(
         real_dirs: RealDirs::default(),
         resource_sets: Vec::new(),
         resource_sets_done: 0,
+        deferred: Vec::new(),
         providers: Vec::new(),
+        configs: HashMap::new(),
+        user_vars: &options.vars,
     };
     walk.cluster.substitution = entry.policy.clone();
     for Candidate {
@@ -273,10 +286,17 @@ impl Walk<'_, '_> {
             self.cluster.kustomizations[index].out_of_scope = true;
             return;
         }
-        let rendered = self
-            .cache
-            .render_view(own_ignore.as_deref().unwrap_or(""), fs, &dir)
-            .clone();
+        let view = own_ignore.as_deref().unwrap_or("");
+        let rendered = match components_kustomization(fs, &dir, &ks) {
+            // `spec.components` are part of the build: what they hold (HelmReleases, sources…)
+            // is applied with the directory's objects.
+            Some((file, text)) => {
+                let overlay = super::kustomize::OverlayFs::new(fs, file, text.into_bytes());
+                let view = format!("{view}\0components:{}", ks.spec.components.join("\0"));
+                self.cache.render_view(&view, &overlay, &dir).clone()
+            }
+            None => self.cache.render_view(view, fs, &dir).clone(),
+        };
         if let Some(error) = &rendered.error {
             let mut location = Location {
                 file: error.file.as_ref().map(|f| to_repository(f)),
@@ -313,6 +333,7 @@ impl Walk<'_, '_> {
                 continue;
             }
             let namespace = applied_namespace(&rendered.value, &ks, &parent_namespace);
+            self.record_config(&rendered.value, &namespace);
             if self.operator_object(&rendered.value, &namespace, &origin) {
                 continue;
             }
@@ -431,15 +452,92 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// Keeps a rendered ConfigMap or Secret (applied in `namespace`) for `substituteFrom`.
+    fn record_config(&mut self, value: &Value, namespace: &str) {
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !matches!(kind, "ConfigMap" | "Secret")
+            || value.get("apiVersion").and_then(Value::as_str) != Some("v1")
+            || value.get("sops").is_some()
+        {
+            return;
+        }
+        let Some(name) = value.pointer("/metadata/name").and_then(Value::as_str) else {
+            return;
+        };
+        self.configs
+            .entry((kind.to_owned(), namespace.to_owned(), name.to_owned()))
+            .or_insert_with(|| value.clone());
+    }
+
+    /// A ResourceSet as the Kustomization that applies it applies it: after that
+    /// Kustomization's post-build substitution (its `substitute` and the `substituteFrom`
+    /// objects the repository renders or arranges to exist at runtime), undefined variables
+    /// handled as the cluster's Flux handles them. Unchanged when the applier substitutes
+    /// nothing; when the substitution fails, the build of the applier reports why and the
+    /// ResourceSet is expanded as written. `Err(raw)` when a `substituteFrom` object is not
+    /// rendered (yet).
+    fn substituted(&self, raw: Value, origin: &Origin) -> Result<Value, Value> {
+        let Some(parent) = origin
+            .parent
+            .as_ref()
+            .and_then(|p| self.kustomization_index.get(p))
+            .map(|&i| &self.cluster.kustomizations[i].found)
+        else {
+            return Ok(raw);
+        };
+        let Ok(Some(post_build)) = crate::substitute::PostBuild::from_kustomization(&parent.raw)
+        else {
+            return Ok(raw);
+        };
+        let namespace = parent.key.namespace.as_str();
+        let lookup = |kind: &str, name: &str| -> Option<Value> {
+            let key = (kind.to_owned(), namespace.to_owned(), name.to_owned());
+            self.configs.get(&key).cloned().or_else(|| {
+                self.cluster
+                    .runtime_objects
+                    .iter()
+                    .find(|r| r.kind == kind && r.namespace == namespace && r.name == name)
+                    .map(RuntimeObject::placeholder)
+            })
+        };
+        let mut vars = match post_build.variables(namespace, &lookup) {
+            Ok(vars) => vars,
+            Err(crate::substitute::SubstituteError::MissingReference { .. }) => return Err(raw),
+            Err(_) => return Ok(raw),
+        };
+        crate::substitute::supply(&mut vars, self.user_vars, post_build.strategy);
+        let options = crate::substitute::SubstituteOptions {
+            strict: self.cluster.substitution.strict,
+        };
+        match crate::substitute::substitute_object(&raw, &vars, post_build.strategy, options) {
+            Ok(Some(substituted)) => Ok(substituted),
+            _ => Ok(raw),
+        }
+    }
+
     /// Expands the ResourceSets not expanded yet into the objects the operator would apply, and
     /// takes those in like rendered ones. False when there was nothing to expand.
     fn expand_resource_sets(&mut self) -> bool {
-        if self.resource_sets_done == self.resource_sets.len() {
+        let mut pending: Vec<(Value, Origin)> = std::mem::take(&mut self.deferred);
+        pending.extend_from_slice(&self.resource_sets[self.resource_sets_done..]);
+        self.resource_sets_done = self.resource_sets.len();
+        if pending.is_empty() {
             return false;
         }
-        let pending: Vec<(Value, Origin)> = self.resource_sets[self.resource_sets_done..].to_vec();
-        self.resource_sets_done = self.resource_sets.len();
+        let mut ready = Vec::new();
+        let mut waiting = Vec::new();
         for (raw, origin) in pending {
+            match self.substituted(raw, &origin) {
+                Ok(raw) => ready.push((raw, origin)),
+                Err(raw) => waiting.push((raw, origin)),
+            }
+        }
+        if ready.is_empty() {
+            // Nothing left can render the objects they wait for: as written.
+            ready = std::mem::take(&mut waiting);
+        }
+        self.deferred = waiting;
+        for (raw, origin) in ready {
             let namespace = raw
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
@@ -637,6 +735,7 @@ impl Walk<'_, '_> {
             }
             let status = self.resolve_source(&found.object.spec.source_ref, &found.key.namespace);
             if matches!(status, SourceStatus::Local { .. })
+                && found.object.spec.components.is_empty()
                 && self
                     .own_ignore(&found.object, &found.key.namespace)
                     .is_none()
@@ -871,6 +970,24 @@ impl Walk<'_, '_> {
         }
         self.cluster
     }
+}
+
+/// The kustomization file kustomize-controller builds `dir` with when the Kustomization names
+/// `spec.components` (its other spec fields are applied by discovery itself); `None` without
+/// components, or when the file cannot be prepared (the build reports why).
+fn components_kustomization(
+    fs: &dyn Fs,
+    dir: &Path,
+    ks: &Kustomization,
+) -> Option<(PathBuf, String)> {
+    if ks.spec.components.is_empty() {
+        return None;
+    }
+    let spec = serde_json::json!({"spec": {
+        "components": ks.spec.components,
+        "ignoreMissingComponents": ks.spec.ignore_missing_components,
+    }});
+    crate::build::overlay::flux_kustomization(fs, dir, &spec).ok()
 }
 
 fn is_artifact_generator(value: &Value) -> bool {

@@ -42,6 +42,9 @@ pub struct Options {
     /// Changed-only mode: render only the Kustomizations the changed files can reach; the others
     /// are listed with [`DiscoveredKustomization::out_of_scope`] set.
     pub scope: Option<Arc<Scope>>,
+    /// Substitution variables the user supplies (`--var`, `--vars-file`) for what the repository
+    /// cannot tell: see [`crate::substitute::supply`].
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
         Options {
             default_namespace: "flux-system".to_owned(),
             scope: None,
+            vars: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -193,8 +193,8 @@ fn read_candidates(
                 Err(error) => diagnostics.push(
                     Diagnostic::new("flux/invalid-object", Severity::Error, error.to_string()).at(
                         location.with_field(match instance.helm_release {
-                            Some(_) => "spec.values.instance.sync",
-                            None => "spec.sync",
+                            Some(_) => format!("spec.values.instance.{}", error.field()),
+                            None => format!("spec.{}", error.field()),
                         }),
                     ),
                 ),

@@ -267,3 +267,174 @@ fn not_a_directory_is_an_error() {
         .is_err()
     );
 }
+
+#[test]
+fn resource_sets_expand_after_the_appliers_substitution() {
+    let rset = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: apps, namespace: flux-system}
+spec:
+  inputs:
+    - {tenant: frontend, env: '${ENVIRONMENT}'}
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {name: '<< inputs.tenant >>', namespace: flux-system}
+      spec:
+        path: './tenants/<< inputs.env >>/${REGION}'
+        interval: 10m
+        prune: true
+        sourceRef: {kind: GitRepository, name: flux-system}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+        ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+        (
+            "clusters/prod/info.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: runtime-info, namespace: flux-system}\ndata: {ENVIRONMENT: staging}\n"
+                .to_owned(),
+        ),
+        (
+            "clusters/prod/tenants.yaml",
+            ks(
+                "tenants",
+                "./tenants",
+                "  postBuild:\n    substitute: {REGION: eu}\n    substituteFrom: [{kind: ConfigMap, name: runtime-info}]\n",
+            ),
+        ),
+        ("tenants/apps.yaml", rset.to_owned()),
+        ("tenants/staging/eu/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: frontend}\n".to_owned()),
+    ]);
+    let discovery = run(&fs);
+    let cluster = &discovery.clusters[0];
+    let generated = cluster
+        .kustomizations
+        .iter()
+        .find(|k| k.found.key.name == "frontend")
+        .expect("the ResourceSet generates the Kustomization");
+    assert_eq!(
+        generated
+            .found
+            .raw
+            .pointer("/spec/path")
+            .and_then(Value::as_str),
+        Some("./tenants/staging/eu")
+    );
+    assert!(generated.dir_exists, "{:?}", cluster.diagnostics);
+    assert!(
+        !codes(cluster).contains(&"flux/missing-path"),
+        "{:?}",
+        cluster.diagnostics
+    );
+}
+
+#[test]
+fn helm_releases_in_spec_components_are_discovered() {
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: exporter}
+spec:
+  chart: {spec: {chart: exporter, sourceRef: {kind: HelmRepository, name: charts, namespace: flux-system}}}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+        ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+        (
+            "clusters/prod/apps.yaml",
+            ks("apps", "./apps/web", "  targetNamespace: web\n  components: [../../components/exporter]\n"),
+        ),
+        ("apps/web/deploy.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n".to_owned()),
+        (
+            "components/exporter/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [release.yaml, repo.yaml]\n".to_owned(),
+        ),
+        ("components/exporter/release.yaml", release.to_owned()),
+        (
+            "components/exporter/repo.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: flux-system}\nspec: {url: 'https://x'}\n".to_owned(),
+        ),
+    ]);
+    let discovery = run(&fs);
+    let cluster = &discovery.clusters[0];
+    let releases: Vec<String> = cluster
+        .helm_releases
+        .iter()
+        .map(|h| h.found.key.to_string())
+        .collect();
+    assert_eq!(
+        releases,
+        ["HelmRelease/web/exporter"],
+        "{:?}",
+        cluster.diagnostics
+    );
+    let release = &cluster.helm_releases[0];
+    assert_eq!(
+        release.found.origin.file.as_deref(),
+        Some(Path::new("components/exporter/release.yaml"))
+    );
+    // targetNamespace moves the component's HelmRepository too, as Flux does.
+    assert!(
+        cluster
+            .sources
+            .iter()
+            .any(|s| s.found.key.to_string() == "HelmRepository/web/charts"),
+        "{:?}",
+        cluster.sources
+    );
+}
+
+#[test]
+fn a_resource_set_waits_for_the_substitute_from_object_another_one_renders() {
+    let generator = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: gen, namespace: flux-system}
+spec:
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {name: info, namespace: flux-system}
+      spec: {path: ./info, interval: 10m, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+";
+    let apps = "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: apps, namespace: flux-system}
+spec:
+  resources:
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {name: frontend, namespace: flux-system}
+      spec: {path: './tenants/${ENVIRONMENT}', interval: 10m, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+        ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+        ("clusters/prod/generator.yaml", generator.to_owned()),
+        (
+            "clusters/prod/tenants.yaml",
+            ks("tenants", "./tenants", "  postBuild:\n    substituteFrom: [{kind: ConfigMap, name: late-info}]\n"),
+        ),
+        (
+            "info/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late-info, namespace: flux-system}\ndata: {ENVIRONMENT: staging}\n".to_owned(),
+        ),
+        ("tenants/apps.yaml", apps.to_owned()),
+        ("tenants/staging/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: web}\n".to_owned()),
+    ]);
+    let discovery = run(&fs);
+    let cluster = &discovery.clusters[0];
+    let frontend = cluster
+        .kustomizations
+        .iter()
+        .find(|k| k.found.key.name == "frontend")
+        .expect("generated");
+    assert_eq!(
+        frontend
+            .found
+            .raw
+            .pointer("/spec/path")
+            .and_then(Value::as_str),
+        Some("./tenants/staging"),
+        "{:?}",
+        cluster.diagnostics
+    );
+}

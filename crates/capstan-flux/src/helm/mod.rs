@@ -43,7 +43,40 @@ pub enum HelmError {
 /// Renders a chart into manifests.
 pub trait HelmRenderer: Send + Sync {
     fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError>;
+
+    /// The chart as `helm template` prints it, for a release to store: the manifests, each
+    /// under `---` and a `# Source: PATH` line, then the hooks the same way. `is_upgrade`
+    /// renders `.Release.IsUpgrade` (else `.Release.IsInstall`). A renderer that only yields
+    /// documents prints each under a bare `---` (no source paths).
+    fn render_text(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+    ) -> Result<String, HelmError> {
+        let _ = is_upgrade;
+        let docs = self.render(request)?;
+        Ok(docs
+            .iter()
+            .map(|d| format!("---\n{}", capstan_core::yaml::to_yaml(d)))
+            .collect())
+    }
+
+    /// The chart's `templates/NOTES.txt` rendered as Helm renders a release's notes; `None` when
+    /// the chart has none, or when the renderer cannot render notes.
+    fn render_notes(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+    ) -> Result<Option<String>, HelmError> {
+        let _ = (request, is_upgrade);
+        Ok(None)
+    }
 }
+
+/// The template that carries a chart's notes out of `helm template` (which prints no notes):
+/// NOTES.txt defined as a named template and included, as a JSON string, in a YAML document.
+const NOTES_TEMPLATE: &str = "templates/capstan-release-notes.yaml";
+const NOTES_DEFINE: &str = "capstan.release-notes";
 
 /// The `helm` binary.
 #[derive(Debug, Clone)]
@@ -154,9 +187,63 @@ impl Drop for Scratch {
 
 impl HelmRenderer for HelmBinary {
     fn render(&self, request: &RenderRequest<'_>) -> Result<Vec<Value>, HelmError> {
+        let text = self.template(request, self.flags.is_upgrade, false)?;
+        let docs =
+            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
+        Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+    }
+
+    fn render_text(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+    ) -> Result<String, HelmError> {
+        self.template(request, is_upgrade, false)
+    }
+
+    fn render_notes(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+    ) -> Result<Option<String>, HelmError> {
+        if !request
+            .fs
+            .is_file(&request.chart_dir.join("templates/NOTES.txt"))
+        {
+            return Ok(None);
+        }
+        let text = self.template(request, is_upgrade, true)?;
+        let docs =
+            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
+        Ok(docs
+            .iter()
+            .find_map(|d| d.get("notes").and_then(Value::as_str))
+            .map(str::to_owned))
+    }
+}
+
+impl HelmBinary {
+    /// Runs `helm template` and returns what it printed; `notes` prints only the notes document.
+    fn template(
+        &self,
+        request: &RenderRequest<'_>,
+        is_upgrade: bool,
+        notes: bool,
+    ) -> Result<String, HelmError> {
         let scratch = Scratch::new()?;
         let chart = scratch.0.join("chart");
         materialise(request.fs, request.chart_dir, &chart, 0)?;
+        if notes {
+            let source = chart.join("templates/NOTES.txt");
+            let body = std::fs::read_to_string(&source)
+                .map_err(|e| HelmError::Io(format!("{}: {e}", source.display())))?;
+            let wrapper = format!(
+                "{{{{ define \"{NOTES_DEFINE}\" }}}}{body}{{{{ end }}}}notes: {{{{ include \"{NOTES_DEFINE}\" . | toJson }}}}\n"
+            );
+            let target = chart.join(NOTES_TEMPLATE);
+            std::fs::write(&target, wrapper)
+                .map_err(|e| HelmError::Io(format!("{}: {e}", target.display())))?;
+        }
         let values_file = scratch.0.join("values.json");
         let values = serde_json::to_vec(&Value::Object(request.values.clone()))
             .map_err(|e| HelmError::Io(e.to_string()))?;
@@ -183,7 +270,10 @@ impl HelmRenderer for HelmBinary {
         for api in request.api_versions {
             command.arg("--api-versions").arg(api);
         }
-        if self.flags.is_upgrade {
+        if notes {
+            command.arg("--show-only").arg(NOTES_TEMPLATE);
+        }
+        if is_upgrade {
             command.arg("--is-upgrade");
         }
         if self.flags.no_hooks {
@@ -204,10 +294,7 @@ impl HelmRenderer for HelmBinary {
             );
             return Err(HelmError::Template(stderr.trim().to_owned()));
         }
-        let text = String::from_utf8_lossy(&output.stdout);
-        let docs =
-            capstan_core::yaml::parse_documents(&text).map_err(|e| HelmError::Output(e.message))?;
-        Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }
 

@@ -7,9 +7,15 @@
 //! Its `spec.sync` becomes the two objects the operator creates, in the instance's namespace and
 //! named after `sync.name` (default: the namespace, as `flux bootstrap` names them): a source of
 //! `sync.kind` (`GitRepository` with `ref.name`, `OCIRepository` with `ref.tag`, `Bucket` with
-//! `bucketName` and `endpoint`; `interval` from the sync, default `1m`; `secretRef` from
-//! `pullSecret`; `provider`) and a Kustomization (`interval: 10m0s`, `path`, `prune: true`) on it.
-//! Another sync kind is a [`FluxInstanceError`] naming file, document and field.
+//! `bucketName` and `endpoint`; `interval` from the sync, default `1m`, written as Go prints a
+//! duration (`5m0s`); `secretRef` from `pullSecret`; `provider`) and a Kustomization
+//! (`interval: 10m0s`, `path`, `prune: true`) on it. The operator builds them with kustomize in
+//! the instance's namespace together with Flux's manifests, under `spec.kustomize.patches`: a
+//! patch targeting the sync objects (say, `spec.verify` added to the OCIRepository) is applied
+//! to them here the same way, through capstan's kustomize engine. (The operator's ownership
+//! labels and `kustomize.toolkit.fluxcd.io/ssa: Ignore` annotations are not added.)
+//! Another sync kind, or a patch kustomize rejects, is a [`FluxInstanceError`] naming file,
+//! document and field.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +62,24 @@ pub enum FluxInstanceError {
         name: String,
         field: String,
     },
+    #[error("{}: document {document}: FluxInstance {name}: spec.kustomize.patches: {message}", .file.display())]
+    Patches {
+        file: PathBuf,
+        document: usize,
+        name: String,
+        message: String,
+    },
+}
+
+impl FluxInstanceError {
+    /// The field under the instance's spec the error is about (`sync.kind`, `kustomize.patches`).
+    pub fn field(&self) -> String {
+        match self {
+            FluxInstanceError::UnknownSyncKind { .. } => "sync.kind".to_owned(),
+            FluxInstanceError::MissingField { field, .. } => format!("sync.{field}"),
+            FluxInstanceError::Patches { .. } => "kustomize.patches".to_owned(),
+        }
+    }
 }
 
 impl Instance {
@@ -173,8 +197,10 @@ impl Instance {
             name => name,
         };
         let interval = match text("interval") {
-            "" => "1m",
-            interval => interval,
+            "" => "1m0s".to_owned(),
+            interval => crate::model::parse_go_duration(interval)
+                .map(go_duration_string)
+                .unwrap_or_else(|| interval.to_owned()),
         };
         let mut spec = json!({"interval": interval});
         if let (Some(spec), Some(reference)) = (spec.as_object_mut(), reference.as_object()) {
@@ -201,10 +227,58 @@ impl Instance {
             "spec": {"interval": "10m0s", "path": text("path"), "prune": true,
                      "sourceRef": {"kind": kind, "name": name}},
         });
+        let (source, kustomization) = self.patched(source, kustomization)?;
         Ok(Some(Sync {
             source,
             kustomization,
         }))
+    }
+
+    /// The sync objects under `spec.kustomize.patches`, as the operator's kustomize build
+    /// applies them (unchanged when there are none).
+    fn patched(
+        &self,
+        source: Value,
+        kustomization: Value,
+    ) -> Result<(Value, Value), FluxInstanceError> {
+        let patches = match self.spec.pointer("/kustomize/patches") {
+            Some(Value::Array(patches)) if !patches.is_empty() => patches.clone(),
+            _ => return Ok((source, kustomization)),
+        };
+        let fail = |message: String| FluxInstanceError::Patches {
+            file: self.file.clone(),
+            document: self.document,
+            name: self.name.clone(),
+            message,
+        };
+        let dir = Path::new("/flux-instance");
+        let fs = capstan_core::MemFs::new();
+        fs.add_file(
+            dir.join("sync.yaml"),
+            capstan_core::yaml::to_yaml_stream([&source, &kustomization]),
+        );
+        let file = json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": self.namespace,
+            "resources": ["sync.yaml"],
+            "patches": patches,
+        });
+        fs.add_file(
+            dir.join("kustomization.yaml"),
+            capstan_core::yaml::to_yaml(&file),
+        );
+        let options = capstan_kustomize::Options {
+            reorder: capstan_kustomize::Reorder::None,
+            ..capstan_kustomize::Options::default()
+        };
+        let built = capstan_kustomize::build(&fs, dir, &options)
+            .map_err(|e| fail(e.to_string().replace("/flux-instance/", "")))?;
+        let mut objects = built.objects().cloned();
+        match (objects.next(), objects.next()) {
+            (Some(source), Some(kustomization)) => Ok((source, kustomization)),
+            _ => Err(fail("a patch removed a sync object".to_owned())),
+        }
     }
 
     /// OCIRepository is `v1` from Flux 2.6 on, `v1beta2` before.
@@ -214,6 +288,46 @@ impl Instance {
             _ => "source.toolkit.fluxcd.io/v1",
         }
     }
+}
+
+/// A duration as Go's `time.Duration.String` prints it (`1m0s`, `1h30m0s`, `45s`, `500ms`).
+pub fn go_duration_string(duration: std::time::Duration) -> String {
+    let nanos = duration.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, scale) = match nanos {
+            n if n < 1_000 => ("ns", 1),
+            n if n < 1_000_000 => ("µs", 1_000),
+            _ => ("ms", 1_000_000),
+        };
+        return format!("{}{unit}", fraction(nanos, scale));
+    }
+    let seconds = nanos / 1_000_000_000;
+    let (hours, minutes) = (seconds / 3600, (seconds % 3600) / 60);
+    let rest = nanos - (hours * 3600 + minutes * 60) * 1_000_000_000;
+    let mut out = String::new();
+    if hours > 0 {
+        out.push_str(&format!("{hours}h"));
+    }
+    if hours > 0 || minutes > 0 {
+        out.push_str(&format!("{minutes}m"));
+    }
+    out.push_str(&format!("{}s", fraction(rest, 1_000_000_000)));
+    out
+}
+
+/// `value / scale` with the fraction's trailing zeros dropped (`1.5`, `2`).
+fn fraction(value: u128, scale: u128) -> String {
+    let whole = value / scale;
+    let rest = value % scale;
+    if rest == 0 {
+        return whole.to_string();
+    }
+    let width = scale.to_string().len() - 1;
+    let digits = format!("{rest:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// True for a HelmRelease of the `flux-instance` chart (by chart name, or a chartRef whose

@@ -15,6 +15,11 @@ pub fn placeholder(key: &str) -> String {
     format!("<runtime:{key}>")
 }
 
+/// True for a value that is a [`placeholder`].
+pub fn is_placeholder(value: &str) -> bool {
+    value.starts_with("<runtime:") && value.ends_with('>')
+}
+
 /// Which keys a runtime object will hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeKeys {

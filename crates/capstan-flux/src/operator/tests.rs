@@ -224,7 +224,7 @@ fn flux_instance_sync_objects() {
         sync.source,
         json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
                "metadata": {"name": "flux-system", "namespace": "flux-system"},
-               "spec": {"interval": "1m", "ref": {"tag": "latest"}, "secretRef": {"name": "ghcr-auth"},
+               "spec": {"interval": "1m0s", "ref": {"tag": "latest"}, "secretRef": {"name": "ghcr-auth"},
                         "url": "oci://ghcr.io/x/fleet"}})
     );
     assert_eq!(
@@ -245,6 +245,65 @@ fn flux_instance_sync_objects() {
 }
 
 #[test]
+fn flux_instance_patches_reach_the_sync_objects() {
+    let value = json!({"apiVersion": "fluxcd.controlplane.io/v1", "kind": "FluxInstance",
+        "metadata": {"name": "flux", "namespace": "flux-system"},
+        "spec": {"sync": {"kind": "OCIRepository", "url": "oci://ghcr.io/x/fleet", "ref": "latest",
+                          "path": "clusters/staging"},
+                 "kustomize": {"patches": [
+                    {"target": {"kind": "OCIRepository", "name": "flux-system"},
+                     "patch": "- op: add\n  path: /spec/verify\n  value:\n    provider: cosign\n"},
+                    {"target": {"kind": "Kustomization"},
+                     "patch": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: any\nspec:\n  timeout: 3m\n"},
+                    {"target": {"kind": "Deployment", "name": "kustomize-controller"},
+                     "patch": "- op: add\n  path: /spec/template/spec/containers/0/args/-\n  value: --concurrent=10\n"}]}}});
+    let instance = Instance::declared(&value, Path::new("fi.yaml"), 1, "flux-system");
+    let sync = instance.sync().expect("valid").expect("has sync");
+    assert_eq!(sync.source["spec"]["verify"], json!({"provider": "cosign"}));
+    assert_eq!(sync.source["spec"]["url"], json!("oci://ghcr.io/x/fleet"));
+    assert_eq!(sync.kustomization["spec"]["timeout"], json!("3m"));
+    assert_eq!(
+        sync.kustomization["spec"]["path"],
+        json!("clusters/staging")
+    );
+    assert_eq!(
+        sync.kustomization["metadata"]["namespace"],
+        json!("flux-system")
+    );
+
+    let mut bad = value.clone();
+    bad["spec"]["kustomize"]["patches"][0]["patch"] =
+        json!("- op: replace\n  path: /spec/nothing/here\n  value: 1\n");
+    let err = Instance::declared(&bad, Path::new("fi.yaml"), 1, "flux-system")
+        .sync()
+        .unwrap_err();
+    assert!(matches!(err, FluxInstanceError::Patches { .. }), "{err}");
+    assert!(
+        err.to_string().contains("fi.yaml: document 1")
+            && err.to_string().contains("spec.kustomize.patches"),
+        "{err}"
+    );
+}
+
+#[test]
+fn go_duration_strings() {
+    use super::fluxinstance::go_duration_string;
+    use std::time::Duration;
+    for (duration, text) in [
+        (Duration::from_secs(60), "1m0s"),
+        (Duration::from_secs(300), "5m0s"),
+        (Duration::from_secs(5400), "1h30m0s"),
+        (Duration::from_secs(3600), "1h0m0s"),
+        (Duration::from_secs(45), "45s"),
+        (Duration::from_millis(1500), "1.5s"),
+        (Duration::from_millis(500), "500ms"),
+        (Duration::ZERO, "0s"),
+    ] {
+        assert_eq!(go_duration_string(duration), text);
+    }
+}
+
+#[test]
 fn flux_instance_from_chart_values() {
     let release = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
         "metadata": {"name": "flux-instance", "namespace": "flux-system"},
@@ -260,7 +319,7 @@ fn flux_instance_from_chart_values() {
         sync.source["spec"]["ref"],
         json!({"name": "refs/heads/main"})
     );
-    assert_eq!(sync.source["spec"]["interval"], json!("5m"));
+    assert_eq!(sync.source["spec"]["interval"], json!("5m0s"));
     let policy = version::from_instance(&instance.spec, "FluxInstance flux");
     assert!(!policy.strict, "{policy:?}");
     assert!(policy.reason.contains("v0.46.0"), "{}", policy.reason);

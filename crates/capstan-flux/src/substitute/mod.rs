@@ -228,6 +228,29 @@ impl PostBuild {
     }
 }
 
+/// Adds the variables a user supplies (`--var KEY=VALUE`, a vars file) for what the repository
+/// cannot tell: each fills a variable the Kustomization's `postBuild` leaves undefined or takes
+/// from an object that exists only at runtime (a `<runtime:KEY>` placeholder); a value the
+/// repository itself defines is kept. Where the repository defines no variable at all under
+/// [`Strategy::WithVariables`], Flux substitutes nothing, and neither do the user's.
+pub fn supply(
+    vars: &mut BTreeMap<String, String>,
+    user: &BTreeMap<String, String>,
+    strategy: Strategy,
+) {
+    if vars.is_empty() && strategy == Strategy::WithVariables {
+        return;
+    }
+    for (key, value) in user {
+        let keep = vars
+            .get(key)
+            .is_some_and(|v| !crate::operator::runtime::is_placeholder(v));
+        if !keep {
+            vars.insert(key.clone(), value.clone());
+        }
+    }
+}
+
 /// The string data of a ConfigMap (`data`) or Secret (`data` base64-decoded, then `stringData`
 /// on top, as the API server merges them).
 pub fn data_of(kind: &str, object: &Value) -> Result<Vec<(String, String)>, String> {

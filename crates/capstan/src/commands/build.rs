@@ -92,6 +92,8 @@ pub struct BuildArgs {
     pub selector: Vec<String>,
     #[command(flatten)]
     pub charts: ChartArgs,
+    #[command(flatten)]
+    pub vars: super::vars::VarArgs,
 }
 
 /// Where HelmRelease charts come from (`build`, `diff`, `plan`).
@@ -157,9 +159,12 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         charts: Some(args.charts.fetcher()),
         kube_version: args.kube_version.clone(),
         api_versions: args.api_versions.clone(),
+        discovery: capstan_flux::discovery::Options {
+            vars: args.vars.resolve()?,
+            ..capstan_flux::discovery::Options::default()
+        },
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
-        ..BuildOptions::default()
     };
     let report = build_all(&fs, &args.path, &options)
         .with_context(|| format!("building {}", args.path.display()))?;
@@ -242,6 +247,9 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 }
             }
         }
+    }
+    if let Some(outage) = &report.network {
+        writeln!(stderr, "error: {outage}")?;
     }
     if failed > 0 {
         anyhow::bail!("{failed} of {} failed to build", selected.len());

@@ -26,6 +26,10 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         keys: Keys::from_process_env_and_file(None, &fs).context("loading SOPS age keys")?,
         helm: HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>),
         charts: Some(args.charts.fetcher()),
+        discovery: capstan_flux::discovery::Options {
+            vars: args.vars.resolve()?,
+            ..capstan_flux::discovery::Options::default()
+        },
         ..BuildOptions::default()
     };
     let report = check_repository(&fs, &root, &options, args.kube_version.as_deref())?;

@@ -22,6 +22,7 @@ pub mod kustomize;
 pub mod live;
 pub mod plan;
 mod selector;
+pub mod vars;
 pub mod verbs;
 pub mod version;
 
@@ -68,6 +69,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Suspend(args) => verbs::suspend::suspend(&args, out),
         Command::Resume(args) => verbs::suspend::resume(&args, out),
         Command::Events(args) => verbs::events::run(&args, out),
+        Command::Logs(args) => verbs::logs::run(&args, out),
         Command::Tree(args) => verbs::tree::run(&args, out),
         Command::Trace(args) => verbs::trace::run(&args, out),
         Command::Status(args) => verbs::status::run(&args, out),

@@ -1,10 +1,11 @@
 //! Flux's verbs against a live cluster (`get --live`, `reconcile`, `suspend`, `resume`, `events`,
-//! `tree`, `trace`) and capstan's `status` and `why`: flags in, one `capstan_cluster::verbs` call,
+//! `logs`, `tree`, `trace`) and capstan's `status` and `why`: flags in, one `capstan_cluster::verbs` call,
 //! a table out. They read (and `reconcile`/`suspend`/`resume` write) only the cluster; `resume`
 //! and `status` also read the repository when given `--path`, to compare it with the cluster.
 
 pub mod events;
 pub mod get;
+pub mod logs;
 pub mod reconcile;
 pub mod status;
 pub mod suspend;

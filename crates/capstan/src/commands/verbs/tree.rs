@@ -1,5 +1,5 @@
 //! `capstan tree KIND/NAME`: what a Kustomization or HelmRelease manages, from its inventory and
-//! Helm release manifests, as an indented tree.
+//! Helm release manifests, or what a source feeds, as an indented tree.
 
 use std::io::Write;
 
@@ -13,7 +13,8 @@ use crate::commands::Exit;
 /// Flags of `capstan tree`.
 #[derive(Debug, Args)]
 pub struct TreeArgs {
-    /// The Kustomization or HelmRelease (`ks/apps`, `hr/web`).
+    /// The Kustomization or HelmRelease (`ks/apps`, `hr/web`), or a source (`gitrepository/fleet`:
+    /// the Kustomizations, HelmCharts and HelmReleases it feeds).
     pub target: String,
     #[arg(short = 'n', long, default_value = "flux-system")]
     pub namespace: String,
@@ -26,15 +27,17 @@ pub struct TreeArgs {
 
 pub fn run(args: &TreeArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let (kind, name) = slash(&args.target)?;
-    let kind = FluxKind::parse(&kind)
-        .filter(|k| matches!(k, FluxKind::Kustomization | FluxKind::HelmRelease))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "tree shows a Kustomization or a HelmRelease (ks/NAME, hr/NAME), not {kind:?}"
-            )
-        })?;
+    let kind = FluxKind::parse(&kind).ok_or_else(|| {
+        anyhow::anyhow!(
+            "tree shows a Kustomization, a HelmRelease or a source (ks/NAME, hr/NAME, gitrepository/NAME…), not {kind:?}"
+        )
+    })?;
     let (runtime, api) = args.connection.connect()?;
-    let root = runtime.block_on(tree::tree(&api, kind, &args.namespace, &name))?;
+    let root = if matches!(kind, FluxKind::Kustomization | FluxKind::HelmRelease) {
+        runtime.block_on(tree::tree(&api, kind, &args.namespace, &name))?
+    } else {
+        runtime.block_on(tree::feeds(&api, kind, &args.namespace, &name))?
+    };
     if args.output == "json" {
         serde_json::to_writer_pretty(&mut *out, &root)?;
         writeln!(out)?;
@@ -54,7 +57,10 @@ fn label(node: &Node) -> String {
     match &node.note {
         Some(note)
             if node.children.is_empty()
-                && !matches!(note.as_str(), "inventory" | "status.inventory") =>
+                && !matches!(
+                    note.as_str(),
+                    "inventory" | "status.inventory" | "source of"
+                ) =>
         {
             format!("{}/{name} ({note})", o.kind)
         }

@@ -1,5 +1,5 @@
 //! `capstan why KIND/NAME`: walks source → dependencies → build → apply → health → events for a
-//! Kustomization or HelmRelease and names the first link that is stuck, with the commands that
+//! Kustomization or HelmRelease (a source: its fetch) and names the first link that is stuck, with the commands that
 //! show more. Exit 0 when nothing is stuck, 1 when something is.
 
 use std::io::Write;
@@ -14,7 +14,7 @@ use crate::commands::Exit;
 /// Flags of `capstan why`.
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// The Kustomization or HelmRelease (`ks/apps`, `hr/web`).
+    /// The Kustomization or HelmRelease (`ks/apps`, `hr/web`), or a source (`gitrepository/fleet`).
     pub target: String,
     #[arg(short = 'n', long, default_value = "flux-system")]
     pub namespace: String,
@@ -27,13 +27,11 @@ pub struct WhyArgs {
 
 pub fn run(args: &WhyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let (kind, name) = slash(&args.target)?;
-    let kind = FluxKind::parse(&kind)
-        .filter(|k| matches!(k, FluxKind::Kustomization | FluxKind::HelmRelease))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "why walks a Kustomization or a HelmRelease (ks/NAME, hr/NAME), not {kind:?}"
-            )
-        })?;
+    let kind = FluxKind::parse(&kind).ok_or_else(|| {
+        anyhow::anyhow!(
+            "why walks a Kustomization, a HelmRelease or a source (ks/NAME, hr/NAME, gitrepository/NAME…), not {kind:?}"
+        )
+    })?;
     let (runtime, api) = args.connection.connect()?;
     let d = runtime.block_on(why::why(&api, kind, &args.namespace, &name))?;
     if args.output == "json" {
