@@ -31,10 +31,7 @@ pub enum RepositoryError {
     #[error(transparent)]
     Schema(#[from] schema::Error),
     /// Nothing to check: saying "0 errors" about it would be a clean verdict about nothing.
-    #[error(
-        "{}: no Flux Kustomization or HelmRelease found (is this the repository's root or a cluster's folder?)",
-        .path.display()
-    )]
+    #[error("{}", capstan_flux::discovery::nothing_to_discover(.path))]
     NoFluxObjects { path: PathBuf },
 }
 

@@ -6,6 +6,7 @@
 //! tools must be there (`CAPSTAN_ORACLES` is set, as `.ci/run` does), in which case a missing tool
 //! fails the test instead of letting it pass unseen.
 
+pub mod bootstrap;
 pub mod git;
 pub mod oracle;
 pub mod shared;

@@ -166,6 +166,8 @@ pub struct GetArgs {
     pub selector: Vec<String>,
     #[command(flatten)]
     pub render: crate::commands::images::RenderArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
     /// Read the cluster instead of the repository (as `flux get` does).
     #[arg(long)]
     pub live: bool,
@@ -197,6 +199,8 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: GraphFormat,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +233,8 @@ pub struct AppLocateArgs {
     /// Print every file that would be written or changed, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +301,8 @@ pub struct CheckArgs {
     pub kube_version: Option<String>,
     #[command(flatten)]
     pub charts: crate::commands::build::ChartArgs,
+    #[command(flatten)]
+    pub sources: crate::commands::sources::SourceArgs,
     #[command(flatten)]
     pub vars: crate::commands::vars::VarArgs,
 }

@@ -17,8 +17,8 @@ pub struct BootstrapStep {
     pub paths: Vec<String>,
     /// The HelmRelease (`namespace`, `name`) GitOps adopts the step's release through.
     pub helm_release: Option<(String, String)>,
-    /// The command that previews it (`capstan bootstrap apply --only NAME --dry-run`; the runner
-    /// that applies steps is not built yet, so only the preview is named).
+    /// The command that applies it (`capstan bootstrap apply --only NAME`); with `--dry-run`
+    /// it previews.
     pub command: String,
 }
 
@@ -78,14 +78,14 @@ pub(super) fn mark(item: &mut PlanItem, step: &BootstrapStep) {
         }
     );
     // A rule's own bootstrap procedure (e.g. rebuilding the cluster for a new pod CIDR) says
-    // more than the step does; the step's preview command is added to it.
-    let preview = format!("preview: {}", step.command);
+    // more than the step does; the step's command (and its preview) is added to it.
+    let command = format!("{}; preview: {} --dry-run", step.command, step.command);
     item.bootstrap = Some(match item.bootstrap.take() {
         Some(rule) => format!(
-            "{rule}; bootstrap step {:?} applies it ({preview})",
+            "{rule}; bootstrap step {:?} applies it: {command}",
             step.name
         ),
-        None => format!("Apply bootstrap step {:?} directly ({preview})", step.name),
+        None => format!("Apply bootstrap step {:?}: {command}", step.name),
     });
     item.counted = true;
 }

@@ -601,8 +601,7 @@ fn a_bootstrap_step_input_is_applied_by_that_step() {
     let item = &plan.items[0];
     assert_eq!(item.phase, Phase::Bootstrap);
     assert!(item.risk >= Risk::High);
-    let applies =
-        "bootstrap step \"talos\" applies it (preview: capstan bootstrap apply --only talos)";
+    let applies = "bootstrap step \"talos\" applies it: capstan bootstrap apply --only talos; preview: capstan bootstrap apply --only talos --dry-run";
     assert!(
         item.bootstrap
             .as_deref()
@@ -661,7 +660,7 @@ fn a_bootstrap_step_gitops_adopts_is_hybrid() {
     assert_eq!(item.phase, Phase::Hybrid);
     assert!(
         item.bootstrap.as_deref().is_some_and(|b| b.contains(
-            "bootstrap step \"cilium\" applies it (preview: capstan bootstrap apply --only cilium)"
+            "bootstrap step \"cilium\" applies it: capstan bootstrap apply --only cilium; preview: capstan bootstrap apply --only cilium --dry-run"
         )),
         "{:?}",
         item.bootstrap

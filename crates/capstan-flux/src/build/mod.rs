@@ -340,6 +340,10 @@ fn reason_of_hr(error: &helmrelease::HrBuildError) -> Reason {
 /// Everything a build produced.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct BuildReport {
+    /// The folder asked for, relative to the repository root, when `--path` pointed inside a
+    /// repository (results are those in or applying that folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub focus: Option<PathBuf>,
     pub kustomizations: Vec<BuildResult>,
     pub helm_releases: Vec<BuildResult>,
     /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
@@ -444,6 +448,7 @@ fn build_once(
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
         changed_only: scoped,
+        focus: discovery.focus.clone(),
         ..BuildReport::default()
     };
     for cluster in &discovery.clusters {
@@ -482,6 +487,12 @@ fn build_once(
             &finals,
             options,
         );
+        // `--path` inside a repository: what is declared in or applies that folder.
+        if discovery.focus.is_some() {
+            kustomizations
+                .retain(|r| discovery.in_focus(r.declared.file.as_deref(), r.path.as_deref()));
+            releases.retain(|r| discovery.in_focus(r.declared.file.as_deref(), None));
+        }
         let wave = |r: &BuildResult| waves.get(&r.key).copied().unwrap_or(usize::MAX);
         kustomizations.sort_by_key(wave);
         releases.sort_by_key(wave);
@@ -728,7 +739,20 @@ fn build_cluster_kustomizations(
                     "kustomization path {shown} is excluded from the source artifact (.sourceignore, the source's spec.ignore or a default exclusion)"
                 ));
             } else {
-                result.fail(reason, format!("kustomization path not found: {shown}"));
+                let mut message = format!("kustomization path not found: {shown}");
+                if let SourceStatus::Local { source, .. } = &ks.source
+                    && let Some(spec) = ks.dir.as_deref()
+                    && let Some(folder) =
+                        discovery::hint::folder_holding(views.checkout, root, spec)
+                {
+                    message.push_str(&format!(
+                        " (it exists under {}/: when {source}'s content is that folder, as an \
+                         artifact pushed from it, pass --source {source}={})",
+                        discovery::relative(root, &folder).display(),
+                        folder.display()
+                    ));
+                }
+                result.fail(reason, message);
             }
         }
         let parent = ks
@@ -778,9 +802,14 @@ fn build_cluster_kustomizations(
             .par_iter()
             .map(|&i| {
                 let state = &states[i];
-                let (fs, base): (&dyn Fs, &Path) = match (&generated[i], own_views.get(i)) {
-                    (Some((artifact_root, view)), _) => (view, artifact_root),
-                    (None, Some(Some(view))) => (view, root),
+                let mapped = match &cluster.kustomizations[i].source {
+                    SourceStatus::Mapped { path, .. } => Some(path.as_path()),
+                    _ => None,
+                };
+                let (fs, base): (&dyn Fs, &Path) = match (&generated[i], own_views.get(i), mapped) {
+                    (Some((artifact_root, view)), _, _) => (view, artifact_root),
+                    (None, _, Some(path)) => (views.artifact, path),
+                    (None, Some(Some(view)), None) => (view, root),
                     _ => (views.artifact, root),
                 };
                 let out = spec_dir(fs, views.checkout, base, &state.spec).and_then(|dir| {
@@ -1056,9 +1085,11 @@ fn not_local_reason(source: &SourceStatus) -> (Reason, String) {
                 name.clone(),
             ),
         },
-        SourceStatus::Local { source, .. } => Reason::SourceNotInRepository {
-            source: source.clone(),
-        },
+        SourceStatus::Local { source, .. } | SourceStatus::Mapped { source, .. } => {
+            Reason::SourceNotInRepository {
+                source: source.clone(),
+            }
+        }
         SourceStatus::Generated {
             namespace, name, ..
         } => Reason::SourceNotInRepository {
@@ -1066,15 +1097,20 @@ fn not_local_reason(source: &SourceStatus) -> (Reason, String) {
         },
     };
     let message = match source {
-        SourceStatus::Remote { source } => match source.kind {
-            FluxKind::Bucket => format!(
-                "source {source}: Bucket contents are in remote object storage, not in this repository; not rendered"
-            ),
-            FluxKind::OciRepository => format!(
-                "source {source}: an OCI artifact pulled from a registry, not this repository; not rendered"
-            ),
-            _ => format!("source {source} is another repository; not rendered"),
-        },
+        SourceStatus::Remote { source } => {
+            let what = match source.kind {
+                FluxKind::Bucket => format!(
+                    "source {source}: Bucket contents are in remote object storage, not in this repository"
+                ),
+                FluxKind::OciRepository => format!(
+                    "source {source}: an OCI artifact pulled from a registry, not this repository"
+                ),
+                _ => format!("source {source} is another repository"),
+            };
+            format!(
+                "{what}; not rendered (with its content checked out, --source {source}=PATH renders it)"
+            )
+        }
         SourceStatus::Missing { source } => {
             format!("source {source} is not declared in this repository; not rendered")
         }
@@ -1200,9 +1236,14 @@ fn build_cluster_releases(
                 result.leave_out(Status::Skipped, Reason::HelmReleasesNotRendered, None);
             } else {
                 let source = release_source(hr, cluster, kustomizations);
+                // A chart in a source mapped to a local folder is read from that folder.
+                let chart_root = match &hr.source {
+                    Some(SourceStatus::Mapped { path, .. }) => path.as_path(),
+                    _ => root,
+                };
                 render_one(
                     fs,
-                    root,
+                    chart_root,
                     hr.source.as_ref().is_some_and(|s| s.is_local()),
                     source.as_ref(),
                     &release,

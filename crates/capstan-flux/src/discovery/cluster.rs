@@ -94,7 +94,8 @@ pub(crate) fn walk(
         ignore: views.ignore,
         root,
         cache,
-        sources: SourceIndex::new(entry.bootstrap.iter().cloned()),
+        sources: SourceIndex::new(entry.bootstrap.iter().cloned())
+            .with_local(options.sources.clone()),
         cluster: Cluster {
             name: entry.name,
             ..Cluster::default()
@@ -233,9 +234,15 @@ impl Walk<'_, '_> {
                 Arc::new(self.ignore.rules_for(Some(text))),
             )
         });
-        let (fs, base): (&dyn Fs, PathBuf) = match (&view, &artifact, &filtered) {
-            (Some(view), Some((root, _)), _) => (view, root.clone()),
-            (_, _, Some(filtered)) => (filtered, self.root.to_path_buf()),
+        // A source mapped to a local folder: its paths are followed from that folder.
+        let mapped = match self.resolve_source(&ks.spec.source_ref, &parent_key.namespace) {
+            SourceStatus::Mapped { source, path } => Some((source, path)),
+            _ => None,
+        };
+        let (fs, base): (&dyn Fs, PathBuf) = match (&view, &artifact, &filtered, &mapped) {
+            (Some(view), Some((root, _)), _, _) => (view, root.clone()),
+            (_, _, _, Some((_, path))) => (self.fs, path.clone()),
+            (_, _, Some(filtered), _) => (filtered, self.root.to_path_buf()),
             _ => (self.fs, self.root.to_path_buf()),
         };
         let to_repository = |path: &Path| -> PathBuf {
@@ -266,10 +273,29 @@ impl Walk<'_, '_> {
             return;
         }
         if !fs.is_dir(&dir) {
-            let why = if artifact.is_none() && self.checkout.is_dir(&dir) {
-                "is in the repository but not in the source artifact (excluded by .sourceignore, the source's spec.ignore or a default exclusion)"
+            let why = if let Some((source, path)) = &mapped {
+                format!(
+                    "does not exist in {}, the folder {source} is mapped to",
+                    path.display()
+                )
+            } else if artifact.is_none() && self.checkout.is_dir(&dir) {
+                "is in the repository but not in the source artifact (excluded by .sourceignore, the source's spec.ignore or a default exclusion)".to_owned()
             } else {
-                "does not exist in the repository"
+                let mut why = "does not exist in the repository".to_owned();
+                if let SourceStatus::Local { source, .. } =
+                    self.resolve_source(&ks.spec.source_ref, &parent_key.namespace)
+                    && let Some(spec) = spec_path(&ks)
+                    && let Some(folder) =
+                        super::hint::folder_holding(self.checkout, self.root, &spec)
+                {
+                    why.push_str(&format!(
+                        ", but it does under {shown}/: when {source}'s content is that folder \
+                         (an artifact pushed from it), pass --source {source}={path}",
+                        shown = relative(self.root, &folder).display(),
+                        path = folder.display(),
+                    ));
+                }
+                why
             };
             self.cluster.diagnostics.push(
                 Diagnostic::new(
@@ -282,7 +308,7 @@ impl Walk<'_, '_> {
             return;
         }
         self.cluster.kustomizations[index].dir_exists = true;
-        if view.is_none() && !self.in_scope(index, fs, &dir) {
+        if view.is_none() && mapped.is_none() && !self.in_scope(index, fs, &dir) {
             self.cluster.kustomizations[index].out_of_scope = true;
             return;
         }
@@ -728,12 +754,23 @@ impl Walk<'_, '_> {
     /// Renders, in parallel, the repository directories of the Kustomizations about to expand.
     fn prefetch(&mut self) {
         let mut candidates = Vec::new();
+        let mut mapped = Vec::new();
         for (index, ks) in self.cluster.kustomizations.iter().enumerate() {
             let found = &ks.found;
             if self.expanded[index] {
                 continue;
             }
             let status = self.resolve_source(&found.object.spec.source_ref, &found.key.namespace);
+            if let SourceStatus::Mapped { path, .. } = &status {
+                let dir = match spec_path(&found.object) {
+                    Some(spec) => capstan_core::fs::normalize(&path.join(spec)),
+                    None => path.clone(),
+                };
+                if within(path, &dir) {
+                    mapped.push(dir);
+                }
+                continue;
+            }
             if matches!(status, SourceStatus::Local { .. })
                 && found.object.spec.components.is_empty()
                 && self
@@ -754,6 +791,7 @@ impl Walk<'_, '_> {
             .into_iter()
             .filter(|(index, dir)| self.in_scope(*index, fs, dir))
             .map(|(_, dir)| dir)
+            .chain(mapped)
             .collect();
         self.cache.prefetch(dirs);
     }

@@ -14,6 +14,7 @@
 //! duplicates are reported as [`Diagnostic`]s; discovery of the rest goes on.
 
 mod cluster;
+pub(crate) mod hint;
 pub mod kustomize;
 pub mod render;
 pub mod resource_list;
@@ -30,6 +31,7 @@ use crate::model::{FluxObject, HelmRelease, Kustomization, ObjectKey};
 use crate::scope::Scope;
 use crate::source::SourceStatus;
 use crate::source::ignore::{IgnoringFs, SourceIgnore};
+pub use hint::nothing_to_discover;
 pub use kustomize::KustomizeRenderer;
 pub use render::{RecordingFs, RenderError, RenderedObject, Renderer};
 pub use resource_list::ResourceListRenderer;
@@ -42,6 +44,8 @@ pub struct Options {
     /// Changed-only mode: render only the Kustomizations the changed files can reach; the others
     /// are listed with [`DiscoveredKustomization::out_of_scope`] set.
     pub scope: Option<Arc<Scope>>,
+    /// Sources from elsewhere whose content is in a local folder (`--source`, `.capstan.yaml`).
+    pub sources: crate::source::LocalSources,
     /// Substitution variables the user supplies (`--var`, `--vars-file`) for what the repository
     /// cannot tell: see [`crate::substitute::supply`].
     pub vars: std::collections::BTreeMap<String, String>,
@@ -52,6 +56,7 @@ impl Default for Options {
         Options {
             default_namespace: "flux-system".to_owned(),
             scope: None,
+            sources: crate::source::LocalSources::none(),
             vars: std::collections::BTreeMap::new(),
         }
     }
@@ -197,9 +202,25 @@ pub struct Discovery {
     /// The repository's `.sourceignore` rules (builds read the same artifact discovery did).
     #[serde(skip)]
     pub ignore: SourceIgnore,
+    /// The folder asked for, relative to `root`, when it is a folder inside a repository whose
+    /// entry point is above it: the repository is discovered from its root, and what lies in
+    /// that folder is what the commands show ([`Discovery::in_focus`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub focus: Option<PathBuf>,
 }
 
 impl Discovery {
+    /// True when a Kustomization or HelmRelease declared in `file` (or, for a Kustomization,
+    /// building `dir`) lies in the folder asked for; always true without a focus.
+    pub fn in_focus(&self, file: Option<&Path>, dir: Option<&Path>) -> bool {
+        let Some(focus) = &self.focus else {
+            return true;
+        };
+        file.into_iter()
+            .chain(dir)
+            .any(|p| p.starts_with(focus) || self.root.join(p).starts_with(self.root.join(focus)))
+    }
+
     /// Every diagnostic, the repository's and each cluster's.
     pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics
@@ -321,6 +342,51 @@ pub fn discover(
         return Err(DiscoveryError::NotADirectory(path.to_path_buf()));
     }
     let path = capstan_core::fs::normalize(path);
+    let discovery = discover_from(fs, &path, renderer, options)?;
+    // No entry point of its own: a folder inside a repository whose entry point is above it,
+    // discovered from the repository's root.
+    let own_entry = discovery.clusters.iter().any(|c| c.name != ".");
+    if !own_entry
+        && let Some(entry) = roots::entry_above(fs, &path)
+        && let Ok(absolute) = fs.canonicalize(&path)
+    {
+        let mut above = discover_from(fs, &entry, renderer, options)?;
+        let root = fs
+            .canonicalize(&above.root)
+            .unwrap_or_else(|_| above.root.clone());
+        // the entry point must reach the folder: a Kustomization builds it, or something in it
+        let reaches = above.clusters.iter().any(|c| {
+            c.kustomizations.iter().any(|k| {
+                k.dir.as_ref().is_some_and(|d| {
+                    let dir = capstan_core::fs::normalize(&root.join(d));
+                    absolute.starts_with(&dir) || dir.starts_with(&absolute)
+                })
+            })
+        });
+        if reaches
+            && let Ok(focus) = absolute.strip_prefix(&root)
+            && !focus.as_os_str().is_empty()
+        {
+            above.focus = Some(focus.to_path_buf());
+            return Ok(above);
+        }
+    }
+    Ok(discovery)
+}
+
+fn discover_from(
+    fs: &dyn Fs,
+    path: &Path,
+    renderer: &dyn Renderer,
+    options: &Options,
+) -> Result<Discovery, DiscoveryError> {
+    let path = capstan_core::fs::normalize(path);
+    // Folders of the repository itself are mapped relative to the path read.
+    let mapped = Options {
+        sources: options.sources.under(&path),
+        ..options.clone()
+    };
+    let options = &mapped;
     // The repository is seen as source-controller's artifact of it. The root is usually the
     // path given; when the entry points show it is higher up, the rules are read again from there
     // (and the renders made while finding the entry points are not reused).
@@ -358,6 +424,7 @@ fn walk_clusters(
         clusters: Vec::new(),
         diagnostics: plan.diagnostics,
         ignore: views.ignore.clone(),
+        focus: None,
     };
     for entry in plan.clusters {
         let cluster = cluster::walk(views, &plan.root, cache, entry, &plan.entry_files, options);

@@ -308,6 +308,25 @@ fn flux_instance_root(
     }))
 }
 
+/// The root of the Git work tree `path` lies in, when `path` is a folder below it, declares no
+/// cluster entry point of its own, and the work tree declares one (a `flux-system` Kustomization,
+/// a FluxInstance): `--path` then points inside a repository, which is discovered from its root.
+pub(crate) fn entry_above(fs: &dyn Fs, path: &Path) -> Option<PathBuf> {
+    let absolute = fs.canonicalize(path).ok()?;
+    let work_tree = absolute.ancestors().find(|d| fs.exists(&d.join(".git")))?;
+    if work_tree == absolute {
+        return None;
+    }
+    let has_entry = entry_documents(fs, &yaml_files(fs, work_tree))
+        .iter()
+        .any(|doc| match doc.value.get("kind").and_then(Value::as_str) {
+            // a FluxInstance, declared or as a flux-instance chart release
+            Some("FluxInstance" | "HelmRelease") => true,
+            _ => doc.value.pointer("/metadata/name").and_then(Value::as_str) == Some("flux-system"),
+        });
+    has_entry.then(|| work_tree.to_path_buf())
+}
+
 /// The policy a `gotk-components.yaml` beside an entry point's file tells.
 fn sibling_components_policy(fs: &dyn Fs, file: &Path) -> Option<SubstitutionPolicy> {
     let path = file.parent()?.join("gotk-components.yaml");

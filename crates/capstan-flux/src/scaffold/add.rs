@@ -99,6 +99,13 @@ pub fn plan_add(fs: &dyn Fs, root: &Path, request: &AddRequest) -> Result<AddPla
         return Err(ScaffoldError::NotARepository(root.to_path_buf()));
     }
     let index = RepoIndex::scan(fs, root);
+    // The per-app layout (apps/<namespace>/<app>/ks.yaml), unless an apps file is named.
+    if request.locate.apps_file.is_none()
+        && request.locate.cluster.is_none()
+        && let Some(nested) = super::nested::detect(&index)
+    {
+        return super::nested::plan_add(fs, root, request, &nested);
+    }
     let conventions = learn(fs, root, &index, &request.locate.to_locate())?;
     let mut notes = Vec::new();
 

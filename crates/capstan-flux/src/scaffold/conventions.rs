@@ -471,7 +471,7 @@ fn learn_domain(index: &RepoIndex) -> (Option<String>, usize) {
 }
 
 /// Whether `key:` followed by `- item` indents the item, by majority over the text.
-fn learn_sequence_indent(text: &str) -> Option<bool> {
+pub(crate) fn learn_sequence_indent(text: &str) -> Option<bool> {
     let lines: Vec<&str> = text.lines().collect();
     let (mut indented, mut flush) = (0usize, 0usize);
     for pair in lines.windows(2) {

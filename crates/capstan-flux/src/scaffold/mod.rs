@@ -18,6 +18,7 @@ pub mod conventions;
 pub mod documents;
 pub mod index;
 pub mod names;
+pub mod nested;
 pub mod prune;
 pub mod remove;
 pub mod templates;

@@ -48,6 +48,41 @@ pub fn plan_remove(
         return Err(ScaffoldError::NotARepository(root.to_path_buf()));
     }
     let index = RepoIndex::scan(fs, root);
+    if request.locate.apps_file.is_none()
+        && request.locate.cluster.is_none()
+        && let Some(nested) = super::nested::detect(&index)
+    {
+        let (app, changes) = super::nested::plan_remove(fs, root, &request.name, &index, &nested)?;
+        let conventions = Conventions {
+            cluster_dir: None,
+            apps_file: app.namespace_dir.join("kustomization.yaml"),
+            apps_dir: app.namespace_dir.clone(),
+            name_prefix: String::new(),
+            api_version: String::new(),
+            ks_namespace: app.ks.namespace.clone(),
+            interval: String::new(),
+            source_ref: capstan_core::Value::Null,
+            shared_spec: Vec::new(),
+            depends_on: Vec::new(),
+            storage_provider: None,
+            ingress_provider: None,
+            domain: None,
+            cluster_issuer: None,
+            ingress_class: None,
+            storage_class: None,
+            namespace_prune_disabled: false,
+            namespace_name_label: false,
+            indent_sequences: true,
+            siblings: Vec::new(),
+            notes: Vec::new(),
+        };
+        return Ok(RemovePlan {
+            deleted_dir: Some(app.dir.clone()),
+            kustomization: app.ks,
+            conventions,
+            changes,
+        });
+    }
     let conventions = learn(fs, root, &index, &request.locate.to_locate())?;
     let app_dir = conventions.apps_dir.join(&request.name);
     let prefixed = format!("{}{}", conventions.name_prefix, request.name);

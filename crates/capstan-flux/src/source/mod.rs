@@ -8,11 +8,15 @@
 
 pub mod artifact;
 pub mod ignore;
+pub mod local;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use std::path::PathBuf;
+
 use crate::model::{FluxKind, FluxObject, ObjectKey, SourceRef};
+pub use local::{LocalSourceError, LocalSources};
 
 /// What a `sourceRef` resolves to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -22,6 +26,9 @@ pub enum SourceStatus {
     Local { source: ObjectKey, implied: bool },
     /// A declared source whose artifact comes from elsewhere; paths are not followed.
     Remote { source: ObjectKey },
+    /// A source from elsewhere whose content the user mapped to a local folder
+    /// (`--source KIND/NS/NAME=PATH` or `.capstan.yaml`): paths are followed from `path`.
+    Mapped { source: ObjectKey, path: PathBuf },
     /// Not declared anywhere in the cluster.
     Missing { source: ObjectKey },
     /// An `ExternalArtifact` an ArtifactGenerator assembles from this repository.
@@ -42,8 +49,21 @@ impl SourceStatus {
     pub fn is_local(&self) -> bool {
         matches!(
             self,
-            SourceStatus::Local { .. } | SourceStatus::Generated { .. }
+            SourceStatus::Local { .. }
+                | SourceStatus::Generated { .. }
+                | SourceStatus::Mapped { .. }
         )
+    }
+
+    /// The source's key, for the kinds capstan models.
+    pub fn key(&self) -> Option<&ObjectKey> {
+        match self {
+            SourceStatus::Local { source, .. }
+            | SourceStatus::Remote { source }
+            | SourceStatus::Missing { source }
+            | SourceStatus::Mapped { source, .. } => Some(source),
+            SourceStatus::Generated { .. } | SourceStatus::Unsupported { .. } => None,
+        }
     }
 }
 
@@ -59,6 +79,9 @@ impl fmt::Display for SourceStatus {
                 implied: true,
             } => write!(f, "{source} (this repository, implied)"),
             SourceStatus::Remote { source } => write!(f, "{source} (remote)"),
+            SourceStatus::Mapped { source, path } => {
+                write!(f, "{source} (local folder {})", path.display())
+            }
             SourceStatus::Missing { source } => write!(f, "{source} (missing)"),
             SourceStatus::Generated {
                 namespace,
@@ -84,6 +107,7 @@ impl fmt::Display for SourceStatus {
 pub struct SourceIndex {
     bootstrap: BTreeSet<ObjectKey>,
     declared: BTreeMap<ObjectKey, FluxObject>,
+    local: LocalSources,
 }
 
 impl SourceIndex {
@@ -92,7 +116,14 @@ impl SourceIndex {
         SourceIndex {
             bootstrap: bootstrap.into_iter().collect(),
             declared: BTreeMap::new(),
+            local: LocalSources::none(),
         }
+    }
+
+    /// The same index, with the sources the user mapped to local folders.
+    pub fn with_local(mut self, local: LocalSources) -> SourceIndex {
+        self.local = local;
+        self
     }
 
     /// Records a declared source. Returns false when it is not a source kind.
@@ -137,6 +168,13 @@ impl SourceIndex {
                 kind: reference.kind.clone(),
                 namespace: key.namespace,
                 name: key.name,
+            };
+        }
+        // A mapping says where the content is, whatever the repository declares.
+        if let Some(path) = self.local.get(&key) {
+            return SourceStatus::Mapped {
+                source: key,
+                path: path.to_path_buf(),
             };
         }
         if self.bootstrap.contains(&key) {

@@ -93,6 +93,8 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
     #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
+    #[command(flatten)]
     pub vars: super::vars::VarArgs,
 }
 
@@ -129,9 +131,16 @@ impl ChartArgs {
 
 /// The build settings `diff` and `plan` render each side with: SOPS keys from the environment
 /// (values stay masked without them), the helm binary when there is one, charts as `flags` say.
-pub fn side_options(flags: &ChartArgs) -> impl Fn() -> BuildOptions + Sync + use<> {
+pub fn side_options(
+    flags: &ChartArgs,
+    sources: capstan_flux::source::LocalSources,
+) -> impl Fn() -> BuildOptions + Sync + use<> {
     let charts = flags.fetcher();
     move || BuildOptions {
+        discovery: capstan_flux::discovery::Options {
+            sources: sources.clone(),
+            ..capstan_flux::discovery::Options::default()
+        },
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
         helm: capstan_flux::helm::HelmBinary::find(None)
             .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
@@ -149,6 +158,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         args.charts.registry_config.clone(),
     );
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
+    let sources = args.sources.resolve(&args.path)?;
     let bar = progress_bar();
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -161,6 +171,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         api_versions: args.api_versions.clone(),
         discovery: capstan_flux::discovery::Options {
             vars: args.vars.resolve()?,
+            sources: sources.clone(),
             ..capstan_flux::discovery::Options::default()
         },
         progress: ticker
@@ -171,9 +182,25 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if report.kustomizations.is_empty() && report.helm_releases.is_empty() {
+        anyhow::bail!(
+            "{}",
+            capstan_flux::discovery::nothing_to_discover(
+                &std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone())
+            )
+        );
+    }
+    if let Some(focus) = &report.focus {
+        eprintln!(
+            "note: {} is inside a repository whose entry point is above it; built what is \
+             declared in or applies {}",
+            args.path.display(),
+            focus.display()
+        );
+    }
     let mut selected = select(&report, &args);
     if !selector.is_empty() {
-        let labels = super::selector::flux_labels(&args.path)?;
+        let labels = super::selector::flux_labels(&args.path, &sources)?;
         selected.retain(|r| selector.matches(labels.get(&r.key)));
     }
     if selected.is_empty() && args.name.is_some() {
@@ -222,7 +249,15 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     out.flush()?;
     let mut failed = 0;
     let mut stderr = std::io::stderr().lock();
+    // several clusters can hold objects of the same name: say which one
+    let clusters: std::collections::BTreeSet<&str> =
+        selected.iter().map(|r| r.cluster.as_str()).collect();
     for result in &selected {
+        let key = if clusters.len() > 1 {
+            format!("{} (cluster {})", result.key, result.cluster)
+        } else {
+            result.key.to_string()
+        };
         match result.status {
             Status::Failed => {
                 failed += 1;
@@ -230,13 +265,10 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     writeln!(stderr, "error: {error}")?;
                 }
             }
-            Status::Skipped | Status::Unchanged => writeln!(
-                stderr,
-                "skipped: {}: {}",
-                result.key,
-                result.errors.join("; ")
-            )?,
-            Status::Suspended => writeln!(stderr, "suspended: {} (not rendered)", result.key)?,
+            Status::Skipped | Status::Unchanged => {
+                writeln!(stderr, "skipped: {key}: {}", result.errors.join("; "))?
+            }
+            Status::Suspended => writeln!(stderr, "suspended: {key} (not rendered)")?,
             Status::Rendered => {
                 for id in &result.not_decrypted {
                     writeln!(

@@ -27,6 +27,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         helm: HelmBinary::find(None).map(|h| Arc::new(h) as Arc<dyn HelmRenderer>),
         charts: Some(args.charts.fetcher()),
         discovery: capstan_flux::discovery::Options {
+            sources: args.sources.resolve(&args.path)?,
             vars: args.vars.resolve()?,
             ..capstan_flux::discovery::Options::default()
         },

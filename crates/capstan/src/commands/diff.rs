@@ -94,6 +94,8 @@ pub struct DiffArgs {
     pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: ChartArgs,
+    #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
     /// Compare the repository with the cluster instead of another revision (as `capstan drift`;
     /// reads the cluster, writes nothing).
     #[arg(long, conflicts_with_all = ["base", "path_orig"])]
@@ -138,7 +140,7 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr),
     };
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let build = super::build::side_options(&args.charts);
+    let build = super::build::side_options(&args.charts, args.sources.resolve(&args.path)?);
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     if !selector.is_empty() {
@@ -225,6 +227,7 @@ fn live(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             sops_age_key_file: None,
         },
         output,
+        override_managers: Vec::new(),
     };
     super::drift::run(drift, out)
 }

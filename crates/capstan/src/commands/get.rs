@@ -19,7 +19,10 @@ use super::Exit;
 use crate::cli::{GetArgs, GetFormat, GetKind};
 
 /// Discovers the repository at `path` with the default renderer.
-pub(crate) fn discover_repository(path: &Path) -> anyhow::Result<Discovery> {
+pub(crate) fn discover_repository(
+    path: &Path,
+    sources: &capstan_flux::source::LocalSources,
+) -> anyhow::Result<Discovery> {
     let fs = OsFs;
     let absolute =
         std::fs::canonicalize(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -28,7 +31,10 @@ pub(crate) fn discover_repository(path: &Path) -> anyhow::Result<Discovery> {
         &fs,
         &absolute,
         renderer.as_ref(),
-        &Options::default(),
+        &Options {
+            sources: sources.clone(),
+            ..Options::default()
+        },
     )?)
 }
 
@@ -57,8 +63,26 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return super::images::get(args, out);
     }
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let discovery = discover_repository(&args.path)?;
+    let discovery = discover_repository(&args.path, &args.sources.resolve(&args.path)?)?;
     let errors = report_diagnostics(&discovery);
+    if let Some(focus) = &discovery.focus {
+        eprintln!(
+            "note: {} is inside the repository at {}; showing what is declared in or applies {}",
+            args.path.display(),
+            discovery.root.display(),
+            focus.display()
+        );
+    }
+    if discovery
+        .clusters
+        .iter()
+        .all(|c| c.kustomizations.is_empty())
+    {
+        eprintln!(
+            "{}",
+            capstan_flux::discovery::nothing_to_discover(&discovery.root)
+        );
+    }
     let multi_cluster = discovery.clusters.len() > 1;
     let wide = args.output == GetFormat::Wide;
     let kinds: &[GetKind] = match args.kind {
@@ -80,7 +104,7 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     for &kind in kinds {
         let mut rows = Vec::new();
         for cluster in &discovery.clusters {
-            rows.extend(rows_of(kind, cluster, wide, &keep));
+            rows.extend(rows_of(kind, &focused(&discovery, cluster), wide, &keep));
         }
         rows.retain(|row| selector.matches(row.raw.pointer("/metadata/labels")));
         rows.retain(|row| {
@@ -152,6 +176,21 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
     }
     Ok(if errors { Exit::Findings } else { Exit::Clean })
+}
+
+/// The cluster with only what lies in the folder asked for (everything without a focus).
+fn focused(discovery: &Discovery, cluster: &Cluster) -> Cluster {
+    let mut out = cluster.clone();
+    if discovery.focus.is_none() {
+        return out;
+    }
+    out.kustomizations
+        .retain(|k| discovery.in_focus(k.found.origin.file.as_deref(), k.dir.as_deref()));
+    out.helm_releases
+        .retain(|h| discovery.in_focus(h.found.origin.file.as_deref(), None));
+    out.sources
+        .retain(|s| discovery.in_focus(s.found.origin.file.as_deref(), None));
+    out
 }
 
 fn what(kind: GetKind) -> &'static str {

@@ -50,6 +50,7 @@ pub struct RenderArgs {
 /// `capstan get images`.
 pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
+    let sources = args.sources.resolve(&args.path)?;
     let render = &args.render;
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(render.sops_age_key_file.as_deref(), &fs)
@@ -67,6 +68,10 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         api_versions: render.api_versions.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
+        discovery: capstan_flux::discovery::Options {
+            sources: sources.clone(),
+            ..capstan_flux::discovery::Options::default()
+        },
         ..BuildOptions::default()
     };
     let report = build_all(&fs, &args.path, &options)
@@ -77,7 +82,7 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let labels = if selector.is_empty() {
         Default::default()
     } else {
-        super::selector::flux_labels(&args.path)?
+        super::selector::flux_labels(&args.path, &sources)?
     };
     let results: Vec<_> = report
         .kustomizations

@@ -22,6 +22,7 @@ pub mod kustomize;
 pub mod live;
 pub mod plan;
 mod selector;
+pub mod sources;
 pub mod vars;
 pub mod verbs;
 pub mod version;

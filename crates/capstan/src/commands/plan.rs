@@ -53,6 +53,8 @@ pub struct PlanArgs {
     pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: super::build::ChartArgs,
+    #[command(flatten)]
+    pub sources: super::sources::SourceArgs,
 }
 
 /// The repository's rules: `.capstan.yaml` at the repository path, ahead of the defaults.
@@ -121,14 +123,14 @@ fn bootstrap_steps(fs: &dyn capstan_core::Fs, root: &std::path::Path) -> Vec<Boo
                 .as_ref()
                 .and_then(|h| h.helm_release.as_ref())
                 .map(|k| (k.namespace.clone(), k.name.clone())),
-            command: format!("capstan bootstrap apply --only {} --dry-run", s.step.name),
+            command: format!("capstan bootstrap apply --only {}", s.step.name),
         })
         .collect();
     steps.push(BootstrapStep {
         name: PLAN_FILE.to_owned(),
         paths: vec![PLAN_FILE.to_owned()],
         helm_release: None,
-        command: "capstan bootstrap apply --dry-run".to_owned(),
+        command: "capstan bootstrap apply".to_owned(),
     });
     steps
 }
@@ -140,7 +142,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         base: args.base.as_deref(),
         path_orig: args.path_orig.as_deref(),
     };
-    let build = super::build::side_options(&args.charts);
+    let build = super::build::side_options(&args.charts, args.sources.resolve(&args.path)?);
     let compared = compare_sides(&revisions, false, &DiffOptions::default(), &build)?;
     if !compared.report.side_failures.is_empty() {
         let errors: Vec<String> = compared

@@ -99,8 +99,11 @@ fn parse_requirement(part: &str) -> anyhow::Result<Requirement> {
 }
 
 /// The labels of every Kustomization and HelmRelease the repository at `path` declares.
-pub fn flux_labels(path: &Path) -> anyhow::Result<BTreeMap<ObjectKey, Value>> {
-    let discovery = super::get::discover_repository(path)?;
+pub fn flux_labels(
+    path: &Path,
+    sources: &capstan_flux::source::LocalSources,
+) -> anyhow::Result<BTreeMap<ObjectKey, Value>> {
+    let discovery = super::get::discover_repository(path, sources)?;
     Ok(labels_of(&discovery))
 }
 

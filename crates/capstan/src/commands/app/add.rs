@@ -26,6 +26,7 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             apps_file: args.locate.apps_file,
         },
     };
+    let sources = args.locate.sources.resolve(&root)?;
     let plan = plan_add(&OsFs, &root, &request)?;
     let what = format!("Kustomization {}", plan.app.kustomization_name);
     capstan_flux::scaffold::verify(
@@ -37,7 +38,7 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             .ks_namespace
             .as_deref()
             .unwrap_or("flux-system"),
-        &build_options(),
+        &build_options(sources),
     )?;
 
     if args.locate.dry_run {

@@ -14,9 +14,13 @@ use crate::cli::{AppArgs, AppCommand};
 
 /// How `app` builds the repository to check a change and preview a prune: as `build all` does,
 /// with the helm binary when there is one.
-fn build_options() -> capstan_flux::build::BuildOptions {
+fn build_options(sources: capstan_flux::source::LocalSources) -> capstan_flux::build::BuildOptions {
     use capstan_flux::helm::{HelmBinary, HelmRenderer};
     capstan_flux::build::BuildOptions {
+        discovery: capstan_flux::discovery::Options {
+            sources,
+            ..capstan_flux::discovery::Options::default()
+        },
         helm: HelmBinary::find(None)
             .map(|h| std::sync::Arc::new(h) as std::sync::Arc<dyn HelmRenderer>),
         ..capstan_flux::build::BuildOptions::default()
