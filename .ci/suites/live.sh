@@ -22,3 +22,8 @@ awk -v r="$ratio" 'BEGIN { exit !(r != "" && r <= 0.1) }' || {
   echo "FAIL: $ratio requests per unchanged object at steady state (at most 0.1)"
   exit 1
 }
+watched=$(echo "$out" | sed -n 's/.*requests per unchanged object with the watch-fed cache: //p')
+awk -v r="$watched" 'BEGIN { exit !(r != "" && r <= 0.1) }' || {
+  echo "FAIL: $watched requests per unchanged object with the watch-fed cache (at most 0.1)"
+  exit 1
+}

@@ -278,7 +278,7 @@ pub fn check(
     }
 
     if let Some(sources) = sources {
-        locate_lines(&mut findings, input, sources);
+        locate_lines(&mut findings, sources);
     }
 
     let units = input
@@ -336,74 +336,31 @@ fn finding_of(diagnostic: &Diagnostic, input: &CheckInput) -> Finding {
     }
 }
 
-/// A source file's text and its parsed documents, read once per check.
-struct SourceFile {
-    text: String,
-    documents: Vec<Value>,
-}
-
-/// Fills in document indexes (by matching kind and name when the renderer did not know the
-/// index) and line numbers for every finding whose file is known.
-fn locate_lines(findings: &mut [Finding], input: &CheckInput, sources: &Sources<'_>) {
-    let mut files: HashMap<PathBuf, Option<SourceFile>> = HashMap::new();
+/// Fills in the line of every finding that names a field of a document the build located (file
+/// and document index come from the build's outcome, [`capstan_flux::build::BuiltObject`]): the
+/// field's line when it is found in the document, else the document's. A finding with no field
+/// keeps the document's line the build recorded.
+fn locate_lines(findings: &mut [Finding], sources: &Sources<'_>) {
+    let mut texts: HashMap<PathBuf, Option<String>> = HashMap::new();
     for finding in findings {
-        if finding.location.line.is_some() {
-            continue;
-        }
-        let Some(file) = finding.location.file.clone() else {
+        let location = &mut finding.location;
+        let (Some(file), Some(document)) = (location.file.clone(), location.document) else {
             continue;
         };
+        if location.field.is_none() && location.line.is_some() {
+            continue;
+        }
         let path: PathBuf = if file.is_absolute() {
             file
         } else {
             sources.root.join(file)
         };
-        let source = files.entry(path.clone()).or_insert_with(|| {
-            let text = sources.fs.read_to_string(Path::new(&path)).ok()?;
-            let documents = capstan_core::yaml::parse_documents(&text).unwrap_or_default();
-            Some(SourceFile { text, documents })
-        });
-        let Some(source) = source else { continue };
-        let location = &mut finding.location;
-        if location.document.is_none() {
-            location.document = document_of(
-                finding.object.as_deref(),
-                finding.unit,
-                input,
-                &source.documents,
-            );
-        }
-        if let Some(document) = location.document {
-            location.line = line_of(&source.text, document, location.field.as_deref());
+        let text = texts
+            .entry(path.clone())
+            .or_insert_with(|| sources.fs.read_to_string(Path::new(&path)).ok());
+        let Some(text) = text else { continue };
+        if let Some(line) = line_of(text, document, location.field.as_deref()) {
+            location.line = Some(line);
         }
     }
-}
-
-/// The index of the document that declares the finding's object: same kind and name, else same
-/// kind, else the only document.
-fn document_of(
-    object: Option<&str>,
-    unit: Option<usize>,
-    input: &CheckInput,
-    documents: &[Value],
-) -> Option<usize> {
-    let object = object?;
-    let unit = &input.units[unit?];
-    let id = std::iter::once(&unit.manifest)
-        .chain(unit.objects.iter().map(|r| &r.object))
-        .map(ResourceId::of)
-        .find(|id| id.to_string() == object)?;
-    let same = |d: &Value, with_name: bool| {
-        let other = ResourceId::of(d);
-        other.kind == id.kind && (!with_name || other.name == id.name)
-    };
-    documents
-        .iter()
-        .position(|d| same(d, true))
-        .or_else(|| documents.iter().position(|d| same(d, false)))
-        .or_else(|| {
-            (documents.iter().filter(|d| !d.is_null()).count() == 1)
-                .then(|| documents.iter().position(|d| !d.is_null()))
-                .flatten()
-        })
 }

@@ -1,7 +1,8 @@
 //! A check's input from `capstan-flux`'s build outcome, as it is: each Kustomization and
 //! HelmRelease becomes a [`Unit`] with its effective manifest (as its parent applies it; an entry
 //! point's own declaration), its typed status, and its objects with their provenance (file,
-//! encrypted-at-source). Nothing is read again and no message text is interpreted.
+//! document, line, encrypted-at-source). Nothing is read again and no message text is
+//! interpreted.
 
 use std::collections::HashMap;
 
@@ -33,10 +34,7 @@ pub fn input_of(report: &BuildReport) -> CheckInput {
                 continue;
             }
             if matches!(id.kind.as_str(), "Kustomization" | "HelmRelease") {
-                let location = Location {
-                    file: built.file.clone(),
-                    ..Location::default()
-                };
+                let location = built.location();
                 manifests
                     .entry((
                         id.kind.clone(),
@@ -101,10 +99,7 @@ fn unit_of(kind: UnitKind, result: &BuildResult, manifests: &Manifests) -> Unit 
         .iter()
         .map(|built| Rendered {
             object: built.object.clone(),
-            location: Location {
-                file: built.file.clone(),
-                ..Location::default()
-            },
+            location: built.location(),
             encrypted: built.encrypted,
         })
         .collect();

@@ -1,5 +1,6 @@
-//! Source lines for findings: the line of the n-th YAML document in a file, and (best effort)
-//! the line of a field path such as `spec.template.spec.containers[0].image` inside it.
+//! Source lines for findings: the line of a field path such as
+//! `spec.template.spec.containers[0].image` inside the n-th YAML document of a file (the document
+//! the build recorded for the object), best effort, else the document's first line.
 //!
 //! This reads the text, not a YAML event stream: rendered objects may differ from their source
 //! document (patches, prefixes), so when a field cannot be found the document's line is used.
@@ -42,26 +43,13 @@ fn is_content(line: &str) -> bool {
     !t.is_empty() && !t.starts_with('#') && !is_separator(line)
 }
 
-/// The 0-based line ranges `[start, end)` of each document in `text`.
-fn documents(lines: &[&str]) -> Vec<(usize, usize)> {
-    let mut docs = Vec::new();
-    let mut start = 0;
-    let mut seen_content = false;
-    for (i, line) in lines.iter().enumerate() {
-        if is_separator(line) {
-            if seen_content {
-                docs.push((start, i));
-            }
-            start = i + 1;
-            seen_content = false;
-        } else if is_content(line) {
-            seen_content = true;
-        }
-    }
-    if seen_content {
-        docs.push((start, lines.len()));
-    }
-    docs
+/// The 0-based line range `[start, end)` of document `document` in `text`, counted as the YAML
+/// parser counts documents ([`capstan_core::yaml::document_lines`]).
+fn document_range(text: &str, lines: usize, document: usize) -> Option<(usize, usize)> {
+    let starts = capstan_core::yaml::document_lines(text);
+    let start = starts.get(document)? - 1;
+    let end = starts.get(document + 1).map_or(lines, |next| next - 1);
+    Some((start, end))
 }
 
 fn indent(line: &str) -> usize {
@@ -71,8 +59,10 @@ fn indent(line: &str) -> usize {
 /// The 1-based line of document `document` in `text`, and of `field` inside it when found.
 pub fn line_of(text: &str, document: usize, field: Option<&str>) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
-    let &(start, end) = documents(&lines).get(document)?;
-    let first = (start..end).find(|&i| is_content(lines[i]))?;
+    let (start, end) = document_range(text, lines.len(), document)?;
+    let first = (start..end)
+        .find(|&i| is_content(lines[i]))
+        .unwrap_or(start);
     let Some(field) = field else {
         return Some(first + 1);
     };

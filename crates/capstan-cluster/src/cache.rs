@@ -3,7 +3,8 @@
 //! GET and a dry-run per object). Writes the engine makes update the cache. Kinds the server
 //! does not serve yet (a CRD in the same apply) are re-read after discovery is refreshed; kinds
 //! whose list failed fall back to a GET per object.
-//! The in-cluster controller will keep the same cache fed by watches.
+//! In a long-lived process the lists come from watches ([`crate::kube_api::KubeApi::watching`]),
+//! so each run starts from a cache other managers' changes have reached, at no request.
 
 use std::collections::{HashMap, HashSet};
 

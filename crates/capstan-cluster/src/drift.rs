@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::cache::Known;
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER};
 use crate::engine::Engine;
+use crate::fields;
 use crate::id::ObjectRef;
+use crate::ignore::IgnoreRules;
 use crate::inventory::{self, Inventory};
 use crate::normalize::{self, Owner};
 use crate::plan::{self, Decision, SkipReason};
@@ -102,6 +104,13 @@ impl DriftReport {
     }
 }
 
+/// The pointer is an ignored path or lies under one.
+fn ignored(pointer: &str, ignore: &[String]) -> bool {
+    ignore
+        .iter()
+        .any(|p| pointer == p || pointer.starts_with(&format!("{p}/")))
+}
+
 fn masked(r: &ObjectRef, path: &str, value: Value) -> Value {
     let secret = r.group.is_empty() && r.kind == "Secret";
     if secret && (path.starts_with("data") || path.starts_with("stringData")) && !value.is_null() {
@@ -139,6 +148,13 @@ impl<C: Cluster> Engine<'_, C> {
             );
             return out;
         }
+        let ignore = match IgnoreRules::compile(&unit.ignore) {
+            Ok(rules) => rules,
+            Err(e) => {
+                out.errors.push(format!("not compared: {e}"));
+                return out;
+            }
+        };
         let mut prepared = Vec::new();
         for d in &unit.objects {
             let object = normalize::prepare(&d.object, &unit.owner);
@@ -163,7 +179,8 @@ impl<C: Cluster> Engine<'_, C> {
             }
         }
         for (r, object, file) in &prepared {
-            let state = self.object_drift(r, object).await;
+            let paths = ignore.paths_for(object);
+            let state = self.object_drift(r, object, &paths).await;
             out.objects.push(ObjectDrift {
                 object: r.clone(),
                 file: file.clone(),
@@ -199,7 +216,7 @@ impl<C: Cluster> Engine<'_, C> {
         out
     }
 
-    async fn object_drift(&mut self, r: &ObjectRef, desired: &Value) -> State {
+    async fn object_drift(&mut self, r: &ObjectRef, desired: &Value, ignore: &[String]) -> State {
         let live = match self.cache().get(r) {
             Known::Present(v) => Some(v.clone()),
             Known::Absent => None,
@@ -209,45 +226,110 @@ impl<C: Cluster> Engine<'_, C> {
             },
         };
         let policy = Policy::of(desired);
-        match plan::decide(desired, live.as_ref(), &policy) {
+        let overrides = self.options().override_managers.clone();
+        let rules = plan::Rules {
+            override_managers: &overrides,
+            ignore,
+        };
+        match plan::decide(desired, live.as_ref(), &policy, &rules) {
             Decision::Skip(reason) => State::Skipped { reason },
             Decision::Create => State::Missing,
             Decision::Unchanged => State::InSync,
-            Decision::Cleanup(_) | Decision::DryRun => {
+            Decision::Cleanup(patch) => {
                 let Some(live) = live else {
                     return State::Missing;
                 };
-                match self.cluster().apply(desired, true).await {
-                    Ok(dry) if !plan::drifted(&dry, &live) => State::InSync,
-                    Ok(dry) => {
-                        let mut fields: Vec<FieldDrift> = plan::differences(desired, &live)
-                            .into_iter()
-                            .map(|d| FieldDrift {
-                                desired: masked(r, &d.path, d.desired),
-                                live: d.live.map(|l| masked(r, &d.path, l)),
-                                path: d.path,
-                                pointer: d.pointer,
-                            })
-                            .collect();
-                        if fields.is_empty() {
-                            // Nothing declared differs: the dry-run removes or changes fields
-                            // the repository no longer declares.
-                            fields = plan::differences(&live, &dry)
-                                .into_iter()
-                                .filter(|d| !d.path.starts_with("metadata"))
-                                .map(|d| FieldDrift {
-                                    desired: masked(r, &d.path, d.live.unwrap_or(Value::Null)),
-                                    live: Some(masked(r, &d.path, d.desired)),
-                                    path: d.path,
-                                    pointer: d.pointer,
-                                })
-                                .collect();
+                // The fields the cleanup hands to capstan that Git does not declare: the next
+                // apply removes them, so they are drift (the dry-run alone keeps them, as
+                // their old manager still owns them).
+                let mut cleaned = live.clone();
+                let removed = match serde_json::from_value::<json_patch::Patch>(patch) {
+                    Ok(ops) if json_patch::patch(&mut cleaned, &ops).is_ok() => {
+                        fields::applied_fields(&cleaned, FIELD_MANAGER)
+                            .map(|owned| fields::uncovered(owned, desired, &cleaned))
+                            .unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
+                let removed: Vec<FieldDrift> = removed
+                    .into_iter()
+                    .filter(|p| !p.starts_with("/metadata/") && !p.starts_with("/status"))
+                    .filter(|p| !ignored(p, ignore))
+                    .map(|pointer| {
+                        let path = pointer
+                            .trim_start_matches('/')
+                            .replace('/', ".")
+                            .replace("~1", "/")
+                            .replace("~0", "~");
+                        FieldDrift {
+                            desired: Value::Null,
+                            live: live.pointer(&pointer).map(|l| masked(r, &path, l.clone())),
+                            path,
+                            pointer,
+                        }
+                    })
+                    .collect();
+                match self.compare(r, desired, live, ignore).await {
+                    State::InSync if !removed.is_empty() => State::Drifted { fields: removed },
+                    State::Drifted { mut fields } => {
+                        for f in removed {
+                            if !fields.iter().any(|g| g.pointer == f.pointer) {
+                                fields.push(f);
+                            }
                         }
                         State::Drifted { fields }
                     }
-                    Err(error) => State::Unknown { error },
+                    other => other,
                 }
             }
+            Decision::DryRun => {
+                let Some(live) = live else {
+                    return State::Missing;
+                };
+                self.compare(r, desired, live, ignore).await
+            }
+        }
+    }
+
+    /// Asks the server (a dry-run apply) and compares its answer with the live object.
+    async fn compare(
+        &mut self,
+        r: &ObjectRef,
+        desired: &Value,
+        live: Value,
+        ignore: &[String],
+    ) -> State {
+        match self.cluster().apply(desired, true).await {
+            Ok(dry) if !plan::drifted(&dry, &live, ignore) => State::InSync,
+            Ok(dry) => {
+                let mut fields: Vec<FieldDrift> = plan::differences(desired, &live)
+                    .into_iter()
+                    .filter(|d| !ignored(&d.pointer, ignore))
+                    .map(|d| FieldDrift {
+                        desired: masked(r, &d.path, d.desired),
+                        live: d.live.map(|l| masked(r, &d.path, l)),
+                        path: d.path,
+                        pointer: d.pointer,
+                    })
+                    .collect();
+                if fields.is_empty() {
+                    // Nothing declared differs: the dry-run removes or changes fields
+                    // the repository no longer declares.
+                    fields = plan::differences(&live, &dry)
+                        .into_iter()
+                        .filter(|d| !d.path.starts_with("metadata"))
+                        .filter(|d| !ignored(&d.pointer, ignore))
+                        .map(|d| FieldDrift {
+                            desired: masked(r, &d.path, d.live.unwrap_or(Value::Null)),
+                            live: Some(masked(r, &d.path, d.desired)),
+                            path: d.path,
+                            pointer: d.pointer,
+                        })
+                        .collect();
+                }
+                State::Drifted { fields }
+            }
+            Err(error) => State::Unknown { error },
         }
     }
 }

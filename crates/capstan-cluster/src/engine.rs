@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cache::{Known, LiveCache};
-use crate::cluster::{Cluster, ClusterError, Reason, Verb};
+use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER, Reason, Verb};
+use crate::dependency::{self, Dependant, Verdict};
 use crate::health_expr::{self, HealthExpr};
 use crate::id::ObjectRef;
+use crate::ignore::{self, IgnoreRules};
 use crate::inventory::{self, Inventory};
 use crate::kstatus::{self, Health, Status};
 use crate::normalize::{self, Owner};
@@ -78,6 +80,15 @@ pub struct Options {
     /// no longer declared is pruned (when its `spec.prune` was true, and `prune` is set), as
     /// Flux's finalizer does when a Kustomization is deleted.
     pub prune_orphans: bool,
+    /// Field managers whose fields capstan takes over (kustomize-controller's
+    /// `--override-manager`): their Apply and Update entries are folded into capstan's before an
+    /// apply, as kubectl's are, so what Git no longer declares is removed. Fields of every other
+    /// manager (an HPA, an operator) stay theirs.
+    pub override_managers: Vec<String>,
+    /// The revision of the source being applied (`main@sha1:…`): recorded in each inventory
+    /// applied without failure, and what `dependsOn`'s same-source rule compares a dependency's
+    /// applied revision with. `None` skips that rule (and the report says so).
+    pub revision: Option<String>,
 }
 
 impl Default for Options {
@@ -92,6 +103,8 @@ impl Default for Options {
             stage_timeout: Duration::from_secs(60),
             progress: None,
             prune_orphans: false,
+            override_managers: Vec::new(),
+            revision: None,
         }
     }
 }
@@ -166,6 +179,8 @@ pub struct UnitReport {
     pub health: Vec<(ObjectRef, Status)>,
     /// Failures that are not about one object (build, inventory, health, timeout).
     pub errors: Vec<String>,
+    /// What was not checked and why (not failures).
+    pub notes: Vec<String>,
 }
 
 impl UnitReport {
@@ -178,6 +193,7 @@ impl UnitReport {
             kept: Vec::new(),
             health: Vec::new(),
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -191,6 +207,8 @@ struct Prepared {
     object: Value,
     file: Option<PathBuf>,
     policy: Policy,
+    /// The `spec.ignore` paths that select it.
+    ignore: Vec<String>,
 }
 
 /// The engine: a cluster, a cache of what is live, and options.
@@ -226,8 +244,10 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     continue;
                 }
                 let mut not_ready = Vec::new();
+                let mut notes = Vec::new();
                 for dep in &u.depends_on {
                     match units.iter().position(|x| x.owner == *dep) {
+                        // Applied in this run, so from this run's revision.
                         Some(j) => {
                             let ready = reports[j]
                                 .as_ref()
@@ -236,17 +256,30 @@ impl<'c, C: Cluster> Engine<'c, C> {
                                 not_ready.push(dep.clone());
                             }
                         }
-                        None => {
-                            if !self.ready_outside(dep).await {
+                        None => match self.ready_outside(dep, u).await {
+                            Verdict::Ready => {}
+                            Verdict::ReadyRevisionUnchecked => notes.push(format!(
+                                "dependency {}/{}: same source, revision not checked (the \
+                                 revision being applied is unknown)",
+                                dep.namespace, dep.name
+                            )),
+                            Verdict::NotReady(why) => {
+                                notes.push(format!(
+                                    "dependency {}/{}: {why}",
+                                    dep.namespace, dep.name
+                                ));
                                 not_ready.push(dep.clone());
                             }
-                        }
+                        },
                     }
                 }
                 let report = if not_ready.is_empty() {
-                    self.apply(u).await
+                    let mut r = self.apply(u).await;
+                    r.notes = notes;
+                    r
                 } else {
                     let mut r = UnitReport::new(u.owner.clone());
+                    r.errors = notes;
                     r.outcome = Outcome::DependencyNotReady(not_ready);
                     self.emit(Event::UnitDone {
                         owner: r.owner.clone(),
@@ -318,23 +351,38 @@ impl<'c, C: Cluster> Engine<'c, C> {
         reports
     }
 
-    /// A dependency outside this run is Ready when capstan holds an inventory for it, or its
-    /// live Kustomization says Ready=True with observedGeneration current.
-    async fn ready_outside(&mut self, dep: &Owner) -> bool {
+    /// A dependency outside this run, by Flux's rule ([`crate::dependency`]): its inventory
+    /// when capstan applied it, else its live Kustomization.
+    async fn ready_outside(&mut self, dep: &Owner, unit: &Unit) -> Verdict {
+        let ready_expr = unit
+            .ready_exprs
+            .iter()
+            .find(|(o, _)| o == dep)
+            .map(|(_, e)| e.as_str());
+        let dependant = Dependant {
+            object: unit.kustomization.as_ref(),
+            source: unit.source.as_deref(),
+            revision: self.options.revision.as_deref(),
+            ready_expr,
+        };
         let storage = inventory::storage_ref(dep);
         let _ = self
             .cache
             .load(self.cluster, std::slice::from_ref(&storage))
             .await;
-        if let Known::Present(_) = self.cache.get(&storage) {
-            return true;
+        if let Known::Present(stored) = self.cache.get(&storage) {
+            let origin = inventory::Origin::of(stored);
+            return dependency::check_inventory(
+                &dependant,
+                origin.source.as_deref(),
+                origin.revision.as_deref(),
+            );
         }
         let ks = kustomization_ref(dep);
         match self.cluster.get(&ks).await {
-            Ok(Some(live)) => {
-                kstatus::condition(&live, "Ready").is_some_and(|(s, _, _)| s == "True")
-            }
-            _ => false,
+            Ok(Some(live)) => dependency::check_live(&dependant, &live),
+            Ok(None) => Verdict::NotReady("not found".into()),
+            Err(e) => Verdict::NotReady(e.to_string()),
         }
     }
 
@@ -377,6 +425,13 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 return;
             }
         };
+        let ignore = match IgnoreRules::compile(&unit.ignore) {
+            Ok(rules) => rules,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                return;
+            }
+        };
         // Prepare and look up what is live.
         let mut refs: Vec<ObjectRef> = Vec::new();
         let mut prepared = Vec::new();
@@ -388,6 +443,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     let policy = Policy::of(&object);
                     prepared.push(Prepared {
                         r,
+                        ignore: ignore.paths_for(&object),
                         object,
                         file: d.file.clone(),
                         policy,
@@ -426,9 +482,19 @@ impl<'c, C: Cluster> Engine<'c, C> {
         // Record every object before it is applied, so a run killed midway leaves no applied
         // object outside the inventory.
         let before = previous.union(&next);
+        let stored_origin = match self.cache.get(&storage) {
+            Known::Present(v) => inventory::Origin::of(v),
+            _ => inventory::Origin::default(),
+        };
+        let origin_before = inventory::Origin {
+            source: unit.source.clone().or_else(|| stored_origin.source.clone()),
+            revision: stored_origin.revision.clone(),
+        };
         if !self.options.dry_run
-            && stored.as_ref() != Some(&before)
-            && let Err(e) = self.write_inventory(&unit.owner, &before, unit.prune).await
+            && (stored.as_ref() != Some(&before) || stored_origin != origin_before)
+            && let Err(e) = self
+                .write_inventory(&unit.owner, &before, unit.prune, &origin_before)
+                .await
         {
             report.errors.push(format!("writing the inventory: {e}"));
             return;
@@ -554,9 +620,18 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 .push("prune failed for some objects; they stay in the inventory".into());
         }
         let after = next.union(&Inventory::of(still_held));
+        let origin_after = inventory::Origin {
+            revision: match &self.options.revision {
+                Some(now) if !apply_failed => Some(now.clone()),
+                _ => origin_before.revision.clone(),
+            },
+            ..origin_before.clone()
+        };
         if !self.options.dry_run
-            && after != before
-            && let Err(e) = self.write_inventory(&unit.owner, &after, unit.prune).await
+            && (after != before || origin_after != origin_before)
+            && let Err(e) = self
+                .write_inventory(&unit.owner, &after, unit.prune, &origin_after)
+                .await
         {
             report.errors.push(format!("writing the inventory: {e}"));
         }
@@ -629,6 +704,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         owner: &Owner,
         inventory: &Inventory,
         prune: bool,
+        origin: &inventory::Origin,
     ) -> Result<(), ClusterError> {
         let namespace = namespace_ref(inventory::NAMESPACE);
         let _ = self
@@ -642,7 +718,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
                 .await?;
             self.cache.put(&namespace, created);
         }
-        let object = inventory::to_object(owner, inventory, prune);
+        let object = inventory::to_object(owner, inventory, prune, origin);
         let stored = self.cluster.apply(&object, false).await?;
         self.cache.put(&inventory::storage_ref(owner), stored);
         Ok(())
@@ -669,7 +745,11 @@ impl<'c, C: Cluster> Engine<'c, C> {
             Err(e) => return result(Action::Failed, Some(e)),
         };
         for _ in 0..3 {
-            match plan::decide(&p.object, live.as_ref(), &p.policy) {
+            let rules = plan::Rules {
+                override_managers: &self.options.override_managers,
+                ignore: &p.ignore,
+            };
+            match plan::decide(&p.object, live.as_ref(), &p.policy, &rules) {
                 Decision::Skip(reason) => return result(Action::Skipped(reason), None),
                 Decision::Unchanged => return result(Action::Unchanged, None),
                 Decision::Create => {
@@ -726,7 +806,7 @@ impl<'c, C: Cluster> Engine<'c, C> {
         };
         match self.cluster.apply(&p.object, true).await {
             Ok(dry) => {
-                if !plan::drifted(&dry, live) {
+                if !plan::drifted(&dry, live, &p.ignore) {
                     out.action = Action::Unchanged;
                     return out;
                 }
@@ -734,7 +814,9 @@ impl<'c, C: Cluster> Engine<'c, C> {
                     out.action = Action::Configured;
                     return out;
                 }
-                match self.cluster.apply(&p.object, false).await {
+                let mut payload = p.object.clone();
+                ignore::resolve(&mut payload, live, &dry, &p.ignore, FIELD_MANAGER);
+                match self.cluster.apply(&payload, false).await {
                     Ok(applied) => {
                         self.cache.put(&p.r, applied);
                         out.action = Action::Configured;
@@ -919,6 +1001,10 @@ impl<'c, C: Cluster> Engine<'c, C> {
             });
             tokio::time::sleep(self.options.poll).await;
         }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// The live cache (for drift and reports).

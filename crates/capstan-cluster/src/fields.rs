@@ -111,6 +111,49 @@ pub fn covered(fields: &Value, desired: &Value) -> bool {
     })
 }
 
+/// The JSON pointers of the fields in `fields` (a fieldsV1 tree over `live`) that `desired` does
+/// not declare: what an apply would remove. Only fields present in `live` are named.
+pub fn uncovered(fields: &Value, desired: &Value, live: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_uncovered(fields, Some(desired), live, String::new(), &mut out);
+    out
+}
+
+fn walk_uncovered(
+    fields: &Value,
+    desired: Option<&Value>,
+    live: &Value,
+    pointer: String,
+    out: &mut Vec<String>,
+) {
+    let Some(children) = fields.as_object() else {
+        return;
+    };
+    for (key, sub) in children {
+        if key == "." {
+            continue;
+        }
+        let Some(found) = child(live, key) else {
+            continue;
+        };
+        let step = match key.strip_prefix("f:") {
+            Some(field) => field.replace('~', "~0").replace('/', "~1"),
+            None => match live
+                .as_array()
+                .and_then(|items| items.iter().position(|i| std::ptr::eq(i, found)))
+            {
+                Some(index) => index.to_string(),
+                None => continue,
+            },
+        };
+        let here = format!("{pointer}/{step}");
+        match desired.and_then(|d| child(d, key)) {
+            Some(next) => walk_uncovered(sub, Some(next), found, here, out),
+            None => out.push(here),
+        }
+    }
+}
+
 fn child<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     if let Some(field) = key.strip_prefix("f:") {
         return value.as_object()?.get(field).filter(|v| !v.is_null());
@@ -162,14 +205,16 @@ pub fn union(into: &mut Value, from: &Value) {
 }
 
 /// True when the live object carries anything the cleanup would change.
-pub fn needs_cleanup(live: &Value, manager: &str) -> bool {
-    cleanup_patch(live, manager).is_some()
+pub fn needs_cleanup(live: &Value, manager: &str, overrides: &[String]) -> bool {
+    cleanup_patch(live, manager, overrides).is_some()
 }
 
 /// The JSON patch that removes other tools' annotations and folds the listed managers' fields into
 /// `manager`'s Apply entry (renaming the first match when `manager` has none); `None` when there
-/// is nothing to clean.
-pub fn cleanup_patch(live: &Value, manager: &str) -> Option<Value> {
+/// is nothing to clean. `overrides` are further managers (kustomize-controller's
+/// `--override-manager`) whose Apply and Update entries are folded too; every other manager's
+/// fields are left to it.
+pub fn cleanup_patch(live: &Value, manager: &str, overrides: &[String]) -> Option<Value> {
     let mut ops = Vec::new();
     for (field, keys) in [
         ("annotations", CLEANUP_ANNOTATIONS),
@@ -191,9 +236,12 @@ pub fn cleanup_patch(live: &Value, manager: &str) -> Option<Value> {
     }
     let current = entries(live);
     let folded = |e: &Value| {
-        CLEANUP_MANAGERS
+        (CLEANUP_MANAGERS
             .iter()
             .any(|m| is_entry(e, m.manager, m.operation))
+            || overrides
+                .iter()
+                .any(|m| is_entry(e, m, "Apply") || is_entry(e, m, "Update")))
             && !is_entry(e, manager, "Apply")
     };
     if current.iter().any(folded) {
@@ -237,6 +285,60 @@ pub fn cleanup_patch(live: &Value, manager: &str) -> Option<Value> {
     (!ops.is_empty()).then(|| Value::Array(ops))
 }
 
+/// True when an Apply manager other than `manager` owns the field at `pointer` (RFC 6901) of
+/// `live`, as fluxcd/pkg decides whether an ignored field is another applier's (then it is left
+/// out of the payload) or capstan's alone (then the live value is sent back). List items are
+/// found in `fieldsV1` by their `k:`/`v:`/`i:` keys, matched against the live item.
+pub fn owned_by_other_applier(live: &Value, pointer: &str, manager: &str) -> bool {
+    let Some(raw) = pointer.strip_prefix('/') else {
+        return false;
+    };
+    let segments: Vec<String> = raw
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    entries(live)
+        .iter()
+        .filter(|e| {
+            e.get("operation").and_then(Value::as_str) == Some("Apply")
+                && e.get("manager").and_then(Value::as_str) != Some(manager)
+                && e.get("subresource")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+        })
+        .filter_map(|e| e.get("fieldsV1"))
+        .any(|tree| owns(tree, live, &segments))
+}
+
+fn owns(tree: &Value, value: &Value, segments: &[String]) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        return true;
+    };
+    let Some(children) = tree.as_object() else {
+        return false;
+    };
+    match value {
+        Value::Array(items) => {
+            let Some(item) = first.parse::<usize>().ok().and_then(|i| items.get(i)) else {
+                return false;
+            };
+            children.iter().any(|(key, sub)| {
+                key != "."
+                    && child(value, key).is_some_and(|found| std::ptr::eq(found, item))
+                    && owns(sub, item, rest)
+            })
+        }
+        _ => match (
+            children.get(&format!("f:{first}")),
+            value.get(first.as_str()),
+        ) {
+            (Some(sub), Some(next)) => owns(sub, next, rest),
+            (Some(_), None) => rest.is_empty(),
+            _ => false,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +374,7 @@ mod tests {
             {"manager":"kubectl-edit","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:b":{}}}},
             {"manager":"kube-controller-manager","operation":"Update","subresource":"status","fieldsV1":{"f:status":{}}}
         ]}});
-        let patch = cleanup_patch(&live, "kustomize-controller").expect("patch");
+        let patch = cleanup_patch(&live, "kustomize-controller", &[]).expect("patch");
         assert_eq!(
             patch[0],
             json!({"op":"remove","path":"/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"})
@@ -281,7 +383,7 @@ mod tests {
         assert_eq!(fields.as_array().map(Vec::len), Some(2));
         assert_eq!(fields[0]["fieldsV1"], json!({"f:spec":{"f:a":{},"f:b":{}}}));
         let clean = json!({"metadata":{"managedFields":[{"manager":"kustomize-controller","operation":"Apply","fieldsV1":{}}]}});
-        assert!(cleanup_patch(&clean, "kustomize-controller").is_none());
+        assert!(cleanup_patch(&clean, "kustomize-controller", &[]).is_none());
     }
 
     #[test]
@@ -290,11 +392,61 @@ mod tests {
             {"manager":"kubectl","operation":"Update","time":"t","fieldsType":"FieldsV1","fieldsV1":{"f:data":{"f:a":{}}}},
             {"manager":"before-first-apply","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"f:data":{"f:b":{}}}}
         ]}});
-        let patch = cleanup_patch(&live, "kustomize-controller").expect("patch");
+        let patch = cleanup_patch(&live, "kustomize-controller", &[]).expect("patch");
         let value = &patch[0]["value"];
         assert_eq!(value.as_array().map(Vec::len), Some(1));
         assert_eq!(value[0]["manager"], "kustomize-controller");
         assert_eq!(value[0]["operation"], "Apply");
         assert_eq!(value[0]["fieldsV1"], json!({"f:data":{"f:a":{},"f:b":{}}}));
+    }
+
+    #[test]
+    fn uncovered_names_what_an_apply_would_remove() {
+        let live =
+            json!({"data":{"a":"1","extra":"x"},"spec":{"c":[{"name":"a","x":1},{"name":"b"}]}});
+        let fields = json!({"f:data":{"f:a":{},"f:extra":{}},"f:spec":{"f:c":{"k:{\"name\":\"a\"}":{"f:x":{}},"k:{\"name\":\"b\"}":{}}}});
+        let desired = json!({"data":{"a":"1"},"spec":{"c":[{"name":"a","x":1}]}});
+        assert_eq!(
+            uncovered(&fields, &desired, &live),
+            ["/data/extra", "/spec/c/1"]
+        );
+    }
+
+    #[test]
+    fn override_managers_are_folded_and_others_left_alone() {
+        let live = json!({"metadata":{"managedFields":[
+            {"manager":"kustomize-controller","operation":"Apply","fieldsV1":{"f:spec":{"f:a":{}}}},
+            {"manager":"hpa","operation":"Update","fieldsV1":{"f:spec":{"f:replicas":{}}}},
+            {"manager":"human","operation":"Apply","fieldsV1":{"f:spec":{"f:b":{}}}}
+        ]}});
+        assert!(cleanup_patch(&live, "kustomize-controller", &[]).is_none());
+        let patch = cleanup_patch(&live, "kustomize-controller", &["human".into()]).expect("patch");
+        let value = &patch[0]["value"];
+        assert_eq!(value.as_array().map(Vec::len), Some(2));
+        assert_eq!(value[0]["fieldsV1"], json!({"f:spec":{"f:a":{},"f:b":{}}}));
+        assert_eq!(value[1]["manager"], "hpa");
+    }
+
+    #[test]
+    fn other_appliers_are_found_through_list_keys() {
+        let live = json!({"spec":{"replicas":3,"containers":[{"name":"a","image":"x"},{"name":"b","image":"y"}]},
+            "metadata":{"managedFields":[
+            {"manager":"kustomize-controller","operation":"Apply","fieldsV1":{"f:spec":{"f:containers":{"k:{\"name\":\"a\"}":{"f:image":{}}}}}},
+            {"manager":"vpa","operation":"Apply","fieldsV1":{"f:spec":{"f:replicas":{},"f:containers":{"k:{\"name\":\"b\"}":{"f:image":{}}}}}},
+            {"manager":"kubectl-edit","operation":"Update","fieldsV1":{"f:spec":{"f:containers":{"k:{\"name\":\"a\"}":{"f:image":{}}}}}}
+        ]}});
+        let manager = "kustomize-controller";
+        assert!(owned_by_other_applier(&live, "/spec/replicas", manager));
+        assert!(owned_by_other_applier(
+            &live,
+            "/spec/containers/1/image",
+            manager
+        ));
+        assert!(!owned_by_other_applier(
+            &live,
+            "/spec/containers/0/image",
+            manager
+        ));
+        assert!(!owned_by_other_applier(&live, "/spec/paused", manager));
     }
 }

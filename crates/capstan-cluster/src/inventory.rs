@@ -104,13 +104,51 @@ pub fn namespace_object() -> Value {
 /// the repository no longer declares the Kustomization).
 pub const PRUNE_ANNOTATION: &str = "capstan.io/prune";
 
+/// The annotations recording the Kustomization's source (`Kind/namespace/name`) and the revision
+/// of it last applied without failure (what `dependsOn`'s same-source rule compares).
+pub const SOURCE_ANNOTATION: &str = "capstan.io/source";
+pub const REVISION_ANNOTATION: &str = "capstan.io/revision";
+
+/// The source and applied revision a stored inventory records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub source: Option<String>,
+    pub revision: Option<String>,
+}
+
+impl Origin {
+    pub fn of(object: &Value) -> Origin {
+        let get = |key: &str| {
+            object
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Origin {
+            source: get(SOURCE_ANNOTATION),
+            revision: get(REVISION_ANNOTATION),
+        }
+    }
+}
+
 /// The ConfigMap to apply.
-pub fn to_object(owner: &Owner, inventory: &Inventory, prune: bool) -> Value {
+pub fn to_object(owner: &Owner, inventory: &Inventory, prune: bool, origin: &Origin) -> Value {
     let r = storage_ref(owner);
     let text = serde_json::to_string(inventory).unwrap_or_default();
+    let mut annotations = serde_json::Map::new();
+    annotations.insert(PRUNE_ANNOTATION.into(), Value::String(prune.to_string()));
+    for (key, value) in [
+        (SOURCE_ANNOTATION, &origin.source),
+        (REVISION_ANNOTATION, &origin.revision),
+    ] {
+        if let Some(v) = value {
+            annotations.insert(key.into(), Value::String(v.clone()));
+        }
+    }
     json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": r.name, "namespace": r.namespace,
-        "annotations": {PRUNE_ANNOTATION: prune.to_string()},
+        "annotations": annotations,
         "labels": {
             OWNER_NAME_LABEL: owner.name, OWNER_NAMESPACE_LABEL: owner.namespace,
             "app.kubernetes.io/managed-by": "capstan"}},
@@ -171,7 +209,12 @@ mod tests {
             name: "apps".into(),
             namespace: "flux-system".into(),
         };
-        let stored = to_object(&owner, &new, true);
+        let origin = Origin {
+            source: Some("GitRepository/flux-system/flux-system".into()),
+            revision: Some("main@sha1:abc".into()),
+        };
+        let stored = to_object(&owner, &new, true, &origin);
+        assert_eq!(Origin::of(&stored), origin);
         assert_eq!(owner_of(&stored), Some((owner.clone(), true)));
         assert_eq!(stored["metadata"]["name"], "inventory.flux-system.apps");
         assert_eq!(from_object(&stored), Some(new.clone()));

@@ -2,10 +2,24 @@
 //! on demand), dynamic objects, server-side apply with [`FIELD_MANAGER`] and force, JSON
 //! patches, background deletes. Each request is counted by verb, so benchmarks and reports can
 //! say what a run cost.
+//!
+//! [`KubeApi::watching`] makes the steady state cost no request at all in a process that
+//! reconciles more than once (the controller, a long-running apply loop): the first `list` of a
+//! kind starts a kube-runtime reflector (one LIST, then one WATCH that stays open and resumes
+//! after errors and 410s with the watcher's backoff), and every later `list` of that kind is
+//! answered from the reflector's store, which other managers' changes reach through the watch.
+//! A one-shot command does not watch: its one LIST per kind is exactly the list a watch would
+//! start with.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -53,12 +67,38 @@ pub fn kubeconfig_user(kubeconfig: Option<&Path>, context: Option<&str>) -> Opti
         .clone()
 }
 
+/// How long the first list of a watched kind may take before `list` gives up on it.
+const WATCH_READY: Duration = Duration::from_secs(30);
+
+/// Group, version and kind.
+type KindKey = (String, String, String);
+
+/// One watched kind: its reflector's store and the task feeding it.
+struct Watched {
+    store: Store<DynamicObject>,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// A Kubernetes API reached with kube-rs.
 pub struct KubeApi {
     client: Client,
     discovery: RwLock<Option<Discovery>>,
     requests: Mutex<BTreeMap<&'static str, u64>>,
     default_namespace: String,
+    /// `Some` when lists are answered from watches ([`KubeApi::watching`]).
+    watched: Option<Mutex<HashMap<KindKey, Watched>>>,
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        if let Some(watched) = &self.watched
+            && let Ok(map) = watched.lock()
+        {
+            for w in map.values() {
+                w.task.abort();
+            }
+        }
+    }
 }
 
 impl KubeApi {
@@ -95,7 +135,79 @@ impl KubeApi {
             discovery: RwLock::new(None),
             requests: Mutex::new(BTreeMap::new()),
             default_namespace,
+            watched: None,
         }
+    }
+
+    /// Answers `list` from a watch per kind from now on (see the module documentation). Needs a
+    /// tokio runtime that outlives the lists.
+    pub fn watching(mut self) -> KubeApi {
+        self.watched = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// The objects of a watched kind, starting its watch on first use; `None` when not watching.
+    async fn watched_list(&self, ar: &ApiResource) -> Option<Result<Vec<Value>, ClusterError>> {
+        let watched = self.watched.as_ref()?;
+        let key = (ar.group.clone(), ar.version.clone(), ar.kind.clone());
+        let existing = watched
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&key).map(|w| w.store.clone()));
+        let store = match existing {
+            Some(store) => store,
+            None => {
+                let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+                let store = writer.as_reader();
+                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
+                self.count("list");
+                self.count("watch");
+                let stream = watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .reflect(writer);
+                let task = tokio::spawn(stream.for_each(|_| async {}));
+                let ready = tokio::time::timeout(WATCH_READY, store.wait_until_ready()).await;
+                if !matches!(ready, Ok(Ok(()))) {
+                    task.abort();
+                    return Some(Err(ClusterError::new(
+                        Verb::List,
+                        &ar.kind,
+                        Reason::Unavailable,
+                        "the watch did not deliver its first list",
+                    )));
+                }
+                if let Ok(mut map) = watched.lock() {
+                    map.insert(
+                        key,
+                        Watched {
+                            store: store.clone(),
+                            task,
+                        },
+                    );
+                }
+                store
+            }
+        };
+        let mut out = Vec::new();
+        for object in store.state() {
+            let mut value = match serde_json::to_value(&*object) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Some(Err(ClusterError::new(
+                        Verb::List,
+                        &ar.kind,
+                        Reason::Other,
+                        e.to_string(),
+                    )));
+                }
+            };
+            if let Some(map) = value.as_object_mut() {
+                map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+                map.insert("kind".into(), Value::String(ar.kind.clone()));
+            }
+            out.push(value);
+        }
+        Some(Ok(out))
     }
 
     /// The kube-rs client (for requests outside the [`Cluster`] trait).
@@ -237,6 +349,9 @@ impl Cluster for KubeApi {
                 "kind not served",
             ));
         };
+        if let Some(found) = self.watched_list(&ar).await {
+            return found;
+        }
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
         let mut out = Vec::new();
         let mut params = ListParams::default().limit(500);

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::cluster::FIELD_MANAGER;
 use crate::fields;
+use crate::ignore;
 use crate::policy::{Policy, Ssa};
 
 /// Why an object is left alone.
@@ -35,8 +36,16 @@ pub enum Decision {
     DryRun,
 }
 
+/// What the Kustomization and the run add to an object's own policy: the managers whose fields
+/// capstan takes over (`--override-manager`) and the `spec.ignore` paths that apply to it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules<'a> {
+    pub override_managers: &'a [String],
+    pub ignore: &'a [String],
+}
+
 /// Decides from the cache alone.
-pub fn decide(desired: &Value, live: Option<&Value>, policy: &Policy) -> Decision {
+pub fn decide(desired: &Value, live: Option<&Value>, policy: &Policy, rules: &Rules) -> Decision {
     if policy.ignored() {
         return Decision::Skip(SkipReason::Ignored);
     }
@@ -47,13 +56,14 @@ pub fn decide(desired: &Value, live: Option<&Value>, policy: &Policy) -> Decisio
         return Decision::Skip(SkipReason::Exists);
     }
     if policy.ssa != Ssa::Merge
-        && let Some(patch) = fields::cleanup_patch(live, FIELD_MANAGER)
+        && let Some(patch) = fields::cleanup_patch(live, FIELD_MANAGER, rules.override_managers)
     {
         return Decision::Cleanup(patch);
     }
     let owned_still_declared = fields::applied_fields(live, FIELD_MANAGER)
         .is_none_or(|owned| fields::covered(owned, desired));
-    if owned_still_declared && fields::subset(&without_status(desired), live) {
+    let compared = ignore::without(&without_status(desired), rules.ignore);
+    if owned_still_declared && fields::subset(&compared, live) {
         Decision::Unchanged
     } else {
         Decision::DryRun
@@ -68,8 +78,16 @@ fn without_status(object: &Value) -> Value {
     object
 }
 
-/// Flux's drift rule between a dry-run result and the live object.
-pub fn drifted(dry_run: &Value, live: &Value) -> bool {
+/// Flux's drift rule between a dry-run result and the live object, the `ignore` paths left out
+/// of both.
+pub fn drifted(dry_run: &Value, live: &Value, ignore: &[String]) -> bool {
+    if !ignore.is_empty() {
+        return drifted(
+            &ignore::without(dry_run, ignore),
+            &ignore::without(live, ignore),
+            &[],
+        );
+    }
     if dry_run
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
@@ -166,22 +184,34 @@ mod tests {
         let desired =
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}});
         let p = Policy::default();
-        assert_eq!(decide(&desired, None, &p), Decision::Create);
+        assert_eq!(
+            decide(&desired, None, &p, &Rules::default()),
+            Decision::Create
+        );
         let same = live(json!({"k":"v"}), json!({"f:data":{"f:k":{}}}));
-        assert_eq!(decide(&desired, Some(&same), &p), Decision::Unchanged);
+        assert_eq!(
+            decide(&desired, Some(&same), &p, &Rules::default()),
+            Decision::Unchanged
+        );
         let edited = live(json!({"k":"other"}), json!({"f:data":{"f:k":{}}}));
-        assert_eq!(decide(&desired, Some(&edited), &p), Decision::DryRun);
+        assert_eq!(
+            decide(&desired, Some(&edited), &p, &Rules::default()),
+            Decision::DryRun
+        );
         let dropped = live(
             json!({"k":"v","old":"x"}),
             json!({"f:data":{"f:k":{},"f:old":{}}}),
         );
-        assert_eq!(decide(&desired, Some(&dropped), &p), Decision::DryRun);
+        assert_eq!(
+            decide(&desired, Some(&dropped), &p, &Rules::default()),
+            Decision::DryRun
+        );
         let ignore = Policy {
             ssa: Ssa::Ignore,
             ..Policy::default()
         };
         assert_eq!(
-            decide(&desired, Some(&same), &ignore),
+            decide(&desired, Some(&same), &ignore, &Rules::default()),
             Decision::Skip(SkipReason::Ignored)
         );
         let once = Policy {
@@ -189,10 +219,13 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(
-            decide(&desired, Some(&edited), &once),
+            decide(&desired, Some(&edited), &once, &Rules::default()),
             Decision::Skip(SkipReason::Exists)
         );
-        assert_eq!(decide(&desired, None, &once), Decision::Create);
+        assert_eq!(
+            decide(&desired, None, &once, &Rules::default()),
+            Decision::Create
+        );
     }
 
     #[test]
@@ -202,14 +235,17 @@ mod tests {
         let mut l = live(json!({"k":"v","extra":"1"}), json!({"f:data":{"f:k":{}}}));
         l["metadata"]["managedFields"].as_array_mut().expect("list").push(json!({"manager":"kubectl","operation":"Update","fieldsV1":{"f:data":{"f:extra":{}}}}));
         assert!(matches!(
-            decide(&desired, Some(&l), &Policy::default()),
+            decide(&desired, Some(&l), &Policy::default(), &Rules::default()),
             Decision::Cleanup(_)
         ));
         let merge = Policy {
             ssa: Ssa::Merge,
             ..Policy::default()
         };
-        assert_eq!(decide(&desired, Some(&l), &merge), Decision::Unchanged);
+        assert_eq!(
+            decide(&desired, Some(&l), &merge, &Rules::default()),
+            Decision::Unchanged
+        );
     }
 
     #[test]
@@ -218,11 +254,12 @@ mod tests {
         let mut d = l.clone();
         d["metadata"]["managedFields"] = json!([{"manager":"x"}]);
         d["status"] = json!({"s":2});
-        assert!(!drifted(&d, &l));
+        assert!(!drifted(&d, &l, &[]));
         d["spec"]["x"] = json!(2);
-        assert!(drifted(&d, &l));
+        assert!(drifted(&d, &l, &[]));
+        assert!(!drifted(&d, &l, &["/spec/x".into()]));
         let created = json!({"metadata":{"resourceVersion":""}});
-        assert!(drifted(&created, &l));
+        assert!(drifted(&created, &l, &[]));
     }
 
     #[test]
@@ -237,5 +274,45 @@ mod tests {
         );
         assert_eq!(diffs[1].pointer, "/spec/template/spec/containers/0/image");
         assert_eq!(diffs[0].live, Some(json!(3)));
+    }
+
+    #[test]
+    fn ignored_paths_and_override_managers() {
+        let desired = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v","n":"1"}});
+        let mut scaled = live(
+            json!({"k":"v","n":"7"}),
+            json!({"f:data":{"f:k":{},"f:n":{}}}),
+        );
+        let p = Policy::default();
+        assert_eq!(
+            decide(&desired, Some(&scaled), &p, &Rules::default()),
+            Decision::DryRun
+        );
+        let ignore = ["/data/n".to_owned()];
+        let rules = Rules {
+            ignore: &ignore,
+            ..Rules::default()
+        };
+        assert_eq!(
+            decide(&desired, Some(&scaled), &p, &rules),
+            Decision::Unchanged
+        );
+        scaled["metadata"]["managedFields"]
+            .as_array_mut()
+            .expect("list")
+            .push(json!({"manager":"human","operation":"Update","fieldsV1":{"f:data":{"f:x":{}}}}));
+        assert_eq!(
+            decide(&desired, Some(&scaled), &p, &rules),
+            Decision::Unchanged
+        );
+        let overrides = ["human".to_owned()];
+        let rules = Rules {
+            ignore: &ignore,
+            override_managers: &overrides,
+        };
+        assert!(matches!(
+            decide(&desired, Some(&scaled), &p, &rules),
+            Decision::Cleanup(_)
+        ));
     }
 }

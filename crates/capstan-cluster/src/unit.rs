@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use capstan_flux::FluxKind;
 use capstan_flux::build::{BuildReport, Status};
-use capstan_flux::model::KustomizationSpec;
+use capstan_flux::model::{IgnoreRule, KustomizationSpec};
 use serde_json::Value;
 
 use crate::id::ObjectRef;
@@ -37,6 +37,14 @@ pub struct Unit {
     pub health_checks: Vec<ObjectRef>,
     pub health_check_exprs: Vec<Value>,
     pub depends_on: Vec<Owner>,
+    /// `spec.ignore`: fields left out of drift detection and apply.
+    pub ignore: Vec<IgnoreRule>,
+    /// `spec.sourceRef` as `Kind/namespace/name` (the namespace defaulting to the owner's).
+    pub source: Option<String>,
+    /// The `readyExpr` of `dependsOn` entries that have one.
+    pub ready_exprs: Vec<(Owner, String)>,
+    /// The Kustomization object as the repository renders it (`self` in a `readyExpr`).
+    pub kustomization: Option<Value>,
     /// Why the build failed; a unit with errors is not applied.
     pub errors: Vec<String>,
 }
@@ -55,6 +63,10 @@ impl Unit {
             health_checks: Vec::new(),
             health_check_exprs: Vec::new(),
             depends_on: Vec::new(),
+            ignore: Vec::new(),
+            source: None,
+            ready_exprs: Vec::new(),
+            kustomization: None,
             errors: Vec::new(),
         }
     }
@@ -93,6 +105,25 @@ impl Unit {
             })
             .collect();
         self.health_check_exprs = spec.health_check_exprs.clone();
+        self.ignore = spec.ignore.clone();
+        self.source = Some(format!(
+            "{}/{}/{}",
+            spec.source_ref.kind,
+            spec.source_ref.namespace_or(&self.owner.namespace),
+            spec.source_ref.name
+        ));
+        self.ready_exprs = spec
+            .depends_on
+            .iter()
+            .filter_map(|d| {
+                let expr = d.ready_expr.as_deref().filter(|e| !e.trim().is_empty())?;
+                let owner = Owner {
+                    name: d.name.clone(),
+                    namespace: d.namespace_or(&self.owner.namespace).to_owned(),
+                };
+                Some((owner, expr.to_owned()))
+            })
+            .collect();
         self.depends_on = spec
             .depends_on
             .iter()
@@ -108,7 +139,7 @@ impl Unit {
 
 /// The units of a build: every Kustomization that rendered (or failed), with its spec.
 pub fn from_build(report: &BuildReport) -> Vec<Unit> {
-    let rendered_specs: Vec<(Owner, KustomizationSpec)> = report
+    let rendered_specs: Vec<(Owner, KustomizationSpec, &Value)> = report
         .kustomizations
         .iter()
         .flat_map(|r| &r.objects)
@@ -128,6 +159,7 @@ pub fn from_build(report: &BuildReport) -> Vec<Unit> {
                     namespace: r.namespace,
                 },
                 spec,
+                &o.object,
             ))
         })
         .collect();
@@ -149,8 +181,9 @@ pub fn from_build(report: &BuildReport) -> Vec<Unit> {
                 })
                 .collect();
             let mut unit = Unit::new(owner.clone(), objects);
-            if let Some((_, spec)) = rendered_specs.iter().find(|(o, _)| *o == owner) {
+            if let Some((_, spec, object)) = rendered_specs.iter().find(|(o, _, _)| *o == owner) {
                 unit = unit.with_spec(spec);
+                unit.kustomization = Some((*object).clone());
             }
             unit.suspend |= r.status == Status::Suspended;
             if r.status == Status::Failed {

@@ -485,3 +485,185 @@ async fn setup(cluster: &MemCluster, first: &Unit, foreign: &Value) {
         ))
         .await;
 }
+
+#[tokio::test]
+async fn override_manager_takes_over_only_the_named_managers_fields() {
+    let cluster = MemCluster::new();
+    let u = unit(app(2, false));
+    Engine::new(&cluster, options()).apply(&u).await;
+    let settings = r("", "v1", "ConfigMap", "apps", "settings");
+    cluster.edit(&settings, "human", |o| {
+        o["data"]["extra"] = json!("by hand")
+    });
+
+    // Not named: the field Git does not declare is the human's, and is not drift.
+    let report = Engine::new(&cluster, options())
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(!report.has_drift(), "{report:?}");
+    let report = Engine::new(&cluster, options()).apply(&u).await;
+    assert_eq!(report.count(Action::Configured), 0, "{report:?}");
+    assert_eq!(
+        cluster.object(&settings).expect("live")["data"]["extra"],
+        "by hand"
+    );
+
+    // Named: its fields are folded into capstan's and what Git does not declare goes.
+    let overriding = Options {
+        override_managers: vec!["human".into()],
+        ..options()
+    };
+    let report = Engine::new(&cluster, overriding.clone())
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(report.has_drift(), "{report:?}");
+    let report = Engine::new(&cluster, overriding.clone()).apply(&u).await;
+    assert_eq!(report.count(Action::Configured), 1, "{report:?}");
+    let live = cluster.object(&settings).expect("live");
+    assert!(live["data"].get("extra").is_none(), "{live}");
+    assert_eq!(live["data"]["a"], "1");
+    let report = Engine::new(&cluster, overriding)
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(!report.has_drift(), "{report:?}");
+}
+
+#[tokio::test]
+async fn spec_ignore_paths_are_not_drift_and_are_not_reverted() {
+    let cluster = MemCluster::new();
+    let mut u = unit(app(2, false));
+    u.ignore = vec![
+        serde_json::from_value(json!({"paths":["/spec/replicas"],"target":{"kind":"Deployment"}}))
+            .expect("rule"),
+    ];
+    Engine::new(&cluster, options()).apply(&u).await;
+    let deploy = r("apps", "v1", "Deployment", "apps", "web");
+    cluster.edit(&deploy, "hpa", |o| o["spec"]["replicas"] = json!(5));
+
+    let report = Engine::new(&cluster, options())
+        .drift(std::slice::from_ref(&u))
+        .await;
+    assert!(!report.has_drift(), "{report:?}");
+    let writes = cluster.writes();
+    let report = Engine::new(&cluster, options()).apply(&u).await;
+    assert_eq!(report.count(Action::Configured), 0, "{report:?}");
+    assert_eq!(cluster.writes(), writes, "nothing sent");
+
+    // Applied for another reason: the ignored field keeps its live value.
+    let mut changed = app(2, false);
+    changed[0]["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+    let mut u2 = unit(changed);
+    u2.ignore = u.ignore.clone();
+    let report = Engine::new(&cluster, options()).apply(&u2).await;
+    assert_eq!(report.count(Action::Configured), 1, "{report:?}");
+    let live = cluster.object(&deploy).expect("live");
+    assert_eq!(live["spec"]["replicas"], 5);
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:2"
+    );
+
+    // Without the rule, the same edit is drift and is reverted.
+    let mut plain = unit(app(2, false));
+    plain.objects[0].object["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!("nginx:2");
+    let report = Engine::new(&cluster, options())
+        .drift(std::slice::from_ref(&plain))
+        .await;
+    assert!(report.has_drift(), "{report:?}");
+}
+
+#[tokio::test]
+async fn depends_on_same_source_waits_for_the_same_revision() {
+    let cluster = MemCluster::new();
+    let source = Some("GitRepository/flux-system/flux-system".to_owned());
+    let at = |revision: &str| Options {
+        revision: Some(revision.into()),
+        ..options()
+    };
+    let mut infra = Unit::new(
+        owner("infra"),
+        desired(vec![
+            json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"infra"}}),
+        ]),
+    );
+    infra.source = source.clone();
+    let mut apps = unit(app(1, false));
+    apps.source = source.clone();
+    apps.depends_on = vec![owner("infra")];
+
+    let report = Engine::new(&cluster, at("main@sha1:aaa"))
+        .apply(&infra)
+        .await;
+    assert_eq!(report.outcome, Outcome::Ready, "{report:?}");
+    // The dependency applied an older revision of the same source: wait.
+    let reports = Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(
+        reports[0].outcome,
+        Outcome::DependencyNotReady(vec![owner("infra")])
+    );
+    assert!(
+        reports[0].errors[0].contains("revision is not up to date"),
+        "{:?}",
+        reports[0].errors
+    );
+    // Another source: the revision is not compared.
+    let mut elsewhere = apps.clone();
+    elsewhere.source = Some("OCIRepository/flux-system/apps".into());
+    let reports = Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply_all(std::slice::from_ref(&elsewhere))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
+    // Once the dependency applied the same revision, the dependant goes.
+    Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply(&infra)
+        .await;
+    let reports = Engine::new(&cluster, at("main@sha1:bbb"))
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
+    // No revision known: applied, and the report says the rule was not checked.
+    let reports = Engine::new(&cluster, options())
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready);
+    assert!(
+        reports[0].notes[0].contains("not checked"),
+        "{:?}",
+        reports[0].notes
+    );
+}
+
+#[tokio::test]
+async fn depends_on_a_flux_kustomization_reads_its_status_and_ready_expr() {
+    let cluster = MemCluster::new();
+    cluster.put(
+        json!({"apiVersion":"kustomize.toolkit.fluxcd.io/v1","kind":"Kustomization",
+        "metadata":{"name":"infra","namespace":"flux-system","generation":1},
+        "spec":{"sourceRef":{"kind":"GitRepository","name":"flux-system"}},
+        "status":{"observedGeneration":1,"lastAppliedRevision":"main@sha1:aaa",
+            "conditions":[{"type":"Ready","status":"True"}]}}),
+    );
+    let mut apps = unit(app(1, false));
+    apps.source = Some("GitRepository/flux-system/flux-system".into());
+    apps.depends_on = vec![owner("infra")];
+    let at = Options {
+        revision: Some("sha1:bbb".into()),
+        ..options()
+    };
+    let reports = Engine::new(&cluster, at.clone())
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert!(matches!(reports[0].outcome, Outcome::DependencyNotReady(_)));
+    // A readyExpr replaces the built-in checks, revision included.
+    apps.ready_exprs = vec![(
+        owner("infra"),
+        "dep.status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True')".into(),
+    )];
+    let reports = Engine::new(&cluster, at)
+        .apply_all(std::slice::from_ref(&apps))
+        .await;
+    assert_eq!(reports[0].outcome, Outcome::Ready, "{:?}", reports[0]);
+}

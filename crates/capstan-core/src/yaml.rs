@@ -160,6 +160,50 @@ pub fn to_yaml_stream<'a>(values: impl IntoIterator<Item = &'a Value>) -> String
     out
 }
 
+/// The 1-based line where each document of `text` begins (its first line of content), in the
+/// order [`parse_documents`] returns the documents — which leaves out documents with no content.
+///
+/// Read from the text alone: a line that is `---` (or `...`) at column 0 is always a document
+/// marker in YAML, whatever scalar it would otherwise sit in. A document whose only content is a
+/// null (`--- ~`) is counted here but not by the parser: callers that must not guess compare the
+/// count with [`parse_documents`]'s.
+pub fn document_lines(text: &str) -> Vec<usize> {
+    let marker = |line: &str, mark: &str| {
+        line.strip_prefix(mark)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
+    };
+    let is_content = |line: &str| {
+        let t = line.trim();
+        !t.is_empty() && !t.starts_with('#')
+    };
+    let mut out = Vec::new();
+    // the current document: whether a `---` opened it, and its first line of content
+    let mut after_marker = false;
+    let mut content_line: Option<usize> = None;
+    let mut finish = |content_line: Option<usize>| out.extend(content_line);
+    for (i, line) in text.lines().enumerate() {
+        let number = i + 1;
+        if marker(line, "---") {
+            finish(content_line);
+            after_marker = true;
+            let rest = line[3..].trim();
+            content_line = (!rest.is_empty() && !rest.starts_with('#')).then_some(number);
+        } else if marker(line, "...") {
+            finish(content_line);
+            after_marker = false;
+            content_line = None;
+        } else if content_line.is_none() && is_content(line) {
+            // directives (`%YAML`) come before a marker and belong to no content
+            if !after_marker && line.starts_with('%') {
+                continue;
+            }
+            content_line = Some(number);
+        }
+    }
+    finish(content_line);
+    out
+}
+
 /// True when a plain scalar with this text would be read back as something other than a string
 /// by a YAML 1.1 reader (go-yaml v2), so it must be double-quoted.
 pub fn resolves_to_non_string(s: &str) -> bool {
@@ -179,6 +223,32 @@ mod tests {
         assert_eq!(docs[0]["b"], json!("yes"));
         assert_eq!(docs[0]["c"], json!(true));
         assert_eq!(docs[0]["d"], json!(15));
+    }
+
+    /// Each document's first line, counted as the parser counts documents (empty ones too).
+    #[test]
+    fn document_lines_follow_the_parsers_documents() {
+        let cases: &[(&str, &[usize])] = &[
+            ("a: 1\n", &[1]),
+            (
+                "# header\n---\napiVersion: v1\nkind: A\n---\n# c\nb: 2\n",
+                &[3, 7],
+            ),
+            ("---\na: 1\n---\n---\nb: 2\n", &[2, 5]),
+            ("---\n# nothing\n---\nb: 2\n", &[4]),
+            ("a: |\n  ---\n  text\n---\nb: 1\n", &[1, 5]),
+            ("--- |\n  block\n---\nc: 1\n", &[1, 4]),
+            ("%YAML 1.2\n---\na: 1\n", &[3]),
+            ("a: 1\n...\n---\nb: 1\n", &[1, 4]),
+            ("# only a comment\n", &[]),
+            ("", &[]),
+            ("a: 1\n---\n", &[1]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&document_lines(text), want, "{text:?}");
+            let parsed = parse_documents(text).expect("parses");
+            assert_eq!(parsed.len(), want.len(), "parser's documents of {text:?}");
+        }
     }
 
     #[test]

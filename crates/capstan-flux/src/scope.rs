@@ -59,6 +59,11 @@ impl Scope {
         self
     }
 
+    /// The Kustomizations rendered whatever their inputs.
+    pub fn forced(&self) -> &BTreeSet<ObjectKey> {
+        &self.force
+    }
+
     /// The changed files.
     pub fn changed(&self) -> &BTreeSet<PathBuf> {
         &self.changed

@@ -92,6 +92,10 @@ fn masks_without_a_key() {
             .is_some()
     );
     assert_eq!(secrets.not_decrypted.len(), 1);
+    // the masked value feeds substitution and parses as the plain string it is
+    let app = result(&report, "app");
+    assert_eq!(app.status, Status::Rendered, "{app:#?}");
+    assert_eq!(app.objects[0].object["data"]["user"], MASK);
     let text = serde_json::to_string(&report).expect("serialises");
     assert!(
         !text.contains("admin") && !text.contains("s3cr3t"),

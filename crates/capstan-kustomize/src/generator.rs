@@ -337,6 +337,8 @@ pub fn copy_merge_metadata(new: &mut Resource, old: &Resource) {
     new.behavior = old.behavior;
     new.ref_var_names = old.ref_var_names.clone();
     new.source = old.source.clone();
+    new.document = old.document;
+    new.line = old.line;
 }
 
 /// Merges `data` and `binaryData` of the old object under the new one's.

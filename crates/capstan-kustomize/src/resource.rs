@@ -54,6 +54,11 @@ pub struct Resource {
     pub object: Value,
     /// The file it was read from, when it came from a file.
     pub source: Option<PathBuf>,
+    /// The index of its YAML document in `source` (as `parse_documents` counts them), when it
+    /// came from a file.
+    pub document: Option<usize>,
+    /// The 1-based line where that document begins.
+    pub line: Option<usize>,
     /// Earlier ids, oldest first.
     pub previous_ids: Vec<PreviousId>,
     /// Name prefixes applied so far, innermost kustomization first.
@@ -81,6 +86,8 @@ impl Resource {
         Resource {
             object,
             source: None,
+            document: None,
+            line: None,
             previous_ids: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),

@@ -342,6 +342,10 @@ pub fn read_resources(bytes: &[u8], file: &Path) -> Result<Vec<Resource>> {
         source: e,
     })?;
     let mut nulls = capstan_core::yaml::null_texts(text);
+    let lines = capstan_core::yaml::document_lines(text);
+    // a line only when the text scan counts the documents as the parser does
+    let counted_alike = lines.len() == docs.len();
+    let line_of = |index: usize| counted_alike.then(|| lines.get(index).copied()).flatten();
     let mut out = Vec::new();
     let mut queue: std::collections::VecDeque<(usize, Value)> =
         docs.into_iter().enumerate().collect();
@@ -384,6 +388,8 @@ pub fn read_resources(bytes: &[u8], file: &Path) -> Result<Vec<Resource>> {
         }
         let mut resource = Resource::new(doc);
         resource.source = Some(file.to_path_buf());
+        resource.document = Some(index);
+        resource.line = line_of(index);
         if let Some(doc_nulls) = nulls.get_mut(index) {
             let doc_nulls = std::mem::take(doc_nulls);
             spelled_annotation_nulls(&mut resource.object, &doc_nulls);

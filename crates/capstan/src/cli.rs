@@ -180,6 +180,8 @@ pub struct GetArgs {
     /// With --live: the kubeconfig context.
     #[arg(long)]
     pub context: Option<String>,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
 }
 
 /// Output formats of `capstan graph`.
@@ -199,6 +201,8 @@ pub struct GraphArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: GraphFormat,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
     #[command(flatten)]
     pub sources: crate::commands::sources::SourceArgs,
 }
@@ -233,6 +237,8 @@ pub struct AppLocateArgs {
     /// Print every file that would be written or changed, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub vars: crate::commands::vars::VarArgs,
     #[command(flatten)]
     pub sources: crate::commands::sources::SourceArgs,
 }

@@ -447,6 +447,7 @@ fn killed_inside_a_helm_release_resumes_past_helms_pending_lock() {
     door.inject(kube_fake::Fault {
         verb: None,
         path: Some("/secrets/sh.helm.release.v1.cilium.v1".into()),
+        skip: None,
         count: Some(1),
         action: kube_fake::FaultAction::Delay { millis: 120_000 },
     });

@@ -224,6 +224,9 @@ fn openapi_hash(reg: &Registry, group: &str, version: &str) -> String {
     {
         h.update(t.plural.as_bytes());
         h.update(t.kind.as_bytes());
+        if let Some(schema) = &t.openapi {
+            h.update(schema.to_string().as_bytes());
+        }
     }
     h.finalize()
         .iter()
@@ -234,7 +237,8 @@ fn openapi_hash(reg: &Registry, group: &str, version: &str) -> String {
 
 /// `/openapi/v3/<group-version>`: a document with each resource's PATCH operation, tagged with
 /// its kind and declaring the `fieldValidation` parameter, so kubectl and helm leave validation
-/// to the server. Schemas are left open (the server does not validate fields).
+/// to the server (which validates strictly when asked), and the field schemas of its kinds
+/// ([`crate::openapi`]) for `kubectl explain`.
 pub fn openapi_v3_doc(reg: &Registry, group: &str, version: &str) -> Option<Value> {
     let types: Vec<&std::sync::Arc<ResourceType>> = reg
         .all()
@@ -275,6 +279,6 @@ pub fn openapi_v3_doc(reg: &Registry, group: &str, version: &str) -> Option<Valu
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.33.0"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": crate::openapi::schemas(reg, group, version)},
     }))
 }

@@ -35,6 +35,7 @@ pub mod discovery;
 pub mod http;
 pub mod logs;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod proto;
 pub mod registry;

@@ -28,6 +28,8 @@ pub struct ResourceType {
     pub crd: Option<String>,
     /// Whether this version is the storage version (custom resources; built-ins always are).
     pub storage: bool,
+    /// The CRD version's `openAPIV3Schema`, as written (custom resources only).
+    pub openapi: Option<Arc<Value>>,
 }
 
 impl ResourceType {
@@ -336,6 +338,7 @@ impl Registry {
                     schema,
                     crd: None,
                     storage: true,
+                    openapi: None,
                 })
             })
             .collect();
@@ -474,6 +477,9 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
             schema,
             crd: Some(name.to_string()),
             storage: v.get("storage").and_then(Value::as_bool).unwrap_or(false),
+            openapi: v
+                .pointer("/schema/openAPIV3Schema")
+                .map(|s| Arc::new(s.clone())),
         });
     }
     out

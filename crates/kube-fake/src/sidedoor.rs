@@ -79,14 +79,17 @@ fn default_code() -> u16 {
     500
 }
 
-/// A fault rule: requests matching the verb and path fragment, the next `count` times (always
-/// when absent).
+/// A fault rule: requests matching the verb and path fragment, after letting `skip` of them
+/// through, the next `count` times (always when absent). `skip: n-1, count: 1` with no verb or
+/// path fails exactly the n-th API request (discovery documents are not counted).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Fault {
     #[serde(default)]
     pub verb: Option<String>,
     #[serde(default)]
     pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<u32>,
     #[serde(default)]
     pub count: Option<u32>,
     pub action: FaultAction,
@@ -178,6 +181,12 @@ impl SideState {
             f.verb.as_deref().is_none_or(|v| v == verb)
                 && f.path.as_deref().is_none_or(|p| path.contains(p))
         })?;
+        if let Some(skip) = self.faults[idx].skip.as_mut()
+            && *skip > 0
+        {
+            *skip -= 1;
+            return None;
+        }
         let action = self.faults[idx].action.clone();
         if let Some(c) = self.faults[idx].count.as_mut() {
             *c = c.saturating_sub(1);

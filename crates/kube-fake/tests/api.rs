@@ -642,6 +642,7 @@ async fn side_door_counts_injects_faults_and_overrides_controllers() {
     door.inject(Fault {
         verb: Some("get".into()),
         path: None,
+        skip: None,
         count: Some(1),
         action: FaultAction::Error {
             code: 500,
@@ -653,6 +654,24 @@ async fn side_door_counts_injects_faults_and_overrides_controllers() {
         500
     );
     api.get("web").await.expect("only once");
+    // skip: the third matching request fails, the ones around it do not.
+    door.inject(Fault {
+        verb: Some("get".into()),
+        path: None,
+        skip: Some(2),
+        count: Some(1),
+        action: FaultAction::Error {
+            code: 500,
+            message: String::new(),
+        },
+    });
+    api.get("web").await.expect("first let through");
+    api.get("web").await.expect("second let through");
+    assert_eq!(
+        status_code(&api.get("web").await.expect_err("injected")),
+        500
+    );
+    api.get("web").await.expect("only the third");
 
     let jobs: Api<Job> = Api::namespaced(client, "default");
     door.set_override(

@@ -1,6 +1,7 @@
 //! Real clients against kube-fake: kubectl (`apply --server-side`, conflicts and
 //! `--force-conflicts`, `get -o yaml` managed fields, `wait`, `scale`, `delete`, CRDs and their
-//! custom resources, namespace deletion) and helm 4 (`install --wait`, `list`, `uninstall`).
+//! custom resources, namespace deletion, `explain` over `/openapi/v3`'s field schemas and
+//! `--validate=strict`) and helm 4 (`install --wait`, `list`, `uninstall`).
 //! The tools come from `CAPSTAN_ORACLES` (or PATH); without them the tests skip with a message,
 //! unless `CAPSTAN_ORACLES` is set, when they fail.
 
@@ -378,5 +379,64 @@ fn helm_installs_lists_and_uninstalls() {
             "demo-cm"
         ))
         .is_none()
+    );
+}
+
+/// `/openapi/v3` carries field schemas: `kubectl explain` walks built-in and custom kinds
+/// (types from the 1.33 table and from the CRD's schema), and `kubectl apply --validate=strict`
+/// rejects an unknown field (kubectl leaves the check to the server, which the document says
+/// supports `fieldValidation`) while accepting a valid object.
+#[test]
+fn kubectl_explain_and_strict_validation_read_the_schemas() {
+    let Some(kubectl) = tool("kubectl") else {
+        eprintln!("skipped: kubectl not found");
+        return;
+    };
+    let f = Fixture::new();
+    let replicas = f.ok(&kubectl, &["explain", "deployment.spec.replicas"], None);
+    assert!(replicas.contains("FIELD: replicas <integer>"), "{replicas}");
+    let containers = f.ok(&kubectl, &["explain", "pods.spec.containers"], None);
+    assert!(
+        containers.contains("FIELD: containers <[]Container>"),
+        "{containers}"
+    );
+    assert!(containers.contains("image\t<string>"), "{containers}");
+    let recursive = f.ok(
+        &kubectl,
+        &["explain", "deployment.spec.strategy", "--recursive"],
+        None,
+    );
+    assert!(recursive.contains("maxSurge"), "{recursive}");
+
+    f.ok(&kubectl, &["apply", "--server-side", "-f", "-"], Some(CRD));
+    f.ok(
+        &kubectl,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=20s",
+        ],
+        None,
+    );
+    let widget = f.ok(&kubectl, &["explain", "widget.spec"], None);
+    assert!(widget.contains("size\t<integer>"), "{widget}");
+    assert!(widget.contains("tags\t<[]string>"), "{widget}");
+    let meta = f.ok(&kubectl, &["explain", "widget.metadata.labels"], None);
+    assert!(meta.contains("<map[string]string>"), "{meta}");
+
+    let bad = DEPLOYMENT.replace("  replicas: 2\n", "  replicas: 2\n  replicaz: 3\n");
+    let out = f.run(
+        &kubectl,
+        &["apply", "--validate=strict", "-f", "-"],
+        Some(&bad),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an unknown field is refused");
+    assert!(stderr.contains("replicaz"), "{stderr}");
+    f.ok(
+        &kubectl,
+        &["apply", "--validate=strict", "-f", "-"],
+        Some(DEPLOYMENT),
     );
 }

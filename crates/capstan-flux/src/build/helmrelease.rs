@@ -661,7 +661,7 @@ mod tests {
                 Some(json!({"data": {"username": "dQ==", "password": "cA=="}}))
             }
             ("flux-system", "sops") => Some(
-                json!({"data": {"username": "KipTT1BTLUVOQ1JZUFRFRCoq", "password": "KipTT1BTLUVOQ1JZUFRFRCoq"}}),
+                json!({"data": {"username": "U09QUy1FTkNSWVBURUQ=", "password": "U09QUy1FTkNSWVBURUQ="}}),
             ),
             ("flux-system", "token") => Some(json!({"stringData": {"token": "t"}})),
             _ => None,

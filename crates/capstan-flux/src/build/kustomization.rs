@@ -132,6 +132,8 @@ pub fn build_manifests(
         out.objects.push(BuiltObject {
             object,
             file,
+            document: resource.document,
+            line: resource.line,
             encrypted,
         });
     }

@@ -103,13 +103,19 @@ pub enum Status {
     Unchanged,
 }
 
-/// One rendered object and where it came from: the file (relative to the repository root) when
-/// known, and whether its source document is SOPS-encrypted in Git.
+/// One rendered object and where it came from: the file (relative to the repository root), the
+/// index of its YAML document there and the line that document begins on, when known (a chart's
+/// objects and a generator's have no document), and whether its source document is
+/// SOPS-encrypted in Git.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BuiltObject {
     pub object: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    #[serde(skip)]
+    pub document: Option<usize>,
+    #[serde(skip)]
+    pub line: Option<usize>,
     /// True when the source document carries SOPS metadata (before decryption or masking).
     #[serde(skip)]
     pub encrypted: bool,
@@ -121,7 +127,19 @@ impl BuiltObject {
         BuiltObject {
             object,
             file: None,
+            document: None,
+            line: None,
             encrypted: false,
+        }
+    }
+
+    /// Where it is declared: file, document and line, as far as known.
+    pub fn location(&self) -> capstan_core::Location {
+        capstan_core::Location {
+            file: self.file.clone(),
+            document: self.document,
+            line: self.line,
+            field: None,
         }
     }
 
@@ -367,15 +385,47 @@ pub fn build_all(
     path: &Path,
     options: &BuildOptions,
 ) -> Result<BuildReport, BuildError> {
-    let report = build_once(fs, path, options, &options.discovery)?;
-    if options.discovery.scope.is_some() && !report.changed_only {
-        let everything = discovery::Options {
-            scope: None,
-            ..options.discovery.clone()
+    let mut discovery_options = options.discovery.clone();
+    // a changed-only build that misses an object declared outside its scope (a chart's
+    // OCIRepository, a `substituteFrom` ConfigMap) first renders the Kustomizations that may
+    // declare it; only when that is not enough does it render everything
+    for _ in 0..=MAX_WIDENINGS {
+        let Some(scope) = discovery_options.scope.clone() else {
+            break;
         };
-        return build_once(fs, path, options, &everything);
+        match build_once(fs, path, options, &discovery_options)? {
+            Once::Complete(report) => return Ok(report),
+            Once::Incomplete { providers, .. } if !providers.is_empty() => {
+                let forced = scope.as_ref().clone().force(providers);
+                if forced.forced().len() == scope.forced().len() {
+                    break; // nothing new to render: the missing object is elsewhere
+                }
+                discovery_options.scope = Some(Arc::new(forced));
+            }
+            Once::Incomplete { .. } => break,
+        }
     }
-    Ok(report)
+    let everything = discovery::Options {
+        scope: None,
+        ..options.discovery.clone()
+    };
+    // without a scope nothing is left out: the build is complete
+    match build_once(fs, path, options, &everything)? {
+        Once::Complete(report) | Once::Incomplete { report, .. } => Ok(report),
+    }
+}
+
+/// How many times a changed-only build widens its scope before rendering everything.
+const MAX_WIDENINGS: usize = 2;
+
+/// One build attempt: complete, or (changed-only) missing objects that `providers` — the
+/// Kustomizations left out whose files may declare them — may render.
+enum Once {
+    Complete(BuildReport),
+    Incomplete {
+        report: BuildReport,
+        providers: Vec<ObjectKey>,
+    },
 }
 
 fn build_once(
@@ -383,7 +433,7 @@ fn build_once(
     path: &Path,
     options: &BuildOptions,
     discovery_options: &discovery::Options,
-) -> Result<BuildReport, BuildError> {
+) -> Result<Once, BuildError> {
     let renderer = discovery::default_renderer();
     let discovery = discovery::discover(fs, path, renderer.as_ref(), discovery_options)?;
     let scoped = discovery_options.scope.is_some();
@@ -420,9 +470,15 @@ fn build_once(
             options,
             &mut report.diagnostics,
         );
-        if scoped && !scope_complete(cluster, &kustomizations, &finals) {
+        let missing = if scoped {
+            scope_gaps(cluster, &kustomizations, &finals)
+        } else {
+            Vec::new()
+        };
+        if !missing.is_empty() {
             report.changed_only = false;
-            return Ok(report);
+            let providers = providers_of(fs, &discovery.root, cluster, &missing);
+            return Ok(Once::Incomplete { report, providers });
         }
         let mut releases = build_cluster_releases(
             fs,
@@ -449,16 +505,21 @@ fn build_once(
         .as_deref()
         .and_then(|c| c.network().unreachable());
     network::summarize(&mut report, cause);
-    Ok(report)
+    Ok(Once::Complete(report))
 }
 
-/// Whether a changed-only build of `cluster` has all it needs: every rendered Kustomization and
-/// HelmRelease finds its source, and the ConfigMaps and Secrets its `substituteFrom` or
-/// `valuesFrom` names among the objects of rendered Kustomizations. Trivially true when nothing
-/// was left out.
-fn scope_complete(cluster: &Cluster, results: &[BuildResult], index: &ObjectIndex) -> bool {
+/// What a changed-only build of `cluster` lacks, as (kind, name): the source of a rendered
+/// Kustomization or HelmRelease that no rendered Kustomization declares, and the ConfigMaps and
+/// Secrets its `substituteFrom` or `valuesFrom` names that none renders. Empty when nothing was
+/// left out, or nothing is missing.
+fn scope_gaps(
+    cluster: &Cluster,
+    results: &[BuildResult],
+    index: &ObjectIndex,
+) -> Vec<(String, String)> {
+    let mut missing = Vec::new();
     if !cluster.kustomizations.iter().any(|k| k.out_of_scope) {
-        return true;
+        return missing;
     }
     let has = |kind: &str, namespace: &str, name: &str| {
         index.contains_key(&(kind.to_owned(), namespace.to_owned(), name.to_owned()))
@@ -468,32 +529,87 @@ fn scope_complete(cluster: &Cluster, results: &[BuildResult], index: &ObjectInde
         .filter(|r| r.status == Status::Rendered || r.status == Status::Failed)
         .map(|r| &r.key)
         .collect();
-    let kustomizations_ok = cluster
+    for k in cluster.kustomizations.iter().filter(|k| !k.out_of_scope) {
+        let namespace = &k.found.key.namespace;
+        if let SourceStatus::Missing { source } = &k.source {
+            missing.push((source.kind.as_str().to_owned(), source.name.clone()));
+        }
+        if built.contains(&k.found.key)
+            && let Some(post) = &k.found.object.spec.post_build
+        {
+            for r in &post.substitute_from {
+                if !has(&r.kind, namespace, &r.name) {
+                    missing.push((r.kind.clone(), r.name.clone()));
+                }
+            }
+        }
+    }
+    for release in &cluster.helm_releases {
+        let namespace = &release.found.key.namespace;
+        if let Some(SourceStatus::Missing { source }) = &release.source {
+            missing.push((source.kind.as_str().to_owned(), source.name.clone()));
+        }
+        for r in &release.found.object.spec.values_from {
+            if !has(&r.kind, namespace, &r.name) {
+                missing.push((r.kind.clone(), r.name.clone()));
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
+/// The Kustomizations a changed-only build left out whose directory holds a YAML file that
+/// declares one of `missing` (a document of that kind and name; kustomize may still rename it,
+/// or the Kustomization may read it from elsewhere). A guess that only saves time: the widened build is checked again ([`scope_gaps`]), and renders everything when the
+/// guess was not enough.
+fn providers_of(
+    fs: &dyn Fs,
+    root: &Path,
+    cluster: &Cluster,
+    missing: &[(String, String)],
+) -> Vec<ObjectKey> {
+    let declares = |text: &str| {
+        let named = missing
+            .iter()
+            .any(|(kind, name)| text.contains(kind.as_str()) && text.contains(name.as_str()));
+        named
+            && capstan_core::yaml::parse_documents(text).is_ok_and(|documents| {
+                documents.iter().any(|document| {
+                    let id = ResourceId::of(document);
+                    missing
+                        .iter()
+                        .any(|(kind, name)| &id.kind == kind && &id.name == name)
+                })
+            })
+    };
+    cluster
         .kustomizations
         .iter()
-        .filter(|k| !k.out_of_scope)
-        .all(|k| {
-            let namespace = &k.found.key.namespace;
-            !matches!(k.source, SourceStatus::Missing { .. })
-                && (!built.contains(&k.found.key)
-                    || k.found.object.spec.post_build.as_ref().is_none_or(|post| {
-                        post.substitute_from
-                            .iter()
-                            .all(|r| has(&r.kind, namespace, &r.name))
-                    }))
-        });
-    let releases_ok = cluster.helm_releases.iter().all(|release| {
-        let namespace = &release.found.key.namespace;
-        !matches!(release.source, Some(SourceStatus::Missing { .. }))
-            && release
-                .found
-                .object
-                .spec
-                .values_from
-                .iter()
-                .all(|r| has(&r.kind, namespace, &r.name))
-    });
-    kustomizations_ok && releases_ok
+        .filter(|k| k.out_of_scope)
+        .filter(|k| {
+            k.dir
+                .as_ref()
+                .is_some_and(|dir| yaml_files_declare(fs, &root.join(dir), &declares))
+        })
+        .map(|k| k.found.key.clone())
+        .collect()
+}
+
+/// Whether a YAML file in `dir`, at any depth, has text `declares` accepts.
+fn yaml_files_declare(fs: &dyn Fs, dir: &Path, declares: &dyn Fn(&str) -> bool) -> bool {
+    let Ok(entries) = fs.read_dir(dir) else {
+        return false;
+    };
+    entries.iter().any(|entry| {
+        if fs.is_dir(entry) {
+            yaml_files_declare(fs, entry, declares)
+        } else {
+            entry.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                && fs.read_to_string(entry).is_ok_and(|text| declares(&text))
+        }
+    })
 }
 
 /// An index of the ConfigMaps and Secrets a cluster renders: (kind, namespace, name) → object.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use capstan_core::{Diagnostic, Location, ResourceId, Severity, Value};
+use capstan_core::{Diagnostic, ResourceId, Severity, Value};
 
 use super::BuiltObject;
 use super::kustomization::KsBuildError;
@@ -111,10 +111,7 @@ pub(super) fn undefined_findings(
     let mut out = Vec::new();
     for built in objects {
         for name in undefined_variables(&built.object, vars) {
-            let location = Location {
-                file: built.file.clone(),
-                ..Location::default()
-            };
+            let location = built.location();
             out.push(
                 Diagnostic::new(
                     "flux/undefined-variable",

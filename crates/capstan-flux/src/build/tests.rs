@@ -500,3 +500,84 @@ fn a_copied_config_map_without_source_fails_naming_the_copy() {
         "{errors}"
     );
 }
+
+/// A kustomization that is only `resources: []` builds to nothing, as `kubectl kustomize`
+/// prints nothing for it (kubectl 1.33.9, empty output, exit 0); so does an empty list
+/// of resources beside `postBuild.substitute: null`, which Flux accepts.
+#[test]
+fn an_empty_resources_list_builds_to_nothing() {
+    let empty = "\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: empty, namespace: flux-system}
+spec:
+  path: ./empty
+  sourceRef: {kind: GitRepository, name: flux-system}
+  postBuild: {substitute: null}
+";
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", SYNC.to_owned()),
+        ("clusters/prod/empty.yaml", empty.to_owned()),
+        ("empty/kustomization.yaml", "resources: []\n".to_owned()),
+    ]);
+    let report = build(&fs, &BuildOptions::default());
+    let ks = find(&report, "empty");
+    assert_eq!(ks.status, Status::Rendered, "{ks:#?}");
+    assert!(ks.objects.is_empty(), "{ks:#?}");
+    assert!(ks.errors.is_empty(), "{ks:#?}");
+}
+
+/// Changed-only: a HelmRelease the change reaches takes its chart from an OCIRepository that a
+/// Kustomization outside the scope declares. The build renders that Kustomization too (found by
+/// the OCIRepository's kind and name in its files) instead of falling back to rendering
+/// everything; a Kustomization whose HelmRelease only *refers* to the same OCIRepository stays
+/// out of scope.
+#[test]
+fn a_changed_only_build_renders_the_kustomization_declaring_a_missing_source() {
+    let ks = |name: &str, path: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: {name}, namespace: flux-system}}\nspec:\n  path: {path}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n"
+        )
+    };
+    let hr = |name: &str| {
+        format!(
+            "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  chartRef:\n    kind: OCIRepository\n    name: app-template\n    namespace: flux-system\n"
+        )
+    };
+    let fs = MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", SYNC.to_owned()),
+        ("clusters/prod/repos.yaml", ks("repos", "./repos")),
+        ("clusters/prod/web.yaml", ks("web", "./apps/web")),
+        ("clusters/prod/other.yaml", ks("other", "./apps/other")),
+        (
+            "repos/oci.yaml",
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: app-template, namespace: flux-system}\nspec:\n  url: oci://example.com/charts/app-template\n  ref: {tag: 1.0.0}\n".to_owned(),
+        ),
+        ("apps/web/hr.yaml", hr("web")),
+        ("apps/other/hr.yaml", hr("other")),
+    ]);
+    let scope = crate::scope::Scope::new([std::path::PathBuf::from("apps/web/hr.yaml")]);
+    let options = BuildOptions {
+        discovery: discovery::Options {
+            scope: Some(Arc::new(scope)),
+            ..discovery::Options::default()
+        },
+        ..BuildOptions::default()
+    };
+    let report = build(&fs, &options);
+    assert!(report.changed_only, "{report:#?}");
+    assert_eq!(find(&report, "repos").status, Status::Rendered);
+    assert_eq!(find(&report, "web").status, Status::Rendered);
+    assert_eq!(find(&report, "other").status, Status::Unchanged);
+    let web = report
+        .helm_releases
+        .iter()
+        .find(|r| r.key.name == "web")
+        .expect("the web release is built");
+    assert!(
+        !web.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::SourceNotDeclared { .. })),
+        "{web:#?}"
+    );
+}

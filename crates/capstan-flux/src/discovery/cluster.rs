@@ -348,6 +348,12 @@ impl Walk<'_, '_> {
         }
         let objects = rendered.objects;
         let parent_namespace = parent_key.namespace.clone();
+        // The ConfigMaps and Secrets first: a child Kustomization's substitution may read one
+        // rendered after it.
+        for rendered in &objects {
+            let namespace = applied_namespace(&rendered.value, &ks, &parent_namespace);
+            self.record_config(&rendered.value, &namespace);
+        }
         for rendered in objects {
             let origin = Origin {
                 file: rendered.file.as_ref().map(|f| to_repository(f)),
@@ -360,11 +366,19 @@ impl Walk<'_, '_> {
                 continue;
             }
             let namespace = applied_namespace(&rendered.value, &ks, &parent_namespace);
-            self.record_config(&rendered.value, &namespace);
             if self.operator_object(&rendered.value, &namespace, &origin) {
                 continue;
             }
-            let object = match FluxObject::from_value(&rendered.value) {
+            let value = if is_kustomization(&rendered.value) {
+                // Applied after this Kustomization's post-build substitution: a child's
+                // `spec.path: ./apps/${CLUSTER}` leads where Flux goes. As written when the
+                // substitution cannot run (it fails, or reads an object not rendered).
+                self.substituted(rendered.value, &origin)
+                    .unwrap_or_else(|raw| raw)
+            } else {
+                rendered.value
+            };
+            let object = match FluxObject::from_value(&value) {
                 Ok(Some(object)) => object,
                 Ok(None) => continue,
                 Err(error) => {
@@ -375,7 +389,7 @@ impl Walk<'_, '_> {
                     continue;
                 }
             };
-            let (object, raw) = self.place(object, rendered.value, &ks, &parent_namespace, &origin);
+            let (object, raw) = self.place(object, value, &ks, &parent_namespace, &origin);
             self.collect(object, raw, origin);
         }
     }
@@ -496,7 +510,7 @@ impl Walk<'_, '_> {
             .or_insert_with(|| value.clone());
     }
 
-    /// A ResourceSet as the Kustomization that applies it applies it: after that
+    /// A ResourceSet (or a child Kustomization) as the Kustomization that applies it applies it: after that
     /// Kustomization's post-build substitution (its `substitute` and the `substituteFrom`
     /// objects the repository renders or arranges to exist at runtime), undefined variables
     /// handled as the cluster's Flux handles them. Unchanged when the applier substitutes
@@ -1050,6 +1064,16 @@ fn components_kustomization(
         "ignoreMissingComponents": ks.spec.ignore_missing_components,
     }});
     crate::build::overlay::flux_kustomization(fs, dir, &spec).ok()
+}
+
+/// A Flux Kustomization (`kustomize.toolkit.fluxcd.io`) that holds a `${` to substitute.
+fn is_kustomization(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some("Kustomization")
+        && value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
+        && value.to_string().contains("${")
 }
 
 fn is_artifact_generator(value: &Value) -> bool {

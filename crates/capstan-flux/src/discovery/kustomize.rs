@@ -56,7 +56,7 @@ impl Renderer for KustomizeRenderer {
             .map(|resource| RenderedObject {
                 value: resource.object,
                 file: resource.source.map(|f| capstan_core::fs::normalize(&f)),
-                document: None,
+                document: resource.document,
             })
             .collect())
     }

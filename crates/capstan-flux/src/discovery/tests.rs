@@ -438,3 +438,81 @@ spec:
         cluster.diagnostics
     );
 }
+
+#[test]
+fn a_child_path_is_found_after_the_parents_substitution() {
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: podinfo, namespace: web}
+spec:
+  chart: {spec: {chart: podinfo, sourceRef: {kind: HelmRepository, name: podinfo, namespace: flux-system}}}
+";
+    let files = |user: bool| {
+        let mut files = vec![
+            ("clusters/prod/flux-system/gotk-sync.yaml", GOTK_SYNC.to_owned()),
+            ("clusters/prod/flux-system/kustomization.yaml", "resources: [gotk-sync.yaml]\n".to_owned()),
+            (
+                "clusters/prod/settings.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cluster-settings, namespace: flux-system}\ndata: {CLUSTER: prod}\n"
+                    .to_owned(),
+            ),
+            (
+                "clusters/prod/apps.yaml",
+                ks(
+                    "apps",
+                    "./apps",
+                    "  postBuild:\n    substitute: {REGION: eu}\n    substituteFrom: [{kind: ConfigMap, name: cluster-settings}]\n",
+                ),
+            ),
+            // the inline substitute, the substituteFrom ConfigMap and (when supplied) --var
+            ("apps/web.yaml", ks("web", "./web/${CLUSTER}/${REGION}/${ZONE:=a}", "")),
+            ("web/prod/eu/a/release.yaml", release.to_owned()),
+        ];
+        if user {
+            files[4].1 = ks("web", "./web/${CLUSTER}/${REGION}/${ZONE}", "");
+        }
+        MemFs::from_files(files)
+    };
+    let discovery = run(&files(false));
+    let cluster = &discovery.clusters[0];
+    let web = cluster
+        .kustomizations
+        .iter()
+        .find(|k| k.found.key.name == "web")
+        .expect("web");
+    assert_eq!(
+        web.found.raw.pointer("/spec/path").and_then(Value::as_str),
+        Some("./web/prod/eu/a")
+    );
+    assert!(web.dir_exists, "{:?}", cluster.diagnostics);
+    assert!(
+        cluster
+            .helm_releases
+            .iter()
+            .any(|r| r.found.key.name == "podinfo"),
+        "the HelmRelease under the substituted path is discovered: {:?}",
+        cluster.diagnostics
+    );
+
+    // A variable only the user supplies.
+    let options = Options {
+        vars: [("ZONE".to_owned(), "a".to_owned())].into_iter().collect(),
+        ..Options::default()
+    };
+    let discovery = discover(
+        &files(true),
+        Path::new("."),
+        &KustomizeRenderer::default(),
+        &options,
+    )
+    .expect("discovery runs");
+    let cluster = &discovery.clusters[0];
+    assert!(
+        cluster
+            .helm_releases
+            .iter()
+            .any(|r| r.found.key.name == "podinfo"),
+        "{:?}",
+        cluster.diagnostics
+    );
+}

@@ -79,6 +79,19 @@ pub struct KustomizationSpec {
     /// `MirrorPrune` (default), `Delete`, `WaitForTermination` or `Orphan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<String>,
+    /// Fields left out of drift detection and apply (kustomize-controller v1.7+).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// An entry of `spec.ignore`: JSON pointers (RFC 6901) excluded from drift detection, for the
+/// objects `target` selects (all of the Kustomization's objects when unset).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IgnoreRule {
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<super::Selector>,
 }
 
 impl KustomizationSpec {

@@ -12,8 +12,13 @@
 //! (`interval: 10m0s`, `path`, `prune: true`) on it. The operator builds them with kustomize in
 //! the instance's namespace together with Flux's manifests, under `spec.kustomize.patches`: a
 //! patch targeting the sync objects (say, `spec.verify` added to the OCIRepository) is applied
-//! to them here the same way, through capstan's kustomize engine. (The operator's ownership
-//! labels and `kustomize.toolkit.fluxcd.io/ssa: Ignore` annotations are not added.)
+//! to them here the same way, through capstan's kustomize engine. The operator's label and
+//! annotation transformers then mark both objects as its own: `app.kubernetes.io/managed-by:
+//! flux-operator`, `app.kubernetes.io/instance` (the namespace), `app.kubernetes.io/part-of:
+//! flux` and `app.kubernetes.io/version` (the Flux version it resolved: written only when
+//! `distribution.version` is an exact version, as the resolution of a range is not known offline),
+//! with `kustomize.toolkit.fluxcd.io/ssa: Ignore` and `kustomize.toolkit.fluxcd.io/prune:
+//! Disabled` so that a Kustomization also holding them neither applies nor prunes them.
 //! Another sync kind, or a patch kustomize rejects, is a [`FluxInstanceError`] naming file,
 //! document and field.
 
@@ -227,11 +232,62 @@ impl Instance {
             "spec": {"interval": "10m0s", "path": text("path"), "prune": true,
                      "sourceRef": {"kind": kind, "name": name}},
         });
-        let (source, kustomization) = self.patched(source, kustomization)?;
+        let (mut source, mut kustomization) = self.patched(source, kustomization)?;
+        for object in [&mut source, &mut kustomization] {
+            self.mark_owned(object);
+        }
         Ok(Some(Sync {
             source,
             kustomization,
         }))
+    }
+
+    /// The operator's ownership labels and annotations (set after the patches, as its
+    /// transformers run after them).
+    fn mark_owned(&self, object: &mut Value) {
+        let mut labels = vec![
+            ("app.kubernetes.io/managed-by", "flux-operator".to_owned()),
+            ("app.kubernetes.io/instance", self.namespace.clone()),
+            ("app.kubernetes.io/part-of", "flux".to_owned()),
+        ];
+        if let Some(version) = self.exact_version() {
+            labels.push(("app.kubernetes.io/version", version));
+        }
+        let annotations = [
+            ("kustomize.toolkit.fluxcd.io/ssa", "Ignore".to_owned()),
+            ("kustomize.toolkit.fluxcd.io/prune", "Disabled".to_owned()),
+        ];
+        let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for (field, entries) in [("labels", &labels[..]), ("annotations", &annotations[..])] {
+            let map = metadata.entry(field).or_insert_with(|| json!({}));
+            if !map.is_object() {
+                *map = json!({});
+            }
+            if let Some(map) = map.as_object_mut() {
+                for (key, value) in entries {
+                    map.insert((*key).to_owned(), json!(value));
+                }
+            }
+        }
+    }
+
+    /// `v2.7.3` for a `distribution.version` that names one version (`2.7.3`, `v2.7.3`); `None`
+    /// for a range (`2.x`, `>=2.7.0`), which the operator resolves against its catalogue.
+    fn exact_version(&self) -> Option<String> {
+        let version = self
+            .spec
+            .pointer("/distribution/version")
+            .and_then(Value::as_str)?
+            .trim();
+        let bare = version.strip_prefix('v').unwrap_or(version);
+        let parts: Vec<&str> = bare.split('.').collect();
+        (parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        .then(|| format!("v{bare}"))
     }
 
     /// The sync objects under `spec.kustomize.patches`, as the operator's kustomize build

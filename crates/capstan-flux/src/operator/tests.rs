@@ -223,7 +223,12 @@ fn flux_instance_sync_objects() {
     assert_eq!(
         sync.source,
         json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
-               "metadata": {"name": "flux-system", "namespace": "flux-system"},
+               "metadata": {"name": "flux-system", "namespace": "flux-system",
+                            "labels": {"app.kubernetes.io/managed-by": "flux-operator",
+                                       "app.kubernetes.io/instance": "flux-system",
+                                       "app.kubernetes.io/part-of": "flux"},
+                            "annotations": {"kustomize.toolkit.fluxcd.io/ssa": "Ignore",
+                                            "kustomize.toolkit.fluxcd.io/prune": "Disabled"}},
                "spec": {"interval": "1m0s", "ref": {"tag": "latest"}, "secretRef": {"name": "ghcr-auth"},
                         "url": "oci://ghcr.io/x/fleet"}})
     );
@@ -232,6 +237,26 @@ fn flux_instance_sync_objects() {
         json!("clusters/staging")
     );
     assert_eq!(sync.kustomization["spec"]["interval"], json!("10m0s"));
+    assert_eq!(
+        sync.kustomization["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/ssa"],
+        json!("Ignore")
+    );
+    // The version label only where the instance names one version.
+    assert!(
+        sync.kustomization["metadata"]["labels"]
+            .get("app.kubernetes.io/version")
+            .is_none()
+    );
+    let mut pinned = value.clone();
+    pinned["spec"]["distribution"]["version"] = json!("2.7.3");
+    let sync = Instance::declared(&pinned, Path::new("fi.yaml"), 0, "flux-system")
+        .sync()
+        .expect("valid")
+        .expect("has sync");
+    assert_eq!(
+        sync.source["metadata"]["labels"]["app.kubernetes.io/version"],
+        json!("v2.7.3")
+    );
     let mut bad = value.clone();
     bad["spec"]["sync"]["kind"] = json!("HelmRepository");
     let err = Instance::declared(&bad, Path::new("fi.yaml"), 2, "flux-system")

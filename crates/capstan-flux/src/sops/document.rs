@@ -14,8 +14,11 @@ use capstan_core::Value;
 pub const NOT_DECRYPTED_ANNOTATION: &str = "capstan.io/sops";
 /// The value of [`NOT_DECRYPTED_ANNOTATION`].
 pub const NOT_DECRYPTED: &str = "not-decrypted";
-/// What an encrypted string value becomes in a masked object.
-pub const MASK: &str = "**SOPS-ENCRYPTED**";
+/// What an encrypted string value becomes in a masked object. A plain YAML scalar that reads
+/// back as this same string wherever post-build substitution writes it (a variable taken from a
+/// masked Secret): no indicator (`*` would read as an alias, `&` an anchor, `!` a tag), no `: `
+/// or ` #`, and not a boolean, number or null in YAML 1.1 or 1.2.
+pub const MASK: &str = "SOPS-ENCRYPTED";
 
 const DECRYPT_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/decrypt";
 
@@ -259,5 +262,45 @@ mod tests {
             NOT_DECRYPTED
         );
         assert!(masked.get("sops").is_none());
+    }
+
+    /// The mask, substituted as a variable's value (as a masked Secret named by
+    /// `substituteFrom` provides it) wherever a `${VAR}` can stand, reads back as itself: the
+    /// document parses the same way it would with the real value.
+    #[test]
+    fn the_mask_substituted_anywhere_reads_back_as_itself() {
+        use crate::substitute::{Strategy, SubstituteOptions, substitute_object};
+        assert!(!capstan_core::yaml::resolves_to_non_string(MASK));
+        let object = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"plain": "${V}", "inside": "user:${V}@host", "quoted": "'${V}'"},
+            "list": ["${V}", "${V} and more"],
+            "nested": {"${V}": "key"},
+        });
+        let vars = [("V".to_owned(), MASK.to_owned())].into_iter().collect();
+        let out = substitute_object(
+            &object,
+            &vars,
+            Strategy::WithVariables,
+            SubstituteOptions::default(),
+        )
+        .expect("the mask never breaks the document")
+        .expect("substituted");
+        assert_eq!(out["data"]["plain"], MASK);
+        assert_eq!(out["data"]["inside"], format!("user:{MASK}@host"));
+        assert_eq!(out["data"]["quoted"], format!("'{MASK}'"));
+        assert_eq!(
+            out["list"],
+            serde_json::json!([MASK, format!("{MASK} and more")])
+        );
+        assert_eq!(out["nested"][MASK], "key");
+        // and as the text of a whole document, every way the emitter writes it
+        let text = capstan_core::yaml::to_yaml(&serde_json::json!({"a": MASK, "b": [MASK]}));
+        assert!(
+            text.contains(&format!("a: {MASK}\n")),
+            "written plain: {text}"
+        );
+        let back = capstan_core::yaml::parse_document_go_yaml_v2(&text).expect("parses");
+        assert_eq!(back, serde_json::json!({"a": MASK, "b": [MASK]}));
     }
 }

@@ -56,6 +56,11 @@ pub struct ApplyArgs {
     /// How long to wait for health (default: each Kustomization's spec.timeout), e.g. 5m.
     #[arg(long, value_parser = super::parse_duration)]
     pub timeout: Option<Duration>,
+    /// A field manager whose changes capstan takes over, as it does kubectl's: its fields are
+    /// folded into capstan's and reverted or removed as Git says (repeatable;
+    /// kustomize-controller's flag of the same name). Other managers' fields stay theirs.
+    #[arg(long = "override-manager", value_name = "NAME")]
+    pub override_managers: Vec<String>,
 }
 
 pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -92,6 +97,11 @@ pub fn run(args: ApplyArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         timeout: args.timeout,
         progress,
         prune_orphans: args.kind == ApplyKind::All && args.cluster.namespace.is_none(),
+        override_managers: args.override_managers,
+        // The commit being applied, for dependsOn's same-source revision rule; none outside git.
+        revision: capstan_core::git::resolve_revision(&args.cluster.path, "HEAD")
+            .ok()
+            .map(|commit| format!("sha1:{commit}")),
         ..Options::default()
     };
     let runtime = live::runtime()?;
@@ -210,6 +220,9 @@ fn print(reports: &[UnitReport], dry_run: bool, out: &mut dyn Write) -> std::io:
         }
         for e in &report.errors {
             writeln!(out, "  ✗ {e}")?;
+        }
+        for note in &report.notes {
+            writeln!(out, "  · {note}")?;
         }
     }
     writeln!(

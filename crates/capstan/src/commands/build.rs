@@ -130,21 +130,19 @@ impl ChartArgs {
 }
 
 /// The build settings `diff` and `plan` render each side with: SOPS keys from the environment
-/// (values stay masked without them), the helm binary when there is one, charts as `flags` say.
+/// (values stay masked without them), the helm binary when there is one, charts as `flags` say,
+/// the user's substitution variables in `discovery`.
 pub fn side_options(
     flags: &ChartArgs,
-    sources: capstan_flux::source::LocalSources,
+    discovery: capstan_flux::discovery::Options,
 ) -> impl Fn() -> BuildOptions + Sync + use<> {
     let charts = flags.fetcher();
     move || BuildOptions {
-        discovery: capstan_flux::discovery::Options {
-            sources: sources.clone(),
-            ..capstan_flux::discovery::Options::default()
-        },
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
         helm: capstan_flux::helm::HelmBinary::find(None)
             .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
         charts: Some(charts.clone()),
+        discovery: discovery.clone(),
         ..BuildOptions::default()
     }
 }
@@ -158,7 +156,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         args.charts.registry_config.clone(),
     );
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let sources = args.sources.resolve(&args.path)?;
+    let discovery = args.vars.discovery(args.sources.resolve(&args.path)?)?;
     let bar = progress_bar();
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -169,11 +167,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         charts: Some(args.charts.fetcher()),
         kube_version: args.kube_version.clone(),
         api_versions: args.api_versions.clone(),
-        discovery: capstan_flux::discovery::Options {
-            vars: args.vars.resolve()?,
-            sources: sources.clone(),
-            ..capstan_flux::discovery::Options::default()
-        },
+        discovery: discovery.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
     };
@@ -200,7 +194,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     let mut selected = select(&report, &args);
     if !selector.is_empty() {
-        let labels = super::selector::flux_labels(&args.path, &sources)?;
+        let labels = super::selector::flux_labels(&args.path, &discovery)?;
         selected.retain(|r| selector.matches(labels.get(&r.key)));
     }
     if selected.is_empty() && args.name.is_some() {

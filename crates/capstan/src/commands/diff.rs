@@ -95,6 +95,8 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
     #[command(flatten)]
+    pub vars: super::vars::VarArgs,
+    #[command(flatten)]
     pub sources: super::sources::SourceArgs,
     /// Compare the repository with the cluster instead of another revision (as `capstan drift`;
     /// reads the cluster, writes nothing).
@@ -140,7 +142,8 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         attrs: AttrFilter::new(&args.strip_attr, &args.keep_attr),
     };
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let build = super::build::side_options(&args.charts, args.sources.resolve(&args.path)?);
+    let discovery = args.vars.discovery(args.sources.resolve(&args.path)?)?;
+    let build = super::build::side_options(&args.charts, discovery.clone());
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     if !selector.is_empty() {
@@ -149,6 +152,7 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             &selector,
             &compared.base,
             &compared.head,
+            &discovery,
         );
     }
     if args.target == Target::Images {
@@ -227,6 +231,7 @@ fn live(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             sops_age_key_file: None,
         },
         output,
+        override_managers: Vec::new(),
     };
     super::drift::run(drift, out)
 }

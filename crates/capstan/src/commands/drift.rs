@@ -37,6 +37,10 @@ pub struct DriftArgs {
     pub cluster: ClusterArgs,
     #[arg(short = 'o', long, value_enum, default_value = "human")]
     pub output: DriftFormat,
+    /// A field manager whose changes count as capstan's to undo, as kubectl's do (repeatable;
+    /// kustomize-controller's flag of the same name). Other managers' fields are theirs.
+    #[arg(long = "override-manager", value_name = "NAME")]
+    pub override_managers: Vec<String>,
 }
 
 pub fn run(args: DriftArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
@@ -44,7 +48,11 @@ pub fn run(args: DriftArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let runtime = live::runtime()?;
     let report = runtime.block_on(async {
         let cluster = live::connect(&args.cluster).await?;
-        let mut engine = Engine::new(&cluster, capstan_cluster::Options::default());
+        let options = capstan_cluster::Options {
+            override_managers: args.override_managers.clone(),
+            ..capstan_cluster::Options::default()
+        };
+        let mut engine = Engine::new(&cluster, options);
         anyhow::Ok(engine.drift(&units).await)
     })?;
     match args.output {

@@ -19,10 +19,7 @@ use super::Exit;
 use crate::cli::{GetArgs, GetFormat, GetKind};
 
 /// Discovers the repository at `path` with the default renderer.
-pub(crate) fn discover_repository(
-    path: &Path,
-    sources: &capstan_flux::source::LocalSources,
-) -> anyhow::Result<Discovery> {
+pub(crate) fn discover_repository(path: &Path, options: &Options) -> anyhow::Result<Discovery> {
     let fs = OsFs;
     let absolute =
         std::fs::canonicalize(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -31,10 +28,7 @@ pub(crate) fn discover_repository(
         &fs,
         &absolute,
         renderer.as_ref(),
-        &Options {
-            sources: sources.clone(),
-            ..Options::default()
-        },
+        options,
     )?)
 }
 
@@ -63,7 +57,10 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         return super::images::get(args, out);
     }
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
-    let discovery = discover_repository(&args.path, &args.sources.resolve(&args.path)?)?;
+    let discovery = discover_repository(
+        &args.path,
+        &args.vars.discovery(args.sources.resolve(&args.path)?)?,
+    )?;
     let errors = report_diagnostics(&discovery);
     if let Some(focus) = &discovery.focus {
         eprintln!(

@@ -17,7 +17,10 @@ use super::get::discover_repository;
 use crate::cli::{GraphArgs, GraphFormat};
 
 pub fn run(args: &GraphArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let discovery = discover_repository(&args.path, &args.sources.resolve(&args.path)?)?;
+    let discovery = discover_repository(
+        &args.path,
+        &args.vars.discovery(args.sources.resolve(&args.path)?)?,
+    )?;
     let mut findings = false;
     let mut clusters = Vec::new();
     for cluster in &discovery.clusters {

@@ -55,6 +55,7 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(render.sops_age_key_file.as_deref(), &fs)
         .context("loading SOPS age keys")?;
+    let discovery = args.vars.discovery(sources)?;
     let bar = crate::terminal::spinner("rendered");
     let ticker = bar.clone();
     let options = BuildOptions {
@@ -66,12 +67,9 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         charts: Some(render.charts.fetcher()),
         kube_version: render.kube_version.clone(),
         api_versions: render.api_versions.clone(),
+        discovery: discovery.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
-        discovery: capstan_flux::discovery::Options {
-            sources: sources.clone(),
-            ..capstan_flux::discovery::Options::default()
-        },
         ..BuildOptions::default()
     };
     let report = build_all(&fs, &args.path, &options)
@@ -82,7 +80,7 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let labels = if selector.is_empty() {
         Default::default()
     } else {
-        super::selector::flux_labels(&args.path, &sources)?
+        super::selector::flux_labels(&args.path, &discovery)?
     };
     let results: Vec<_> = report
         .kustomizations

@@ -54,6 +54,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub charts: super::build::ChartArgs,
     #[command(flatten)]
+    pub vars: super::vars::VarArgs,
+    #[command(flatten)]
     pub sources: super::sources::SourceArgs,
 }
 
@@ -142,7 +144,10 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         base: args.base.as_deref(),
         path_orig: args.path_orig.as_deref(),
     };
-    let build = super::build::side_options(&args.charts, args.sources.resolve(&args.path)?);
+    let build = super::build::side_options(
+        &args.charts,
+        args.vars.discovery(args.sources.resolve(&args.path)?)?,
+    );
     let compared = compare_sides(&revisions, false, &DiffOptions::default(), &build)?;
     if !compared.report.side_failures.is_empty() {
         let errors: Vec<String> = compared

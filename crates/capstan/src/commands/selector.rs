@@ -101,9 +101,9 @@ fn parse_requirement(part: &str) -> anyhow::Result<Requirement> {
 /// The labels of every Kustomization and HelmRelease the repository at `path` declares.
 pub fn flux_labels(
     path: &Path,
-    sources: &capstan_flux::source::LocalSources,
+    options: &capstan_flux::discovery::Options,
 ) -> anyhow::Result<BTreeMap<ObjectKey, Value>> {
-    let discovery = super::get::discover_repository(path, sources)?;
+    let discovery = super::get::discover_repository(path, options)?;
     Ok(labels_of(&discovery))
 }
 
@@ -113,6 +113,7 @@ pub fn retain_groups(
     selector: &LabelSelector,
     base: &capstan_change::compare::Opened,
     head: &capstan_change::compare::Opened,
+    options: &capstan_flux::discovery::Options,
 ) {
     use capstan_change::diff::ProducerKind;
     let renderer = capstan_flux::discovery::default_renderer();
@@ -121,7 +122,7 @@ pub fn retain_groups(
             opened.fs.as_ref(),
             &opened.root,
             renderer.as_ref(),
-            &capstan_flux::discovery::Options::default(),
+            options,
         )
         .map(|d| labels_of(&d))
         .unwrap_or_default()

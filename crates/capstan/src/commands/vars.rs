@@ -24,6 +24,19 @@ pub struct VarArgs {
 }
 
 impl VarArgs {
+    /// Discovery options carrying the variables and the local `sources` (what every offline
+    /// command that discovers or builds passes on).
+    pub fn discovery(
+        &self,
+        sources: capstan_flux::source::LocalSources,
+    ) -> anyhow::Result<capstan_flux::discovery::Options> {
+        Ok(capstan_flux::discovery::Options {
+            vars: self.resolve()?,
+            sources,
+            ..capstan_flux::discovery::Options::default()
+        })
+    }
+
     /// The variables, file first, then each `--var`.
     pub fn resolve(&self) -> anyhow::Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();

@@ -12,6 +12,8 @@ use crate::commands::Exit;
 
 pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let root = args.locate.path.clone();
+    let sources = args.locate.sources.resolve(&root)?;
+    let options = build_options(&args.locate.vars, sources)?;
     let request = AddRequest {
         name: args.name,
         image: args.image,
@@ -26,7 +28,6 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             apps_file: args.locate.apps_file,
         },
     };
-    let sources = args.locate.sources.resolve(&root)?;
     let plan = plan_add(&OsFs, &root, &request)?;
     let what = format!("Kustomization {}", plan.app.kustomization_name);
     capstan_flux::scaffold::verify(
@@ -38,7 +39,7 @@ pub fn run(args: AppAddArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             .ks_namespace
             .as_deref()
             .unwrap_or("flux-system"),
-        &build_options(sources),
+        &options,
     )?;
 
     if args.locate.dry_run {

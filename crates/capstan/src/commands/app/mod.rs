@@ -13,18 +13,18 @@ use super::Exit;
 use crate::cli::{AppArgs, AppCommand};
 
 /// How `app` builds the repository to check a change and preview a prune: as `build all` does,
-/// with the helm binary when there is one.
-fn build_options(sources: capstan_flux::source::LocalSources) -> capstan_flux::build::BuildOptions {
+/// with the helm binary when there is one and the user's substitution variables.
+fn build_options(
+    vars: &super::vars::VarArgs,
+    sources: capstan_flux::source::LocalSources,
+) -> anyhow::Result<capstan_flux::build::BuildOptions> {
     use capstan_flux::helm::{HelmBinary, HelmRenderer};
-    capstan_flux::build::BuildOptions {
-        discovery: capstan_flux::discovery::Options {
-            sources,
-            ..capstan_flux::discovery::Options::default()
-        },
+    Ok(capstan_flux::build::BuildOptions {
         helm: HelmBinary::find(None)
             .map(|h| std::sync::Arc::new(h) as std::sync::Arc<dyn HelmRenderer>),
+        discovery: vars.discovery(sources)?,
         ..capstan_flux::build::BuildOptions::default()
-    }
+    })
 }
 
 pub fn run(args: AppArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {

@@ -16,6 +16,7 @@ use crate::commands::Exit;
 pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let root = args.locate.path.clone();
     let sources = args.locate.sources.resolve(&root)?;
+    let options = build_options(&args.locate.vars, sources)?;
     let request = RemoveRequest {
         name: args.name,
         delete_files: args.delete_files,
@@ -26,7 +27,6 @@ pub fn run(args: AppRemoveArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let plan = plan_remove(&OsFs, &root, &request)?;
     let ks = &plan.kustomization;
-    let options = build_options(sources);
     // the namespace as the build has it (a parent's kustomization may set it), else as written
     let found = applied(
         &OsFs,
