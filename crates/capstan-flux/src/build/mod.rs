@@ -40,6 +40,7 @@ use crate::discovery::{self, Cluster};
 use crate::graph::DependencyGraph;
 use crate::helm::HelmRenderer;
 use crate::model::{FluxKind, FluxObject, ObjectKey};
+use crate::operator::copy::Copied;
 use crate::sops::Keys;
 use crate::source::SourceStatus;
 use crate::source::artifact::ArtifactFs;
@@ -916,9 +917,9 @@ fn build_cluster_kustomizations(
                     _ => Vec::new(),
                 };
                 let runtime_used = std::cell::RefCell::new(Vec::new());
-                let lookup = |kind: &str, name: &str| -> Option<Value> {
-                    let wanted = (kind.to_owned(), namespace.clone(), name.to_owned());
-                    let found = find_final(&states, &wanted).or_else(|| {
+                let copy_notes = std::cell::RefCell::new(Vec::new());
+                let rendered = |wanted: &(String, String, String)| -> Option<Value> {
+                    find_final(&states, wanted).or_else(|| {
                         // A cycle (or the object in its own output): the objects before substitution.
                         own_objects
                             .iter()
@@ -928,15 +929,42 @@ fn build_cluster_kustomizations(
                                     .filter_map(|s| s.manifests.as_ref()?.as_ref().ok())
                                     .flat_map(|m| m.objects.iter().map(|o| &o.object)),
                             )
-                            .find(|o| index_key(o).as_ref() == Some(&wanted))
+                            .find(|o| index_key(o).as_ref() == Some(wanted))
                             .cloned()
-                    });
-                    // An object the repository arranges to exist at runtime: placeholders.
-                    found.or_else(|| {
-                        let runtime = runtime::find(cluster, kind, &namespace, name)?;
-                        runtime_used.borrow_mut().push(runtime.clone());
-                        Some(runtime.placeholder())
                     })
+                };
+                let lookup = |kind: &str, name: &str| -> Option<Value> {
+                    let wanted = (kind.to_owned(), namespace.clone(), name.to_owned());
+                    if let Some(found) = rendered(&wanted) {
+                        return Some(found);
+                    }
+                    // A ResourceSet's object the operator fills from another (copyFrom).
+                    if let Some(copied) = cluster
+                        .copied_objects
+                        .iter()
+                        .find(|c| c.kind == kind && c.namespace == namespace && c.name == name)
+                    {
+                        let (from_namespace, from_name) = &copied.from;
+                        let source =
+                            rendered(&(kind.to_owned(), from_namespace.clone(), from_name.clone()));
+                        let source_runtime =
+                            runtime::find(cluster, kind, from_namespace, from_name);
+                        return match copied.resolve(source.as_ref(), source_runtime) {
+                            Ok(Copied::Rendered(value)) => Some(value),
+                            Ok(Copied::Runtime(value, object)) => {
+                                runtime_used.borrow_mut().push(object);
+                                Some(value)
+                            }
+                            Err(error) => {
+                                copy_notes.borrow_mut().push(error.to_string());
+                                None
+                            }
+                        };
+                    }
+                    // An object the repository arranges to exist at runtime: placeholders.
+                    let runtime = runtime::find(cluster, kind, &namespace, name)?;
+                    runtime_used.borrow_mut().push(runtime.clone());
+                    Some(runtime.placeholder())
                 };
                 match post.variables(&namespace, &lookup) {
                     Ok(v) => {
@@ -955,8 +983,12 @@ fn build_cluster_kustomizations(
                         }
                     }
                     Err(e) => {
-                        states[i].done =
-                            Some(Err(Failure::new(reason_of_substitute(&e), e.to_string())));
+                        let mut message = e.to_string();
+                        for note in copy_notes.take() {
+                            message.push_str(": ");
+                            message.push_str(&note);
+                        }
+                        states[i].done = Some(Err(Failure::new(reason_of_substitute(&e), message)));
                         progress = true;
                         continue;
                     }

@@ -392,6 +392,115 @@ fn user_variables_replace_runtime_placeholders() {
     assert!(none.is_empty());
 }
 
+/// A cluster whose ResourceSet makes, in namespace `team`, a `kind` (ConfigMap or Secret) copied
+/// (`fluxcd.controlplane.io/copyFrom`) from `flux-system/<source>` and a Kustomization that
+/// substitutes from the copy; `extra` is added to `clusters/prod`.
+fn copy_from_repo(kind: &str, source: &str, extra: &str) -> MemFs {
+    MemFs::from_files([
+        ("clusters/prod/flux-system/gotk-sync.yaml", SYNC.to_owned()),
+        (
+            "clusters/prod/flux-system/kustomization.yaml",
+            "resources: [gotk-sync.yaml]\n".to_owned(),
+        ),
+        ("clusters/prod/extra.yaml", extra.to_owned()),
+        (
+            "clusters/prod/tenants.yaml",
+            format!(
+                "apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {{name: tenants, namespace: flux-system}}
+spec:
+  inputs: [{{tenant: team}}]
+  resources:
+    - apiVersion: v1
+      kind: {kind}
+      metadata:
+        name: runtime-info
+        namespace: << inputs.tenant >>
+        annotations: {{fluxcd.controlplane.io/copyFrom: flux-system/{source}}}
+    - apiVersion: kustomize.toolkit.fluxcd.io/v1
+      kind: Kustomization
+      metadata: {{name: app, namespace: << inputs.tenant >>}}
+      spec:
+        path: ./apps/staging
+        sourceRef: {{kind: GitRepository, name: flux-system, namespace: flux-system}}
+        postBuild:
+          substituteFrom: [{{kind: {kind}, name: runtime-info}}]
+"
+            ),
+        ),
+        (
+            "apps/staging/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: team}\ndata: {env: '${ENVIRONMENT}'}\n"
+                .to_owned(),
+        ),
+    ])
+}
+
+#[test]
+fn substitute_from_a_copied_config_map_reads_its_source() {
+    let fs = copy_from_repo(
+        "ConfigMap",
+        "runtime-info",
+        "apiVersion: v1
+kind: ConfigMap
+metadata: {name: runtime-info, namespace: flux-system}
+data: {ENVIRONMENT: staging}
+",
+    );
+    let report = build(&fs, &BuildOptions::default());
+    let ks = find(&report, "app");
+    assert_eq!(ks.status, Status::Rendered, "{ks:#?}");
+    assert_eq!(ks.path.as_deref(), Some(Path::new("apps/staging")));
+    assert_eq!(
+        ks.objects[0].object.pointer("/data/env"),
+        Some(&Value::String("staging".to_owned()))
+    );
+}
+
+#[test]
+fn a_copied_secret_of_a_runtime_object_holds_placeholders() {
+    let fs = copy_from_repo(
+        "Secret",
+        "cluster-vars",
+        "apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: cluster-vars, namespace: flux-system}
+spec:
+  target: {name: cluster-vars}
+  data: [{secretKey: ENVIRONMENT, remoteRef: {key: env}}]
+",
+    );
+    let report = build(&fs, &BuildOptions::default());
+    let ks = find(&report, "app");
+    assert_eq!(ks.status, Status::Rendered, "{ks:#?}");
+    assert_eq!(
+        ks.objects[0].object.pointer("/data/env"),
+        Some(&Value::String("<runtime:ENVIRONMENT>".to_owned()))
+    );
+    assert!(
+        ks.errors
+            .iter()
+            .any(|e| e.contains("Secret flux-system/cluster-vars exists only at runtime")),
+        "{ks:#?}"
+    );
+}
+
+#[test]
+fn a_copied_config_map_without_source_fails_naming_the_copy() {
+    let fs = copy_from_repo("ConfigMap", "nowhere", "");
+    let report = build(&fs, &BuildOptions::default());
+    let ks = find(&report, "app");
+    assert_eq!(ks.status, Status::Failed, "{ks:#?}");
+    let errors = ks.errors.join("\n");
+    assert!(
+        errors.contains(
+            "ConfigMap team/runtime-info copies ConfigMap flux-system/nowhere (fluxcd.controlplane.io/copyFrom), which this repository neither renders nor arranges to exist"
+        ),
+        "{errors}"
+    );
+}
+
 /// A kustomization that is only `resources: []` builds to nothing, as `kubectl kustomize`
 /// prints nothing for it (kubectl 1.33.9, empty output, exit 0); so does an empty list
 /// of resources beside `postBuild.substitute: null`, which Flux accepts.

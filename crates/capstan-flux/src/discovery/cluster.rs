@@ -19,6 +19,7 @@ use crate::model::SourceRef;
 use crate::model::{
     FluxKind, FluxObject, GitRepository, GitRepositorySpec, Kustomization, ObjectKey, ObjectMeta,
 };
+use crate::operator::copy::{Copied, CopiedObject};
 use crate::operator::inputs::Provider;
 use crate::operator::resourceset;
 use crate::operator::runtime::RuntimeObject;
@@ -530,14 +531,32 @@ impl Walk<'_, '_> {
             return Ok(raw);
         };
         let namespace = parent.key.namespace.as_str();
+        let runtime = |kind: &str, namespace: &str, name: &str| {
+            self.cluster
+                .runtime_objects
+                .iter()
+                .find(|r| r.kind == kind && r.namespace == namespace && r.name == name)
+        };
         let lookup = |kind: &str, name: &str| -> Option<Value> {
             let key = (kind.to_owned(), namespace.to_owned(), name.to_owned());
             self.configs.get(&key).cloned().or_else(|| {
-                self.cluster
-                    .runtime_objects
+                if let Some(copied) = self
+                    .cluster
+                    .copied_objects
                     .iter()
-                    .find(|r| r.kind == kind && r.namespace == namespace && r.name == name)
-                    .map(RuntimeObject::placeholder)
+                    .find(|c| c.kind == kind && c.namespace == namespace && c.name == name)
+                {
+                    let (from_namespace, from_name) = &copied.from;
+                    let source_key = (kind.to_owned(), from_namespace.clone(), from_name.clone());
+                    return match copied.resolve(
+                        self.configs.get(&source_key),
+                        runtime(kind, from_namespace, from_name),
+                    ) {
+                        Ok(Copied::Rendered(v) | Copied::Runtime(v, _)) => Some(v),
+                        Err(_) => None,
+                    };
+                }
+                runtime(kind, namespace, name).map(RuntimeObject::placeholder)
             })
         };
         let mut vars = match post_build.variables(namespace, &lookup) {
@@ -630,6 +649,11 @@ impl Walk<'_, '_> {
                     .filter(|n| !n.is_empty())
                     .map(str::to_owned);
                 let object_namespace = own.clone().unwrap_or_else(|| namespace.clone());
+                if let Some(copied) = CopiedObject::of(&generated.object, &object_namespace)
+                    && !self.cluster.copied_objects.contains(&copied)
+                {
+                    self.cluster.copied_objects.push(copied);
+                }
                 if self.operator_object(&generated.object, &object_namespace, &object_origin) {
                     continue;
                 }

@@ -186,6 +186,10 @@ pub struct Cluster {
     /// Secrets and ConfigMaps that exist only at runtime (ExternalSecret targets, …).
     #[serde(skip)]
     pub runtime_objects: Vec<crate::operator::runtime::RuntimeObject>,
+    /// Generated ConfigMaps and Secrets whose data the operator copies from another object
+    /// (`fluxcd.controlplane.io/copyFrom`).
+    #[serde(skip)]
+    pub copied_objects: Vec<crate::operator::copy::CopiedObject>,
     /// The ExternalArtifacts the cluster's ArtifactGenerators assemble from this repository.
     #[serde(skip)]
     pub artifacts: Vec<crate::source::artifact::GeneratedArtifact>,

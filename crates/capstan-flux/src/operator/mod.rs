@@ -3,11 +3,13 @@
 //! ([`resourceset`]) from its input sets ([`inputs`]) through its template language
 //! ([`template`], [`functions`]); [`version`] tells which Flux a repository runs and so how
 //! undefined substitution variables behave; [`runtime`] lists the Secrets and ConfigMaps the
-//! repository arranges to exist only at runtime.
+//! repository arranges to exist only at runtime; [`copy`] fills the objects the operator copies
+//! from another (`copyFrom`).
 //!
 //! Discovery feeds what these produce back in as generated documents, with provenance naming the
 //! ResourceSet, the template field and the input set.
 
+pub mod copy;
 pub mod fluxinstance;
 pub mod functions;
 pub mod inputs;
