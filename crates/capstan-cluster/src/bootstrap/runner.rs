@@ -134,6 +134,8 @@ struct Connection<'a> {
     settings: &'a Settings,
     kubeconfig: Option<PathBuf>,
     api: Option<KubeApi>,
+    /// Whether a journal write that reached only the local file was already warned about.
+    warned_local_only: bool,
 }
 
 impl<'a> Connection<'a> {
@@ -146,6 +148,7 @@ impl<'a> Connection<'a> {
             settings,
             kubeconfig: settings.kubeconfig.clone().or(talos_kubeconfig),
             api: None,
+            warned_local_only: false,
         }
     }
 
@@ -293,7 +296,7 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
             .get(name)
             .is_some_and(|e| e.outcome == StepOutcome::Started);
         store.journal.start(step, need_digests(&plan, name), &now());
-        save(&mut store, &mut connection).await?;
+        save(settings, &mut store, &mut connection).await?;
         emit(
             settings,
             RunEvent::Started {
@@ -334,7 +337,7 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
             }
         }
         store.journal.finish(name, journal_outcome, message, &now());
-        save(&mut store, &mut connection).await?;
+        save(settings, &mut store, &mut connection).await?;
         let run = StepRun {
             step: name.clone(),
             kind,
@@ -350,19 +353,30 @@ pub async fn apply(settings: &Settings) -> Result<RunReport, BootstrapError> {
     Ok(report)
 }
 
-/// Writes the journal: the file always, the ConfigMap once the cluster exists (a failure to
-/// reach it before then is not an error: the file holds the journal).
+/// Writes the journal: the file always, the ConfigMap once the cluster exists. The file holds
+/// the journal either way, so a cluster that cannot be written is warned about (once), never
+/// passed over in silence.
 async fn save(
+    settings: &Settings,
     store: &mut JournalStore,
     connection: &mut Connection<'_>,
 ) -> Result<(), BootstrapError> {
-    if connection.exists()
-        && let Ok(api) = connection.get().await
-    {
-        match store.save(Some(api)).await {
-            Ok(()) => return Ok(()),
-            Err(super::StoreError::Cluster(_)) => {}
-            Err(e) => return Err(e.into()),
+    if connection.exists() {
+        let problem = match connection.get().await {
+            Ok(api) => match store.save(Some(api)).await {
+                Ok(()) => return Ok(()),
+                Err(e @ super::StoreError::Cluster(_)) => e.to_string(),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => format!("the cluster did not answer ({e})"),
+        };
+        if !std::mem::replace(&mut connection.warned_local_only, true) {
+            emit(
+                settings,
+                RunEvent::Warning(format!(
+                    "{problem}; the journal is kept in the local file only"
+                )),
+            );
         }
     }
     store.save(None::<&KubeApi>).await?;
