@@ -129,3 +129,14 @@ fn bundled_example() {
     );
     insta::assert_snapshot!("example_graph", capstan(&["graph", "--path", example]));
 }
+
+/// A problem in a folder two clusters share is printed once, with both clusters named.
+#[test]
+fn graph_prints_a_shared_problem_once() {
+    let text = capstan(&["graph", "--path", "tests/fixtures/shared"]);
+    assert_eq!(text.matches("missing-operator").count(), 1, "{text}");
+    insta::assert_snapshot!("graph_shared_text", text);
+    let mermaid = capstan(&["graph", "--path", "tests/fixtures/shared", "-o", "mermaid"]);
+    let stderr = mermaid.split("--- stderr").nth(1).unwrap_or_default();
+    assert_eq!(stderr.matches("missing-operator").count(), 1, "{mermaid}");
+}

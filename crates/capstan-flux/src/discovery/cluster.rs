@@ -340,7 +340,11 @@ impl Walk<'_, '_> {
                     format!(
                         "{parent_key}: building {}: {} (Flux objects below are read without kustomize)",
                         shown.display(),
-                        error.message.replace(&format!("{}/", self.root.display()), "")
+                        repository_text(
+                            &error.message,
+                            self.root,
+                            self.artifacts.keys().map(|(ns, name)| (ns.as_str(), name.as_str()))
+                        )
                     ),
                 )
                 .at(location),
@@ -1169,4 +1173,44 @@ fn applied_namespace(value: &Value, parent: &Kustomization, parent_namespace: &s
         })
         .filter(|ns| !ns.is_empty())
         .unwrap_or_else(|| parent_namespace.to_owned())
+}
+
+/// A renderer's message with the paths it names as the user knows them: relative to the
+/// repository, and a path inside a generated ExternalArtifact (which discovery roots at an
+/// internal `ROOT/@artifact/NAMESPACE/NAME`) as `ExternalArtifact/NAMESPACE/NAME:PATH`.
+pub(crate) fn repository_text<'a>(
+    text: &str,
+    root: &Path,
+    artifacts: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut text = text.to_owned();
+    for (namespace, name) in artifacts {
+        let internal = root.join("@artifact").join(namespace).join(name);
+        let shown = format!("ExternalArtifact/{namespace}/{name}:");
+        text = text
+            .replace(&format!("{}/", internal.display()), &shown)
+            .replace(&format!("@artifact/{namespace}/{name}/"), &shown);
+    }
+    text.replace(&format!("{}/", root.display()), "")
+}
+
+#[cfg(test)]
+mod repository_text_tests {
+    use super::*;
+
+    #[test]
+    fn artifact_paths_name_the_external_artifact() {
+        let message = "accumulating resources from './x.yaml': /repo/@artifact/flux-system/infra/controllers/x.yaml: not in the artifact; see /repo/apps/a.yaml";
+        let shown = repository_text(
+            message,
+            Path::new("/repo"),
+            [("flux-system", "infra")].into_iter(),
+        );
+        assert!(!shown.contains("@artifact"), "{shown}");
+        assert!(
+            shown.contains("ExternalArtifact/flux-system/infra:controllers/x.yaml"),
+            "{shown}"
+        );
+        assert!(shown.contains("see apps/a.yaml"), "{shown}");
+    }
 }

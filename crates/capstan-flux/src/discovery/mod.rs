@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use capstan_core::{Diagnostic, Fs, Location, Value};
 
-use crate::model::{FluxObject, HelmRelease, Kustomization, ObjectKey};
+use crate::model::{FluxKind, FluxObject, HelmRelease, Kustomization, ObjectKey};
 use crate::scope::Scope;
 use crate::source::SourceStatus;
 use crate::source::ignore::{IgnoringFs, SourceIgnore};
@@ -159,6 +159,36 @@ pub struct DiscoveredHelmRelease {
     pub found: Discovered<HelmRelease>,
     /// `chart.spec.sourceRef` or `chartRef`; `None` when the release names neither.
     pub source: Option<SourceStatus>,
+}
+
+impl DiscoveredHelmRelease {
+    /// The chart version a `spec.chartRef` release installs, as its source declares it: an
+    /// OCIRepository's `spec.ref` (digest, else semver range, else tag, as the source-controller
+    /// picks; `latest` when unset, Flux's default). `None` for a `spec.chart` release, a source
+    /// not declared in `sources` or a HelmChart (capstan does not read HelmChart objects).
+    pub fn chart_ref_version(&self, sources: &[DiscoveredSource]) -> Option<String> {
+        let reference = self.found.object.spec.chart_ref.as_ref()?;
+        let key = reference.key(&self.found.key.namespace)?;
+        let source = sources.iter().find(|s| s.found.key == key)?;
+        let text = |pointer: &str| {
+            source
+                .found
+                .raw
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        match key.kind {
+            FluxKind::OciRepository => Some(
+                text("/spec/ref/digest")
+                    .or_else(|| text("/spec/ref/semver"))
+                    .or_else(|| text("/spec/ref/tag"))
+                    .unwrap_or_else(|| "latest".to_owned()),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// A source, declared or implied.

@@ -343,7 +343,9 @@ fn rows_of(
                             .as_ref()
                             .map(|r| r.name.clone())
                             .unwrap_or_default(),
-                        String::new(),
+                        release
+                            .chart_ref_version(&cluster.sources)
+                            .unwrap_or_default(),
                     ),
                 };
                 let reference = spec

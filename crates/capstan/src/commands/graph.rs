@@ -35,7 +35,10 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         .iter()
         .any(|d| d.severity == Severity::Error);
     match args.output {
-        GraphFormat::Text => write_text(out, &clusters, &mut repository_problems)?,
+        GraphFormat::Text => {
+            let (own, shared) = split_shared(&clusters);
+            write_text(out, &clusters, &own, &shared, &mut repository_problems)?
+        }
         GraphFormat::Dot => write_dot(out, &clusters)?,
         GraphFormat::Mermaid => write_mermaid(out, &clusters)?,
         GraphFormat::Json => {
@@ -56,10 +59,12 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
     }
     if args.output != GraphFormat::Text && args.output != GraphFormat::Json {
-        for (_, _, problems) in &clusters {
-            for problem in problems {
-                eprintln!("{problem}");
-            }
+        let (own, shared) = split_shared(&clusters);
+        for problem in own.iter().flatten() {
+            eprintln!("{problem}");
+        }
+        for (problem, _) in &shared {
+            eprintln!("{problem}");
         }
         for problem in &repository_problems {
             eprintln!("{problem}");
@@ -76,12 +81,53 @@ fn short(key: &ObjectKey) -> String {
     format!("{}/{}", key.namespace, key.name)
 }
 
+/// A problem in a file several clusters share (a common `infrastructure/` folder) is found once
+/// per cluster. Splits each cluster's problems into its own (found in that cluster only) and
+/// the shared ones, each listed once with the clusters it was found in.
+type Problems<'a> = (
+    Vec<Vec<&'a Diagnostic>>,
+    Vec<(&'a Diagnostic, Vec<&'a str>)>,
+);
+
+fn split_shared(clusters: &[(String, DependencyGraph, Vec<Diagnostic>)]) -> Problems<'_> {
+    let mut seen: Vec<(&Diagnostic, Vec<&str>)> = Vec::new();
+    for (name, _, problems) in clusters {
+        for problem in problems {
+            match seen.iter_mut().find(|(known, _)| *known == problem) {
+                Some((_, names)) => {
+                    if !names.contains(&name.as_str()) {
+                        names.push(name);
+                    }
+                }
+                None => seen.push((problem, vec![name])),
+            }
+        }
+    }
+    let shared: Vec<_> = seen
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .collect();
+    let mut own = Vec::new();
+    for (_, _, problems) in clusters {
+        let mut mine: Vec<&Diagnostic> = Vec::new();
+        for problem in problems {
+            if !shared.iter().any(|(known, _)| *known == problem) && !mine.contains(&problem) {
+                mine.push(problem);
+            }
+        }
+        own.push(mine);
+    }
+    (own, shared)
+}
+
 fn write_text(
     out: &mut dyn Write,
     clusters: &[(String, DependencyGraph, Vec<Diagnostic>)],
+    own: &[Vec<&Diagnostic>],
+    shared: &[(&Diagnostic, Vec<&str>)],
     repository_problems: &mut [Diagnostic],
 ) -> std::io::Result<()> {
-    for (index, (name, graph, problems)) in clusters.iter().enumerate() {
+    for (index, ((name, graph, _), problems)) in clusters.iter().zip(own).enumerate() {
         if index > 0 {
             writeln!(out)?;
         }
@@ -122,6 +168,15 @@ fn write_text(
                 let text = problem.to_string().replace('\n', "\n    ");
                 writeln!(out, "    {text}")?;
             }
+        }
+    }
+    if !shared.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "problems found in several clusters")?;
+        for (problem, names) in shared {
+            let text = problem.to_string().replace('\n', "\n    ");
+            writeln!(out, "  in {}:", names.join(", "))?;
+            writeln!(out, "    {text}")?;
         }
     }
     if !repository_problems.is_empty() {
