@@ -146,6 +146,38 @@ impl KubeApi {
         self
     }
 
+    /// Every page of a list, each item stamped with its kind's `apiVersion` and `kind` (the API
+    /// server leaves them out of list items).
+    async fn list_pages(
+        &self,
+        api: &Api<DynamicObject>,
+        mut params: ListParams,
+        r: &ObjectRef,
+        ar: &ApiResource,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let mut out = Vec::new();
+        loop {
+            self.count("list");
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|e| error(Verb::List, &r.kind, e))?;
+            for item in page.items {
+                let mut value = to_value(item, r, Verb::List)?;
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+                    map.insert("kind".into(), Value::String(ar.kind.clone()));
+                }
+                out.push(value);
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// The objects of a watched kind, starting its watch on first use; `None` when not watching.
     async fn watched_list(&self, ar: &ApiResource) -> Option<Result<Vec<Value>, ClusterError>> {
         let watched = self.watched.as_ref()?;
@@ -353,28 +385,8 @@ impl Cluster for KubeApi {
             return found;
         }
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-        let mut out = Vec::new();
-        let mut params = ListParams::default().limit(500);
-        loop {
-            self.count("list");
-            let page = api
-                .list(&params)
-                .await
-                .map_err(|e| error(Verb::List, &r.kind, e))?;
-            for item in page.items {
-                let mut value = to_value(item, &r, Verb::List)?;
-                if let Some(map) = value.as_object_mut() {
-                    map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
-                    map.insert("kind".into(), Value::String(ar.kind.clone()));
-                }
-                out.push(value);
-            }
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => break,
-            }
-        }
-        Ok(out)
+        self.list_pages(&api, ListParams::default().limit(500), &r, &ar)
+            .await
     }
 
     async fn get(&self, r: &ObjectRef) -> Result<Option<Value>, ClusterError> {
@@ -456,28 +468,8 @@ impl Cluster for KubeApi {
             Api::all_with(self.client.clone(), &ar)
         };
         let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut params = ListParams::default().limit(500).labels(&labels.join(","));
-        let mut out = Vec::new();
-        loop {
-            self.count("list");
-            let page = api
-                .list(&params)
-                .await
-                .map_err(|e| error(Verb::List, &r.kind, e))?;
-            for item in page.items {
-                let mut value = to_value(item, &r, Verb::List)?;
-                if let Some(map) = value.as_object_mut() {
-                    map.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
-                    map.insert("kind".into(), Value::String(ar.kind.clone()));
-                }
-                out.push(value);
-            }
-            match page.metadata.continue_ {
-                Some(token) if !token.is_empty() => params = params.continue_token(&token),
-                _ => break,
-            }
-        }
-        Ok(out)
+        let params = ListParams::default().limit(500).labels(&labels.join(","));
+        self.list_pages(&api, params, &r, &ar).await
     }
 
     async fn patch_json(&self, r: &ObjectRef, patch: &Value) -> Result<Value, ClusterError> {

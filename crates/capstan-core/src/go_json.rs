@@ -16,6 +16,23 @@ pub enum Keys {
     AsHeld,
 }
 
+/// `value` with object keys sorted at every level, as Go marshals `map[string]interface{}`.
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// `value` as Go's `json.Marshal` writes it.
 pub fn to_string(value: &Value, keys: Keys) -> String {
     let mut out = String::new();

@@ -57,26 +57,20 @@ impl LogQuery {
                 })
                 .transpose()
         };
-        let tail_lines = match number("tailLines")? {
-            Some(n) if n < 0 => {
-                return Err(ApiError::new(
+        let at_least = |k: &str, min: i64, rule: &str| -> Result<Option<i64>, ApiError> {
+            match number(k)? {
+                Some(n) if n < min => Err(ApiError::new(
                     422,
                     "Invalid",
-                    format!("tailLines: Invalid value: {n}: must be greater than or equal to 0"),
-                ));
+                    format!("{k}: Invalid value: {n}: {rule}"),
+                )),
+                n => Ok(n),
             }
-            n => n.map(|n| n as usize),
         };
-        let since_seconds = match number("sinceSeconds")? {
-            Some(n) if n < 1 => {
-                return Err(ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("sinceSeconds: Invalid value: {n}: must be greater than 0"),
-                ));
-            }
-            n => n.map(|n| n as u64),
-        };
+        let tail_lines =
+            at_least("tailLines", 0, "must be greater than or equal to 0")?.map(|n| n as usize);
+        let since_seconds =
+            at_least("sinceSeconds", 1, "must be greater than 0")?.map(|n| n as u64);
         let since_time = q
             .get("sinceTime")
             .map(|t| {

@@ -30,22 +30,7 @@ fn error(path: &Path, reason: impl Into<String>) -> ChartError {
 /// Go's zero `time.Time` as JSON.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// Object keys sorted at every level, as Go marshals `map[string]interface{}`.
-pub fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&map[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
-}
+pub use capstan_core::go_json::sorted;
 
 fn read_yaml(fs: &dyn Fs, path: &Path) -> Result<Value, ChartError> {
     let text = fs

@@ -729,22 +729,7 @@ pub fn digest_value(value: &Value) -> String {
 
 /// JSON with object keys sorted, so a digest does not depend on the order values were written.
 fn canonical_json(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&map[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_string(&sorted(value)).unwrap_or_default()
+    serde_json::to_string(&capstan_core::go_json::sorted(value)).unwrap_or_default()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -346,14 +346,14 @@ fn resolve_host(
     Ok(full)
 }
 
-fn slash_path(path: &Path) -> String {
+pub(super) fn slash_path(path: &Path) -> String {
     path.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
 }
 
-fn invalid(flag: &'static str, value: &str, reason: String) -> ScaffoldError {
+pub(super) fn invalid(flag: &'static str, value: &str, reason: String) -> ScaffoldError {
     ScaffoldError::InvalidFlag {
         flag,
         value: value.to_owned(),

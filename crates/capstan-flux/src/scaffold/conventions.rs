@@ -57,6 +57,41 @@ pub struct Conventions {
     pub notes: Vec<String>,
 }
 
+impl Conventions {
+    /// Conventions of a namespace folder of a nested layout: its apps listed in `apps_file`, their
+    /// manifests under `apps_dir`, nothing learnt from siblings (no prefix, shared spec, providers
+    /// or ingress/storage settings); callers fill in what they know.
+    pub(crate) fn nested(
+        apps_file: PathBuf,
+        apps_dir: PathBuf,
+        ks_namespace: Option<String>,
+    ) -> Conventions {
+        Conventions {
+            cluster_dir: None,
+            apps_file,
+            apps_dir,
+            name_prefix: String::new(),
+            api_version: String::new(),
+            ks_namespace,
+            interval: String::new(),
+            source_ref: Value::Null,
+            shared_spec: Vec::new(),
+            depends_on: Vec::new(),
+            storage_provider: None,
+            ingress_provider: None,
+            domain: None,
+            cluster_issuer: None,
+            ingress_class: None,
+            storage_class: None,
+            namespace_prune_disabled: false,
+            namespace_name_label: false,
+            indent_sequences: true,
+            siblings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
 const SHARED_FIELDS: &[&str] = &["retryInterval", "timeout", "wait"];
 
 /// Learns the conventions of the repository at `root`.

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use capstan_core::{Fs, Value};
 use serde_json::json;
 
-use super::add::{AddPlan, AddRequest};
+use super::add::{AddPlan, AddRequest, invalid, slash_path};
 use super::changes::{ChangeSet, FileChange};
 use super::conventions::Conventions;
 use super::index::{FluxKustomization, RepoIndex};
@@ -208,7 +208,7 @@ pub fn plan_add(
     let ks_text = read(fs, root, &neighbour.ks.file)?;
     let mut ks = neighbour.ks.object.clone();
     set(&mut ks, "/metadata/name", json!(request.name));
-    let app_path = format!("./{}/{sub}", slash(&app_dir));
+    let app_path = format!("./{}/{sub}", slash_path(&app_dir));
     set(&mut ks, "/spec/path", json!(app_path));
     if ks
         .pointer("/spec/postBuild/substitute/APP")
@@ -379,16 +379,11 @@ pub fn plan_add(
 
     let kustomization_name = request.name.clone();
     let conventions = Conventions {
-        cluster_dir: None,
-        apps_file: register_file,
-        apps_dir: namespace_dir,
-        name_prefix: String::new(),
         api_version: ks
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or("kustomize.toolkit.fluxcd.io/v1")
             .to_owned(),
-        ks_namespace: Some(namespace.clone()),
         interval: ks
             .pointer("/spec/interval")
             .and_then(Value::as_str)
@@ -398,19 +393,9 @@ pub fn plan_add(
             .pointer("/spec/sourceRef")
             .cloned()
             .unwrap_or(Value::Null),
-        shared_spec: Vec::new(),
-        depends_on: Vec::new(),
-        storage_provider: None,
-        ingress_provider: None,
-        domain: None,
-        cluster_issuer: None,
-        ingress_class: None,
-        storage_class: None,
-        namespace_prune_disabled: false,
-        namespace_name_label: false,
-        indent_sequences: true,
         siblings: nested.apps.iter().map(NestedApp::name).collect(),
         notes,
+        ..Conventions::nested(register_file, namespace_dir, Some(namespace.clone()))
     };
     Ok(AddPlan {
         app: AppSpec {
@@ -788,21 +773,6 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn slash(path: &Path) -> String {
-    path.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn invalid(flag: &'static str, value: &str, reason: String) -> ScaffoldError {
-    ScaffoldError::InvalidFlag {
-        flag,
-        value: value.to_owned(),
-        reason,
-    }
 }
 
 #[cfg(test)]

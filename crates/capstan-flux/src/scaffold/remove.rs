@@ -53,29 +53,11 @@ pub fn plan_remove(
         && let Some(nested) = super::nested::detect(&index)
     {
         let (app, changes) = super::nested::plan_remove(fs, root, &request.name, &index, &nested)?;
-        let conventions = Conventions {
-            cluster_dir: None,
-            apps_file: app.namespace_dir.join("kustomization.yaml"),
-            apps_dir: app.namespace_dir.clone(),
-            name_prefix: String::new(),
-            api_version: String::new(),
-            ks_namespace: app.ks.namespace.clone(),
-            interval: String::new(),
-            source_ref: capstan_core::Value::Null,
-            shared_spec: Vec::new(),
-            depends_on: Vec::new(),
-            storage_provider: None,
-            ingress_provider: None,
-            domain: None,
-            cluster_issuer: None,
-            ingress_class: None,
-            storage_class: None,
-            namespace_prune_disabled: false,
-            namespace_name_label: false,
-            indent_sequences: true,
-            siblings: Vec::new(),
-            notes: Vec::new(),
-        };
+        let conventions = Conventions::nested(
+            app.namespace_dir.join("kustomization.yaml"),
+            app.namespace_dir.clone(),
+            app.ks.namespace.clone(),
+        );
         return Ok(RemovePlan {
             deleted_dir: Some(app.dir.clone()),
             kustomization: app.ks,
