@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use capstan_core::Fs;
 use capstan_flux::build::kustomization::{RemoteFetch, build_manifests};
-use capstan_flux::sops::Keys;
+use capstan_flux::sops::{Keys, decrypt_documents, is_decryption_disabled, is_encrypted};
 use serde_json::json;
 
 use super::StepError;
@@ -54,8 +54,17 @@ pub fn render(
             }));
         } else {
             let text = fs.read_to_string(&full).map_err(|e| error(e.to_string()))?;
-            let documents = capstan_core::yaml::parse_documents(&text)
+            let mut documents = capstan_core::yaml::parse_documents(&text)
                 .map_err(|e| error(format!("not YAML: {}", e.message)))?;
+            // A SOPS-encrypted file is decrypted as kustomize-controller would (one MAC over
+            // every document); its ciphertext is never sent as if it were the value.
+            if documents
+                .first()
+                .is_some_and(|d| is_encrypted(d) && !is_decryption_disabled(d))
+            {
+                documents = decrypt_documents(&documents, keys, &path.display().to_string())
+                    .map_err(|e| error(format!("SOPS decryption: {e}")))?;
+            }
             out.extend(
                 documents
                     .into_iter()
@@ -108,7 +117,15 @@ pub async fn apply<C: Cluster>(
         .chain(report.errors.iter().cloned())
         .collect();
     if report.outcome != Outcome::Ready || !failed.is_empty() {
-        return Err(StepError::Apply(failed.join("; ")));
+        let message = if failed.is_empty() {
+            format!(
+                "the objects did not become ready (outcome {:?})",
+                report.outcome
+            )
+        } else {
+            failed.join("; ")
+        };
+        return Err(StepError::Apply(message));
     }
     Ok(format!(
         "{} created, {} configured, {} unchanged",
@@ -162,4 +179,51 @@ pub async fn gates<C: Cluster>(cluster: &C, refs: &[ObjectRef], wait: bool) -> V
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SOPS-encrypted file named directly in a manifests step is applied decrypted, as a
+    /// folder's would be; with the wrong key the step fails instead of sending ciphertext.
+    #[test]
+    fn an_encrypted_file_is_decrypted_before_it_is_applied() {
+        let sops =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../capstan-flux/tests/fixtures/sops");
+        let keys = |file: &str| {
+            let text = std::fs::read_to_string(sops.join("keys").join(file)).expect("key");
+            Keys::parse(&text, file, false).expect("keys")
+        };
+        let paths = [PathBuf::from("encrypted/secret-all.yaml")];
+        let objects = render(
+            &capstan_core::OsFs,
+            &sops,
+            "creds",
+            &paths,
+            &keys("test-key.txt"),
+        )
+        .expect("renders");
+        assert_eq!(objects.len(), 1);
+        let secret = &objects[0].object;
+        assert!(secret.get("sops").is_none(), "{secret}");
+        assert_eq!(
+            secret
+                .pointer("/stringData/username")
+                .and_then(|v| v.as_str()),
+            Some("admin")
+        );
+        let wrong = render(
+            &capstan_core::OsFs,
+            &sops,
+            "creds",
+            &paths,
+            &keys("wrong-key.txt"),
+        );
+        assert!(
+            matches!(wrong, Err(StepError::Render { .. })),
+            "{:?}",
+            wrong.map(|o| o.len())
+        );
+    }
 }

@@ -598,15 +598,32 @@ pub async fn upgrade_install<C: Cluster>(
         let d = failed(what, &f);
         return Err(fail(cluster, &mut v, req.storage_namespace, d, f).await);
     }
-    supersede(cluster, &all, req.storage_namespace, name).await?;
+    // The versions maxHistory trimmed above are gone: only the ones kept are superseded. A
+    // failure to write them marks the new version failed rather than leaving it pending (a
+    // pending version locks the release name).
+    let kept_versions: Vec<Release> = all
+        .iter()
+        .filter(|r| !next.delete.contains(&r.version()))
+        .cloned()
+        .collect();
+    let mut superseded = supersede(cluster, &kept_versions, req.storage_namespace, name).await;
     // Helm supersedes the release it upgraded from, a failed one included.
-    if let Some(p) = previous.as_ref().filter(|p| p.status() == Status::Failed) {
+    if superseded.is_ok()
+        && let Some(p) = previous
+            .as_ref()
+            .filter(|p| p.status() == Status::Failed && !next.delete.contains(&p.version()))
+    {
         let mut p = p.clone();
         p.set_status(Status::Superseded, None);
-        update_record(cluster, &p, req.storage_namespace)
+        superseded = update_record(cluster, &p, req.storage_namespace)
             .await
-            .map_err(cluster_error(name))?;
+            .map_err(cluster_error(name));
     }
+    if let Err(ReleaseError::Cluster { source, .. }) = superseded {
+        let d = failed("", &source);
+        return Err(fail(cluster, &mut v, req.storage_namespace, d, source.into()).await);
+    }
+    superseded?;
     v.status = Status::Deployed;
     v.description = if is_upgrade {
         "Upgrade complete".into()
