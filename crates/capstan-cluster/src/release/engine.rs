@@ -1045,4 +1045,44 @@ mod tests {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }
+
+    /// `maxHistory: 1` trims before each upgrade but keeps the deployed version (as Helm's
+    /// `removeLeastRecent` does): every upgrade ends deployed, nothing patches a deleted Secret.
+    #[tokio::test]
+    async fn a_history_of_one_upgrades_over_what_it_trims() {
+        let cluster = MemCluster::new();
+        cluster.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "apps"}}));
+        let fs = MemFs::new();
+        fs.add_file("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n");
+        let chart_dir = std::path::Path::new("c");
+        for (values, version) in [
+            ("{}", 1),
+            (r#"{"greeting": "hi"}"#, 2),
+            (r#"{"greeting": "ho"}"#, 3),
+        ] {
+            let values: Map = serde_json::from_str(values).unwrap_or_default();
+            let req = InstallRequest {
+                release: "web",
+                namespace: "apps",
+                storage_namespace: "apps",
+                chart_dir,
+                fs: &fs,
+                values: &values,
+                max_history: Some(1),
+                wait: false,
+                timeout: Duration::from_secs(5),
+            };
+            let out = upgrade_install(&cluster, &Fake, &req)
+                .await
+                .expect("upgrades");
+            assert_eq!(out.version, version);
+            // Helm's trimming keeps the deployed version, so the one superseded stays beside
+            // the new one; anything older is gone.
+            let mut expected = vec![(i64::from(version), "deployed".to_owned())];
+            if version > 1 {
+                expected.insert(0, (i64::from(version) - 1, "superseded".to_owned()));
+            }
+            assert_eq!(secrets(&cluster), expected);
+        }
+    }
 }
