@@ -695,6 +695,29 @@ pub(crate) fn has_schema(group: &str) -> bool {
     )
 }
 
+/// Who deletes an object its producer stops rendering: `deleted by prune` (a Kustomization) or
+/// `deleted by Helm on upgrade` (a HelmRelease).
+pub(crate) fn deleted_by(producer: &Producer) -> &'static str {
+    match producer.kind {
+        ProducerKind::Kustomization => "deleted by prune",
+        ProducerKind::HelmRelease => "deleted by Helm on upgrade",
+    }
+}
+
+/// How to keep an object its producer is about to delete: Flux's prune opt-out for a
+/// Kustomization's object; Helm's keep policy for a release's (helm-controller ignores Flux's
+/// annotation), set in the chart or by a `postRenderers` patch of the HelmRelease.
+pub(crate) fn keep_annotation(producer: &Producer, what: &str) -> String {
+    match producer.kind {
+        ProducerKind::Kustomization => {
+            format!("annotate {what} with kustomize.toolkit.fluxcd.io/prune: disabled")
+        }
+        ProducerKind::HelmRelease => format!(
+            "annotate {what} with helm.sh/resource-policy: keep (in the chart, or with a spec.postRenderers patch of {producer})"
+        ),
+    }
+}
+
 /// `kind` and a namespace-qualified kubectl name: `statefulset/db -n data`.
 pub(crate) fn kubectl_ref(id: &ResourceId) -> String {
     let kind = if id.group.is_empty() {
