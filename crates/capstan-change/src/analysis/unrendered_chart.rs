@@ -61,12 +61,29 @@ impl Analysis for UnrenderedChart {
                             .cloned()
                             .unwrap_or(Value::Null)
                     };
-                    let what = if version(before) != version(after) {
-                        format!(
+                    let mut parts = Vec::new();
+                    if version(before) != version(after) {
+                        parts.push(format!(
                             "chart version {} → {}",
                             show(&version(before)),
                             show(&version(after))
-                        )
+                        ));
+                    }
+                    // the app images its values pin (Renovate bumps them with the chart)
+                    for change in &object.fields {
+                        if let (true, crate::diff::FieldChangeKind::Modified { before, after }) =
+                            (is_image_value(&change.path), &change.kind)
+                        {
+                            parts.push(format!(
+                                "{} {} → {}",
+                                change.path,
+                                show(before),
+                                show(after)
+                            ));
+                        }
+                    }
+                    let what = if !parts.is_empty() {
+                        parts.join("; ")
                     } else {
                         match object
                             .fields
@@ -113,6 +130,9 @@ impl Analysis for UnrenderedChart {
                             )
                         })
                         .collect();
+                    let mut users = users;
+                    users.sort();
+                    users.dedup();
                     let skipped: Vec<String> = users
                         .iter()
                         .filter(|u| unrendered(cx, u))
@@ -131,8 +151,13 @@ impl Analysis for UnrenderedChart {
                     } else if skipped.is_empty() {
                         return_rendered(&what, &users)
                     } else {
+                        let (take, are, they) = if skipped.len() == 1 {
+                            ("takes", "is", "it changes")
+                        } else {
+                            ("take", "are", "they change")
+                        };
                         format!(
-                            "{what}: {} take the new artifact but are not rendered here: the objects they change are not analysed",
+                            "{what}: {} {take} the new artifact but {are} not rendered here: the objects {they} are not analysed",
                             skipped.join(", ")
                         )
                     };
@@ -146,10 +171,27 @@ impl Analysis for UnrenderedChart {
     }
 }
 
+/// A field of a release's values that pins an app image: `…image`, `…Image`, `…tag`,
+/// `…Tag`, or an image's `repository`/`digest`.
+fn is_image_value(path: &str) -> bool {
+    let Some(values) = path.strip_prefix("spec.values.") else {
+        return false;
+    };
+    let mut keys = values.rsplit('.');
+    let last = keys.next().unwrap_or(values);
+    let parent = keys.next().unwrap_or("");
+    matches!(last, "image" | "tag")
+        || last.ends_with("Image")
+        || last.ends_with("Tag")
+        || (matches!(last, "repository" | "digest")
+            && (parent == "image" || parent.ends_with("Image")))
+}
+
 fn return_rendered(what: &str, users: &[Producer]) -> String {
     let names: Vec<String> = users.iter().map(ToString::to_string).collect();
+    let take = if users.len() == 1 { "takes" } else { "take" };
     format!(
-        "{what}: {} take the new artifact (rendered and analysed)",
+        "{what}: {} {take} the new artifact (rendered and analysed)",
         names.join(", ")
     )
 }
