@@ -47,6 +47,7 @@ use crate::diff::{
 use crate::plan::{ChangedFile, Risk};
 
 pub use locate::locate_line;
+pub(crate) use unrendered_chart::{chart_source_users, release_unrendered};
 
 /// The family a finding belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

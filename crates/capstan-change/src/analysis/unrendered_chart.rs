@@ -6,7 +6,7 @@
 
 use capstan_core::{ResourceId, Value};
 
-use super::{Analysis, AnalysisMeta, Category, Context, Hit, show};
+use super::{Analysis, AnalysisMeta, Category, ChangeFacts, Context, Hit, show};
 use crate::diff::{ObjectChange, Producer, ProducerKind, Which};
 use crate::plan::Risk;
 
@@ -20,8 +20,42 @@ static META: AnalysisMeta = AnalysisMeta {
 };
 
 fn unrendered(cx: &Context<'_>, release: &Producer) -> bool {
-    let head = cx.facts.side(Which::Head);
+    release_unrendered(cx.facts, release)
+}
+
+/// True when the release is neither rendered nor suspended on the new side.
+pub(crate) fn release_unrendered(facts: &ChangeFacts, release: &Producer) -> bool {
+    let head = facts.side(Which::Head);
     !head.rendered(release) && !head.side.suspended.contains(release)
+}
+
+/// The HelmReleases the new side renders whose `chartRef` names the chart source `source`
+/// (an OCIRepository or HelmChart in `namespace`), each once.
+pub(crate) fn chart_source_users(
+    facts: &ChangeFacts,
+    source: &ResourceId,
+    namespace: &str,
+) -> Vec<Producer> {
+    let mut users: Vec<Producer> = facts
+        .side(Which::Head)
+        .objects()
+        .filter(|(_, o)| super::kind_of(o) == "HelmRelease")
+        .filter_map(|(p, o)| {
+            let id = ResourceId::of(o);
+            let release_ns = id.namespace.unwrap_or_else(|| p.namespace.clone());
+            let text = |f: &str| {
+                o.pointer(&format!("/spec/chartRef/{f}"))
+                    .and_then(Value::as_str)
+            };
+            let names_it = text("kind") == Some(source.kind.as_str())
+                && text("name") == Some(source.name.as_str())
+                && text("namespace").unwrap_or(&release_ns) == namespace;
+            names_it.then(|| Producer::new(ProducerKind::HelmRelease, release_ns, id.name))
+        })
+        .collect();
+    users.sort();
+    users.dedup();
+    users
 }
 
 impl Analysis for UnrenderedChart {
@@ -109,30 +143,7 @@ impl Analysis for UnrenderedChart {
                     }) else {
                         continue;
                     };
-                    // the HelmReleases whose chartRef names it
-                    let users: Vec<Producer> = cx
-                        .facts
-                        .side(Which::Head)
-                        .objects()
-                        .filter(|(_, o)| super::kind_of(o) == "HelmRelease")
-                        .filter(|(_, o)| {
-                            o.pointer("/spec/chartRef/kind").and_then(Value::as_str)
-                                == Some(object.id.kind.as_str())
-                                && o.pointer("/spec/chartRef/name").and_then(Value::as_str)
-                                    == Some(object.id.name.as_str())
-                        })
-                        .map(|(p, o)| {
-                            let id = ResourceId::of(o);
-                            Producer::new(
-                                ProducerKind::HelmRelease,
-                                id.namespace.unwrap_or_else(|| p.namespace.clone()),
-                                id.name,
-                            )
-                        })
-                        .collect();
-                    let mut users = users;
-                    users.sort();
-                    users.dedup();
+                    let users = chart_source_users(cx.facts, &object.id, &namespace);
                     let skipped: Vec<String> = users
                         .iter()
                         .filter(|u| unrendered(cx, u))
