@@ -824,6 +824,22 @@ fn build_cluster_kustomizations(
                     )
                     .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()))
                 });
+                // a generated artifact's files are the repository's: record those paths
+                let out = match (&generated[i], out) {
+                    (Some((_, view)), Ok(mut manifests)) => {
+                        for object in &mut manifests.objects {
+                            let real = object
+                                .file
+                                .as_ref()
+                                .and_then(|file| view.real_path(&root.join(file)));
+                            if let Some(real) = real {
+                                object.file = Some(discovery::relative(root, &real));
+                            }
+                        }
+                        Ok(manifests)
+                    }
+                    (_, out) => out,
+                };
                 (i, out)
             })
             .collect();

@@ -289,6 +289,16 @@ spec:
         ks.path.as_deref(),
         Some(Path::new("infrastructure/controllers"))
     );
+    // each object's file is the repository's, not a path inside the artifact
+    let files: Vec<_> = ks.objects.iter().map(|o| o.file.clone()).collect();
+    assert_eq!(
+        files,
+        [
+            Some(PathBuf::from("infrastructure/shared/ns.yaml")),
+            Some(PathBuf::from("infrastructure/controllers/cm.yaml"))
+        ],
+        "{ks:#?}"
+    );
 }
 
 #[test]
