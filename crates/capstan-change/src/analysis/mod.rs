@@ -327,10 +327,23 @@ impl ChangeFacts {
         }
     }
 
-    /// The repository files findings over this diff may point into, per side: the files of the
-    /// objects of every producer with a difference, and of the Flux units' manifests. Read them into [`SideFacts::texts`].
-    pub fn files_to_read(&self, diff: &DiffReport) -> BTreeSet<(Which, String)> {
+    /// The repository files findings over this diff may point into, per side: the changed
+    /// files, the files of the objects of every producer with a difference, and of the Flux
+    /// units' manifests. Read them into [`SideFacts::texts`].
+    pub fn files_to_read(
+        &self,
+        diff: &DiffReport,
+        changed: &[ChangedFile],
+    ) -> BTreeSet<(Which, String)> {
         let mut out = BTreeSet::new();
+        // a changed file may set a field of an object declared elsewhere (a patch)
+        for file in changed {
+            let which = match file.change {
+                crate::plan::FileChange::Deleted => Which::Base,
+                _ => Which::Head,
+            };
+            out.insert((which, file.path.clone()));
+        }
         for group in &diff.groups {
             for which in [Which::Base, Which::Head] {
                 let side = self.side(which);
@@ -598,6 +611,14 @@ fn place(
         .object
         .as_ref()
         .and_then(|id| side.object_files.get(id).cloned());
+    // a field a patch in another changed file sets (a cluster's values patch of a base
+    // HelmRelease): that file and line, rather than the base's nearest ancestor
+    if hit.file.is_none()
+        && let Some(id) = &hit.object
+        && let Some((file, line)) = patched_in(cx, &hit, id, own_file.as_deref())
+    {
+        return finding(meta, hit, risk, places, Some(file), Some(line));
+    }
     let file = hit.file.clone().or(own_file.clone()).or(unit_file.clone());
     let line = file.as_ref().and_then(|file| {
         let text = side
@@ -617,6 +638,42 @@ fn place(
             }
         }
     });
+    finding(meta, hit, risk, places, file, line)
+}
+
+/// The changed file, other than the object's own, whose changed fields include the hit's field
+/// and that holds a document of the object, with the field's line there.
+fn patched_in(
+    cx: &Context<'_>,
+    hit: &Hit,
+    id: &ResourceId,
+    own_file: Option<&str>,
+) -> Option<(String, usize)> {
+    let side = cx.facts.side(hit.side);
+    cx.files.iter().find_map(|changed| {
+        if changed.change == crate::plan::FileChange::Deleted
+            || Some(changed.path.as_str()) == own_file
+            || !changed
+                .fields
+                .iter()
+                .any(|f| f == &hit.field || hit.field.starts_with(&format!("{f}.")))
+        {
+            return None;
+        }
+        let text = side.texts.get(&changed.path)?;
+        let line = locate_line(text, id, &hit.field)?;
+        Some((changed.path.clone(), line))
+    })
+}
+
+fn finding(
+    meta: &AnalysisMeta,
+    hit: Hit,
+    risk: Risk,
+    places: &BTreeMap<Producer, String>,
+    file: Option<String>,
+    line: Option<usize>,
+) -> Finding {
     let object = match &hit.object {
         Some(id) => id.to_string(),
         None => hit
@@ -772,5 +829,98 @@ pub(crate) fn show(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "(unset)".to_owned(),
         other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FileChange;
+
+    const BASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: podinfo
+spec:
+  chart:
+    spec:
+      chart: podinfo
+";
+
+    const PATCH: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: podinfo
+spec:
+  chart:
+    spec:
+      version: \"6.8.0\"
+";
+
+    #[test]
+    fn a_field_a_patch_sets_is_placed_in_the_patch() {
+        let release = |version: &str| {
+            serde_json::json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                "metadata": {"name": "podinfo", "namespace": "podinfo"},
+                "spec": {"chart": {"spec": {"chart": "podinfo", "version": version}}}})
+        };
+        let side = |version: &str| {
+            let object = release(version);
+            let mut files = BTreeMap::new();
+            files.insert(ResourceId::of(&object), "apps/base/release.yaml".to_owned());
+            let side = Side {
+                rendered: vec![crate::diff::Rendered {
+                    producer: Producer::new(ProducerKind::Kustomization, "flux-system", "apps"),
+                    prune: true,
+                    outcome: Ok(vec![object]),
+                }],
+                ..Default::default()
+            };
+            let mut facts = SideFacts::new(side, files);
+            facts
+                .texts
+                .insert("apps/base/release.yaml".into(), BASE.into());
+            facts
+                .texts
+                .insert("apps/production/values.yaml".into(), PATCH.into());
+            facts
+        };
+        let facts = ChangeFacts {
+            base: side("6.7.0"),
+            head: side("6.8.0"),
+        };
+        let report = crate::diff::diff(&facts.base.side, &facts.head.side, &Default::default());
+        let changed = |fields: &[&str]| {
+            vec![ChangedFile {
+                path: "apps/production/values.yaml".into(),
+                change: FileChange::Changed,
+                fields: fields.iter().map(|f| f.to_string()).collect(),
+                kustomizations: vec!["apps".into()],
+            }]
+        };
+        let placed = |files: &[ChangedFile]| {
+            let cx = Context {
+                diff: &report,
+                facts: &facts,
+                files,
+            };
+            let (group, object) = cx.objects().next().expect("a change");
+            let hit = Hit::on(group, object, "spec.chart.spec.version");
+            let meta = unrendered_chart::UnrenderedChart.meta();
+            let f = place(&cx, meta, hit, Risk::Low, &BTreeMap::new());
+            f.location()
+        };
+        // the patch changed the field: its line there
+        assert_eq!(
+            placed(&changed(&["spec.chart.spec.version"])).as_deref(),
+            Some("apps/production/values.yaml:9")
+        );
+        // the patch changed something else: the object's own file
+        assert_eq!(
+            placed(&changed(&["spec.values"])).as_deref(),
+            Some("apps/base/release.yaml:8")
+        );
     }
 }
