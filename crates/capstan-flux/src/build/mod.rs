@@ -824,21 +824,22 @@ fn build_cluster_kustomizations(
                     )
                     .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()))
                 });
-                // a generated artifact's files are the repository's: record those paths
-                let out = match (&generated[i], out) {
-                    (Some((_, view)), Ok(mut manifests)) => {
+                // Objects read through a generated ExternalArtifact are declared in the
+                // repository file its copy rule maps them from.
+                let out = match &generated[i] {
+                    Some((_, view)) => out.map(|mut manifests| {
                         for object in &mut manifests.objects {
-                            let real = object
+                            if let Some(real) = object
                                 .file
                                 .as_ref()
-                                .and_then(|file| view.real_path(&root.join(file)));
-                            if let Some(real) = real {
-                                object.file = Some(discovery::relative(root, &real));
+                                .and_then(|file| view.real_path(&root.join(file)))
+                            {
+                                object.file = Some(crate::discovery::relative(root, &real));
                             }
                         }
-                        Ok(manifests)
-                    }
-                    (_, out) => out,
+                        manifests
+                    }),
+                    None => out,
                 };
                 (i, out)
             })

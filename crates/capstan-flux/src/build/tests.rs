@@ -289,15 +289,14 @@ spec:
         ks.path.as_deref(),
         Some(Path::new("infrastructure/controllers"))
     );
-    // each object's file is the repository's, not a path inside the artifact
-    let files: Vec<_> = ks.objects.iter().map(|o| o.file.clone()).collect();
+    // Each object is placed in the repository file the copy rule reads, not the artifact path.
+    let files: Vec<Option<&Path>> = ks.objects.iter().map(|o| o.file.as_deref()).collect();
     assert_eq!(
         files,
         [
-            Some(PathBuf::from("infrastructure/shared/ns.yaml")),
-            Some(PathBuf::from("infrastructure/controllers/cm.yaml"))
-        ],
-        "{ks:#?}"
+            Some(Path::new("infrastructure/shared/ns.yaml")),
+            Some(Path::new("infrastructure/controllers/cm.yaml"))
+        ]
     );
 }
 
