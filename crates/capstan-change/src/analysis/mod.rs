@@ -628,13 +628,19 @@ fn place(
         match (&hit.object, own_file.is_some()) {
             (Some(id), true) => locate_line(text, id, &hit.field),
             _ => {
-                // a chart's object: point at the HelmRelease (its chart version, else its values)
+                // a chart's object: point at the HelmRelease — its chart version, else the
+                // chart it names (a chartRef, a local chart's path), else its values
                 let producer = hit.producer.as_ref()?;
                 let id = producer_id(producer);
-                ["spec.chart.spec.version", "spec.values", "spec"]
-                    .iter()
-                    .find_map(|f| locate_line(text, &id, f))
-                    .or_else(|| locate_line(text, &id, &hit.field))
+                [
+                    "spec.chart.spec.version",
+                    "spec.chartRef",
+                    "spec.chart.spec.chart",
+                    "spec.values",
+                ]
+                .iter()
+                .find_map(|f| locate::locate_exact(text, &id, f))
+                .or_else(|| locate_line(text, &id, "spec"))
             }
         }
     });
@@ -921,6 +927,76 @@ spec:
         assert_eq!(
             placed(&changed(&["spec.values"])).as_deref(),
             Some("apps/base/release.yaml:8")
+        );
+    }
+
+    #[test]
+    fn a_chart_object_is_placed_at_the_chart_its_release_names() {
+        const RELEASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: apps
+spec:
+  interval: 1h
+  chartRef:
+    kind: OCIRepository
+    name: app-template
+  values:
+    replicas: 1
+";
+        let release = serde_json::json!({"apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease", "metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"chartRef": {"kind": "OCIRepository", "name": "app-template"}}});
+        let deployment = |replicas: u32| {
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "apps"}, "spec": {"replicas": replicas}})
+        };
+        let side = |replicas: u32| {
+            let mut files = BTreeMap::new();
+            files.insert(ResourceId::of(&release), "apps/web/release.yaml".to_owned());
+            let side = Side {
+                rendered: vec![
+                    crate::diff::Rendered {
+                        producer: Producer::new(ProducerKind::Kustomization, "flux-system", "apps"),
+                        prune: true,
+                        outcome: Ok(vec![release.clone()]),
+                    },
+                    crate::diff::Rendered {
+                        producer: Producer::new(ProducerKind::HelmRelease, "apps", "web"),
+                        prune: true,
+                        outcome: Ok(vec![deployment(replicas)]),
+                    },
+                ],
+                ..Default::default()
+            };
+            let mut facts = SideFacts::new(side, files);
+            facts
+                .texts
+                .insert("apps/web/release.yaml".into(), RELEASE.into());
+            facts
+        };
+        let facts = ChangeFacts {
+            base: side(1),
+            head: side(0),
+        };
+        let report = crate::diff::diff(&facts.base.side, &facts.head.side, &Default::default());
+        let cx = Context {
+            diff: &report,
+            facts: &facts,
+            files: &[],
+        };
+        let (group, object) = cx
+            .objects()
+            .find(|(_, o)| o.id.kind == "Deployment")
+            .expect("the deployment changes");
+        let hit = Hit::on(group, object, "spec.replicas");
+        let meta = replicas_zero::ReplicasZero.meta();
+        let finding = place(&cx, meta, hit, Risk::High, &BTreeMap::new());
+        // no chart version: the chartRef (not the nearest ancestor of a version it lacks)
+        assert_eq!(
+            finding.location().as_deref(),
+            Some("apps/web/release.yaml:8")
         );
     }
 }
