@@ -229,6 +229,50 @@ def append(path, text):
         f.write(text)
 
 
+# a template of our own for the nginx chart: a StatefulSet with a claim template, and a claim
+CACHE = """apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ .Release.Name }}-cache
+spec:
+  serviceName: {{ .Release.Name }}-cache
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {{ .Release.Name }}-cache
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}-cache
+    spec:
+      containers:
+        - name: cache
+          image: "redis:7.2.4"
+          volumeMounts:
+            - name: data
+              mountPath: /data
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+      spec:
+        accessModes: ["ReadWriteOnce"]
+        resources:
+          requests:
+            storage: 1Gi
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ .Release.Name }}-uploads
+spec:
+  accessModes: ["ReadWriteOnce"]
+  storageClassName: local-path
+  resources:
+    requests:
+      storage: 5Gi
+"""
+
+
 def local_chart_changes(repo):
     """Real chart changes on the two local charts; yields (subject, changes) after each commit."""
     nginx = os.path.join(repo, "tests/testdata/cluster9/local-charts/nginx")
@@ -254,6 +298,18 @@ def local_chart_changes(repo):
             (f"{nginx}/Chart.yaml", "version: 0.2.1", "version: 0.2.2"),
             (f"{nginx}/values.yaml", "replicaCount: 1", "replicaCount: 0"),
         ]),
+        ("feat(nginx): chart 0.3.0 adds a cache StatefulSet and a claim", [
+            (f"{nginx}/Chart.yaml", "version: 0.2.2", "version: 0.3.0"),
+            (f"{nginx}/templates/cache.yaml", "", CACHE),
+        ]),
+        ("feat(nginx): chart 0.3.1 grows the cache's claim template", [
+            (f"{nginx}/Chart.yaml", "version: 0.3.0", "version: 0.3.1"),
+            (f"{nginx}/templates/cache.yaml", "storage: 1Gi", "storage: 2Gi"),
+        ]),
+        ("feat(nginx): chart 0.4.0 drops the cache and its claim", [
+            (f"{nginx}/Chart.yaml", "version: 0.3.1", "version: 0.4.0"),
+            (f"{nginx}/templates/cache.yaml", None, "remove"),
+        ]),
         ("feat(flag-fixture): chart bump changes the service type and drops the CRD", [
             (f"{flag}/Chart.yaml", None, None),
             (f"{flag}/templates/service.yaml", "type: ClusterIP", "type: NodePort"),
@@ -263,6 +319,14 @@ def local_chart_changes(repo):
         changes = []
         for path, old, new in edits:
             rel = os.path.relpath(path, repo)
+            if new == "remove":
+                os.remove(path)
+                changes.append(f"{rel}: removed")
+                continue
+            if old == "":  # a new file
+                open(path, "w", encoding="utf-8").write(new)
+                changes.append(f"{rel}: added")
+                continue
             if old is None:  # the flag-fixture chart: bump whatever version it has
                 text = open(path, encoding="utf-8").read()
                 m = re.search(r"^version: (\S+)$", text, re.M)
@@ -273,6 +337,7 @@ def local_chart_changes(repo):
                 continue
             edit(path, old, new)
             changes.append(f"{rel}: {old.strip()} → {new.strip()}".replace("\n", " "))
+        git(repo, "add", "-A")
         if "drops the CRD" in subject:
             crds = os.path.join(flag, "crds")
             for name in sorted(os.listdir(crds)):

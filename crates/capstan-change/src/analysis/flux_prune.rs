@@ -79,7 +79,7 @@ impl Analysis for FluxPrune {
                             hit = hit.step(Step::after(format!(
                                 "If {} is no longer wanted: kubectl delete {}",
                                 object.id,
-                                kubectl_ref(&object.id)
+                                kubectl_ref(&super::live_id(cx, &group.producer, &object.id))
                             )));
                         }
                         hit

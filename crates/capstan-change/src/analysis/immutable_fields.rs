@@ -285,19 +285,7 @@ impl Analysis for ImmutableFields {
                 "the Kustomization's spec.force"
             };
             // a chart's objects carry no namespace: Helm installs them in the release's
-            let mut target = object.id.clone();
-            if target.namespace.is_none()
-                && is_hr
-                && object.id.kind != "ClusterRoleBinding"
-                && object.id.kind != "CustomResourceDefinition"
-                && object.id.kind != "StorageClass"
-                && object.id.kind != "PersistentVolume"
-            {
-                target.namespace = Some(
-                    unit.and_then(|u| u.target_namespace.clone())
-                        .unwrap_or_else(|| producer.namespace.clone()),
-                );
-            }
+            let target = super::live_id(cx, producer, &object.id);
             let delete = match object.id.kind.as_str() {
                 // the pods keep running and are adopted by the new object when its selector matches
                 "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet"

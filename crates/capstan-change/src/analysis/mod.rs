@@ -782,6 +782,51 @@ pub(crate) fn keep_annotation(producer: &Producer, what: &str) -> String {
     }
 }
 
+/// Kinds that live outside namespaces (a chart's object of one of them gets no release namespace).
+fn cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "StorageClass"
+            | "CSIDriver"
+            | "CSINode"
+            | "VolumeAttachment"
+            | "CustomResourceDefinition"
+            | "APIService"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "PriorityClass"
+            | "RuntimeClass"
+            | "IngressClass"
+            | "GatewayClass"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+            | "ClusterIssuer"
+    )
+}
+
+/// The object as it lives in the cluster: a chart renders namespaced objects without
+/// `metadata.namespace`, and Helm installs them in the release's namespace (the HelmRelease's
+/// `spec.targetNamespace`, else its own), which a kubectl command must name.
+pub(crate) fn live_id(cx: &Context<'_>, producer: &Producer, id: &ResourceId) -> ResourceId {
+    let mut live = id.clone();
+    if live.namespace.is_none()
+        && producer.kind == ProducerKind::HelmRelease
+        && !cluster_scoped(&id.kind)
+    {
+        live.namespace = Some(
+            cx.unit(producer)
+                .and_then(|u| u.target_namespace.clone())
+                .unwrap_or_else(|| producer.namespace.clone()),
+        );
+    }
+    live
+}
+
 /// `kind` and a namespace-qualified kubectl name: `statefulset/db -n data`.
 pub(crate) fn kubectl_ref(id: &ResourceId) -> String {
     let kind = if id.group.is_empty() {

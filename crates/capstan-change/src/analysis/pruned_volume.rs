@@ -82,7 +82,7 @@ impl Analysis for PrunedVolume {
                             .risk(risk)
                             .step(Step::before(format!(
                                 "Check the volume's reclaim policy: kubectl get pv $(kubectl get {} -o jsonpath='{{.spec.volumeName}}')",
-                                kubectl_ref(&object.id)
+                                kubectl_ref(&super::live_id(cx, &group.producer, &object.id))
                             )))
                             .step(keep),
                     );

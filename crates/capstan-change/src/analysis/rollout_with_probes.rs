@@ -67,7 +67,7 @@ impl Analysis for RolloutWithProbes {
                             ))
                             .step(Step::after(format!(
                                 "Watch the rollout: kubectl rollout status {}",
-                                super::kubectl_ref(&object.id)
+                                super::kubectl_ref(&super::live_id(cx, &group.producer, &object.id))
                             ))),
                     );
                 }
