@@ -175,9 +175,12 @@ def chart_bumps(repo, per_repo):
             candidates.append((path, rng, hr, ("chart", chart["version"])))
         elif ref.get("kind") == "OCIRepository" and ref.get("name") in oci:
             source = oci[ref["name"]][0]
-            tag = ((source[2].get("spec") or {}).get("ref") or {}).get("tag")
+            source_ref = (source[2].get("spec") or {}).get("ref") or {}
+            # a pinned tag (Renovate), or an exact semver Flux's image automation rewrites
+            key = "tag" if source_ref.get("tag") else "semver"
+            tag = source_ref.get(key)
             if tag and bump(tag):
-                candidates.append((path, rng, hr, ("oci", source, tag)))
+                candidates.append((path, rng, hr, ("oci", source, tag, key)))
             elif first_image(spec.get("values")):
                 candidates.append((path, rng, hr, ("image",)))
         elif first_image(spec.get("values")):
@@ -193,15 +196,13 @@ def chart_bumps(repo, per_repo):
             if replace_in(path, rng, str(how[1]), new, "version"):
                 changes.append(f"{rel}: spec.chart.spec.version {how[1]} → {new}")
         elif how[0] == "oci":
-            source, tag = how[1], how[2]
+            source, tag, field = how[1], how[2], how[3]
             key = (source[0], source[1])
-            if key in touched_sources:  # a shared chart (app-template) bumped once
-                pass
-            else:
+            if key not in touched_sources:  # a shared chart (app-template) is bumped once
                 new = bump(tag)
-                if replace_in(source[0], source[1], str(tag), new, "tag"):
+                if replace_in(source[0], source[1], str(tag), new, field):
                     touched_sources.add(key)
-                    changes.append(f"{os.path.relpath(source[0], repo)}: OCIRepository/{source[2]['metadata']['name']} spec.ref.tag {tag} → {new}")
+                    changes.append(f"{os.path.relpath(source[0], repo)}: OCIRepository/{source[2]['metadata']['name']} spec.ref.{field} {tag} → {new}")
         image = first_image((hr.get("spec") or {}).get("values"))
         if image:
             field, old, new = image
