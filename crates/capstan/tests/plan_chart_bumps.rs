@@ -260,8 +260,13 @@ fn a_local_chart_changing_its_selector_wedges_the_apply_on_flux_local_cluster9()
         .iter()
         .filter_map(|s| s["text"].as_str())
         .collect();
-    assert!(
-        steps.contains(&"kubectl delete deployment.apps nginx -n default"),
+    // Helm never recreates it (a forced upgrade replaces in place): delete by hand, then retry
+    assert_eq!(
+        steps[1..],
+        [
+            "When the upgrade has failed: kubectl delete deployment.apps nginx -n default",
+            "Retry the upgrade: capstan reconcile hr nginx -n default --force"
+        ],
         "{steps:?}"
     );
     assert_eq!(plan["verdict"]["risk"], "High", "{plan:#}");
