@@ -71,11 +71,7 @@ impl Analysis for UnrenderedChart {
             let (Some(before), Some(after)) = (&object.before, &object.after) else {
                 continue;
             };
-            let namespace = object
-                .id
-                .namespace
-                .clone()
-                .unwrap_or_else(|| group.producer.namespace.clone());
+            let namespace = group.namespace_of(object);
             match (object.id.group.as_str(), object.id.kind.as_str()) {
                 ("helm.toolkit.fluxcd.io", "HelmRelease") => {
                     let release =

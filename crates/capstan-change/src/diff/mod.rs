@@ -158,6 +158,18 @@ pub struct GroupDiff {
     pub objects: Vec<ObjectDiff>,
 }
 
+impl GroupDiff {
+    /// The namespace `object` lives in: its own, else the producer's (a chart's objects are
+    /// rendered without one and land in the release's namespace).
+    pub fn namespace_of(&self, object: &ObjectDiff) -> String {
+        object
+            .id
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.producer.namespace.clone())
+    }
+}
+
 /// A producer that fails on both sides with the same error: the change did not cause it.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnchangedFailure {

@@ -323,11 +323,7 @@ fn unrendered_chart_users(input: &PlanInput) -> Vec<Unknown> {
             {
                 continue;
             }
-            let namespace = object
-                .id
-                .namespace
-                .clone()
-                .unwrap_or_else(|| group.producer.namespace.clone());
+            let namespace = group.namespace_of(object);
             for user in crate::analysis::chart_source_users(&input.facts, &object.id, &namespace) {
                 if already.contains(&user)
                     || !crate::analysis::release_unrendered(&input.facts, &user)
