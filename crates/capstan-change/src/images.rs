@@ -336,7 +336,10 @@ mod tests {
         let pod = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"annotations": {"image": "x:1"}},
             "spec": {"containers": [{"name": "a", "image": "nginx:1.27"}]}});
-        assert_eq!(images_of(&pod).into_iter().collect::<Vec<_>>(), ["nginx:1.27"]);
+        assert_eq!(
+            images_of(&pod).into_iter().collect::<Vec<_>>(),
+            ["nginx:1.27"]
+        );
     }
 
     #[test]

@@ -169,6 +169,13 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         if compared.report.has_failures() {
             anyhow::bail!("a side failed to render: its images are not compared (see above)");
         }
+        if !compared.report.not_compared.is_empty() && !args.allow_skipped {
+            anyhow::bail!(
+                "{} unit(s) the change touches could not be compared, their image changes \
+                 unknown (see above); --allow-skipped accepts that",
+                compared.report.not_compared.len()
+            );
+        }
         return Ok(exit);
     }
     let format = match args.output {

@@ -1,0 +1,145 @@
+//! Images a repository runs, as a new user coming from flux-local checks them: an operator's
+//! image fields are listed (rook's `cephVersion.image`), and a HelmRelease whose chart cannot be
+//! had is listed with its images unknown — in `get images` (a `?` row, `"images": null`) and in
+//! `diff images` (named on stderr, exit 2 unless `--allow-skipped`) — never as having none.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// A Kustomization applying a CephCluster and a HelmRelease whose chart comes from a
+/// HelmRepository that is not in the (empty) chart cache; the release's image tag is `tag`.
+fn repo(dir: &Path, tag: &str) {
+    write(
+        &dir.join("ks.yaml"),
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./apps\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+    );
+    write(
+        &dir.join("apps/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ceph.yaml\n  - release.yaml\n",
+    );
+    write(
+        &dir.join("apps/ceph.yaml"),
+        "apiVersion: ceph.rook.io/v1\nkind: CephCluster\nmetadata:\n  name: ceph\n  namespace: rook-ceph\nspec:\n  cephVersion:\n    image: quay.io/ceph/ceph:v19.2.0\n",
+    );
+    write(
+        &dir.join("apps/release.yaml"),
+        &format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n  namespace: flux-system\nspec:\n  interval: 1h\n  url: https://charts.invalid.example\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\n  namespace: default\nspec:\n  interval: 1h\n  chart:\n    spec:\n      chart: web\n      version: 1.0.0\n      sourceRef:\n        kind: HelmRepository\n        name: charts\n        namespace: flux-system\n  values:\n    image:\n      tag: \"{tag}\"\n"
+        ),
+    );
+}
+
+fn capstan(args: &[&str], dirs: &[&Path]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    command.args(args);
+    for dir in dirs {
+        command.arg(dir);
+    }
+    command
+        .args(["--offline", "--chart-cache", "/nonexistent-capstan-cache"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("capstan runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn get_images_lists_operator_images_and_says_when_images_are_unknown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    repo(dir.path(), "1.0");
+    let json = capstan(
+        &["get", "images", "-A", "-o", "json", "--path"],
+        &[dir.path()],
+    );
+    assert_eq!(json.status.code(), Some(2), "{}", text(&json.stderr));
+    let records: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let find = |name: &str| {
+        records
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} listed: {records}"))
+            .clone()
+    };
+    let apps = find("apps");
+    assert_eq!(apps["status"], "rendered");
+    assert_eq!(
+        apps["images"],
+        serde_json::json!(["quay.io/ceph/ceph:v19.2.0"])
+    );
+    let web = find("web");
+    assert_eq!(web["status"], "not rendered", "{web}");
+    assert!(web["images"].is_null(), "unknown, not empty: {web}");
+    assert!(
+        web["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{web}"
+    );
+    let table = capstan(&["get", "images", "-A", "--path"], &[dir.path()]);
+    assert_eq!(table.status.code(), Some(2));
+    let out = text(&table.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("web") && l.contains("? (images unknown: not rendered)")),
+        "{out}"
+    );
+    assert!(
+        text(&table.stderr).contains("not rendered: HelmRelease/default/web"),
+        "{}",
+        text(&table.stderr)
+    );
+}
+
+#[test]
+fn diff_images_never_reports_no_change_for_a_release_it_could_not_render() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    repo(&old, "1.0");
+    repo(&new, "1.1");
+    for format in ["human", "json"] {
+        let output = capstan(
+            &["diff", "images", "-o", format, "--path-orig"],
+            &[&old, Path::new("--path"), &new],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{format}: {}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("HelmRelease/default/web not compared"),
+            "{stderr}"
+        );
+        assert!(
+            !text(&output.stdout).trim().eq("no image changes"),
+            "{}",
+            text(&output.stdout)
+        );
+    }
+    let accepted = capstan(
+        &["diff", "images", "--allow-skipped", "--path-orig"],
+        &[&old, Path::new("--path"), &new],
+    );
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        text(&accepted.stderr)
+    );
+    assert!(
+        text(&accepted.stdout).contains("1 not compared, their images unknown"),
+        "{}",
+        text(&accepted.stdout)
+    );
+}
