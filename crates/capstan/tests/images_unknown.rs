@@ -2,6 +2,8 @@
 //! image fields are listed (rook's `cephVersion.image`), and a HelmRelease whose chart cannot be
 //! had is listed with its images unknown — in `get images` (a `?` row, `"images": null`) and in
 //! `diff images` (named on stderr, exit 2 unless `--allow-skipped`) — never as having none.
+//! Helm's `--kube-version` / `--api-versions` are checked once at the edge, and reach `helm
+//! template` from `diff` as they do from `build`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -142,4 +144,96 @@ fn diff_images_never_reports_no_change_for_a_release_it_could_not_render() {
         "{}",
         text(&accepted.stdout)
     );
+}
+
+#[test]
+fn a_bad_helm_flag_value_is_one_error_naming_the_flag() {
+    for command in [
+        &["build", "hr"][..],
+        &["get", "images"],
+        &["diff", "hr"],
+        &["plan"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(command)
+            .args(["--kube-version", "banana", "--path", "."])
+            .output()
+            .expect("capstan runs");
+        assert_eq!(output.status.code(), Some(2), "{command:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("--kube-version") && stderr.contains("e.g. 1.33"),
+            "{command:?}: {stderr}"
+        );
+        let api = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(command)
+            .args(["-a", "not an api", "--path", "."])
+            .output()
+            .expect("capstan runs");
+        assert_eq!(api.status.code(), Some(2), "{command:?}");
+        assert!(
+            text(&api.stderr).contains("GROUP/VERSION"),
+            "{command:?}: {}",
+            text(&api.stderr)
+        );
+    }
+}
+
+#[test]
+fn diff_passes_helm_flags_to_helm_template() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let example = workspace.join("examples/home-ops");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args_file = dir.path().join("args.txt");
+    let helm = dir.path().join("helm");
+    write(
+        &helm,
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexit 1\n",
+            args_file.display()
+        ),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["diff", "hr", "--full", "--path"])
+        .arg(&example)
+        .arg("--path-orig")
+        .arg(&example)
+        .args([
+            "--kube-version",
+            "1.31.0",
+            "-a",
+            "example.com/v1",
+            "--is-upgrade",
+            "--no-hooks",
+            "--offline",
+        ])
+        .env("PATH", path)
+        .env_remove("CAPSTAN_HELM")
+        .output()
+        .expect("capstan runs");
+    let Ok(args) = std::fs::read_to_string(&args_file) else {
+        panic!(
+            "the stand-in helm ran: {}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    };
+    for flag in [
+        "--kube-version 1.31.0",
+        "--api-versions example.com/v1",
+        "--is-upgrade",
+        "--no-hooks",
+    ] {
+        assert!(args.contains(flag), "{flag} in {args}");
+    }
 }

@@ -74,10 +74,15 @@ pub struct BuildArgs {
     #[arg(long)]
     pub helm_binary: Option<PathBuf>,
     /// Kubernetes version for `helm template --kube-version`.
-    #[arg(long)]
+    #[arg(long, value_parser = super::helm_flags::kube_version, value_name = "VERSION")]
     pub kube_version: Option<String>,
     /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(short = 'a', long, value_delimiter = ',')]
+    #[arg(
+        short = 'a',
+        long,
+        value_delimiter = ',',
+        value_parser = super::helm_flags::api_version
+    )]
     pub api_versions: Vec<String>,
     #[command(flatten)]
     pub helm_flags: super::helm_flags::HelmFlags,
@@ -134,14 +139,19 @@ impl ChartArgs {
 /// the user's substitution variables in `discovery`.
 pub fn side_options(
     flags: &ChartArgs,
+    template: &super::helm_flags::TemplateArgs,
     discovery: capstan_flux::discovery::Options,
 ) -> impl Fn() -> BuildOptions + Sync + use<> {
     let charts = flags.fetcher();
+    let helm = template.flags.renderer(None, flags.registry_config.clone());
+    let (kube_version, api_versions) =
+        (template.kube_version.clone(), template.api_versions.clone());
     move || BuildOptions {
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
-        helm: capstan_flux::helm::HelmBinary::find(None)
-            .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
+        helm: helm.clone(),
         charts: Some(charts.clone()),
+        kube_version: kube_version.clone(),
+        api_versions: api_versions.clone(),
         discovery: discovery.clone(),
         ..BuildOptions::default()
     }

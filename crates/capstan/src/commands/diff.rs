@@ -95,6 +95,8 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
     #[command(flatten)]
+    pub template: super::helm_flags::TemplateArgs,
+    #[command(flatten)]
     pub vars: super::vars::VarArgs,
     #[command(flatten)]
     pub sources: super::sources::SourceArgs,
@@ -143,7 +145,7 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
     let discovery = args.vars.discovery(args.sources.resolve(&args.path)?)?;
-    let build = super::build::side_options(&args.charts, discovery.clone());
+    let build = super::build::side_options(&args.charts, &args.template, discovery.clone());
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     if !selector.is_empty() {

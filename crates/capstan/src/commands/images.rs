@@ -37,10 +37,15 @@ pub struct RenderArgs {
     #[arg(long, value_name = "FILE")]
     pub helm_binary: Option<PathBuf>,
     /// Kubernetes version for `helm template --kube-version`.
-    #[arg(long)]
+    #[arg(long, value_parser = super::helm_flags::kube_version, value_name = "VERSION")]
     pub kube_version: Option<String>,
     /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(short = 'a', long, value_delimiter = ',')]
+    #[arg(
+        short = 'a',
+        long,
+        value_delimiter = ',',
+        value_parser = super::helm_flags::api_version
+    )]
     pub api_versions: Vec<String>,
     #[command(flatten)]
     pub helm_flags: HelmFlags,
