@@ -54,15 +54,8 @@ pub struct BuildArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: BuildFormat,
-    /// Leave Secrets out of the output.
-    #[arg(long)]
-    pub skip_secrets: bool,
-    /// Leave CustomResourceDefinitions out of the output.
-    #[arg(long)]
-    pub skip_crds: bool,
-    /// Leave these kinds out of the output (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub skip_kinds: Vec<String>,
+    #[command(flatten)]
+    pub skip: super::skip::SkipArgs,
     /// Let undefined `${var}` expand to nothing, as the flux CLI does by default (the controller
     /// fails the Kustomization; so does capstan unless this is given).
     #[arg(long)]
@@ -221,9 +214,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     let keep = |object: &Value| {
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        !(args.skip_secrets && kind == "Secret"
-            || args.skip_crds && kind == "CustomResourceDefinition"
-            || args.skip_kinds.iter().any(|k| k == kind))
+        args.skip.keeps(kind)
     };
     match args.output {
         BuildFormat::Yaml => {

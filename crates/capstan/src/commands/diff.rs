@@ -95,6 +95,8 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
     #[command(flatten)]
+    pub skip: super::skip::SkipArgs,
+    #[command(flatten)]
     pub template: super::helm_flags::TemplateArgs,
     #[command(flatten)]
     pub vars: super::vars::VarArgs,
@@ -127,6 +129,22 @@ fn filter(report: &mut DiffReport, target: Target, name: Option<&str>) {
     });
 }
 
+/// Leaves out the objects of skipped kinds (`--skip-secrets`, `--skip-crds`, `--skip-kinds`),
+/// and the groups left with nothing to show; render failures and what was not compared stay.
+/// Returns how many changed objects were left out.
+fn skip_kinds(report: &mut DiffReport, skip: &super::skip::SkipArgs) -> usize {
+    let mut hidden = 0;
+    for group in &mut report.groups {
+        let before = group.objects.len();
+        group.objects.retain(|o| skip.keeps(&o.id.kind));
+        hidden += before - group.objects.len();
+    }
+    report
+        .groups
+        .retain(|g| !g.objects.is_empty() || !g.failures.is_empty());
+    hidden
+}
+
 fn color_wanted() -> bool {
     crate::terminal::get().color
 }
@@ -148,6 +166,12 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let build = super::build::side_options(&args.charts, &args.template, discovery.clone());
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
+    if !args.skip.is_empty() {
+        let hidden = skip_kinds(&mut compared.report, &args.skip);
+        if hidden > 0 {
+            eprintln!("{hidden} changed object(s) of skipped kinds not shown (--skip-…)");
+        }
+    }
     if !selector.is_empty() {
         super::selector::retain_groups(
             &mut compared.report,

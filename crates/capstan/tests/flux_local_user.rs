@@ -1,9 +1,10 @@
-//! Images a repository runs, as a new user coming from flux-local checks them: an operator's
+//! What a user coming from flux-local checks first. Images: an operator's
 //! image fields are listed (rook's `cephVersion.image`), and a HelmRelease whose chart cannot be
 //! had is listed with its images unknown — in `get images` (a `?` row, `"images": null`) and in
 //! `diff images` (named on stderr, exit 2 unless `--allow-skipped`) — never as having none.
 //! Helm's `--kube-version` / `--api-versions` are checked once at the edge, and reach `helm
-//! template` from `diff` as they do from `build`.
+//! template` from `diff` as they do from `build`. `diff --skip-secrets/--skip-crds/--skip-kinds`
+//! leave those kinds out of what is shown, as flux-local's diff does by default.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -236,4 +237,57 @@ fn diff_passes_helm_flags_to_helm_template() {
     ] {
         assert!(args.contains(flag), "{flag} in {args}");
     }
+}
+
+#[test]
+fn diff_skips_kinds_as_flux_local_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    for (root, value) in [(&old, "a"), (&new, "b")] {
+        write(
+            &root.join("ks.yaml"),
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./app\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+        );
+        write(
+            &root.join("app/kustomization.yaml"),
+            "resources:\n  - objects.yaml\n",
+        );
+        write(
+            &root.join("app/objects.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: default\nstringData:\n  k: {value}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: default\ndata:\n  k: {value}\n"
+            ),
+        );
+    }
+    let diff = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(["diff", "ks", "--full", "--path"])
+            .arg(&new)
+            .arg("--path-orig")
+            .arg(&old)
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("capstan runs");
+        (
+            output.status.code(),
+            text(&output.stdout) + &text(&output.stderr),
+        )
+    };
+    let (code, all) = diff(&[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        all.contains("Secret/default/s") && all.contains("ConfigMap/default/c"),
+        "{all}"
+    );
+    let (code, no_secrets) = diff(&["--skip-secrets"]);
+    assert_eq!(code, Some(1));
+    assert!(!no_secrets.contains("Secret/default/s"), "{no_secrets}");
+    assert!(no_secrets.contains("ConfigMap/default/c"), "{no_secrets}");
+    let (code, nothing) = diff(&["--skip-secrets", "--skip-kinds", "ConfigMap"]);
+    assert_eq!(code, Some(0), "nothing left to show: {nothing}");
+    assert!(
+        nothing.contains("2 changed object(s) of skipped kinds not shown"),
+        "{nothing}"
+    );
 }
