@@ -615,6 +615,59 @@ async fn a_failing_hook_job_fails_the_release() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_that_cannot_be_recorded_says_so() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    f.install(&values(json!({}))).await.expect("installs");
+    let door = f.server.side_door();
+    door.set_override(
+        &kube_fake::ObjectRef::new("batch/v1", "Job", "apps", "web-migrate"),
+        kube_fake::Override {
+            fail: true,
+            ..Default::default()
+        },
+    );
+    // Version 2 is created pending; writing its failure (a patch) is refused.
+    door.inject(kube_fake::Fault {
+        verb: Some("patch".into()),
+        path: Some("sh.helm.release.v1.web.v2".into()),
+        skip: None,
+        count: None,
+        action: kube_fake::FaultAction::Error {
+            code: 500,
+            message: "etcd unavailable".into(),
+        },
+    });
+    let err = f
+        .install(&values(json!({"greeting": "broken"})))
+        .await
+        .expect_err("the hook fails");
+    let ReleaseError::Failed {
+        version: 2,
+        unrecorded: Some(_),
+        ..
+    } = &err
+    else {
+        panic!("unexpected: {err:?}");
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains("pre-upgrade") && text.contains("could not be updated"),
+        "{text}"
+    );
+    door.clear_faults();
+    // What the record shows is what it says: still pending, as the message warned.
+    assert_eq!(
+        f.secrets(),
+        [
+            (1, "deployed".to_owned()),
+            (2, "pending-upgrade".to_owned())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_helm_does_not_own_is_not_adopted() {
     let Some(f) = Fixture::new().await else {
         return;

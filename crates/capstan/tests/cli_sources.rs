@@ -102,6 +102,31 @@ fn missing_root_path_names_the_folder_and_the_flag() {
 }
 
 #[test]
+fn a_mapping_naming_no_declared_source_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    fleet(dir.path());
+    // The right OCIRepository, and a GitRepository whose name is misspelt.
+    let typo = "--source=GitRepository/flux-system/infar=infra";
+    for command in [&["build", "all", "--offline"][..], &["get", "ks", "-A"][..]] {
+        let mut args = command.to_vec();
+        args.extend(["--path", "repo", KUBERNETES, typo]);
+        let out = run(dir.path(), &args);
+        assert!(
+            out.contains(
+                "warning[flux/unused-source-mapping]: the source mapping GitRepository/flux-system/infar="
+            ) && out.contains("declares a GitRepository named infar in namespace flux-system"),
+            "{out}"
+        );
+        assert!(
+            !out.contains(
+                "OCIRepository/flux-system/flux-system=<tmp>/repo/kubernetes is not used"
+            ),
+            "{out}"
+        );
+    }
+}
+
+#[test]
 fn mapped_sources_render_on_every_offline_command() {
     let dir = tempfile::tempdir().unwrap();
     fleet(dir.path());

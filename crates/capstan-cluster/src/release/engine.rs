@@ -205,12 +205,27 @@ pub enum ReleaseError {
     NotFound { release: String, namespace: String },
     /// Version `version` did not complete. An install, upgrade or rollback stored it and marked
     /// it `failed`; an unchanged release that was waited on is left as it was.
-    #[error("release {release}: version {version} failed: {failure}")]
+    #[error(
+        "release {release}: version {version} failed: {failure}{}",
+        unrecorded_note(.unrecorded.as_deref())
+    )]
     Failed {
         release: String,
         version: u32,
         failure: Box<Failure>,
+        /// Writing the failure into the stored release failed too: the stored record still shows
+        /// the state before it (a pending version keeps the release name locked until fixed).
+        unrecorded: Option<Box<ClusterError>>,
     },
+}
+
+fn unrecorded_note(unrecorded: Option<&ClusterError>) -> String {
+    match unrecorded {
+        Some(e) => format!(
+            "; the stored release record could not be updated to say so ({e}): it still shows the state before the failure"
+        ),
+        None => String::new(),
+    }
 }
 
 pub(crate) fn cluster_error(release: &str) -> impl Fn(ClusterError) -> ReleaseError + '_ {
@@ -348,12 +363,16 @@ async fn fail<C: Cluster>(
 ) -> ReleaseError {
     v.status = Status::Failed;
     v.description = description;
-    // The failure is what the caller needs; a failed record write is secondary to it.
-    let _ = update_record(cluster, &v.release(), storage_namespace).await;
+    // The failure comes first; a record that could not be written is said alongside it.
+    let unrecorded = update_record(cluster, &v.release(), storage_namespace)
+        .await
+        .err()
+        .map(Box::new);
     ReleaseError::Failed {
         release: v.name.to_owned(),
         version: version_u32(v.version),
         failure: Box::new(failure),
+        unrecorded,
     }
 }
 
@@ -461,6 +480,7 @@ pub async fn upgrade_install<C: Cluster>(
                     release: name.to_owned(),
                     version: version_u32(last.version()),
                     failure: Box::new(failure),
+                    unrecorded: None,
                 })?;
         }
         return Ok(outcome(
@@ -715,9 +735,13 @@ pub async fn rollback<C: Cluster>(
             // Helm marks the latest superseded and the rollback failed.
             let mut last = latest.clone();
             last.set_status(Status::Superseded, None);
-            let _ = update_record(cluster, &last, req.storage_namespace).await;
+            let superseded = update_record(cluster, &last, req.storage_namespace).await;
             let d = format!("Rollback {name:?} failed: {e}");
-            return Err(fail(cluster, &mut v, req.storage_namespace, d, e.into()).await);
+            let mut err = fail(cluster, &mut v, req.storage_namespace, d, e.into()).await;
+            if let (Err(write), ReleaseError::Failed { unrecorded, .. }) = (superseded, &mut err) {
+                unrecorded.get_or_insert(Box::new(write));
+            }
+            return Err(err);
         }
     };
     if req.wait
@@ -793,10 +817,12 @@ pub async fn uninstall<C: Cluster>(
         .await
         .map_err(cluster_error(name))?;
     let mut hooks_list: Vec<Hook> = latest.hooks().iter().map(Hook::from_json).collect();
+    // Helm leaves a release whose uninstall failed `uninstalling`: uninstalling it again resumes.
     let failed = |failure: Failure| ReleaseError::Failed {
         release: name.to_owned(),
         version: version_u32(latest.version()),
         failure: Box::new(failure),
+        unrecorded: None,
     };
     run_hooks(
         cluster,

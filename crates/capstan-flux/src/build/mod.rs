@@ -824,6 +824,23 @@ fn build_cluster_kustomizations(
                     )
                     .map_err(|e| Failure::new(reason_of_ks(&e), e.to_string()))
                 });
+                // Objects read through a generated ExternalArtifact are declared in the
+                // repository file its copy rule maps them from.
+                let out = match &generated[i] {
+                    Some((_, view)) => out.map(|mut manifests| {
+                        for object in &mut manifests.objects {
+                            if let Some(real) = object
+                                .file
+                                .as_ref()
+                                .and_then(|file| view.real_path(&root.join(file)))
+                            {
+                                object.file = Some(crate::discovery::relative(root, &real));
+                            }
+                        }
+                        manifests
+                    }),
+                    None => out,
+                };
                 (i, out)
             })
             .collect();

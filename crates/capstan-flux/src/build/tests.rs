@@ -289,6 +289,15 @@ spec:
         ks.path.as_deref(),
         Some(Path::new("infrastructure/controllers"))
     );
+    // Each object is placed in the repository file the copy rule reads, not the artifact path.
+    let files: Vec<Option<&Path>> = ks.objects.iter().map(|o| o.file.as_deref()).collect();
+    assert_eq!(
+        files,
+        [
+            Some(Path::new("infrastructure/shared/ns.yaml")),
+            Some(Path::new("infrastructure/controllers/cm.yaml"))
+        ]
+    );
 }
 
 #[test]

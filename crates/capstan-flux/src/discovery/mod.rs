@@ -376,7 +376,10 @@ pub fn discover(
         return Err(DiscoveryError::NotADirectory(path.to_path_buf()));
     }
     let path = capstan_core::fs::normalize(path);
-    let discovery = discover_from(fs, &path, renderer, options)?;
+    let mut discovery = discover_from(fs, &path, renderer, options)?;
+    discovery
+        .diagnostics
+        .extend(unused_mappings(&discovery, options));
     // No entry point of its own: a folder inside a repository whose entry point is above it,
     // discovered from the repository's root.
     let own_entry = discovery.clusters.iter().any(|c| c.name != ".");
@@ -402,10 +405,47 @@ pub fn discover(
             && !focus.as_os_str().is_empty()
         {
             above.focus = Some(focus.to_path_buf());
+            above.diagnostics.extend(unused_mappings(&above, options));
             return Ok(above);
         }
     }
     Ok(discovery)
+}
+
+/// The code of the warning [`unused_mappings`] gives.
+pub const UNUSED_SOURCE_MAPPING: &str = "flux/unused-source-mapping";
+
+/// A `--source` / `.capstan.yaml` mapping that names no source the repository declares: most
+/// likely a typo in the kind, namespace or name, which would otherwise leave the units it was
+/// meant for unrendered with no word about the mapping. Not judged in changed-only mode, where
+/// the folders that declare sources may not have been read.
+fn unused_mappings(discovery: &Discovery, options: &Options) -> Vec<Diagnostic> {
+    if options.scope.is_some() {
+        return Vec::new();
+    }
+    let declared: BTreeSet<&ObjectKey> = discovery
+        .clusters
+        .iter()
+        .flat_map(|c| c.sources.iter().map(|s| &s.found.key))
+        .collect();
+    options
+        .sources
+        .iter()
+        .filter(|(key, _)| !declared.contains(key))
+        .map(|(key, path)| {
+            Diagnostic::new(
+                UNUSED_SOURCE_MAPPING,
+                capstan_core::Severity::Warning,
+                format!(
+                    "the source mapping {key}={} is not used: nothing discovered in this repository declares a {} named {} in namespace {} (check the kind, namespace and name)",
+                    path.display(),
+                    key.kind,
+                    key.name,
+                    key.namespace
+                ),
+            )
+        })
+        .collect()
 }
 
 fn discover_from(

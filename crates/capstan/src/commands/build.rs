@@ -187,6 +187,13 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             )
         );
     }
+    for unused in report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == capstan_flux::discovery::UNUSED_SOURCE_MAPPING)
+    {
+        eprintln!("{unused}");
+    }
     if let Some(focus) = &report.focus {
         eprintln!(
             "note: {} is inside a repository whose entry point is above it; built what is \
