@@ -479,6 +479,14 @@ impl Fs for GitTreeFs {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
+        // the repository's `.git` is where it is in the working tree (never listed nor read): the
+        // revision is a work tree at the same place, so what finds a work tree's root finds it
+        if self
+            .relative(path)
+            .is_some_and(|rel| rel == Path::new(".git"))
+        {
+            return true;
+        }
         self.lookup(path)
             .is_some_and(|rel| self.dirs.contains(&rel))
     }

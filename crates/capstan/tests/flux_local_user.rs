@@ -291,3 +291,177 @@ fn diff_skips_kinds_as_flux_local_does() {
         "{nothing}"
     );
 }
+
+/// A repository whose entry point is `clusters/prod` (flux-system at `./clusters/prod`,
+/// Kustomization `apps` at `./apps`), as flux-local users lay them out.
+fn cluster_repo(dir: &Path) {
+    write(
+        &dir.join("clusters/prod/flux-system/gotk-sync.yaml"),
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1h\n  url: https://example.com/repo\n  ref:\n    branch: main\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./clusters/prod\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+    );
+    write(
+        &dir.join("clusters/prod/apps.yaml"),
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./apps\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+    );
+    write(
+        &dir.join("apps/kustomization.yaml"),
+        "resources:\n  - cm.yaml\n",
+    );
+    write(
+        &dir.join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: before\n",
+    );
+}
+
+#[test]
+fn diff_of_a_folder_inside_the_repository_compares_like_sides() {
+    if !capstan_testkit::git::available() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    cluster_repo(dir.path());
+    capstan_testkit::git::init_and_commit(dir.path(), "base");
+    write(
+        &dir.path().join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
+    );
+    // `apps` has no entry point of its own: both sides are discovered from the repository's
+    // root and show what applies `apps` (the base, read from git, as the working tree is)
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["diff", "all", "--base", "HEAD", "-o", "json", "--path"])
+        .arg(dir.path().join("apps"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("capstan runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let groups = report["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{report}");
+    assert_eq!(groups[0]["producer"]["name"], "apps");
+    assert_eq!(groups[0]["objects"][0]["change"], "changed", "{report}");
+}
+
+#[test]
+fn a_change_outside_the_compared_folder_is_not_reported_as_no_difference() {
+    if !capstan_testkit::git::available() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    cluster_repo(dir.path());
+    // clusters/prod/flux has no entry point: the repository's root is discovered, and only what
+    // is declared in or applies that folder is compared
+    write(
+        &dir.path().join("clusters/prod/flux/notes.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  namespace: default\n",
+    );
+    capstan_testkit::git::init_and_commit(dir.path(), "base");
+    write(
+        &dir.path().join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
+    );
+    let diff = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(["diff", "all", "--base", "HEAD", "--path"])
+            .arg(dir.path().join("apps/.."))
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("capstan runs")
+    };
+    // from the root, the change is seen
+    assert_eq!(
+        diff(&[]).status.code(),
+        Some(1),
+        "{}",
+        text(&diff(&[]).stderr)
+    );
+    for command in [&["diff", "all"][..], &["plan"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(command)
+            .args(["--base", "HEAD", "--path"])
+            .arg(dir.path().join("clusters/prod/flux"))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("capstan runs");
+        let shown = text(&output.stdout) + &text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {shown}");
+        assert!(
+            shown.contains("../../../apps/cm.yaml")
+                && !shown.lines().any(|l| l.trim() == "no differences"),
+            "{command:?}: {shown}"
+        );
+        assert!(
+            !shown.contains("no effect on the cluster"),
+            "{command:?}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn a_cluster_folder_whose_paths_start_at_the_repository_root_sees_the_files_it_reads() {
+    if !capstan_testkit::git::available() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    cluster_repo(dir.path());
+    capstan_testkit::git::init_and_commit(dir.path(), "base");
+    write(
+        &dir.path().join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
+    );
+    // clusters/prod is an entry point whose Kustomizations' paths start at the repository's
+    // root (`./apps`), as `flux-local diff --path clusters/prod` users have them
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["plan", "--base", "HEAD", "--path"])
+        .arg(dir.path().join("clusters/prod"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("capstan runs");
+    let shown = text(&output.stdout) + &text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("../../apps/cm.yaml (changed) — rendered by apps"),
+        "{shown}"
+    );
+    assert!(!shown.contains("no effect on the cluster"), "{shown}");
+}
+
+#[test]
+fn namespace_flags_as_flux_local_users_type_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    cluster_repo(&old);
+    cluster_repo(&new);
+    write(
+        &new.join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
+    );
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(args)
+            .arg("--path")
+            .arg(&new)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("capstan runs");
+        (
+            output.status.code(),
+            text(&output.stdout) + &text(&output.stderr),
+        )
+    };
+    let old_side = old.to_str().expect("utf-8");
+    let (code, built) = run(&["build", "ks", "-A"]);
+    assert_eq!(code, Some(0), "{built}");
+    assert!(built.contains("name: settings"), "{built}");
+    let (code, all) = run(&["diff", "ks", "-A", "--path-orig", old_side]);
+    assert_eq!(code, Some(1), "{all}");
+    let (code, mine) = run(&["diff", "ks", "-n", "flux-system", "--path-orig", old_side]);
+    assert_eq!(code, Some(1), "{mine}");
+    let (code, other) = run(&["diff", "ks", "-n", "elsewhere", "--path-orig", old_side]);
+    assert_eq!(code, Some(0), "{other}");
+    let (code, both) = run(&["diff", "ks", "-n", "a", "-A", "--path-orig", old_side]);
+    assert_eq!(code, Some(2), "-n and -A conflict: {both}");
+}

@@ -497,6 +497,12 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 format!("read by {unit}, which is suspended: not rendered, does not roll out"),
                 true,
             )
+        } else if input.diff.unseen_files.contains(&file.path) {
+            (
+                "outside the compared folder: not read by what it compares, its effect unknown"
+                    .to_owned(),
+                true,
+            )
         } else {
             (
                 "not read by any Kustomization: no effect on the cluster".to_owned(),
@@ -556,6 +562,15 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             producer: n.producer.to_string(),
             reason: n.reason.clone(),
         })
+        .chain(input.diff.unseen_files.iter().map(|file| {
+            Unknown {
+                producer: file.clone(),
+                reason:
+                    "outside the compared folder, and nothing compared reads it (plan from the \
+                     repository's root to classify it)"
+                        .to_owned(),
+            }
+        }))
         .collect();
     Plan {
         findings,

@@ -345,6 +345,10 @@ pub struct BuildReport {
     /// repository (results are those in or applying that folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub focus: Option<PathBuf>,
+    /// The repository root discovery read from (the path asked for, or the work tree's root
+    /// above it): the root that relative file paths of the results are relative to.
+    #[serde(skip)]
+    pub root: PathBuf,
     pub kustomizations: Vec<BuildResult>,
     pub helm_releases: Vec<BuildResult>,
     /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
@@ -450,6 +454,7 @@ fn build_once(
         diagnostics: discovery.diagnostics.clone(),
         changed_only: scoped,
         focus: discovery.focus.clone(),
+        root: discovery.root.clone(),
         ..BuildReport::default()
     };
     for cluster in &discovery.clusters {

@@ -51,6 +51,9 @@ pub struct BuildArgs {
     /// Only objects in this namespace (the Flux object's own namespace).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Every namespace (the default without -n; accepted as flux-local takes it).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: BuildFormat,

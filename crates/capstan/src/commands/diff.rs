@@ -61,6 +61,12 @@ pub struct DiffArgs {
     /// The old side: another directory.
     #[arg(long)]
     pub path_orig: Option<PathBuf>,
+    /// Only Kustomizations and HelmReleases in this namespace (their own namespace).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Every namespace (the default without -n; accepted as flux-local takes it).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value = "human")]
     pub output: DiffFormat,
@@ -166,6 +172,16 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let build = super::build::side_options(&args.charts, &args.template, discovery.clone());
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
+    if let Some(namespace) = &args.namespace {
+        compared
+            .report
+            .groups
+            .retain(|g| &g.producer.namespace == namespace);
+        compared
+            .report
+            .not_compared
+            .retain(|u| &u.producer.namespace == namespace);
+    }
     if !args.skip.is_empty() {
         let hidden = skip_kinds(&mut compared.report, &args.skip);
         if hidden > 0 {
@@ -195,11 +211,11 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         if compared.report.has_failures() {
             anyhow::bail!("a side failed to render: its images are not compared (see above)");
         }
-        if !compared.report.not_compared.is_empty() && !args.allow_skipped {
+        let unknown = compared.report.not_compared.len() + compared.report.unseen_files.len();
+        if unknown > 0 && !args.allow_skipped {
             anyhow::bail!(
-                "{} unit(s) the change touches could not be compared, their image changes \
-                 unknown (see above); --allow-skipped accepts that",
-                compared.report.not_compared.len()
+                "{unknown} unit(s) or file(s) the change touches could not be compared, their \
+                 image changes unknown (see above); --allow-skipped accepts that"
             );
         }
         return Ok(exit);
@@ -227,11 +243,19 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if compared.report.has_failures() {
         anyhow::bail!("a side failed to render (see above)");
     }
-    if !compared.report.not_compared.is_empty() && !args.allow_skipped {
+    let unknown = compared.report.not_compared.len() + compared.report.unseen_files.len();
+    if unknown > 0 && !args.allow_skipped {
+        if matches!(args.output, DiffFormat::Json | DiffFormat::Yaml) {
+            for file in &compared.report.unseen_files {
+                eprintln!(
+                    "! {file} not compared: outside the compared folder, and nothing compared \
+                     reads it (compare from the repository's root to see its effect)"
+                );
+            }
+        }
         anyhow::bail!(
-            "{} unit(s) the change touches could not be compared (see above); \
-             --allow-skipped accepts that",
-            compared.report.not_compared.len()
+            "{unknown} unit(s) or file(s) the change touches could not be compared (see above); \
+             --allow-skipped accepts that"
         );
     }
     Ok(if compared.report.is_empty() {
@@ -259,7 +283,7 @@ fn live(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             cluster: args.cluster,
             kubeconfig: args.kubeconfig,
             context: args.context,
-            namespace: None,
+            namespace: args.namespace,
             all_namespaces: false,
             sops_age_key_file: None,
         },

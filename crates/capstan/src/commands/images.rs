@@ -256,6 +256,11 @@ pub fn diff(
             unit.producer, unit.reason
         );
     }
+    for file in &report.unseen_files {
+        eprintln!(
+            "! {file} not compared: outside the compared folder, and nothing compared reads it"
+        );
+    }
     for failure in &report.unchanged_failures {
         eprintln!(
             "warning: {} fails to render on both sides, unchanged: {}",
@@ -282,7 +287,10 @@ pub fn diff(
                 ),
             };
             let markdown = format == ImagesFormat::Markdown;
-            let unknown = report.not_compared.len() + report.side_failures.len() + failed_groups;
+            let unknown = report.not_compared.len()
+                + report.unseen_files.len()
+                + report.side_failures.len()
+                + failed_groups;
             if changes.is_empty() && unknown > 0 {
                 writeln!(
                     out,
