@@ -464,4 +464,17 @@ fn namespace_flags_as_flux_local_users_type_them() {
     assert_eq!(code, Some(0), "{other}");
     let (code, both) = run(&["diff", "ks", "-n", "a", "-A", "--path-orig", old_side]);
     assert_eq!(code, Some(2), "-n and -A conflict: {both}");
+    // flux-local's spellings: -o object, --strip-attrs A,B
+    let (code, object) = run(&[
+        "diff",
+        "ks",
+        "-o",
+        "object",
+        "--strip-attrs",
+        "team,kustomize.toolkit.fluxcd.io/*",
+        "--path-orig",
+        old_side,
+    ]);
+    assert_eq!(code, Some(1), "{object}");
+    assert!(object.trim_start().starts_with('{'), "{object}");
 }

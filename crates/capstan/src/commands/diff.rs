@@ -38,6 +38,8 @@ pub enum Target {
 pub enum DiffFormat {
     Human,
     Markdown,
+    /// The report as JSON (flux-local's `-o object` is accepted).
+    #[value(alias = "object")]
     Json,
     Diff,
     Html,
@@ -73,8 +75,14 @@ pub struct DiffArgs {
     /// Render and compare every Kustomization, not only those whose inputs changed.
     #[arg(long)]
     pub full: bool,
-    /// Also leave out labels/annotations matching this pattern (`*` wildcards); repeatable.
-    #[arg(long, value_name = "PATTERN")]
+    /// Also leave out labels/annotations matching this pattern (`*` wildcards); repeatable or
+    /// comma-separated (flux-local's `--strip-attrs A,B` is accepted).
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        visible_alias = "strip-attrs",
+        value_delimiter = ','
+    )]
     pub strip_attr: Vec<String>,
     /// Keep labels/annotations matching this pattern even when stripped by default; repeatable.
     #[arg(long, value_name = "PATTERN")]
