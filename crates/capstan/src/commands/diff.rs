@@ -143,6 +143,21 @@ fn filter(report: &mut DiffReport, target: Target, name: Option<&str>) {
     });
 }
 
+/// What the change touches that could not be compared, for the error line; `None` when all was.
+fn not_compared(report: &DiffReport) -> Option<String> {
+    let (units, files) = (report.not_compared.len(), report.unseen_files.len());
+    match (units, files) {
+        (0, 0) => None,
+        (units, 0) => Some(format!("{units} unit(s) the change touches")),
+        (0, files) => Some(format!(
+            "{files} changed file(s) outside the compared folder"
+        )),
+        (units, files) => Some(format!(
+            "{units} unit(s) and {files} changed file(s) outside the compared folder"
+        )),
+    }
+}
+
 /// Leaves out the objects of skipped kinds (`--skip-secrets`, `--skip-crds`, `--skip-kinds`),
 /// and the groups left with nothing to show; render failures and what was not compared stay.
 /// Returns how many changed objects were left out.
@@ -219,11 +234,12 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         if compared.report.has_failures() {
             anyhow::bail!("a side failed to render: its images are not compared (see above)");
         }
-        let unknown = compared.report.not_compared.len() + compared.report.unseen_files.len();
-        if unknown > 0 && !args.allow_skipped {
+        if let Some(what) = not_compared(&compared.report)
+            && !args.allow_skipped
+        {
             anyhow::bail!(
-                "{unknown} unit(s) or file(s) the change touches could not be compared, their \
-                 image changes unknown (see above); --allow-skipped accepts that"
+                "{what} could not be compared, their image changes unknown (see above); \
+                 --allow-skipped accepts that"
             );
         }
         return Ok(exit);
@@ -251,8 +267,9 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if compared.report.has_failures() {
         anyhow::bail!("a side failed to render (see above)");
     }
-    let unknown = compared.report.not_compared.len() + compared.report.unseen_files.len();
-    if unknown > 0 && !args.allow_skipped {
+    if let Some(what) = not_compared(&compared.report)
+        && !args.allow_skipped
+    {
         if matches!(args.output, DiffFormat::Json | DiffFormat::Yaml) {
             for file in &compared.report.unseen_files {
                 eprintln!(
@@ -261,10 +278,7 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                 );
             }
         }
-        anyhow::bail!(
-            "{unknown} unit(s) or file(s) the change touches could not be compared (see above); \
-             --allow-skipped accepts that"
-        );
+        anyhow::bail!("{what} could not be compared (see above); --allow-skipped accepts that");
     }
     Ok(if compared.report.is_empty() {
         Exit::Clean
