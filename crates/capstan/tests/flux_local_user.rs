@@ -478,3 +478,45 @@ fn namespace_flags_as_flux_local_users_type_them() {
     assert_eq!(code, Some(1), "{object}");
     assert!(object.trim_start().starts_with('{'), "{object}");
 }
+
+#[test]
+fn a_selector_that_matches_nothing_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    cluster_repo(dir.path());
+    let orig = dir.path().to_str().expect("utf-8");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .args(args)
+            .args(["-l", "team=nobody", "--path"])
+            .arg(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("capstan runs");
+        (output.status.code(), text(&output.stderr))
+    };
+    for command in [&["build", "ks"][..], &["diff", "ks", "--path-orig", orig]] {
+        let (code, stderr) = run(command);
+        assert_eq!(code, Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("matches -l team=nobody"),
+            "{command:?}: {stderr}"
+        );
+    }
+    let images = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["get", "images", "-A", "-l", "team=nobody", "--path"])
+        .arg(dir.path())
+        .output()
+        .expect("capstan runs");
+    assert_eq!(images.status.code(), Some(2));
+    assert!(text(&images.stderr).contains("matches -l team=nobody"));
+    let get = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["get", "ks", "-A", "-l", "team=nobody", "--path"])
+        .arg(dir.path())
+        .output()
+        .expect("capstan runs");
+    assert!(
+        text(&get.stderr).contains("no Kustomization found matching -l team=nobody"),
+        "{}",
+        text(&get.stderr)
+    );
+}

@@ -210,6 +210,22 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let labels = super::selector::flux_labels(&args.path, &discovery)?;
         selected.retain(|r| selector.matches(labels.get(&r.key)));
     }
+    if selected.is_empty() && !selector.is_empty() {
+        anyhow::bail!(
+            "no {}{} matches -l {} under {}",
+            match args.kind {
+                BuildKind::Kustomizations => "Kustomization",
+                BuildKind::HelmReleases => "HelmRelease",
+                BuildKind::All => "Kustomization or HelmRelease",
+            },
+            args.name
+                .as_deref()
+                .map(|n| format!(" named {n}"))
+                .unwrap_or_default(),
+            args.selector.join(","),
+            args.path.display()
+        );
+    }
     if selected.is_empty() && args.name.is_some() {
         anyhow::bail!(
             "no {} named {} found under {}",

@@ -212,12 +212,17 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
     }
     if !selector.is_empty() {
-        super::selector::retain_groups(
+        let matched = super::selector::retain_groups(
             &mut compared.report,
             &selector,
             &compared.base,
             &compared.head,
             &discovery,
+        );
+        anyhow::ensure!(
+            matched > 0,
+            "no Kustomization or HelmRelease matches -l {} on either side",
+            args.selector.join(",")
         );
     }
     if args.target == Target::Images {

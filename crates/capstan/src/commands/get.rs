@@ -201,11 +201,15 @@ fn what(kind: GetKind) -> &'static str {
 }
 
 fn scope(args: &GetArgs) -> String {
-    if args.all_namespaces {
+    let mut scope = if args.all_namespaces {
         String::new()
     } else {
         format!(" in namespace {}", args.namespace)
+    };
+    if !args.selector.is_empty() {
+        scope.push_str(&format!(" matching -l {}", args.selector.join(",")));
     }
+    scope
 }
 
 fn headers(kind: GetKind, wide: bool) -> Vec<&'static str> {

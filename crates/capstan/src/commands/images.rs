@@ -101,6 +101,17 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     {
         anyhow::bail!("no Kustomization or HelmRelease named {name} found");
     }
+    if results.is_empty() && !selector.is_empty() {
+        anyhow::bail!(
+            "no Kustomization or HelmRelease{} matches -l {}",
+            if args.all_namespaces {
+                String::new()
+            } else {
+                format!(" in namespace {}", args.namespace)
+            },
+            args.selector.join(",")
+        );
+    }
     let multi_cluster = {
         let mut clusters: Vec<&str> = results.iter().map(|r| r.cluster.as_str()).collect();
         clusters.dedup();
