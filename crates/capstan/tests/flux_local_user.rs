@@ -99,6 +99,15 @@ fn get_images_lists_operator_images_and_says_when_images_are_unknown() {
         "{}",
         text(&table.stderr)
     );
+    // without -A, the namespaces left out are counted and -A named, as `get` does
+    let flux_system = capstan(&["get", "images", "--path"], &[dir.path()]);
+    let stderr = text(&flux_system.stderr);
+    assert!(
+        stderr.contains(
+            "1 more in other namespaces (default: 1); all namespaces: capstan get images -A"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

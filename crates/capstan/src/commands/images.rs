@@ -88,14 +88,24 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         super::selector::flux_labels(&args.path, &discovery)?
     };
+    let mut elsewhere = super::get_hint::Elsewhere::default();
     let results: Vec<_> = report
         .kustomizations
         .iter()
         .chain(&report.helm_releases)
-        .filter(|r| args.all_namespaces || r.key.namespace == args.namespace)
         .filter(|r| args.name.as_ref().is_none_or(|n| &r.key.name == n))
         .filter(|r| selector.matches(labels.get(&r.key)))
+        .filter(|r| {
+            let inside = args.all_namespaces || r.key.namespace == args.namespace;
+            if !inside {
+                elsewhere.add(&r.key.namespace);
+            }
+            inside
+        })
         .collect();
+    if let Some(hint) = elsewhere.hint(args) {
+        eprintln!("{hint}");
+    }
     if let Some(name) = &args.name
         && results.is_empty()
     {
