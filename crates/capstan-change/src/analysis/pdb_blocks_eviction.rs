@@ -1,6 +1,8 @@
 //! `pdb-blocks-eviction`: a PodDisruptionBudget that now allows no eviction at all
 //! (`maxUnavailable: 0`, `minAvailable: 100%`, or `minAvailable` at least the replicas of the
-//! workloads it selects). Node drains — upgrades, reboots — then wait on it forever.
+//! workloads it selects). Node drains — upgrades, reboots — then wait on it forever. A budget
+//! over a DaemonSet (one pod per node) or an autoscaled workload that leaves its replicas out is
+//! not judged by count: the repository does not say how many pods run.
 
 use capstan_core::Value;
 
@@ -41,24 +43,46 @@ fn blocks(cx: &Context<'_>, which: Which, pdb: &Value) -> Option<(String, String
     let selector = spec
         .pointer("/selector/matchLabels")
         .and_then(Value::as_object)?;
-    let replicas: Vec<i64> = cx
+    let objects: Vec<&Value> = cx
         .facts
         .side(which)
         .objects()
-        .filter(|(_, o)| o.pointer("/metadata/namespace") == namespace && kind_of(o) != "Pod")
-        .filter(|(_, o)| pod_labels(o).is_some_and(|l| selects(selector, l)))
-        .map(|(_, o)| {
-            o.pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1)
+        .map(|(_, o)| o)
+        .filter(|o| o.pointer("/metadata/namespace") == namespace)
+        .collect();
+    // The pods each selected workload runs; `None` when the repository cannot tell (a
+    // DaemonSet runs one per node, an autoscaler sets the replicas of a workload that leaves
+    // them out): then the budget is not judged.
+    let replicas: Vec<Option<i64>> = objects
+        .iter()
+        .filter(|o| !matches!(kind_of(o), "Pod" | "Job" | "CronJob"))
+        .filter(|o| pod_labels(o).is_some_and(|l| selects(selector, l)))
+        .map(|o| match (kind_of(o), o.pointer("/spec/replicas")) {
+            ("DaemonSet", _) => None,
+            (_, Some(n)) => n.as_i64(),
+            (_, None) if autoscaled(&objects, o) => None,
+            (_, None) => Some(1),
         })
         .collect();
+    let replicas: Vec<i64> = replicas.into_iter().collect::<Option<_>>()?;
     let total: i64 = replicas.iter().sum();
     (!replicas.is_empty() && min >= total).then(|| {
         (
             "spec.minAvailable".into(),
             format!("minAvailable: {min} with {total} replica(s) selected"),
         )
+    })
+}
+
+/// True when a HorizontalPodAutoscaler among `objects` scales `workload`.
+fn autoscaled(objects: &[&Value], workload: &Value) -> bool {
+    let name = workload.pointer("/metadata/name");
+    objects.iter().any(|o| {
+        kind_of(o) == "HorizontalPodAutoscaler"
+            && o.pointer("/spec/scaleTargetRef/kind")
+                .and_then(Value::as_str)
+                == Some(kind_of(workload))
+            && o.pointer("/spec/scaleTargetRef/name") == name
     })
 }
 
