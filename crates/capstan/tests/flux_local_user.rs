@@ -529,3 +529,47 @@ fn a_selector_that_matches_nothing_says_so() {
         text(&get.stderr)
     );
 }
+
+#[test]
+fn two_checkouts_compared_at_a_cluster_folder_see_changes_anywhere_in_them() {
+    if !capstan_testkit::git::available() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    // flux-local's CI: `diff --path pull/clusters/prod --path-orig main/clusters/prod`, two
+    // checkouts of the repository, the change outside the cluster folder
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (main, pull) = (dir.path().join("main"), dir.path().join("pull"));
+    for checkout in [&main, &pull] {
+        cluster_repo(checkout);
+        capstan_testkit::git::init_and_commit(checkout, "base");
+    }
+    write(
+        &pull.join("apps/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["diff", "ks", "-A", "-o", "json", "--path"])
+        .arg(pull.join("clusters/prod"))
+        .arg("--path-orig")
+        .arg(main.join("clusters/prod"))
+        .output()
+        .expect("capstan runs");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["groups"][0]["producer"]["name"], "apps", "{report}");
+    let plan = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["plan", "--path"])
+        .arg(pull.join("clusters/prod"))
+        .arg("--path-orig")
+        .arg(main.join("clusters/prod"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("capstan runs");
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains("../../apps/cm.yaml (changed) — rendered by apps"),
+        "{shown}{}",
+        text(&plan.stderr)
+    );
+}

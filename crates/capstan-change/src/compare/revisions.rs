@@ -83,12 +83,31 @@ pub fn open(revisions: &Revisions<'_>) -> Result<(Opened, Opened, ChangedFiles),
             source,
         })?;
         let label = orig.display().to_string();
+        // the same folder of two checkouts (flux-local's `--path pull/clusters/prod
+        // --path-orig main/clusters/prod`): the Kustomizations read the whole checkout, so the
+        // whole checkouts are compared, files named from the folder (`../x`) as with --base
+        let checkouts = match (checkout_of(&orig_root), checkout_of(&root)) {
+            (Some((base_top, base_below)), Some((head_top, head_below)))
+                if base_below == head_below && !head_below.as_os_str().is_empty() =>
+            {
+                Some((base_top, head_top, head_below))
+            }
+            _ => None,
+        };
+        let files = match &checkouts {
+            Some((base_top, head_top, below)) => {
+                walked_changes((&OsFs, base_top), (&OsFs, head_top))
+                    .into_iter()
+                    .map(|(path, change)| (from_folder(below, &path), change))
+                    .collect()
+            }
+            None => walked_changes((&OsFs, &orig_root), (&OsFs, &root)),
+        };
         let base = Opened {
             fs: Box::new(OsFs),
             root: orig_root,
             label,
         };
-        let files = walked_changes(&base, &head);
         return Ok((base, head, files));
     }
     let (revision, how) = match revisions.base {
@@ -151,20 +170,28 @@ pub fn open(revisions: &Revisions<'_>) -> Result<(Opened, Opened, ChangedFiles),
     Ok((base, head, files))
 }
 
-/// `path` (relative to the top of the repository) as seen from `folder` (also relative to it).
+/// `path` (relative to the top of the repository) as seen from `folder` (also relative to it):
+/// the shortest way, `../../apps/x` from `kubernetes/flux` to `kubernetes/apps/x`, as the
+/// renders name the files they read.
 fn from_folder(folder: &Path, path: &Path) -> PathBuf {
     if let Ok(inside) = path.strip_prefix(folder) {
         return inside.to_path_buf();
     }
+    let common = folder
+        .components()
+        .zip(path.components())
+        .take_while(|(a, b)| a == b)
+        .count();
     let depth = folder
         .components()
+        .skip(common)
         .filter(|c| matches!(c, Component::Normal(_)))
         .count();
     let mut out = PathBuf::new();
     for _ in 0..depth {
         out.push("..");
     }
-    out.join(path)
+    out.join(path.components().skip(common).collect::<PathBuf>())
 }
 
 /// Every file below `root`, relative to it, `.git` left out.
@@ -191,18 +218,26 @@ fn walk(fs: &dyn Fs, root: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
-/// The files that differ between two directories, found by reading both.
-fn walked_changes(base: &Opened, head: &Opened) -> ChangedFiles {
-    let before = walk(base.fs.as_ref(), &base.root);
-    let after = walk(head.fs.as_ref(), &head.root);
+/// The Git checkout `folder` (canonical) is in, and where in it: (its top, the folder below it).
+fn checkout_of(folder: &Path) -> Option<(PathBuf, PathBuf)> {
+    let top = folder.ancestors().find(|d| d.join(".git").exists())?;
+    let below = folder.strip_prefix(top).ok()?.to_path_buf();
+    Some((top.to_path_buf(), below))
+}
+
+/// The files that differ between two directories (each a filesystem and a root), found by
+/// reading both; named relative to the roots.
+fn walked_changes(base: (&dyn Fs, &Path), head: (&dyn Fs, &Path)) -> ChangedFiles {
+    let before = walk(base.0, base.1);
+    let after = walk(head.0, head.1);
     let mut out = Vec::new();
     for path in before.union(&after) {
         let change = match (before.contains(path), after.contains(path)) {
             (true, false) => FileChange::Deleted,
             (false, true) => FileChange::Added,
             _ => {
-                let a = base.fs.read(&base.root.join(path)).ok();
-                let b = head.fs.read(&head.root.join(path)).ok();
+                let a = base.0.read(&base.1.join(path)).ok();
+                let b = head.0.read(&head.1.join(path)).ok();
                 if a == b {
                     continue;
                 }

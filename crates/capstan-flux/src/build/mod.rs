@@ -450,6 +450,7 @@ fn build_once(
         ignore,
     };
     let fs: &dyn Fs = &artifact;
+    let focused = discovery.focused_keys();
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
         changed_only: scoped,
@@ -493,11 +494,11 @@ fn build_once(
             &finals,
             options,
         );
-        // `--path` inside a repository: what is declared in or applies that folder.
-        if discovery.focus.is_some() {
-            kustomizations
-                .retain(|r| discovery.in_focus(r.declared.file.as_deref(), r.path.as_deref()));
-            releases.retain(|r| discovery.in_focus(r.declared.file.as_deref(), None));
+        // `--path` inside a repository: what is declared in or applies that folder, and what
+        // those apply
+        if let Some(kept) = &focused {
+            kustomizations.retain(|r| kept.contains(&r.key));
+            releases.retain(|r| kept.contains(&r.key));
         }
         let wave = |r: &BuildResult| waves.get(&r.key).copied().unwrap_or(usize::MAX);
         kustomizations.sort_by_key(wave);

@@ -200,7 +200,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if let Some(focus) = &report.focus {
         eprintln!(
             "note: {} is inside a repository whose entry point is above it; built what is \
-             declared in or applies {}",
+             declared in or applies {}, and what those apply",
             args.path.display(),
             focus.display()
         );
