@@ -486,6 +486,14 @@ fn namespace_flags_as_flux_local_users_type_them() {
     ]);
     assert_eq!(code, Some(1), "{object}");
     assert!(object.trim_start().starts_with('{'), "{object}");
+    // flux-local's `--sources flux-system`: what capstan wants instead, in one line
+    let (code, sources) = run(&["get", "ks", "--source", "flux-system"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        sources.contains("GitRepository/flux-system/flux-system=./k8s")
+            && sources.contains("needs no --source"),
+        "{sources}"
+    );
 }
 
 #[test]
