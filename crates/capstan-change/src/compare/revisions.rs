@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use capstan_core::git::{
-    GitError, GitTreeFs, WorktreeChange, default_base, resolve_revision, toplevel, worktree_changes,
+    GitError, GitTreeFs, WorktreeChange, default_base, resolve_revision, toplevel,
+    worktree_changes, worktree_files,
 };
 use capstan_core::{Fs, OsFs};
 
@@ -86,22 +87,31 @@ pub fn open(revisions: &Revisions<'_>) -> Result<(Opened, Opened, ChangedFiles),
         // the same folder of two checkouts (flux-local's `--path pull/clusters/prod
         // --path-orig main/clusters/prod`): the Kustomizations read the whole checkout, so the
         // whole checkouts are compared, files named from the folder (`../x`) as with --base
+        // (the files git lists in each: not what .gitignore leaves out, such as build output)
         let checkouts = match (checkout_of(&orig_root), checkout_of(&root)) {
             (Some((base_top, base_below)), Some((head_top, head_below)))
-                if base_below == head_below && !head_below.as_os_str().is_empty() =>
+                if base_below == head_below
+                    && !head_below.as_os_str().is_empty()
+                    && base_top != head_top =>
             {
-                Some((base_top, head_top, head_below))
+                match (worktree_files(&base_top), worktree_files(&head_top)) {
+                    (Ok(before), Ok(after)) => {
+                        Some((base_top, before, head_top, after, head_below))
+                    }
+                    _ => None,
+                }
             }
             _ => None,
         };
-        let files = match &checkouts {
-            Some((base_top, head_top, below)) => {
-                walked_changes((&OsFs, base_top), (&OsFs, head_top))
-                    .into_iter()
-                    .map(|(path, change)| (from_folder(below, &path), change))
-                    .collect()
-            }
-            None => walked_changes((&OsFs, &orig_root), (&OsFs, &root)),
+        let files = match checkouts {
+            Some((base_top, before, head_top, after, below)) => changes_between(
+                (&OsFs, &base_top, before.into_iter().collect()),
+                (&OsFs, &head_top, after.into_iter().collect()),
+            )
+            .into_iter()
+            .map(|(path, change)| (from_folder(&below, &path), change))
+            .collect(),
+            None => walked_changes(&orig_root, &root),
         };
         let base = Opened {
             fs: Box::new(OsFs),
@@ -225,13 +235,23 @@ fn checkout_of(folder: &Path) -> Option<(PathBuf, PathBuf)> {
     Some((top.to_path_buf(), below))
 }
 
-/// The files that differ between two directories (each a filesystem and a root), found by
-/// reading both; named relative to the roots.
-fn walked_changes(base: (&dyn Fs, &Path), head: (&dyn Fs, &Path)) -> ChangedFiles {
-    let before = walk(base.0, base.1);
-    let after = walk(head.0, head.1);
+/// The files that differ between two directories, found by reading both; named relative to them.
+fn walked_changes(base: &Path, head: &Path) -> ChangedFiles {
+    changes_between(
+        (&OsFs, base, walk(&OsFs, base)),
+        (&OsFs, head, walk(&OsFs, head)),
+    )
+}
+
+/// The files that differ between two listings (each a filesystem, a root and the files under it,
+/// relative to it), found by reading both.
+fn changes_between(
+    base: (&dyn Fs, &Path, BTreeSet<PathBuf>),
+    head: (&dyn Fs, &Path, BTreeSet<PathBuf>),
+) -> ChangedFiles {
+    let (before, after) = (&base.2, &head.2);
     let mut out = Vec::new();
-    for path in before.union(&after) {
+    for path in before.union(after) {
         let change = match (before.contains(path), after.contains(path)) {
             (true, false) => FileChange::Deleted,
             (false, true) => FileChange::Added,
