@@ -4,7 +4,7 @@
 //! disabled`. Deleted volumes, namespaces and CRDs have their own analyses.
 
 use super::{Analysis, AnalysisMeta, Category, Context, Hit, Step, kubectl_ref};
-use crate::diff::ObjectChange;
+use crate::diff::{ObjectChange, ProducerKind};
 use crate::plan::Risk;
 
 pub struct FluxPrune;
@@ -56,13 +56,19 @@ impl Analysis for FluxPrune {
                 let hit = Hit::on(group, first, "metadata.name");
                 out.push(match change {
                     ObjectChange::Deleted => hit.reason(format!(
-                        "{} object(s) deleted from the cluster by {}'s prune: {}{more}",
+                        "{} object(s) deleted from the cluster by {}: {}{more}",
                         objects.len(),
-                        group.producer,
+                        match group.producer.kind {
+                            ProducerKind::Kustomization => format!("{}'s prune", group.producer),
+                            ProducerKind::HelmRelease =>
+                                format!("Helm when {} upgrades", group.producer),
+                        },
                         names.join(", ")
                     )),
                     _ => {
-                        let why = if cx.unit(&group.producer).is_some_and(|u| u.prune) {
+                        let why = if group.producer.kind == ProducerKind::HelmRelease {
+                            "they carry helm.sh/resource-policy: keep"
+                        } else if cx.unit(&group.producer).is_some_and(|u| u.prune) {
                             "they opt out of prune (kustomize.toolkit.fluxcd.io/prune: disabled)"
                         } else {
                             "it does not prune"
@@ -79,7 +85,7 @@ impl Analysis for FluxPrune {
                             hit = hit.step(Step::after(format!(
                                 "If {} is no longer wanted: kubectl delete {}",
                                 object.id,
-                                kubectl_ref(&object.id)
+                                kubectl_ref(&super::live_id(cx, &group.producer, &object.id))
                             )));
                         }
                         hit

@@ -1,6 +1,6 @@
 //! `image-changes`: every container image that changes across the rendered workloads — app
-//! containers, init containers and sidecars, and the images a chart bump pulls in — so a one-line
-//! chart bump shows what it really runs. Kinds capstan has no schema for (operators' custom
+//! containers, init containers and sidecars, and the images a chart bump pulls in, including the
+//! workloads it adds — so a one-line chart bump shows what it really runs. Kinds capstan has no schema for (operators' custom
 //! resources) are searched for `image`/`imageName` fields and say so.
 
 use std::collections::BTreeMap;
@@ -71,6 +71,20 @@ impl Analysis for ImageChanges {
 
     fn run(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (group, object) in cx.objects() {
+            // a workload a chart bump (or any change to a unit already there) adds: its images
+            // run for the first time; a whole new unit's are its own review
+            if object.change == ObjectChange::Added && group.in_base {
+                if let Some(after) = &object.after {
+                    for (field, image) in images(after) {
+                        out.push(
+                            Hit::on(group, object, field)
+                                .reason(format!("new workload in {}: runs {image}", group.producer))
+                                .unschematized(&object.id),
+                        );
+                    }
+                }
+                continue;
+            }
             if object.change != ObjectChange::Changed {
                 continue;
             }

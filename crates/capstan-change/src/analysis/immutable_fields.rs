@@ -5,7 +5,9 @@
 //! of an `immutable` ConfigMap or Secret). Flux's dry-run apply fails with "field is immutable"
 //! and the Kustomization stays failed — nothing after it applies — unless `spec.force` or the
 //! object's `kustomize.toolkit.fluxcd.io/force: enabled` annotation lets Flux delete and recreate
-//! it; the finding says which, what recreating deletes, and what to do.
+//! it; the finding says which, what recreating deletes, and what to do. A HelmRelease's object is
+//! never recreated by Helm (a forced upgrade replaces it in place, which is refused the same
+//! way): the upgrade fails until someone deletes it.
 
 use capstan_core::{ResourceId, Value};
 
@@ -276,28 +278,16 @@ impl Analysis for ImmutableFields {
             let producer = &group.producer;
             let (deletes, forced_risk) = recreating_deletes(&object.id, after);
             let is_hr = producer.kind == ProducerKind::HelmRelease;
-            let forced = force_annotation(after) || unit.is_some_and(|u| u.force);
+            // Helm never recreates: a forced upgrade replaces the object in place (a PUT the API
+            // server refuses the same way), and helm-controller ignores Flux's force annotation
+            let forced = !is_hr && (force_annotation(after) || unit.is_some_and(|u| u.force));
             let how_forced = if force_annotation(after) {
                 "its kustomize.toolkit.fluxcd.io/force: enabled annotation"
-            } else if is_hr {
-                "the HelmRelease's spec.upgrade.force"
             } else {
                 "the Kustomization's spec.force"
             };
             // a chart's objects carry no namespace: Helm installs them in the release's
-            let mut target = object.id.clone();
-            if target.namespace.is_none()
-                && is_hr
-                && object.id.kind != "ClusterRoleBinding"
-                && object.id.kind != "CustomResourceDefinition"
-                && object.id.kind != "StorageClass"
-                && object.id.kind != "PersistentVolume"
-            {
-                target.namespace = Some(
-                    unit.and_then(|u| u.target_namespace.clone())
-                        .unwrap_or_else(|| producer.namespace.clone()),
-                );
-            }
+            let target = super::live_id(cx, producer, &object.id);
             let delete = match object.id.kind.as_str() {
                 // the pods keep running and are adopted by the new object when its selector matches
                 "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet"
@@ -318,35 +308,42 @@ impl Analysis for ImmutableFields {
                         "Accept that recreating {} deletes {deletes}, or drop the force for this change and recreate it by hand",
                         object.id
                     )))
-                } else if unit.is_none() && !is_hr {
+                } else if is_hr {
+                    let helm_force = if unit.is_some_and(|u| u.force) {
+                        "its spec.upgrade.force does not help: "
+                    } else {
+                        ""
+                    };
+                    hit.reason(format!(
+                        "{what}: the API server refuses the update, and Helm cannot recreate it ({helm_force}a forced upgrade replaces the object in place, refused the same way), so the upgrade of {producer} fails and is remediated as its spec.upgrade says"
+                    ))
+                    .step(Step::before(format!(
+                        "Plan to recreate {} by hand: {}; once it is gone, the next upgrade creates it anew",
+                        object.id,
+                        if delete.ends_with("--cascade=orphan") {
+                            "deleting it with --cascade=orphan leaves its pods running for the new one to adopt".to_owned()
+                        } else {
+                            format!("deleting it deletes {deletes}")
+                        }
+                    )))
+                    .step(Step::after(format!("When the upgrade has failed: {delete}")))
+                    .step(Step::after(format!(
+                        "Retry the upgrade: capstan reconcile hr {} -n {} --force",
+                        producer.name, producer.namespace
+                    )))
+                } else if unit.is_none() {
                     hit.reason(format!(
                         "{what}: the API server refuses the update; whether {producer} forces recreation is not known (its manifest was not rendered), so the apply may fail"
                     ))
                     .step(Step::after(format!("If the apply fails with \"field is immutable\": {delete}")))
                 } else {
-                    let stuck = if is_hr {
-                        format!(
-                            "the upgrade of {producer} fails and is remediated as its spec.upgrade says"
-                        )
-                    } else {
-                        format!(
-                            "{producer} stays failed and applies nothing until the object is recreated"
-                        )
-                    };
                     hit.reason(format!(
-                        "{what}: the API server refuses the update; nothing forces recreation, so {stuck}"
+                        "{what}: the API server refuses the update; nothing forces recreation, so {producer} stays failed and applies nothing until the object is recreated"
                     ))
-                    .step(Step::before(if is_hr {
-                        format!(
-                            "Choose how {} is recreated: set spec.upgrade.force: true on {producer} for this upgrade (Helm then replaces it, deleting {deletes}), or delete it by hand after merging",
-                            object.id
-                        )
-                    } else {
-                        format!(
-                            "Choose how {} is recreated: annotate it kustomize.toolkit.fluxcd.io/force: enabled for this change (Flux then deletes {deletes}), or delete it by hand after merging",
-                            object.id
-                        )
-                    }))
+                    .step(Step::before(format!(
+                        "Choose how {} is recreated: annotate it kustomize.toolkit.fluxcd.io/force: enabled for this change (Flux then deletes {deletes}), or delete it by hand after merging",
+                        object.id
+                    )))
                     .step(Step::after(delete.clone()))
                 };
                 out.push(hit);

@@ -63,8 +63,19 @@ fn value_of<'a>(trimmed: &'a str, key: &str) -> Option<&'a str> {
     Some(rest.trim().trim_matches(['"', '\'']))
 }
 
-/// The 1-based line of `field` of the object `id` in `text`, when the object is in it.
+/// The 1-based line of `field` of the object `id` in `text`, when the object is in it (the
+/// line of its deepest ancestor present when the field itself is not).
 pub fn locate_line(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
+    locate(text, id, field).map(|(line, _)| line)
+}
+
+/// The 1-based line of `field` of the object `id` in `text`, only when the field itself is there.
+pub fn locate_exact(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
+    locate(text, id, field).and_then(|(line, exact)| exact.then_some(line))
+}
+
+/// The line, and whether every segment of the path was found.
+fn locate(text: &str, id: &ResourceId, field: &str) -> Option<(usize, bool)> {
     let lines: Vec<&str> = text.lines().collect();
     // documents as line ranges
     let mut docs = Vec::new();
@@ -105,11 +116,13 @@ pub fn locate_line(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
         t.is_empty() || t.starts_with('#')
     };
     let mut found = start;
+    let mut exact = true;
     // (first line, end, the line of a list entry's dash when the block is an entry)
     let mut block = (start, end, None::<usize>);
     for segment in segments(field) {
         let (from, to, dash) = block;
         let Some(first) = (from..to).find(|&i| !blank(i)) else {
+            exact = false;
             break;
         };
         let child = effective(first, dash);
@@ -133,7 +146,10 @@ pub fn locate_line(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
                 break;
             }
         }
-        let Some(i) = hit else { break };
+        let Some(i) = hit else {
+            exact = false;
+            break;
+        };
         match &segment {
             Segment::Key(_) => {
                 found = i;
@@ -167,7 +183,7 @@ pub fn locate_line(text: &str, id: &ResourceId, field: &str) -> Option<usize> {
             }
         }
     }
-    Some(found + 1)
+    Some((found + 1, exact))
 }
 
 #[cfg(test)]
@@ -249,6 +265,9 @@ spec:
         assert_eq!(locate_line(TEXT, &sts, "spec.replicas"), Some(11));
         assert_eq!(locate_line(TEXT, &id("Service", "other"), "spec"), Some(1));
         assert_eq!(locate_line(TEXT, &id("Service", "missing"), "spec"), None);
+        // exactly: only when the field itself is there
+        assert_eq!(locate_exact(TEXT, &sts, "spec.serviceName"), Some(12));
+        assert_eq!(locate_exact(TEXT, &sts, "spec.replicas"), None);
     }
 
     #[test]

@@ -47,6 +47,7 @@ use crate::diff::{
 use crate::plan::{ChangedFile, Risk};
 
 pub use locate::locate_line;
+pub(crate) use unrendered_chart::{chart_source_users, release_unrendered};
 
 /// The family a finding belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -326,10 +327,23 @@ impl ChangeFacts {
         }
     }
 
-    /// The repository files findings over this diff may point into, per side: the files of the
-    /// objects of every producer with a difference, and of the Flux units' manifests. Read them into [`SideFacts::texts`].
-    pub fn files_to_read(&self, diff: &DiffReport) -> BTreeSet<(Which, String)> {
+    /// The repository files findings over this diff may point into, per side: the changed
+    /// files, the files of the objects of every producer with a difference, and of the Flux
+    /// units' manifests. Read them into [`SideFacts::texts`].
+    pub fn files_to_read(
+        &self,
+        diff: &DiffReport,
+        changed: &[ChangedFile],
+    ) -> BTreeSet<(Which, String)> {
         let mut out = BTreeSet::new();
+        // a changed file may set a field of an object declared elsewhere (a patch)
+        for file in changed {
+            let which = match file.change {
+                crate::plan::FileChange::Deleted => Which::Base,
+                _ => Which::Head,
+            };
+            out.insert((which, file.path.clone()));
+        }
         for group in &diff.groups {
             for which in [Which::Base, Which::Head] {
                 let side = self.side(which);
@@ -597,6 +611,14 @@ fn place(
         .object
         .as_ref()
         .and_then(|id| side.object_files.get(id).cloned());
+    // a field a patch in another changed file sets (a cluster's values patch of a base
+    // HelmRelease): that file and line, rather than the base's nearest ancestor
+    if hit.file.is_none()
+        && let Some(id) = &hit.object
+        && let Some((file, line)) = patched_in(cx, &hit, id, own_file.as_deref())
+    {
+        return finding(meta, hit, risk, places, Some(file), Some(line));
+    }
     let file = hit.file.clone().or(own_file.clone()).or(unit_file.clone());
     let line = file.as_ref().and_then(|file| {
         let text = side
@@ -606,16 +628,58 @@ fn place(
         match (&hit.object, own_file.is_some()) {
             (Some(id), true) => locate_line(text, id, &hit.field),
             _ => {
-                // a chart's object: point at the HelmRelease (its chart version, else its values)
+                // a chart's object: point at the HelmRelease — its chart version, else the
+                // chart it names (a chartRef, a local chart's path), else its values
                 let producer = hit.producer.as_ref()?;
                 let id = producer_id(producer);
-                ["spec.chart.spec.version", "spec.values", "spec"]
-                    .iter()
-                    .find_map(|f| locate_line(text, &id, f))
-                    .or_else(|| locate_line(text, &id, &hit.field))
+                [
+                    "spec.chart.spec.version",
+                    "spec.chartRef",
+                    "spec.chart.spec.chart",
+                    "spec.values",
+                ]
+                .iter()
+                .find_map(|f| locate::locate_exact(text, &id, f))
+                .or_else(|| locate_line(text, &id, "spec"))
             }
         }
     });
+    finding(meta, hit, risk, places, file, line)
+}
+
+/// The changed file, other than the object's own, whose changed fields include the hit's field
+/// and that holds a document of the object, with the field's line there.
+fn patched_in(
+    cx: &Context<'_>,
+    hit: &Hit,
+    id: &ResourceId,
+    own_file: Option<&str>,
+) -> Option<(String, usize)> {
+    let side = cx.facts.side(hit.side);
+    cx.files.iter().find_map(|changed| {
+        if changed.change == crate::plan::FileChange::Deleted
+            || Some(changed.path.as_str()) == own_file
+            || !changed
+                .fields
+                .iter()
+                .any(|f| f == &hit.field || hit.field.starts_with(&format!("{f}.")))
+        {
+            return None;
+        }
+        let text = side.texts.get(&changed.path)?;
+        let line = locate_line(text, id, &hit.field)?;
+        Some((changed.path.clone(), line))
+    })
+}
+
+fn finding(
+    meta: &AnalysisMeta,
+    hit: Hit,
+    risk: Risk,
+    places: &BTreeMap<Producer, String>,
+    file: Option<String>,
+    line: Option<usize>,
+) -> Finding {
     let object = match &hit.object {
         Some(id) => id.to_string(),
         None => hit
@@ -695,6 +759,74 @@ pub(crate) fn has_schema(group: &str) -> bool {
     )
 }
 
+/// Who deletes an object its producer stops rendering: `deleted by prune` (a Kustomization) or
+/// `deleted by Helm on upgrade` (a HelmRelease).
+pub(crate) fn deleted_by(producer: &Producer) -> &'static str {
+    match producer.kind {
+        ProducerKind::Kustomization => "deleted by prune",
+        ProducerKind::HelmRelease => "deleted by Helm on upgrade",
+    }
+}
+
+/// How to keep an object its producer is about to delete: Flux's prune opt-out for a
+/// Kustomization's object; Helm's keep policy for a release's (helm-controller ignores Flux's
+/// annotation), set in the chart or by a `postRenderers` patch of the HelmRelease.
+pub(crate) fn keep_annotation(producer: &Producer, what: &str) -> String {
+    match producer.kind {
+        ProducerKind::Kustomization => {
+            format!("annotate {what} with kustomize.toolkit.fluxcd.io/prune: disabled")
+        }
+        ProducerKind::HelmRelease => format!(
+            "annotate {what} with helm.sh/resource-policy: keep (in the chart, or with a spec.postRenderers patch of {producer})"
+        ),
+    }
+}
+
+/// Kinds that live outside namespaces (a chart's object of one of them gets no release namespace).
+fn cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "StorageClass"
+            | "CSIDriver"
+            | "CSINode"
+            | "VolumeAttachment"
+            | "CustomResourceDefinition"
+            | "APIService"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "PriorityClass"
+            | "RuntimeClass"
+            | "IngressClass"
+            | "GatewayClass"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+            | "ClusterIssuer"
+    )
+}
+
+/// The object as it lives in the cluster: a chart renders namespaced objects without
+/// `metadata.namespace`, and Helm installs them in the release's namespace (the HelmRelease's
+/// `spec.targetNamespace`, else its own), which a kubectl command must name.
+pub(crate) fn live_id(cx: &Context<'_>, producer: &Producer, id: &ResourceId) -> ResourceId {
+    let mut live = id.clone();
+    if live.namespace.is_none()
+        && producer.kind == ProducerKind::HelmRelease
+        && !cluster_scoped(&id.kind)
+    {
+        live.namespace = Some(
+            cx.unit(producer)
+                .and_then(|u| u.target_namespace.clone())
+                .unwrap_or_else(|| producer.namespace.clone()),
+        );
+    }
+    live
+}
+
 /// `kind` and a namespace-qualified kubectl name: `statefulset/db -n data`.
 pub(crate) fn kubectl_ref(id: &ResourceId) -> String {
     let kind = if id.group.is_empty() {
@@ -748,5 +880,168 @@ pub(crate) fn show(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "(unset)".to_owned(),
         other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FileChange;
+
+    const BASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: podinfo
+spec:
+  chart:
+    spec:
+      chart: podinfo
+";
+
+    const PATCH: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: podinfo
+spec:
+  chart:
+    spec:
+      version: \"6.8.0\"
+";
+
+    #[test]
+    fn a_field_a_patch_sets_is_placed_in_the_patch() {
+        let release = |version: &str| {
+            serde_json::json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                "metadata": {"name": "podinfo", "namespace": "podinfo"},
+                "spec": {"chart": {"spec": {"chart": "podinfo", "version": version}}}})
+        };
+        let side = |version: &str| {
+            let object = release(version);
+            let mut files = BTreeMap::new();
+            files.insert(ResourceId::of(&object), "apps/base/release.yaml".to_owned());
+            let side = Side {
+                rendered: vec![crate::diff::Rendered {
+                    producer: Producer::new(ProducerKind::Kustomization, "flux-system", "apps"),
+                    prune: true,
+                    outcome: Ok(vec![object]),
+                }],
+                ..Default::default()
+            };
+            let mut facts = SideFacts::new(side, files);
+            facts
+                .texts
+                .insert("apps/base/release.yaml".into(), BASE.into());
+            facts
+                .texts
+                .insert("apps/production/values.yaml".into(), PATCH.into());
+            facts
+        };
+        let facts = ChangeFacts {
+            base: side("6.7.0"),
+            head: side("6.8.0"),
+        };
+        let report = crate::diff::diff(&facts.base.side, &facts.head.side, &Default::default());
+        let changed = |fields: &[&str]| {
+            vec![ChangedFile {
+                path: "apps/production/values.yaml".into(),
+                change: FileChange::Changed,
+                fields: fields.iter().map(|f| f.to_string()).collect(),
+                kustomizations: vec!["apps".into()],
+            }]
+        };
+        let placed = |files: &[ChangedFile]| {
+            let cx = Context {
+                diff: &report,
+                facts: &facts,
+                files,
+            };
+            let (group, object) = cx.objects().next().expect("a change");
+            let hit = Hit::on(group, object, "spec.chart.spec.version");
+            let meta = unrendered_chart::UnrenderedChart.meta();
+            let f = place(&cx, meta, hit, Risk::Low, &BTreeMap::new());
+            f.location()
+        };
+        // the patch changed the field: its line there
+        assert_eq!(
+            placed(&changed(&["spec.chart.spec.version"])).as_deref(),
+            Some("apps/production/values.yaml:9")
+        );
+        // the patch changed something else: the object's own file
+        assert_eq!(
+            placed(&changed(&["spec.values"])).as_deref(),
+            Some("apps/base/release.yaml:8")
+        );
+    }
+
+    #[test]
+    fn a_chart_object_is_placed_at_the_chart_its_release_names() {
+        const RELEASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: apps
+spec:
+  interval: 1h
+  chartRef:
+    kind: OCIRepository
+    name: app-template
+  values:
+    replicas: 1
+";
+        let release = serde_json::json!({"apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease", "metadata": {"name": "web", "namespace": "apps"},
+            "spec": {"chartRef": {"kind": "OCIRepository", "name": "app-template"}}});
+        let deployment = |replicas: u32| {
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "apps"}, "spec": {"replicas": replicas}})
+        };
+        let side = |replicas: u32| {
+            let mut files = BTreeMap::new();
+            files.insert(ResourceId::of(&release), "apps/web/release.yaml".to_owned());
+            let side = Side {
+                rendered: vec![
+                    crate::diff::Rendered {
+                        producer: Producer::new(ProducerKind::Kustomization, "flux-system", "apps"),
+                        prune: true,
+                        outcome: Ok(vec![release.clone()]),
+                    },
+                    crate::diff::Rendered {
+                        producer: Producer::new(ProducerKind::HelmRelease, "apps", "web"),
+                        prune: true,
+                        outcome: Ok(vec![deployment(replicas)]),
+                    },
+                ],
+                ..Default::default()
+            };
+            let mut facts = SideFacts::new(side, files);
+            facts
+                .texts
+                .insert("apps/web/release.yaml".into(), RELEASE.into());
+            facts
+        };
+        let facts = ChangeFacts {
+            base: side(1),
+            head: side(0),
+        };
+        let report = crate::diff::diff(&facts.base.side, &facts.head.side, &Default::default());
+        let cx = Context {
+            diff: &report,
+            facts: &facts,
+            files: &[],
+        };
+        let (group, object) = cx
+            .objects()
+            .find(|(_, o)| o.id.kind == "Deployment")
+            .expect("the deployment changes");
+        let hit = Hit::on(group, object, "spec.replicas");
+        let meta = replicas_zero::ReplicasZero.meta();
+        let finding = place(&cx, meta, hit, Risk::High, &BTreeMap::new());
+        // no chart version: the chartRef (not the nearest ancestor of a version it lacks)
+        assert_eq!(
+            finding.location().as_deref(),
+            Some("apps/web/release.yaml:8")
+        );
     }
 }

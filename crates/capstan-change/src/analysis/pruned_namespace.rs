@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use capstan_core::ResourceId;
 
-use super::{Analysis, AnalysisMeta, Category, Context, Hit, Step};
+use super::{Analysis, AnalysisMeta, Category, Context, Hit, Step, deleted_by, keep_annotation};
 use crate::diff::{ObjectChange, Which};
 use crate::plan::Risk;
 
@@ -50,8 +50,10 @@ impl Analysis for PrunedNamespace {
                     id.namespace.as_deref() == Some(ns) && id.kind == "PersistentVolumeClaim"
                 })
                 .count();
-            let mut reason =
-                format!("deleted by prune: Kubernetes deletes every object in namespace {ns}");
+            let mut reason = format!(
+                "{}: Kubernetes deletes every object in namespace {ns}",
+                deleted_by(&group.producer)
+            );
             if claims > 0 {
                 reason.push_str(&format!(
                     ", {claims} volume claim(s) rendered there included"
@@ -71,7 +73,8 @@ impl Analysis for PrunedNamespace {
                 Hit::on(group, object, "metadata.name")
                     .reason(reason)
                     .step(Step::before(format!(
-                        "List what lives there: kubectl get all,pvc -n {ns}; to keep it, annotate Namespace {ns} with kustomize.toolkit.fluxcd.io/prune: disabled and merge that first"
+                        "List what lives there: kubectl get all,pvc -n {ns}; to keep it, {} and merge that first",
+                        keep_annotation(&group.producer, &format!("Namespace {ns}"))
                     ))),
             );
         }

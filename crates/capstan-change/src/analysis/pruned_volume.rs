@@ -5,7 +5,9 @@
 
 use capstan_core::Value;
 
-use super::{Analysis, AnalysisMeta, Category, Context, Hit, Step, kubectl_ref};
+use super::{
+    Analysis, AnalysisMeta, Category, Context, Hit, Step, deleted_by, keep_annotation, kubectl_ref,
+};
 use crate::diff::{ObjectChange, Which};
 use crate::plan::Risk;
 
@@ -48,8 +50,8 @@ impl Analysis for PrunedVolume {
                 continue;
             };
             let keep = Step::before(format!(
-                "To keep the data: annotate {} with kustomize.toolkit.fluxcd.io/prune: disabled and merge that first, or back the volume up",
-                object.id
+                "To keep the data: {} and merge that first, or back the volume up",
+                keep_annotation(&group.producer, &object.id.to_string())
             ));
             match (object.id.group.as_str(), object.id.kind.as_str()) {
                 ("", "PersistentVolumeClaim") => {
@@ -76,11 +78,11 @@ impl Analysis for PrunedVolume {
                     };
                     out.push(
                         Hit::on(group, object, "metadata.name")
-                            .reason(format!("deleted by prune: {policy}"))
+                            .reason(format!("{}: {policy}", deleted_by(&group.producer)))
                             .risk(risk)
                             .step(Step::before(format!(
                                 "Check the volume's reclaim policy: kubectl get pv $(kubectl get {} -o jsonpath='{{.spec.volumeName}}')",
-                                kubectl_ref(&object.id)
+                                kubectl_ref(&super::live_id(cx, &group.producer, &object.id))
                             )))
                             .step(keep),
                     );
@@ -98,7 +100,8 @@ impl Analysis for PrunedVolume {
                     out.push(
                         Hit::on(group, object, "spec.persistentVolumeReclaimPolicy")
                             .reason(format!(
-                                "deleted by prune with persistentVolumeReclaimPolicy: {policy}{}",
+                                "{} with persistentVolumeReclaimPolicy: {policy}{}",
+                                deleted_by(&group.producer),
                                 if policy == "Delete" {
                                     ": the storage behind it is deleted"
                                 } else {
@@ -125,12 +128,14 @@ impl Analysis for PrunedVolume {
                     let hit = Hit::on(group, object, "spec.volumeClaimTemplates");
                     out.push(if deletes {
                         hit.reason(format!(
-                            "deleted by prune with persistentVolumeClaimRetentionPolicy.whenDeleted: Delete: the claims of its {templates} volume claim template(s) and their data are deleted"
+                            "{} with persistentVolumeClaimRetentionPolicy.whenDeleted: Delete: the claims of its {templates} volume claim template(s) and their data are deleted",
+                            deleted_by(&group.producer)
                         ))
                         .step(keep)
                     } else {
                         hit.reason(format!(
-                            "deleted by prune: the claims of its {templates} volume claim template(s) stay in the cluster, untracked by Flux"
+                            "{}: the claims of its {templates} volume claim template(s) stay in the cluster, untracked by Flux",
+                            deleted_by(&group.producer)
                         ))
                         .risk(Risk::Medium)
                     });

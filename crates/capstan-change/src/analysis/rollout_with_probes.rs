@@ -1,7 +1,8 @@
 //! `rollout-with-probes`: a container's image changes together with its probes or ports. Either
 //! alone is routine; together, a probe or port that does not match what the new image serves
 //! keeps the new pods from ever becoming Ready and stalls the rollout (and the Kustomization's
-//! health check) — worth a look at the image's release notes.
+//! health check) — worth a look at the image's release notes. Jobs and CronJobs run to
+//! completion and are not judged.
 
 use std::collections::BTreeMap;
 
@@ -39,7 +40,11 @@ impl Analysis for RolloutWithProbes {
 
     fn run(&self, cx: &Context<'_>, out: &mut Vec<Hit>) {
         for (group, object) in cx.objects() {
-            if object.change != ObjectChange::Changed {
+            // A Job runs to completion: there is no rollout a probe or port could stall.
+            if object.change != ObjectChange::Changed
+                || (object.id.group == "batch"
+                    && matches!(object.id.kind.as_str(), "Job" | "CronJob"))
+            {
                 continue;
             }
             let (Some(before), Some(after)) = (&object.before, &object.after) else {
@@ -58,18 +63,24 @@ impl Analysis for RolloutWithProbes {
                     if was.get(*key) == container.get(*key) {
                         continue;
                     }
-                    out.push(
-                        Hit::on(group, object, format!("{path}.{key}"))
-                            .reason(format!(
-                                "{key} of container {name} change together with its image ({} → {}): if they do not match what the new image serves, its pods never become Ready",
-                                show(&image(was)),
-                                show(&image(&container))
-                            ))
-                            .step(Step::after(format!(
-                                "Watch the rollout: kubectl rollout status {}",
-                                super::kubectl_ref(&object.id)
-                            ))),
-                    );
+                    let mut hit = Hit::on(group, object, format!("{path}.{key}")).reason(format!(
+                        "{key} of container {name} change together with its image ({} → {}): if they do not match what the new image serves, its pods never become Ready",
+                        show(&image(was)),
+                        show(&image(&container))
+                    ));
+                    // `kubectl rollout status` knows only these kinds (a Job or CronJob has no
+                    // rollout to watch).
+                    if matches!(
+                        object.id.kind.as_str(),
+                        "Deployment" | "StatefulSet" | "DaemonSet"
+                    ) && object.id.group == "apps"
+                    {
+                        hit = hit.step(Step::after(format!(
+                            "Watch the rollout: kubectl rollout status {}",
+                            super::kubectl_ref(&super::live_id(cx, &group.producer, &object.id))
+                        )));
+                    }
+                    out.push(hit);
                 }
             }
         }

@@ -6,7 +6,7 @@
 
 use capstan_core::{ResourceId, Value};
 
-use super::{Analysis, AnalysisMeta, Category, Context, Hit, show};
+use super::{Analysis, AnalysisMeta, Category, ChangeFacts, Context, Hit, show};
 use crate::diff::{ObjectChange, Producer, ProducerKind, Which};
 use crate::plan::Risk;
 
@@ -20,8 +20,42 @@ static META: AnalysisMeta = AnalysisMeta {
 };
 
 fn unrendered(cx: &Context<'_>, release: &Producer) -> bool {
-    let head = cx.facts.side(Which::Head);
+    release_unrendered(cx.facts, release)
+}
+
+/// True when the release is neither rendered nor suspended on the new side.
+pub(crate) fn release_unrendered(facts: &ChangeFacts, release: &Producer) -> bool {
+    let head = facts.side(Which::Head);
     !head.rendered(release) && !head.side.suspended.contains(release)
+}
+
+/// The HelmReleases the new side renders whose `chartRef` names the chart source `source`
+/// (an OCIRepository or HelmChart in `namespace`), each once.
+pub(crate) fn chart_source_users(
+    facts: &ChangeFacts,
+    source: &ResourceId,
+    namespace: &str,
+) -> Vec<Producer> {
+    let mut users: Vec<Producer> = facts
+        .side(Which::Head)
+        .objects()
+        .filter(|(_, o)| super::kind_of(o) == "HelmRelease")
+        .filter_map(|(p, o)| {
+            let id = ResourceId::of(o);
+            let release_ns = id.namespace.unwrap_or_else(|| p.namespace.clone());
+            let text = |f: &str| {
+                o.pointer(&format!("/spec/chartRef/{f}"))
+                    .and_then(Value::as_str)
+            };
+            let names_it = text("kind") == Some(source.kind.as_str())
+                && text("name") == Some(source.name.as_str())
+                && text("namespace").unwrap_or(&release_ns) == namespace;
+            names_it.then(|| Producer::new(ProducerKind::HelmRelease, release_ns, id.name))
+        })
+        .collect();
+    users.sort();
+    users.dedup();
+    users
 }
 
 impl Analysis for UnrenderedChart {
@@ -61,12 +95,29 @@ impl Analysis for UnrenderedChart {
                             .cloned()
                             .unwrap_or(Value::Null)
                     };
-                    let what = if version(before) != version(after) {
-                        format!(
+                    let mut parts = Vec::new();
+                    if version(before) != version(after) {
+                        parts.push(format!(
                             "chart version {} → {}",
                             show(&version(before)),
                             show(&version(after))
-                        )
+                        ));
+                    }
+                    // the app images its values pin (Renovate bumps them with the chart)
+                    for change in &object.fields {
+                        if let (true, crate::diff::FieldChangeKind::Modified { before, after }) =
+                            (is_image_value(&change.path), &change.kind)
+                        {
+                            parts.push(format!(
+                                "{} {} → {}",
+                                change.path,
+                                show(before),
+                                show(after)
+                            ));
+                        }
+                    }
+                    let what = if !parts.is_empty() {
+                        parts.join("; ")
                     } else {
                         match object
                             .fields
@@ -92,27 +143,7 @@ impl Analysis for UnrenderedChart {
                     }) else {
                         continue;
                     };
-                    // the HelmReleases whose chartRef names it
-                    let users: Vec<Producer> = cx
-                        .facts
-                        .side(Which::Head)
-                        .objects()
-                        .filter(|(_, o)| super::kind_of(o) == "HelmRelease")
-                        .filter(|(_, o)| {
-                            o.pointer("/spec/chartRef/kind").and_then(Value::as_str)
-                                == Some(object.id.kind.as_str())
-                                && o.pointer("/spec/chartRef/name").and_then(Value::as_str)
-                                    == Some(object.id.name.as_str())
-                        })
-                        .map(|(p, o)| {
-                            let id = ResourceId::of(o);
-                            Producer::new(
-                                ProducerKind::HelmRelease,
-                                id.namespace.unwrap_or_else(|| p.namespace.clone()),
-                                id.name,
-                            )
-                        })
-                        .collect();
+                    let users = chart_source_users(cx.facts, &object.id, &namespace);
                     let skipped: Vec<String> = users
                         .iter()
                         .filter(|u| unrendered(cx, u))
@@ -131,8 +162,13 @@ impl Analysis for UnrenderedChart {
                     } else if skipped.is_empty() {
                         return_rendered(&what, &users)
                     } else {
+                        let (take, are, they) = if skipped.len() == 1 {
+                            ("takes", "is", "it changes")
+                        } else {
+                            ("take", "are", "they change")
+                        };
                         format!(
-                            "{what}: {} take the new artifact but are not rendered here: the objects they change are not analysed",
+                            "{what}: {} {take} the new artifact but {are} not rendered here: the objects {they} are not analysed",
                             skipped.join(", ")
                         )
                     };
@@ -146,10 +182,27 @@ impl Analysis for UnrenderedChart {
     }
 }
 
+/// A field of a release's values that pins an app image: `…image`, `…Image`, `…tag`,
+/// `…Tag`, or an image's `repository`/`digest`.
+fn is_image_value(path: &str) -> bool {
+    let Some(values) = path.strip_prefix("spec.values.") else {
+        return false;
+    };
+    let mut keys = values.rsplit('.');
+    let last = keys.next().unwrap_or(values);
+    let parent = keys.next().unwrap_or("");
+    matches!(last, "image" | "tag")
+        || last.ends_with("Image")
+        || last.ends_with("Tag")
+        || (matches!(last, "repository" | "digest")
+            && (parent == "image" || parent.ends_with("Image")))
+}
+
 fn return_rendered(what: &str, users: &[Producer]) -> String {
     let names: Vec<String> = users.iter().map(ToString::to_string).collect();
+    let take = if users.len() == 1 { "takes" } else { "take" };
     format!(
-        "{what}: {} take the new artifact (rendered and analysed)",
+        "{what}: {} {take} the new artifact (rendered and analysed)",
         names.join(", ")
     )
 }

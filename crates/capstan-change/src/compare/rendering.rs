@@ -148,10 +148,24 @@ pub fn render(
                 .iter()
                 .map(|e| e.replace(&root_prefix, ""))
                 .collect();
-            rendering.units.insert(
-                producer.clone(),
-                facts((&opened.root, &report.root), result, errors.clone(), parent),
-            );
+            let unit = facts((&opened.root, &report.root), result, errors.clone(), parent);
+            match rendering.units.entry(producer.clone()) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(unit);
+                }
+                // the same name in another cluster of the repository (staging and production
+                // both have `apps`): a file either reads is an input, and one not rendered
+                // makes the name's status unknown
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let known = slot.get_mut();
+                    known.inputs.extend(unit.inputs);
+                    if known.status == Status::Rendered && unit.status != Status::Rendered {
+                        known.status = unit.status;
+                        known.reasons = unit.reasons;
+                        known.errors = unit.errors;
+                    }
+                }
+            }
             // a chart registry out of reach says nothing about the change: not compared, not a
             // render failure (which plan would rate high)
             let out_of_reach =

@@ -179,11 +179,32 @@ fn not_compared(report: &mut DiffReport, files: &ChangedFiles, base: &Rendering,
             })
         })
     };
+    // a unit whose own manifest the diff shows changed is touched too, wherever the change was
+    // made (a kustomize patch of another folder, a parent's substitution)
+    let manifest_changed = |producer: &Producer| {
+        let (group, kind) = match producer.kind {
+            ProducerKind::Kustomization => ("kustomize.toolkit.fluxcd.io", "Kustomization"),
+            ProducerKind::HelmRelease => ("helm.toolkit.fluxcd.io", "HelmRelease"),
+        };
+        report.groups.iter().any(|g| {
+            g.objects.iter().any(|o| {
+                o.id.group == group
+                    && o.id.kind == kind
+                    && o.id.name == producer.name
+                    && o.id
+                        .namespace
+                        .as_deref()
+                        .unwrap_or(g.producer.namespace.as_str())
+                        == producer.namespace
+            })
+        })
+    };
     let producers: BTreeSet<&Producer> = base.units.keys().chain(head.units.keys()).collect();
+    let producers: Vec<&Producer> = producers
+        .into_iter()
+        .filter(|p| touched(base, p) || touched(head, p) || manifest_changed(p))
+        .collect();
     for producer in producers {
-        if !(touched(base, producer) || touched(head, producer)) {
-            continue;
-        }
         let state = |rendering: &Rendering| {
             rendering
                 .units

@@ -272,12 +272,22 @@ fn index(side: &Side) -> (BTreeMap<MatchKey, Placed<'_>>, BTreeMap<&Producer, &s
     (objects, failed)
 }
 
-/// True when Flux leaves the object in the cluster even though it prunes.
-fn prune_disabled(object: &Value) -> bool {
-    object
-        .pointer("/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune")
-        .and_then(Value::as_str)
-        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+/// True when the producer leaves the object in the cluster even though it prunes: for a
+/// Kustomization, `kustomize.toolkit.fluxcd.io/prune: disabled`; for a HelmRelease, Helm's
+/// `helm.sh/resource-policy: keep` (helm-controller does not read Flux's annotation).
+fn prune_disabled(producer: &Producer, object: &Value) -> bool {
+    let annotation = |key: &str| {
+        object
+            .pointer(&format!("/metadata/annotations/{}", key.replace('/', "~1")))
+            .and_then(Value::as_str)
+    };
+    match producer.kind {
+        ProducerKind::Kustomization => annotation("kustomize.toolkit.fluxcd.io/prune")
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled")),
+        ProducerKind::HelmRelease => {
+            annotation("helm.sh/resource-policy").is_some_and(|v| v.trim() == "keep")
+        }
+    }
 }
 
 /// The group of a producer, created on first use.
@@ -362,7 +372,7 @@ pub fn diff(base: &Side, head: &Side, options: &DiffOptions) -> DiffReport {
         let (producer, change, moved_from) = match (b, h) {
             (None, Some(h)) => (h.producer, ObjectChange::Added, None),
             (Some(b), None) => {
-                let gone = if b.prune && !prune_disabled(b.object) {
+                let gone = if b.prune && !prune_disabled(b.producer, b.object) {
                     ObjectChange::Deleted
                 } else {
                     ObjectChange::Orphaned

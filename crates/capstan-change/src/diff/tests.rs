@@ -8,6 +8,10 @@ fn ks(name: &str) -> Producer {
     Producer::new(ProducerKind::Kustomization, "flux-system", name)
 }
 
+fn hr(name: &str) -> Producer {
+    Producer::new(ProducerKind::HelmRelease, "default", name)
+}
+
 fn cm(name: &str, data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": data})
 }
@@ -104,6 +108,28 @@ fn table() {
             )],
             vec![(ks("apps"), true, Ok(vec![]))],
             vec!["apps: Orphaned Namespace/x []"],
+        ),
+        (
+            "helm's keep policy orphans what a release stops rendering",
+            vec![(
+                hr("web"),
+                true,
+                Ok(vec![json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "x", "annotations": {"helm.sh/resource-policy": "keep"}}})]),
+            )],
+            vec![(hr("web"), true, Ok(vec![]))],
+            vec!["web: Orphaned Namespace/x []"],
+        ),
+        (
+            "a release does not read flux's prune annotation",
+            vec![(
+                hr("web"),
+                true,
+                Ok(vec![json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "x", "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"}}})]),
+            )],
+            vec![(hr("web"), true, Ok(vec![]))],
+            vec!["web: Deleted Namespace/x []"],
         ),
         (
             "whole kustomization removed",

@@ -304,6 +304,49 @@ fn normalize_dir(dir: &str) -> String {
     }
 }
 
+/// The HelmReleases that take a changed chart source (an OCIRepository or HelmChart their
+/// `chartRef` names) but are not rendered on the new side: the change reaches them, its effect
+/// is not compared.
+fn unrendered_chart_users(input: &PlanInput) -> Vec<Unknown> {
+    let already: std::collections::BTreeSet<&Producer> = input
+        .diff
+        .not_compared
+        .iter()
+        .map(|n| &n.producer)
+        .collect();
+    let mut out: BTreeMap<Producer, Unknown> = BTreeMap::new();
+    for group in &input.diff.groups {
+        for object in &group.objects {
+            if object.change != ObjectChange::Changed
+                || object.id.group != "source.toolkit.fluxcd.io"
+                || !matches!(object.id.kind.as_str(), "OCIRepository" | "HelmChart")
+            {
+                continue;
+            }
+            let namespace = object
+                .id
+                .namespace
+                .clone()
+                .unwrap_or_else(|| group.producer.namespace.clone());
+            for user in crate::analysis::chart_source_users(&input.facts, &object.id, &namespace) {
+                if already.contains(&user)
+                    || !crate::analysis::release_unrendered(&input.facts, &user)
+                {
+                    continue;
+                }
+                out.entry(user.clone()).or_insert_with(|| Unknown {
+                    producer: user.to_string(),
+                    reason: format!(
+                        "takes the changed chart of {}/{namespace}/{} but is not rendered here (its chart is out of reach offline, or its render was skipped)",
+                        object.id.kind, object.id.name
+                    ),
+                });
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
 /// Classifies every change.
 pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
     let mut items = Vec::new();
@@ -444,6 +487,7 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             .filter(|g| !g.objects.is_empty())
             .map(|g| g.producer.name.clone()),
     );
+    let mut unplaced_files = Vec::new();
     for file in &input.files {
         let facts = Facts {
             item: Some(ItemKind::File),
@@ -503,6 +547,18 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                     .to_owned(),
                 true,
             )
+        } else if !input
+            .places
+            .keys()
+            .any(|p| p.kind == ProducerKind::Kustomization)
+        {
+            // nothing here says what applies the repository: not "no effect"
+            let reason = "no Flux Kustomization is declared in this repository: what applies this file (another repository's Flux, an artifact made from it) is not known here, so its effect is not compared; to see what it renders, build the repository holding the cluster's entry point with capstan build all --source KIND/NAMESPACE/NAME=<the folder of this repository the artifact is made from>".to_owned();
+            unplaced_files.push(Unknown {
+                producer: file.path.clone(),
+                reason: "no Flux Kustomization is declared in this repository: what applies it is not known here".to_owned(),
+            });
+            (reason, true)
         } else {
             (
                 "not read by any Kustomization: no effect on the cluster".to_owned(),
@@ -554,7 +610,7 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
         .as_ref()
         .map(|v| procedure::overall(&items, &findings, v, &input.order))
         .unwrap_or_default();
-    let unknown = input
+    let mut unknown: Vec<Unknown> = input
         .diff
         .not_compared
         .iter()
@@ -572,6 +628,8 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             }
         }))
         .collect();
+    unknown.extend(unrendered_chart_users(input));
+    unknown.extend(unplaced_files);
     Plan {
         findings,
         items,

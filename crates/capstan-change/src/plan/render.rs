@@ -27,10 +27,19 @@ pub fn render(plan: &Plan, format: Format, title: &str) -> String {
     }
 }
 
+/// The verdict, and when units the change touches could not be compared, that the risk is
+/// at least the one shown (or unknown when nothing else was compared): never a plain "Low" or
+/// "no changes" over what was not seen.
 fn verdict_line(plan: &Plan) -> String {
-    match &plan.verdict {
-        Some(v) => format!("{} · risk {} · {}", v.phase, v.risk, v.approval),
-        None => "no changes".to_owned(),
+    let unknown = plan.unknown.len();
+    match (&plan.verdict, unknown) {
+        (Some(v), 0) => format!("{} · risk {} · {}", v.phase, v.risk, v.approval),
+        (Some(v), n) => format!(
+            "{} · risk {} or higher ({n} unit(s) not compared: risk unknown) · {}",
+            v.phase, v.risk, v.approval
+        ),
+        (None, 0) => "no changes".to_owned(),
+        (None, n) => format!("risk unknown: {n} unit(s) not compared, nothing else changed"),
     }
 }
 

@@ -667,3 +667,106 @@ fn a_bootstrap_step_gitops_adopts_is_hybrid() {
     );
     assert_eq!(plan.verdict.as_ref().map(|v| v.phase), Some(Phase::Hybrid));
 }
+
+#[test]
+fn a_file_no_kustomization_reads_is_unknown_without_any_kustomization() {
+    let input = PlanInput {
+        files: vec![file(
+            "components/cert-manager/release.yaml",
+            &["spec.ref.tag"],
+        )],
+        diff: DiffReport::default(),
+        places: BTreeMap::new(),
+        order: vec![],
+        facts: Default::default(),
+        bootstrap: vec![],
+    };
+    let plan = classify(&input, &default_rules());
+    assert_eq!(plan.unknown.len(), 1, "{:?}", plan.unknown);
+    assert_eq!(
+        plan.unknown[0].producer,
+        "components/cert-manager/release.yaml"
+    );
+    assert!(
+        plan.items[0]
+            .reason
+            .starts_with("no Flux Kustomization is declared in this repository"),
+        "{}",
+        plan.items[0].reason
+    );
+    // with a Kustomization in the repository, a file none reads has no effect
+    let plan = plan_for("apps", vec![], vec![], vec![file("docs/example.yaml", &[])]);
+    assert!(plan.unknown.is_empty());
+    assert_eq!(
+        plan.items[0].reason,
+        "not read by any Kustomization: no effect on the cluster"
+    );
+}
+
+#[test]
+fn an_unrendered_release_taking_a_changed_chart_source_is_unknown() {
+    let source = |tag: &str| {
+        obj(
+            "source.toolkit.fluxcd.io/v1",
+            "OCIRepository",
+            Some("apps"),
+            "podinfo",
+            json!({"url": "oci://example.com/charts/podinfo", "ref": {"tag": tag}}),
+        )
+    };
+    let release = |name: &str, chart: &str| {
+        obj(
+            "helm.toolkit.fluxcd.io/v2",
+            "HelmRelease",
+            Some("apps"),
+            name,
+            json!({"chartRef": {"kind": "OCIRepository", "name": chart}}),
+        )
+    };
+    let side = |tag: &str| Side {
+        rendered: vec![Rendered {
+            producer: ks("apps"),
+            prune: true,
+            outcome: Ok(vec![
+                source(tag),
+                release("podinfo", "podinfo"),
+                release("other", "other-chart"),
+            ]),
+        }],
+        error: None,
+        ..Default::default()
+    };
+    let (base, head) = (side("6.7.0"), side("6.8.0"));
+    let report = diff(&base, &head, &DiffOptions::default());
+    let mut places = BTreeMap::new();
+    places.insert(
+        ks("apps"),
+        ProducerPlace {
+            dir: "apps".to_owned(),
+            kustomization: "apps".to_owned(),
+        },
+    );
+    let facts = crate::analysis::ChangeFacts {
+        base: crate::analysis::SideFacts::new(base, BTreeMap::new()),
+        head: crate::analysis::SideFacts::new(head, BTreeMap::new()),
+    };
+    let input = PlanInput {
+        files: vec![],
+        diff: report,
+        places,
+        order: vec![],
+        facts,
+        bootstrap: vec![],
+    };
+    let plan = classify(&input, &default_rules());
+    let unknown: Vec<&str> = plan.unknown.iter().map(|u| u.producer.as_str()).collect();
+    // the release whose chartRef names the changed source, not the other one
+    assert_eq!(unknown, vec!["HelmRelease/apps/podinfo"]);
+    assert!(
+        plan.unknown[0]
+            .reason
+            .contains("takes the changed chart of OCIRepository/apps/podinfo"),
+        "{}",
+        plan.unknown[0].reason
+    );
+}

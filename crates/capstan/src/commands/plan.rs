@@ -15,7 +15,9 @@ use capstan_change::analysis::{ChangeFacts, SideFacts};
 use capstan_change::diff::DiffOptions;
 use capstan_change::diff::Which;
 use capstan_change::plan::render::{Format, render};
-use capstan_change::plan::{BootstrapStep, Gate, PlanInput, RuleSet, classify, default_rules};
+use capstan_change::plan::{
+    BootstrapStep, ChangedFile, Gate, PlanInput, RuleSet, classify, default_rules,
+};
 
 use capstan_change::compare::{Compared, Rendering, Revisions, compare_sides, plan_files};
 
@@ -73,7 +75,7 @@ fn rules(path: &std::path::Path) -> anyhow::Result<RuleSet> {
 
 /// What the analyses read beside the diff: both sides' rendering, where objects come from, and
 /// the text of the files findings point into.
-fn change_facts(compared: &Compared) -> ChangeFacts {
+fn change_facts(compared: &Compared, files: &[ChangedFile]) -> ChangeFacts {
     let side = |r: &Rendering| {
         SideFacts::new(r.side.clone(), r.object_files.clone()).suspended(r.suspended.clone())
     };
@@ -81,7 +83,7 @@ fn change_facts(compared: &Compared) -> ChangeFacts {
         base: side(&compared.base_rendering),
         head: side(&compared.head_rendering),
     };
-    for (which, file) in facts.files_to_read(&compared.report) {
+    for (which, file) in facts.files_to_read(&compared.report, files) {
         let (opened, side) = match which {
             Which::Base => (&compared.base, &mut facts.base),
             Which::Head => (&compared.head, &mut facts.head),
@@ -170,7 +172,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         compared.head_rendering.order.clone()
     };
-    let facts = change_facts(&compared);
+    let facts = change_facts(&compared, &files);
     let bootstrap = bootstrap_steps(compared.head.fs.as_ref(), &compared.head.root);
     let input = PlanInput {
         files,
