@@ -277,6 +277,8 @@ fn tool_commands(text: &str, tool: &str) -> Vec<String> {
                 (Some(q), c) if c == q => quote = None,
                 (Some(_), _) => {}
                 (None, '\'') => quote = Some('\''),
+                // a `<placeholder, maybe of several words>` (not a redirection)
+                (None, '<') => quote = Some('>'),
                 (None, '(') if byte > 0 && rest[..byte].ends_with('$') => depth += 1,
                 (None, '(') if byte > 0 && rest[..byte].ends_with(' ') => {
                     end = byte;
@@ -309,15 +311,22 @@ fn tool_commands(text: &str, tool: &str) -> Vec<String> {
     found
 }
 
-/// A usage text's optional `[…]` parts left out.
+/// A usage text's optional `[…]` parts left out, and each `<placeholder of any words>` one word.
 fn optional_parts_removed(command: &str) -> String {
     let mut out = String::new();
     let mut depth = 0;
+    let mut angle = false;
     for c in command.chars() {
         match c {
-            '[' => depth += 1,
+            '[' if !angle => depth += 1,
             ']' if depth > 0 => depth -= 1,
             _ if depth > 0 => {}
+            '<' => {
+                angle = true;
+                out.push('x');
+            }
+            '>' if angle => angle = false,
+            _ if angle => {}
             c => out.push(c),
         }
     }
@@ -471,7 +480,7 @@ fn every_command_line_in_the_sources_parses() {
             for shown in shown_text(line, yaml) {
                 let place = format!("{rel}:{}", number + 1);
                 for command in tool_commands(&shown, "capstan") {
-                    let args = words(&placeholders(&command));
+                    let args = words(&placeholders(&optional_parts_removed(&command)));
                     // prose: `capstan reads …`, `capstan does not …`
                     if !args.get(1).is_some_and(|verb| verbs.contains(verb)) {
                         continue;
@@ -482,7 +491,7 @@ fn every_command_line_in_the_sources_parses() {
                     }
                 }
                 for command in tool_commands(&shown, "flux") {
-                    let args = words(&placeholders(&command));
+                    let args = words(&placeholders(&optional_parts_removed(&command)));
                     let Some(verb) = args.get(1) else { continue };
                     // prose (`flux bootstrap's …` aside): only lower-case words are commands
                     if !verb.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
@@ -495,7 +504,7 @@ fn every_command_line_in_the_sources_parses() {
                 }
                 let Some(kubectl) = &kubectl else { continue };
                 for command in tool_commands(&shown, "kubectl") {
-                    let args = words(&placeholders(&command));
+                    let args = words(&placeholders(&optional_parts_removed(&command)));
                     // prose (`kubectl Apply/Update`): commands are lower-case words or flags
                     if !args
                         .get(1)
