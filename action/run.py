@@ -152,7 +152,12 @@ def main():
                 raise Fail("no base revision: set the base input, or run on a pull_request event")
             code, diff = run([capstan, "diff", "all", "--path", repo_path, "--base", base, "-o", "markdown"], extra_env)
             broken |= code == 2
-            sections.append(diff.strip() or "### capstan diff\n\nNo differences.")
+            if diff.strip():
+                sections.append(diff.strip())
+            elif code == 0:
+                sections.append("### capstan diff\n\nNo differences.")
+            else:
+                sections.append("### capstan diff\n\ncapstan diff could not compare this change: see the job log.")
             plan_cmd = [capstan, "plan", "--path", repo_path, "--base", base, "-o", "markdown"]
             if fail_on != "none":
                 plan_cmd += ["--fail-on", fail_on]
