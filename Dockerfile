@@ -17,7 +17,8 @@ ARG CAPSTAN_GIT_DATE=""
 ENV CAPSTAN_GIT_REVISION=${CAPSTAN_GIT_REVISION} CAPSTAN_GIT_DATE=${CAPSTAN_GIT_DATE}
 WORKDIR /src
 COPY . .
-RUN .ci/release-build.sh && install -m 0755 target/release/capstan /usr/local/bin/capstan
+# the release profile keeps line tables for profiling (~150 MB); the image gets the stripped binary
+RUN .ci/release-build.sh && install -s -m 0755 target/release/capstan /usr/local/bin/capstan
 
 FROM debian:${DEBIAN}-slim AS helm
 ARG HELM_VERSION=4.1.4

@@ -2,10 +2,16 @@
 //! or bumps (`capstan get images`, `capstan diff images`).
 //!
 //! An object's images are the `image` of every entry of a `containers`, `initContainers` or
-//! `ephemeralContainers` list anywhere in it (Pods, every workload's pod template, and custom
-//! resources that embed pod specs), an image volume's `image.reference`, and the `image` /
-//! `imageName` string at the top of a custom resource's `spec` (operators such as CloudNativePG or
-//! rook name their image there). ConfigMaps, Secrets and CustomResourceDefinitions hold none.
+//! `ephemeralContainers` list anywhere in it (Pods, every workload's pod template, a CronJob's
+//! job template, and custom resources that embed pod specs) and an image volume's
+//! `image.reference`. A custom resource (an API group with a dot, not `*.k8s.io`) also runs
+//! every `image` / `imageName` it holds at any depth, as operators name them: a string, an
+//! `{reference}` or a `{repository, tag}` (rook's `cephVersion.image`, CloudNativePG's
+//! `imageName` and extension images, Envoy Gateway's `envoyDeployment.container.image`, the
+//! system-upgrade controller's `upgrade.image`). ConfigMaps, Secrets and
+//! CustomResourceDefinitions hold none, and neither do Flux's own kinds: an ImageRepository's
+//! `image` is a repository it scans, and a HelmRelease's values feed a chart whose rendered
+//! objects carry the images.
 //! A bump is the same repository with another tag or digest in the same object.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,30 +25,23 @@ use crate::diff::{DiffReport, ObjectChange, Producer};
 pub fn images_of(object: &Value) -> BTreeSet<String> {
     let mut images = BTreeSet::new();
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    if matches!(kind, "ConfigMap" | "Secret" | "CustomResourceDefinition") {
-        return images;
-    }
-    walk(object, &mut images, 0);
     let api_version = object
         .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or("");
-    // a custom resource's own image field (built-in kinds have none at spec level)
-    if api_version.contains('.')
-        && let Some(spec) = object.get("spec")
+    let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+    if matches!(kind, "ConfigMap" | "Secret" | "CustomResourceDefinition")
+        || group.ends_with(".fluxcd.io")
+        || group == "fluxcd.controlplane.io"
     {
-        for key in ["image", "imageName"] {
-            if let Some(image) = spec.get(key).and_then(Value::as_str)
-                && looks_like_image(image)
-            {
-                images.insert(image.to_owned());
-            }
-        }
+        return images;
     }
+    let custom = group.contains('.') && !group.ends_with(".k8s.io");
+    walk(object, &mut images, custom, 0);
     images
 }
 
-fn walk(value: &Value, images: &mut BTreeSet<String>, depth: usize) {
+fn walk(value: &Value, images: &mut BTreeSet<String>, custom: bool, depth: usize) {
     if depth > 64 {
         return;
     }
@@ -74,20 +73,49 @@ fn walk(value: &Value, images: &mut BTreeSet<String>, depth: usize) {
                         }
                     }
                 }
-                walk(child, images, depth + 1);
+                if custom
+                    && matches!(key.as_str(), "image" | "imageName")
+                    && let Some(image) = operator_image(child)
+                {
+                    images.insert(image);
+                }
+                walk(child, images, custom, depth + 1);
             }
         }
         Value::Array(list) => {
             for item in list {
-                walk(item, images, depth + 1);
+                walk(item, images, custom, depth + 1);
             }
         }
         _ => {}
     }
 }
 
+/// An operator's image field: `ref`, `{reference: ref}` or `{repository: repo, tag: t}`.
+fn operator_image(value: &Value) -> Option<String> {
+    let image = match value {
+        Value::String(image) => image.clone(),
+        Value::Object(_) => {
+            if let Some(reference) = value.get("reference").and_then(Value::as_str) {
+                reference.to_owned()
+            } else {
+                let repository = value.get("repository").and_then(Value::as_str)?;
+                match value.get("tag").and_then(Value::as_str) {
+                    Some(tag) if !tag.is_empty() => format!("{repository}:{tag}"),
+                    _ => repository.to_owned(),
+                }
+            }
+        }
+        _ => return None,
+    };
+    looks_like_image(&image).then_some(image)
+}
+
+/// Not a template left unrendered (`${VAR}`, `{{ .x }}`, `<< inputs.x >>`) nor prose.
 fn looks_like_image(text: &str) -> bool {
-    !text.is_empty() && !text.contains(char::is_whitespace) && !text.contains("${")
+    !text.is_empty()
+        && !text.contains(char::is_whitespace)
+        && !["${", "{{", "<<"].iter().any(|t| text.contains(t))
 }
 
 /// An image reference split into repository and version (`tag`, `@digest` or both).
@@ -251,6 +279,67 @@ mod tests {
         assert!(images_of(&config).is_empty());
         let service = json!({"apiVersion": "v1", "kind": "Service", "spec": {"image": "no"}});
         assert!(images_of(&service).is_empty());
+    }
+
+    #[test]
+    fn cron_job_template_and_ephemeral_containers() {
+        let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "c", "image": "alpine:3.20"}],
+                "ephemeralContainers": [{"name": "debug", "image": "busybox:1.36"}]}}}}}});
+        let images: Vec<String> = images_of(&cron).into_iter().collect();
+        assert_eq!(images, ["alpine:3.20", "busybox:1.36"]);
+    }
+
+    #[test]
+    fn operator_images_at_any_depth_of_a_custom_resource() {
+        let ceph = json!({"apiVersion": "ceph.rook.io/v1", "kind": "CephCluster",
+            "spec": {"cephVersion": {"image": "quay.io/ceph/ceph:v19.2.0"}}});
+        let envoy = json!({"apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyProxy",
+            "spec": {"provider": {"kubernetes": {"envoyDeployment": {
+                "container": {"image": "envoyproxy/envoy:v1.32.0"}}}}}});
+        let cnpg = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "spec": {"imageName": "ghcr.io/cloudnative-pg/postgresql:17",
+                     "postgresql": {"extensions": [{"name": "vector",
+                        "image": {"reference": "ghcr.io/cloudnative-pg/pgvector:0.8"}}]}}});
+        let split = json!({"apiVersion": "operator.victoriametrics.com/v1beta1",
+            "kind": "VMSingle", "spec": {"image": {"repository": "victoriametrics/vm", "tag": "v1.2"}}});
+        let all: Vec<String> = [ceph, envoy, cnpg, split]
+            .iter()
+            .flat_map(images_of)
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "quay.io/ceph/ceph:v19.2.0",
+                "envoyproxy/envoy:v1.32.0",
+                "ghcr.io/cloudnative-pg/pgvector:0.8",
+                "ghcr.io/cloudnative-pg/postgresql:17",
+                "victoriametrics/vm:v1.2"
+            ]
+        );
+    }
+
+    #[test]
+    fn flux_kinds_and_templates_run_no_image() {
+        let scan = json!({"apiVersion": "image.toolkit.fluxcd.io/v1beta2", "kind": "ImageRepository",
+            "spec": {"image": "ghcr.io/example/app"}});
+        let release = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "spec": {"values": {"image": "ghcr.io/example/app:1.0",
+                "containers": [{"image": "ghcr.io/example/app:1.0"}]}}});
+        let templated = json!({"apiVersion": "example.com/v1", "kind": "Thing",
+            "spec": {"image": "ghcr.io/example/app:<< inputs.tag >>"}});
+        assert!(images_of(&scan).is_empty());
+        assert!(images_of(&release).is_empty());
+        assert!(images_of(&templated).is_empty());
+        // a built-in kind's `image` outside a container is no image
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"annotations": {"image": "x:1"}},
+            "spec": {"containers": [{"name": "a", "image": "nginx:1.27"}]}});
+        assert_eq!(
+            images_of(&pod).into_iter().collect::<Vec<_>>(),
+            ["nginx:1.27"]
+        );
     }
 
     #[test]

@@ -202,6 +202,30 @@ pub enum WorktreeChange {
     Modified,
 }
 
+/// The files of the working tree at `mount` (the top level) git does not ignore, tracked or not,
+/// relative to the top level (`git ls-files --cached --others --exclude-standard`).
+pub fn worktree_files(mount: &Path) -> Result<Vec<PathBuf>, GitError> {
+    let listing = git(
+        mount,
+        &[
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--full-name",
+            "-z",
+        ],
+    )?;
+    let mut out: Vec<PathBuf> = listing
+        .split(|b| *b == 0)
+        .filter(|f| !f.is_empty())
+        .map(|path| PathBuf::from(String::from_utf8_lossy(path).as_ref()))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// The files of the working tree at `mount` (the top level) that differ from `commit`, relative
 /// to the top level: tracked files modified, deleted or staged (`git diff <commit>`), and
 /// untracked files git does not ignore (`git ls-files --others --exclude-standard`).
@@ -479,6 +503,14 @@ impl Fs for GitTreeFs {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
+        // the repository's `.git` is where it is in the working tree (never listed nor read): the
+        // revision is a work tree at the same place, so what finds a work tree's root finds it
+        if self
+            .relative(path)
+            .is_some_and(|rel| rel == Path::new(".git"))
+        {
+            return true;
+        }
         self.lookup(path)
             .is_some_and(|rel| self.dirs.contains(&rel))
     }

@@ -127,4 +127,13 @@ fn the_kustomize_hook_outside_a_kustomization_has_nothing_to_build() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(run.stdout.is_empty());
+    // run by hand without files: a one-line error that says what to run
+    let bare = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(["hook", "kustomize"])
+        .current_dir(dir.path())
+        .output()
+        .expect("capstan runs");
+    assert_eq!(bare.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert!(stderr.contains("capstan kustomize DIR"), "{stderr}");
 }

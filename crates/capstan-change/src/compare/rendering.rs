@@ -46,6 +46,9 @@ pub struct Rendering {
     pub units: BTreeMap<Producer, UnitFacts>,
     /// Changed-only mode held: only what the changed files reach was rendered.
     pub changed_only: bool,
+    /// `--path` inside the repository: the folder (from the repository's root) whose units are
+    /// the only ones kept.
+    pub focus: Option<PathBuf>,
     /// Kustomizations changed-only mode left unrendered.
     pub left_out: BTreeSet<ObjectKey>,
     /// Suspended Kustomizations and HelmReleases (not rendered), with a Kustomization's directory.
@@ -95,6 +98,7 @@ pub fn render(
     let root_prefix = format!("{}/", opened.root.display());
     let mut rendering = Rendering {
         changed_only: report.changed_only,
+        focus: report.focus.clone(),
         ..Rendering::default()
     };
     for result in &report.kustomizations {
@@ -144,7 +148,7 @@ pub fn render(
                 .iter()
                 .map(|e| e.replace(&root_prefix, ""))
                 .collect();
-            let unit = facts(&opened.root, result, errors.clone(), parent);
+            let unit = facts((&opened.root, &report.root), result, errors.clone(), parent);
             match rendering.units.entry(producer.clone()) {
                 std::collections::btree_map::Entry::Vacant(slot) => {
                     slot.insert(unit);
@@ -187,7 +191,7 @@ pub fn render(
                 if let Some(file) = &built.file {
                     rendering.object_files.insert(
                         capstan_core::ResourceId::of(&built.object),
-                        relative_to(&opened.root, file)
+                        relative_to(&opened.root, &report.root.join(file))
                             .to_string_lossy()
                             .replace('\\', "/"),
                     );
@@ -204,16 +208,34 @@ pub fn render(
     rendering
 }
 
+/// `path` relative to the side's root. A file above it (the compared folder is inside the
+/// repository and its Kustomizations read the rest) is named with `..`, as the changed files
+/// are ([`super::revisions::open`]), so the two meet.
 fn relative_to(root: &Path, path: &Path) -> PathBuf {
     match path.strip_prefix(root) {
         Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
         Ok(rel) => rel.to_path_buf(),
+        Err(_) if path.is_absolute() && root.is_absolute() => {
+            let common = root
+                .ancestors()
+                .find(|a| path.starts_with(a))
+                .unwrap_or(Path::new("/"));
+            let mut out = PathBuf::new();
+            for _ in root
+                .strip_prefix(common)
+                .into_iter()
+                .flat_map(Path::components)
+            {
+                out.push("..");
+            }
+            out.join(path.strip_prefix(common).unwrap_or(path))
+        }
         Err(_) => path.to_path_buf(),
     }
 }
 
 fn facts(
-    root: &Path,
+    (root, discovery_root): (&Path, &Path),
     result: &BuildResult,
     errors: Vec<String>,
     parent: Option<Producer>,
@@ -221,7 +243,7 @@ fn facts(
     let mut inputs: BTreeSet<PathBuf> = result
         .inputs()
         .iter()
-        .map(|f| relative_to(root, f))
+        .map(|f| relative_to(root, &discovery_root.join(f)))
         .collect();
     if result.path.is_none() && matches!(result.key.kind, capstan_flux::FluxKind::Kustomization) {
         inputs.insert(PathBuf::from("."));
@@ -231,7 +253,7 @@ fn facts(
             .declared
             .file
             .as_deref()
-            .map(|f| relative_to(root, f)),
+            .map(|f| relative_to(root, &discovery_root.join(f))),
         status: result.status,
         reasons: result.reasons.clone(),
         errors,

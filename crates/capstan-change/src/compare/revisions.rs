@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use capstan_core::git::{
-    GitError, GitTreeFs, WorktreeChange, default_base, resolve_revision, toplevel, worktree_changes,
+    GitError, GitTreeFs, WorktreeChange, default_base, resolve_revision, toplevel,
+    worktree_changes, worktree_files,
 };
 use capstan_core::{Fs, OsFs};
 
@@ -83,12 +84,40 @@ pub fn open(revisions: &Revisions<'_>) -> Result<(Opened, Opened, ChangedFiles),
             source,
         })?;
         let label = orig.display().to_string();
+        // the same folder of two checkouts (flux-local's `--path pull/clusters/prod
+        // --path-orig main/clusters/prod`): the Kustomizations read the whole checkout, so the
+        // whole checkouts are compared, files named from the folder (`../x`) as with --base
+        // (the files git lists in each: not what .gitignore leaves out, such as build output)
+        let checkouts = match (checkout_of(&orig_root), checkout_of(&root)) {
+            (Some((base_top, base_below)), Some((head_top, head_below)))
+                if base_below == head_below
+                    && !head_below.as_os_str().is_empty()
+                    && base_top != head_top =>
+            {
+                match (worktree_files(&base_top), worktree_files(&head_top)) {
+                    (Ok(before), Ok(after)) => {
+                        Some((base_top, before, head_top, after, head_below))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let files = match checkouts {
+            Some((base_top, before, head_top, after, below)) => changes_between(
+                (&OsFs, &base_top, before.into_iter().collect()),
+                (&OsFs, &head_top, after.into_iter().collect()),
+            )
+            .into_iter()
+            .map(|(path, change)| (from_folder(&below, &path), change))
+            .collect(),
+            None => walked_changes(&orig_root, &root),
+        };
         let base = Opened {
             fs: Box::new(OsFs),
             root: orig_root,
             label,
         };
-        let files = walked_changes(&base, &head);
         return Ok((base, head, files));
     }
     let (revision, how) = match revisions.base {
@@ -151,20 +180,28 @@ pub fn open(revisions: &Revisions<'_>) -> Result<(Opened, Opened, ChangedFiles),
     Ok((base, head, files))
 }
 
-/// `path` (relative to the top of the repository) as seen from `folder` (also relative to it).
+/// `path` (relative to the top of the repository) as seen from `folder` (also relative to it):
+/// the shortest way, `../../apps/x` from `kubernetes/flux` to `kubernetes/apps/x`, as the
+/// renders name the files they read.
 fn from_folder(folder: &Path, path: &Path) -> PathBuf {
     if let Ok(inside) = path.strip_prefix(folder) {
         return inside.to_path_buf();
     }
+    let common = folder
+        .components()
+        .zip(path.components())
+        .take_while(|(a, b)| a == b)
+        .count();
     let depth = folder
         .components()
+        .skip(common)
         .filter(|c| matches!(c, Component::Normal(_)))
         .count();
     let mut out = PathBuf::new();
     for _ in 0..depth {
         out.push("..");
     }
-    out.join(path)
+    out.join(path.components().skip(common).collect::<PathBuf>())
 }
 
 /// Every file below `root`, relative to it, `.git` left out.
@@ -191,18 +228,36 @@ fn walk(fs: &dyn Fs, root: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
-/// The files that differ between two directories, found by reading both.
-fn walked_changes(base: &Opened, head: &Opened) -> ChangedFiles {
-    let before = walk(base.fs.as_ref(), &base.root);
-    let after = walk(head.fs.as_ref(), &head.root);
+/// The Git checkout `folder` (canonical) is in, and where in it: (its top, the folder below it).
+fn checkout_of(folder: &Path) -> Option<(PathBuf, PathBuf)> {
+    let top = folder.ancestors().find(|d| d.join(".git").exists())?;
+    let below = folder.strip_prefix(top).ok()?.to_path_buf();
+    Some((top.to_path_buf(), below))
+}
+
+/// The files that differ between two directories, found by reading both; named relative to them.
+fn walked_changes(base: &Path, head: &Path) -> ChangedFiles {
+    changes_between(
+        (&OsFs, base, walk(&OsFs, base)),
+        (&OsFs, head, walk(&OsFs, head)),
+    )
+}
+
+/// The files that differ between two listings (each a filesystem, a root and the files under it,
+/// relative to it), found by reading both.
+fn changes_between(
+    base: (&dyn Fs, &Path, BTreeSet<PathBuf>),
+    head: (&dyn Fs, &Path, BTreeSet<PathBuf>),
+) -> ChangedFiles {
+    let (before, after) = (&base.2, &head.2);
     let mut out = Vec::new();
-    for path in before.union(&after) {
+    for path in before.union(after) {
         let change = match (before.contains(path), after.contains(path)) {
             (true, false) => FileChange::Deleted,
             (false, true) => FileChange::Added,
             _ => {
-                let a = base.fs.read(&base.root.join(path)).ok();
-                let b = head.fs.read(&head.root.join(path)).ok();
+                let a = base.0.read(&base.1.join(path)).ok();
+                let b = head.0.read(&head.1.join(path)).ok();
                 if a == b {
                     continue;
                 }

@@ -109,6 +109,7 @@ pub fn compare_sides(
         report = diff(&base_rendering.side, &head_rendering.side, options);
     }
     not_compared(&mut report, &files, &base_rendering, &head_rendering);
+    report.unseen_files = unseen_files(&files, &base_rendering, &head_rendering);
     Ok(Compared {
         base,
         head,
@@ -257,6 +258,39 @@ fn not_compared(report: &mut DiffReport, files: &ChangedFiles, base: &Rendering,
             reason,
         });
     }
+}
+
+/// With `--path` a folder inside the repository (the renders keep only what is declared in or
+/// applies it), the changed Flux files outside that folder that no kept unit reads: units the
+/// folder does not show may read them, so their effect is unknown.
+fn unseen_files(files: &ChangedFiles, base: &Rendering, head: &Rendering) -> Vec<String> {
+    if base.focus.is_none() && head.focus.is_none() {
+        return Vec::new();
+    }
+    let read = |file: &Path| {
+        [base, head].iter().any(|rendering| {
+            rendering.units.values().any(|unit| {
+                unit.declared.as_deref() == Some(file)
+                    || unit.inputs.contains(file)
+                    || unit
+                        .inputs
+                        .iter()
+                        .any(|input| input != Path::new(".") && file.starts_with(input))
+            })
+        })
+    };
+    let flux_file = |file: &Path| {
+        file.extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            || file.file_name().is_some_and(|n| n == "Kustomization")
+    };
+    files
+        .iter()
+        .map(|(file, _)| file)
+        .filter(|file| file.starts_with(".."))
+        .filter(|file| flux_file(file) && !read(file))
+        .map(|file| file.to_string_lossy().replace('\\', "/"))
+        .collect()
 }
 
 /// The producers a set of changed files feeds, on either side: every producer whose recorded

@@ -201,6 +201,11 @@ pub struct DiffReport {
     /// Units the change touches that could not be compared: never a clean verdict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_compared: Vec<NotCompared>,
+    /// Changed files outside the compared folder that nothing compared reads (`--path` inside
+    /// the repository compares only what is declared in or applies it): their effect is not
+    /// compared, and never a clean verdict either. Relative to the compared folder (`../x`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unseen_files: Vec<String>,
 }
 
 impl DiffReport {

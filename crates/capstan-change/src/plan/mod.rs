@@ -537,6 +537,12 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
                 format!("read by {unit}, which is suspended: not rendered, does not roll out"),
                 true,
             )
+        } else if input.diff.unseen_files.contains(&file.path) {
+            (
+                "outside the compared folder: not read by what it compares, its effect unknown"
+                    .to_owned(),
+                true,
+            )
         } else if !input
             .places
             .keys()
@@ -608,6 +614,15 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             producer: n.producer.to_string(),
             reason: n.reason.clone(),
         })
+        .chain(input.diff.unseen_files.iter().map(|file| {
+            Unknown {
+                producer: file.clone(),
+                reason:
+                    "outside the compared folder, and nothing compared reads it (plan from the \
+                     repository's root to classify it)"
+                        .to_owned(),
+            }
+        }))
         .collect();
     unknown.extend(unrendered_chart_users(input));
     unknown.extend(unplaced_files);

@@ -345,6 +345,10 @@ pub struct BuildReport {
     /// repository (results are those in or applying that folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub focus: Option<PathBuf>,
+    /// The repository root discovery read from (the path asked for, or the work tree's root
+    /// above it): the root that relative file paths of the results are relative to.
+    #[serde(skip)]
+    pub root: PathBuf,
     pub kustomizations: Vec<BuildResult>,
     pub helm_releases: Vec<BuildResult>,
     /// Discovery's findings and dependency-graph problems (cycles, missing dependencies).
@@ -446,10 +450,12 @@ fn build_once(
         ignore,
     };
     let fs: &dyn Fs = &artifact;
+    let focused = discovery.focused_keys();
     let mut report = BuildReport {
         diagnostics: discovery.diagnostics.clone(),
         changed_only: scoped,
         focus: discovery.focus.clone(),
+        root: discovery.root.clone(),
         ..BuildReport::default()
     };
     for cluster in &discovery.clusters {
@@ -488,11 +494,11 @@ fn build_once(
             &finals,
             options,
         );
-        // `--path` inside a repository: what is declared in or applies that folder.
-        if discovery.focus.is_some() {
-            kustomizations
-                .retain(|r| discovery.in_focus(r.declared.file.as_deref(), r.path.as_deref()));
-            releases.retain(|r| discovery.in_focus(r.declared.file.as_deref(), None));
+        // `--path` inside a repository: what is declared in or applies that folder, and what
+        // those apply
+        if let Some(kept) = &focused {
+            kustomizations.retain(|r| kept.contains(&r.key));
+            releases.retain(|r| kept.contains(&r.key));
         }
         let wave = |r: &BuildResult| waves.get(&r.key).copied().unwrap_or(usize::MAX);
         kustomizations.sort_by_key(wave);

@@ -255,6 +255,47 @@ impl Discovery {
             .any(|p| p.starts_with(focus) || self.root.join(p).starts_with(self.root.join(focus)))
     }
 
+    /// The Kustomizations, HelmReleases and sources shown with a focus: those [`Self::in_focus`]
+    /// and everything they apply, transitively — the folder of a cluster's Kustomizations (as
+    /// `flux-local --path clusters/prod` users give it) shows that cluster, an app's folder
+    /// shows that app. `None` without a focus.
+    pub fn focused_keys(&self) -> Option<std::collections::BTreeSet<ObjectKey>> {
+        self.focus.as_ref()?;
+        let mut kept = std::collections::BTreeSet::new();
+        let mut applied: Vec<(&ObjectKey, Option<&ObjectKey>)> = Vec::new();
+        for cluster in &self.clusters {
+            for k in &cluster.kustomizations {
+                if self.in_focus(k.found.origin.file.as_deref(), k.dir.as_deref()) {
+                    kept.insert(k.found.key.clone());
+                }
+                applied.push((&k.found.key, k.found.origin.parent.as_ref()));
+            }
+            for h in &cluster.helm_releases {
+                if self.in_focus(h.found.origin.file.as_deref(), None) {
+                    kept.insert(h.found.key.clone());
+                }
+                applied.push((&h.found.key, h.found.origin.parent.as_ref()));
+            }
+            for s in &cluster.sources {
+                if self.in_focus(s.found.origin.file.as_deref(), None) {
+                    kept.insert(s.found.key.clone());
+                }
+                applied.push((&s.found.key, s.found.origin.parent.as_ref()));
+            }
+        }
+        loop {
+            let before = kept.len();
+            for (key, parent) in &applied {
+                if parent.is_some_and(|p| kept.contains(p)) {
+                    kept.insert((*key).clone());
+                }
+            }
+            if kept.len() == before {
+                return Some(kept);
+            }
+        }
+    }
+
     /// Every diagnostic, the repository's and each cluster's.
     pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics

@@ -51,18 +51,14 @@ pub struct BuildArgs {
     /// Only objects in this namespace (the Flux object's own namespace).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Every namespace (the default without -n; accepted as flux-local takes it).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "yaml")]
     pub output: BuildFormat,
-    /// Leave Secrets out of the output.
-    #[arg(long)]
-    pub skip_secrets: bool,
-    /// Leave CustomResourceDefinitions out of the output.
-    #[arg(long)]
-    pub skip_crds: bool,
-    /// Leave these kinds out of the output (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub skip_kinds: Vec<String>,
+    #[command(flatten)]
+    pub skip: super::skip::SkipArgs,
     /// Let undefined `${var}` expand to nothing, as the flux CLI does by default (the controller
     /// fails the Kustomization; so does capstan unless this is given).
     #[arg(long)]
@@ -74,10 +70,15 @@ pub struct BuildArgs {
     #[arg(long)]
     pub helm_binary: Option<PathBuf>,
     /// Kubernetes version for `helm template --kube-version`.
-    #[arg(long)]
+    #[arg(long, value_parser = super::helm_flags::kube_version, value_name = "VERSION")]
     pub kube_version: Option<String>,
     /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(short = 'a', long, value_delimiter = ',')]
+    #[arg(
+        short = 'a',
+        long,
+        value_delimiter = ',',
+        value_parser = super::helm_flags::api_version
+    )]
     pub api_versions: Vec<String>,
     #[command(flatten)]
     pub helm_flags: super::helm_flags::HelmFlags,
@@ -134,14 +135,19 @@ impl ChartArgs {
 /// the user's substitution variables in `discovery`.
 pub fn side_options(
     flags: &ChartArgs,
+    template: &super::helm_flags::TemplateArgs,
     discovery: capstan_flux::discovery::Options,
 ) -> impl Fn() -> BuildOptions + Sync + use<> {
     let charts = flags.fetcher();
+    let helm = template.flags.renderer(None, flags.registry_config.clone());
+    let (kube_version, api_versions) =
+        (template.kube_version.clone(), template.api_versions.clone());
     move || BuildOptions {
         keys: Keys::from_process_env_and_file(None, &OsFs).unwrap_or_else(|_| Keys::none()),
-        helm: capstan_flux::helm::HelmBinary::find(None)
-            .map(|h| Arc::new(h) as Arc<dyn capstan_flux::helm::HelmRenderer>),
+        helm: helm.clone(),
         charts: Some(charts.clone()),
+        kube_version: kube_version.clone(),
+        api_versions: api_versions.clone(),
         discovery: discovery.clone(),
         ..BuildOptions::default()
     }
@@ -194,7 +200,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if let Some(focus) = &report.focus {
         eprintln!(
             "note: {} is inside a repository whose entry point is above it; built what is \
-             declared in or applies {}",
+             declared in or applies {}, and what those apply",
             args.path.display(),
             focus.display()
         );
@@ -203,6 +209,22 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if !selector.is_empty() {
         let labels = super::selector::flux_labels(&args.path, &discovery)?;
         selected.retain(|r| selector.matches(labels.get(&r.key)));
+    }
+    if selected.is_empty() && !selector.is_empty() {
+        anyhow::bail!(
+            "no {}{} matches -l {} under {}",
+            match args.kind {
+                BuildKind::Kustomizations => "Kustomization",
+                BuildKind::HelmReleases => "HelmRelease",
+                BuildKind::All => "Kustomization or HelmRelease",
+            },
+            args.name
+                .as_deref()
+                .map(|n| format!(" named {n}"))
+                .unwrap_or_default(),
+            args.selector.join(","),
+            args.path.display()
+        );
     }
     if selected.is_empty() && args.name.is_some() {
         anyhow::bail!(
@@ -218,9 +240,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     }
     let keep = |object: &Value| {
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        !(args.skip_secrets && kind == "Secret"
-            || args.skip_crds && kind == "CustomResourceDefinition"
-            || args.skip_kinds.iter().any(|k| k == kind))
+        args.skip.keeps(kind)
     };
     match args.output {
         BuildFormat::Yaml => {

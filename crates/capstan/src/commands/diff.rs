@@ -38,6 +38,8 @@ pub enum Target {
 pub enum DiffFormat {
     Human,
     Markdown,
+    /// The report as JSON (flux-local's `-o object` is accepted).
+    #[value(alias = "object")]
     Json,
     Diff,
     Html,
@@ -61,14 +63,26 @@ pub struct DiffArgs {
     /// The old side: another directory.
     #[arg(long)]
     pub path_orig: Option<PathBuf>,
+    /// Only Kustomizations and HelmReleases in this namespace (their own namespace).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Every namespace (the default without -n; accepted as flux-local takes it).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value = "human")]
     pub output: DiffFormat,
     /// Render and compare every Kustomization, not only those whose inputs changed.
     #[arg(long)]
     pub full: bool,
-    /// Also leave out labels/annotations matching this pattern (`*` wildcards); repeatable.
-    #[arg(long, value_name = "PATTERN")]
+    /// Also leave out labels/annotations matching this pattern (`*` wildcards); repeatable or
+    /// comma-separated (flux-local's `--strip-attrs A,B` is accepted).
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        visible_alias = "strip-attrs",
+        value_delimiter = ','
+    )]
     pub strip_attr: Vec<String>,
     /// Keep labels/annotations matching this pattern even when stripped by default; repeatable.
     #[arg(long, value_name = "PATTERN")]
@@ -94,6 +108,10 @@ pub struct DiffArgs {
     pub allow_skipped: bool,
     #[command(flatten)]
     pub charts: ChartArgs,
+    #[command(flatten)]
+    pub skip: super::skip::SkipArgs,
+    #[command(flatten)]
+    pub template: super::helm_flags::TemplateArgs,
     #[command(flatten)]
     pub vars: super::vars::VarArgs,
     #[command(flatten)]
@@ -125,6 +143,37 @@ fn filter(report: &mut DiffReport, target: Target, name: Option<&str>) {
     });
 }
 
+/// What the change touches that could not be compared, for the error line; `None` when all was.
+fn not_compared(report: &DiffReport) -> Option<String> {
+    let (units, files) = (report.not_compared.len(), report.unseen_files.len());
+    match (units, files) {
+        (0, 0) => None,
+        (units, 0) => Some(format!("{units} unit(s) the change touches")),
+        (0, files) => Some(format!(
+            "{files} changed file(s) outside the compared folder"
+        )),
+        (units, files) => Some(format!(
+            "{units} unit(s) and {files} changed file(s) outside the compared folder"
+        )),
+    }
+}
+
+/// Leaves out the objects of skipped kinds (`--skip-secrets`, `--skip-crds`, `--skip-kinds`),
+/// and the groups left with nothing to show; render failures and what was not compared stay.
+/// Returns how many changed objects were left out.
+fn skip_kinds(report: &mut DiffReport, skip: &super::skip::SkipArgs) -> usize {
+    let mut hidden = 0;
+    for group in &mut report.groups {
+        let before = group.objects.len();
+        group.objects.retain(|o| skip.keeps(&o.id.kind));
+        hidden += before - group.objects.len();
+    }
+    report
+        .groups
+        .retain(|g| !g.objects.is_empty() || !g.failures.is_empty());
+    hidden
+}
+
 fn color_wanted() -> bool {
     crate::terminal::get().color
 }
@@ -143,16 +192,37 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let selector = super::selector::LabelSelector::parse_all(&args.selector)?;
     let discovery = args.vars.discovery(args.sources.resolve(&args.path)?)?;
-    let build = super::build::side_options(&args.charts, discovery.clone());
+    let build = super::build::side_options(&args.charts, &args.template, discovery.clone());
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
+    if let Some(namespace) = &args.namespace {
+        compared
+            .report
+            .groups
+            .retain(|g| &g.producer.namespace == namespace);
+        compared
+            .report
+            .not_compared
+            .retain(|u| &u.producer.namespace == namespace);
+    }
+    if !args.skip.is_empty() {
+        let hidden = skip_kinds(&mut compared.report, &args.skip);
+        if hidden > 0 {
+            eprintln!("{hidden} changed object(s) of skipped kinds not shown (--skip-…)");
+        }
+    }
     if !selector.is_empty() {
-        super::selector::retain_groups(
+        let matched = super::selector::retain_groups(
             &mut compared.report,
             &selector,
             &compared.base,
             &compared.head,
             &discovery,
+        );
+        anyhow::ensure!(
+            matched > 0,
+            "no Kustomization or HelmRelease matches -l {} on either side",
+            args.selector.join(",")
         );
     }
     if args.target == Target::Images {
@@ -168,6 +238,14 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let exit = super::images::diff(&compared.report, format, out)?;
         if compared.report.has_failures() {
             anyhow::bail!("a side failed to render: its images are not compared (see above)");
+        }
+        if let Some(what) = not_compared(&compared.report)
+            && !args.allow_skipped
+        {
+            anyhow::bail!(
+                "{what} could not be compared, their image changes unknown (see above); \
+                 --allow-skipped accepts that"
+            );
         }
         return Ok(exit);
     }
@@ -194,12 +272,18 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     if compared.report.has_failures() {
         anyhow::bail!("a side failed to render (see above)");
     }
-    if !compared.report.not_compared.is_empty() && !args.allow_skipped {
-        anyhow::bail!(
-            "{} unit(s) the change touches could not be compared (see above); \
-             --allow-skipped accepts that",
-            compared.report.not_compared.len()
-        );
+    if let Some(what) = not_compared(&compared.report)
+        && !args.allow_skipped
+    {
+        if matches!(args.output, DiffFormat::Json | DiffFormat::Yaml) {
+            for file in &compared.report.unseen_files {
+                eprintln!(
+                    "! {file} not compared: outside the compared folder, and nothing compared \
+                     reads it (compare from the repository's root to see its effect)"
+                );
+            }
+        }
+        anyhow::bail!("{what} could not be compared (see above); --allow-skipped accepts that");
     }
     Ok(if compared.report.is_empty() {
         Exit::Clean
@@ -226,7 +310,7 @@ fn live(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             cluster: args.cluster,
             kubeconfig: args.kubeconfig,
             context: args.context,
-            namespace: None,
+            namespace: args.namespace,
             all_namespaces: false,
             sops_age_key_file: None,
         },

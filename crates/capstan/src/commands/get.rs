@@ -64,7 +64,8 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let errors = report_diagnostics(&discovery);
     if let Some(focus) = &discovery.focus {
         eprintln!(
-            "note: {} is inside the repository at {}; showing what is declared in or applies {}",
+            "note: {} is inside the repository at {}; showing what is declared in or applies {}, \
+             and what those apply",
             args.path.display(),
             discovery.root.display(),
             focus.display()
@@ -175,18 +176,16 @@ pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     Ok(if errors { Exit::Findings } else { Exit::Clean })
 }
 
-/// The cluster with only what lies in the folder asked for (everything without a focus).
+/// The cluster with only what lies in the folder asked for and what that applies (everything
+/// without a focus).
 fn focused(discovery: &Discovery, cluster: &Cluster) -> Cluster {
     let mut out = cluster.clone();
-    if discovery.focus.is_none() {
+    let Some(kept) = discovery.focused_keys() else {
         return out;
-    }
-    out.kustomizations
-        .retain(|k| discovery.in_focus(k.found.origin.file.as_deref(), k.dir.as_deref()));
-    out.helm_releases
-        .retain(|h| discovery.in_focus(h.found.origin.file.as_deref(), None));
-    out.sources
-        .retain(|s| discovery.in_focus(s.found.origin.file.as_deref(), None));
+    };
+    out.kustomizations.retain(|k| kept.contains(&k.found.key));
+    out.helm_releases.retain(|h| kept.contains(&h.found.key));
+    out.sources.retain(|s| kept.contains(&s.found.key));
     out
 }
 
@@ -201,11 +200,15 @@ fn what(kind: GetKind) -> &'static str {
 }
 
 fn scope(args: &GetArgs) -> String {
-    if args.all_namespaces {
+    let mut scope = if args.all_namespaces {
         String::new()
     } else {
         format!(" in namespace {}", args.namespace)
+    };
+    if !args.selector.is_empty() {
+        scope.push_str(&format!(" matching -l {}", args.selector.join(",")));
     }
+    scope
 }
 
 fn headers(kind: GetKind, wide: bool) -> Vec<&'static str> {

@@ -3,7 +3,8 @@
 //! `kustomization.yaml`, `kustomization.yml` or `Kustomization`), so a broken overlay fails the
 //! commit that breaks it. Files outside a kustomization's folder may be read, as
 //! kustomize-controller allows. Nothing is printed for a kustomization that builds; each failure is
-//! one line naming the folder and kustomize's error. Exit 0: all built; 1: some failed.
+//! one line naming the folder and kustomize's error. Exit 0: all built; 1: some failed; 2: no
+//! files given (run by hand: it says what to run instead).
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -79,6 +80,11 @@ fn normalise(path: &Path) -> PathBuf {
 }
 
 fn kustomize(args: &HookKustomizeArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        !args.files.is_empty(),
+        "no files given: pre-commit passes the changed files (.pre-commit-hooks.yaml); to build \
+         one folder, run `capstan kustomize DIR`"
+    );
     let dirs: BTreeSet<PathBuf> = args
         .files
         .iter()

@@ -4,8 +4,9 @@
 //!
 //! `get images` renders like `capstan build all`: a Kustomization lists the images of the objects
 //! it applies itself, a HelmRelease those of its chart. What could not be rendered (no helm, a
-//! chart not in the cache with `--offline`, a failing kustomization) is named on stderr and makes
-//! the exit code 2, so a missing image is never reported as absent.
+//! chart not in the cache with `--offline`, a failing kustomization) is listed with its images
+//! unknown (`?` in the table, `"images": null` and its `status` in json/yaml), named with the
+//! reason on stderr, and makes the exit code 2, so a missing image is never reported as absent.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -36,10 +37,15 @@ pub struct RenderArgs {
     #[arg(long, value_name = "FILE")]
     pub helm_binary: Option<PathBuf>,
     /// Kubernetes version for `helm template --kube-version`.
-    #[arg(long)]
+    #[arg(long, value_parser = super::helm_flags::kube_version, value_name = "VERSION")]
     pub kube_version: Option<String>,
     /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(short = 'a', long, value_delimiter = ',')]
+    #[arg(
+        short = 'a',
+        long,
+        value_delimiter = ',',
+        value_parser = super::helm_flags::api_version
+    )]
     pub api_versions: Vec<String>,
     #[command(flatten)]
     pub helm_flags: HelmFlags,
@@ -82,18 +88,39 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     } else {
         super::selector::flux_labels(&args.path, &discovery)?
     };
+    let mut elsewhere = super::get_hint::Elsewhere::default();
     let results: Vec<_> = report
         .kustomizations
         .iter()
         .chain(&report.helm_releases)
-        .filter(|r| args.all_namespaces || r.key.namespace == args.namespace)
         .filter(|r| args.name.as_ref().is_none_or(|n| &r.key.name == n))
         .filter(|r| selector.matches(labels.get(&r.key)))
+        .filter(|r| {
+            let inside = args.all_namespaces || r.key.namespace == args.namespace;
+            if !inside {
+                elsewhere.add(&r.key.namespace);
+            }
+            inside
+        })
         .collect();
+    if let Some(hint) = elsewhere.hint(args) {
+        eprintln!("{hint}");
+    }
     if let Some(name) = &args.name
         && results.is_empty()
     {
         anyhow::bail!("no Kustomization or HelmRelease named {name} found");
+    }
+    if results.is_empty() && !selector.is_empty() {
+        anyhow::bail!(
+            "no Kustomization or HelmRelease{} matches -l {}",
+            if args.all_namespaces {
+                String::new()
+            } else {
+                format!(" in namespace {}", args.namespace)
+            },
+            args.selector.join(",")
+        );
     }
     let multi_cluster = {
         let mut clusters: Vec<&str> = results.iter().map(|r| r.cluster.as_str()).collect();
@@ -103,10 +130,26 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mut records = Vec::new();
     let mut not_rendered = Vec::new();
     for result in &results {
+        let record = |status: &str, images: Value| {
+            let mut record = json!({
+                "cluster": result.cluster,
+                "kind": result.key.kind.to_string(),
+                "namespace": result.key.namespace,
+                "name": result.key.name,
+                "status": status,
+                "images": images,
+            });
+            if status != "rendered" && !result.errors.is_empty() {
+                record["error"] = json!(result.errors.join("; "));
+            }
+            record
+        };
         match result.status {
             Status::Rendered => {}
+            // not rendered: its images are unknown, and the listing says so (null, not [])
             Status::Suspended => {
                 not_rendered.push(format!("suspended: {} (not rendered)", result.key));
+                records.push(record("suspended", Value::Null));
                 continue;
             }
             _ => {
@@ -115,6 +158,7 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
                     result.key,
                     result.errors.join("; ")
                 ));
+                records.push(record("not rendered", Value::Null));
                 continue;
             }
         }
@@ -125,13 +169,7 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         if images.is_empty() {
             continue;
         }
-        records.push(json!({
-            "cluster": result.cluster,
-            "kind": result.key.kind.to_string(),
-            "namespace": result.key.namespace,
-            "name": result.key.name,
-            "images": images,
-        }));
+        records.push(record("rendered", json!(images)));
     }
     match args.output {
         GetFormat::Table | GetFormat::Wide => {
@@ -142,7 +180,15 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
             header.extend(["KIND", "NAMESPACE", "NAME", "IMAGE"]);
             let mut rows = Vec::new();
             for record in &records {
-                for image in record["images"].as_array().into_iter().flatten() {
+                let unknown = [Value::String(format!(
+                    "? (images unknown: {})",
+                    text(&record["status"])
+                ))];
+                let images = match record["images"].as_array() {
+                    Some(images) => images.as_slice(),
+                    None => &unknown,
+                };
+                for image in images {
                     let mut row = Vec::new();
                     if multi_cluster {
                         row.push(text(&record["cluster"]));
@@ -201,12 +247,47 @@ pub enum ImagesFormat {
 }
 
 /// `capstan diff images`: the image changes of a compared report. Exit 1 when there are any.
+/// Units not compared are named on stderr; the caller makes them exit 2.
 pub fn diff(
     report: &DiffReport,
     format: ImagesFormat,
     out: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
     let changes = image_changes(report);
+    // what could not be compared is said on stderr in every format: its images are unknown
+    for failure in &report.side_failures {
+        eprintln!(
+            "! the {} side could not be rendered: {}",
+            failure.side, failure.error
+        );
+    }
+    let mut failed_groups = 0;
+    for group in &report.groups {
+        for failure in &group.failures {
+            eprintln!(
+                "! {} fails to render on the {} side, its image changes unknown: {}",
+                group.producer, failure.side, failure.error
+            );
+        }
+        failed_groups += usize::from(!group.failures.is_empty());
+    }
+    for unit in &report.not_compared {
+        eprintln!(
+            "! {} not compared, its image changes unknown: {}",
+            unit.producer, unit.reason
+        );
+    }
+    for file in &report.unseen_files {
+        eprintln!(
+            "! {file} not compared: outside the compared folder, and nothing compared reads it"
+        );
+    }
+    for failure in &report.unchanged_failures {
+        eprintln!(
+            "warning: {} fails to render on both sides, unchanged: {}",
+            failure.producer, failure.error
+        );
+    }
     match format {
         ImagesFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &changes)?;
@@ -227,7 +308,16 @@ pub fn diff(
                 ),
             };
             let markdown = format == ImagesFormat::Markdown;
-            if changes.is_empty() {
+            let unknown = report.not_compared.len()
+                + report.unseen_files.len()
+                + report.side_failures.len()
+                + failed_groups;
+            if changes.is_empty() && unknown > 0 {
+                writeln!(
+                    out,
+                    "no image changes in what was compared; {unknown} not compared, their images unknown"
+                )?;
+            } else if changes.is_empty() {
                 writeln!(out, "no image changes")?;
             } else if markdown {
                 writeln!(out, "| change | image | in |")?;

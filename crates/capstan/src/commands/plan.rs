@@ -56,6 +56,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub charts: super::build::ChartArgs,
     #[command(flatten)]
+    pub template: super::helm_flags::TemplateArgs,
+    #[command(flatten)]
     pub vars: super::vars::VarArgs,
     #[command(flatten)]
     pub sources: super::sources::SourceArgs,
@@ -148,6 +150,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     };
     let build = super::build::side_options(
         &args.charts,
+        &args.template,
         args.vars.discovery(args.sources.resolve(&args.path)?)?,
     );
     let compared = compare_sides(&revisions, false, &DiffOptions::default(), &build)?;

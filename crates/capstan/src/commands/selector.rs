@@ -107,14 +107,16 @@ pub fn flux_labels(
     Ok(labels_of(&discovery))
 }
 
-/// Keeps the diff groups whose producer's labels match on the base or the head side.
+/// Keeps the diff groups whose producer's labels match on the base or the head side. Returns
+/// how many Kustomizations and HelmReleases of either side the selector matches (0: a selector
+/// that selects nothing, which callers say rather than report "no differences").
 pub fn retain_groups(
     report: &mut capstan_change::diff::DiffReport,
     selector: &LabelSelector,
     base: &capstan_change::compare::Opened,
     head: &capstan_change::compare::Opened,
     options: &capstan_flux::discovery::Options,
-) {
+) -> usize {
     use capstan_change::diff::ProducerKind;
     let renderer = capstan_flux::discovery::default_renderer();
     let side = |opened: &capstan_change::compare::Opened| {
@@ -142,6 +144,13 @@ pub fn retain_groups(
             || selector.matches(base.get(&key)) && base.contains_key(&key)
             || selector.matches(None) && !head.contains_key(&key) && !base.contains_key(&key)
     });
+    let matched: std::collections::BTreeSet<&ObjectKey> = head
+        .iter()
+        .chain(&base)
+        .filter(|(_, labels)| selector.matches(Some(labels)))
+        .map(|(key, _)| key)
+        .collect();
+    matched.len()
 }
 
 fn labels_of(discovery: &capstan_flux::discovery::Discovery) -> BTreeMap<ObjectKey, Value> {

@@ -38,6 +38,14 @@ impl SourceArgs {
         };
         let mut flags = LocalSources::none();
         for text in &self.sources {
+            // flux-local's `--sources NAME[=PATH]`: the kind and namespace are missing
+            let name = text.split_once('=').map_or(text.as_str(), |(name, _)| name);
+            anyhow::ensure!(
+                name.contains('/'),
+                "--source {text}: expected KIND/NAMESPACE/NAME=PATH, e.g. \
+                 GitRepository/flux-system/{name}=./k8s (flux-local's `--sources {text}`); the \
+                 repository's own GitRepository needs no --source"
+            );
             let (key, path) = LocalSources::parse_one(text).context("--source")?;
             let absolute = std::fs::canonicalize(&path).with_context(|| {
                 format!(

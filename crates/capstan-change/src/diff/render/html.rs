@@ -196,7 +196,14 @@ pub fn html(report: &DiffReport, options: &RenderOptions) -> String {
             esc(&unit.reason)
         );
     }
-    if report.is_empty() && report.not_compared.is_empty() {
+    for file in &report.unseen_files {
+        let _ = write!(
+            out,
+            "<p class=\"failure\">{} not compared: outside the compared folder, and nothing compared reads it</p>",
+            esc(file)
+        );
+    }
+    if report.is_empty() && report.not_compared.is_empty() && report.unseen_files.is_empty() {
         out.push_str("<p>No differences.</p>\n");
     }
     let _ = write!(

@@ -89,7 +89,18 @@ pub fn human(report: &DiffReport, options: &RenderOptions) -> String {
             unit.reason
         );
     }
-    if !report.unchanged_failures.is_empty() || !report.not_compared.is_empty() {
+    for file in &report.unseen_files {
+        let _ = writeln!(
+            out,
+            "{} {file} not compared: outside the compared folder, and nothing compared reads it \
+             (compare from the repository's root to see its effect)",
+            p.red("!"),
+        );
+    }
+    if !report.unchanged_failures.is_empty()
+        || !report.not_compared.is_empty()
+        || !report.unseen_files.is_empty()
+    {
         out.push('\n');
     }
     for group in &report.groups {

@@ -38,6 +38,12 @@ pub fn markdown(report: &DiffReport, options: &RenderOptions) -> String {
             unit.producer, unit.reason
         );
     }
+    for file in &report.unseen_files {
+        let _ = writeln!(
+            head,
+            "> **`{file}` not compared:** outside the compared folder, and nothing compared reads it\n"
+        );
+    }
     let mut body = String::new();
     let mut left_out = 0;
     // room for the truncation note

@@ -86,11 +86,9 @@ pub(crate) fn counts_text(objects: &[&ObjectDiff]) -> String {
 
 /// The summary line of a whole report.
 pub(crate) fn summary(report: &DiffReport) -> String {
-    if report.is_empty() && !report.not_compared.is_empty() {
-        return format!(
-            "no differences among what was compared; {} not compared",
-            report.not_compared.len()
-        );
+    let not_compared = report.not_compared.len() + report.unseen_files.len();
+    if report.is_empty() && not_compared > 0 {
+        return format!("no differences among what was compared; {not_compared} not compared");
     }
     if report.is_empty() {
         return "no differences".to_owned();
@@ -109,8 +107,8 @@ pub(crate) fn summary(report: &DiffReport) -> String {
         if report.groups.len() == 1 { "" } else { "s" },
         if report.groups.len() == 1 { "" } else { "s" },
     );
-    if !report.not_compared.is_empty() {
-        text.push_str(&format!(", {} not compared", report.not_compared.len()));
+    if not_compared > 0 {
+        text.push_str(&format!(", {not_compared} not compared"));
     }
     if failures > 0 {
         text.push_str(&format!(", {failures} failed to render"));

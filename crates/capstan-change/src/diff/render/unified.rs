@@ -31,6 +31,12 @@ pub fn unified_with(report: &DiffReport, options: &RenderOptions) -> String {
     for unit in &report.not_compared {
         let _ = writeln!(out, "# {} not compared: {}", unit.producer, unit.reason);
     }
+    for file in &report.unseen_files {
+        let _ = writeln!(
+            out,
+            "# {file} not compared: outside the compared folder, and nothing compared reads it"
+        );
+    }
     for group in &report.groups {
         let producer = format!(
             "{}/{}/{}",

@@ -14,7 +14,7 @@ use crate::commands::Exit;
 pub fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     anyhow::ensure!(
         args.selector.is_empty(),
-        "-l/--selector is not supported with --live yet; list without it, or use kubectl get -l"
+        "-l/--selector is not supported with --live yet; list without it, or use `kubectl get kustomizations,helmreleases -A -l SELECTOR`"
     );
     let kinds: Vec<FluxKind> = match args.kind {
         GetKind::Kustomizations => vec![FluxKind::Kustomization],

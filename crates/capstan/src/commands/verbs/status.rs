@@ -33,7 +33,7 @@ pub struct StatusArgs {
 pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let drift = match &args.path {
         None => DriftState::NotChecked {
-            why: "no --path given; capstan status --path REPO compares the repository with the cluster".into(),
+            why: "no --path given; `capstan status --path REPO` compares the repository with the cluster".into(),
         },
         Some(path) => match drift(args, path) {
             Ok(d) => d,
