@@ -130,11 +130,11 @@ def main():
 
         code, annotations = run([capstan, "check", "--path", repo_path, "-o", "github"], extra_env)
         sys.stdout.write(annotations)
-        if code == 2:
+        if code not in (0, 1):
             broken = True
         code, report = run([capstan, "check", "--path", repo_path], extra_env)
         failed |= code == 1
-        broken |= code == 2
+        broken |= code not in (0, 1)
         verdict = {0: "clean", 1: "findings"}.get(code, "failed to run")
         sections.append(f"### capstan check: {verdict}\n\n{fenced(report)}")
 
@@ -151,7 +151,7 @@ def main():
             if not base:
                 raise Fail("no base revision: set the base input, or run on a pull_request event")
             code, diff = run([capstan, "diff", "all", "--path", repo_path, "--base", base, "-o", "markdown"], extra_env)
-            broken |= code == 2
+            broken |= code not in (0, 1)
             if diff.strip():
                 sections.append(diff.strip())
             elif code == 0:
@@ -163,7 +163,7 @@ def main():
                 plan_cmd += ["--fail-on", fail_on]
             code, plan = run(plan_cmd, extra_env)
             failed |= code == 1
-            broken |= code == 2
+            broken |= code not in (0, 1)
             sections.append(plan.strip())
 
         marker = f"{MARKER} path={path} -->"

@@ -23,7 +23,13 @@ use crate::diff::{DiffReport, ObjectChange, Producer};
 
 /// The images `object` runs, sorted and without repeats.
 pub fn images_of(object: &Value) -> BTreeSet<String> {
-    let mut images = BTreeSet::new();
+    image_fields(object).into_values().collect()
+}
+
+/// The images `object` runs, by the field that names each, in the diff's notation
+/// (`spec.template.spec.containers[name=app].image`).
+pub fn image_fields(object: &Value) -> BTreeMap<String, String> {
+    let mut images = BTreeMap::new();
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
     let api_version = object
         .get("apiVersion")
@@ -37,39 +43,69 @@ pub fn images_of(object: &Value) -> BTreeSet<String> {
         return images;
     }
     let custom = group.contains('.') && !group.ends_with(".k8s.io");
-    walk(object, &mut images, custom, 0);
+    walk(object, "", &mut images, custom, 0);
     images
 }
 
-fn walk(value: &Value, images: &mut BTreeSet<String>, custom: bool, depth: usize) {
+/// `path.key`, or `key` at the top.
+fn field(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A list entry: `[name=NAME]` when it has a name, else `[INDEX]`.
+fn entry(path: &str, index: usize, item: &Value) -> String {
+    match item.get("name").and_then(Value::as_str) {
+        Some(name) => format!("{path}[name={name}]"),
+        None => format!("{path}[{index}]"),
+    }
+}
+
+fn walk(
+    value: &Value,
+    path: &str,
+    images: &mut BTreeMap<String, String>,
+    custom: bool,
+    depth: usize,
+) {
     if depth > 64 {
         return;
     }
     match value {
         Value::Object(map) => {
             for (key, child) in map {
+                let here = field(path, key);
                 if matches!(
                     key.as_str(),
                     "containers" | "initContainers" | "ephemeralContainers"
                 ) && let Value::Array(list) = child
                 {
-                    for container in list {
+                    for (i, container) in list.iter().enumerate() {
                         if let Some(image) = container.get("image").and_then(Value::as_str)
                             && looks_like_image(image)
                         {
-                            images.insert(image.to_owned());
+                            images.insert(
+                                format!("{}.image", entry(&here, i, container)),
+                                image.to_owned(),
+                            );
                         }
                     }
                 }
                 if key == "volumes"
                     && let Value::Array(list) = child
                 {
-                    for volume in list {
+                    for (i, volume) in list.iter().enumerate() {
                         if let Some(image) =
                             volume.pointer("/image/reference").and_then(Value::as_str)
                             && looks_like_image(image)
                         {
-                            images.insert(image.to_owned());
+                            images.insert(
+                                format!("{}.image.reference", entry(&here, i, volume)),
+                                image.to_owned(),
+                            );
                         }
                     }
                 }
@@ -77,14 +113,15 @@ fn walk(value: &Value, images: &mut BTreeSet<String>, custom: bool, depth: usize
                     && matches!(key.as_str(), "image" | "imageName")
                     && let Some(image) = operator_image(child)
                 {
-                    images.insert(image);
+                    // a container's image is already in under the same field
+                    images.entry(here.clone()).or_insert(image);
                 }
-                walk(child, images, custom, depth + 1);
+                walk(child, &here, images, custom, depth + 1);
             }
         }
         Value::Array(list) => {
-            for item in list {
-                walk(item, images, custom, depth + 1);
+            for (i, item) in list.iter().enumerate() {
+                walk(item, &entry(path, i, item), images, custom, depth + 1);
             }
         }
         _ => {}

@@ -114,7 +114,7 @@ fn a_mapping_naming_no_declared_source_is_a_warning() {
         assert!(
             out.contains(
                 "warning[flux/unused-source-mapping]: the source mapping GitRepository/flux-system/infar="
-            ) && out.contains("declares a GitRepository named infar in namespace flux-system"),
+            ) && out.contains("declares or reads a GitRepository named infar in namespace flux-system"),
             "{out}"
         );
         assert!(

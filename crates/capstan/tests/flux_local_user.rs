@@ -294,7 +294,16 @@ fn diff_skips_kinds_as_flux_local_does() {
     assert!(!no_secrets.contains("Secret/default/s"), "{no_secrets}");
     assert!(no_secrets.contains("ConfigMap/default/c"), "{no_secrets}");
     let (code, nothing) = diff(&["--skip-secrets", "--skip-kinds", "ConfigMap"]);
-    assert_eq!(code, Some(0), "nothing left to show: {nothing}");
+    // Hidden is not unchanged: the change still differs, and the exit code says so.
+    assert_eq!(
+        code,
+        Some(1),
+        "nothing left to show, but a change: {nothing}"
+    );
+    assert!(
+        nothing.contains("no differences shown; 2 changed object(s) of skipped kinds not shown"),
+        "{nothing}"
+    );
     assert!(
         nothing.contains("2 changed object(s) of skipped kinds not shown"),
         "{nothing}"
@@ -469,8 +478,13 @@ fn namespace_flags_as_flux_local_users_type_them() {
     assert_eq!(code, Some(1), "{all}");
     let (code, mine) = run(&["diff", "ks", "-n", "flux-system", "--path-orig", old_side]);
     assert_eq!(code, Some(1), "{mine}");
+    // A namespace no unit is in is a typo, never "no differences".
     let (code, other) = run(&["diff", "ks", "-n", "elsewhere", "--path-orig", old_side]);
-    assert_eq!(code, Some(0), "{other}");
+    assert_eq!(code, Some(2), "{other}");
+    assert!(
+        other.contains("no Kustomization or HelmRelease is in namespace elsewhere"),
+        "{other}"
+    );
     let (code, both) = run(&["diff", "ks", "-n", "a", "-A", "--path-orig", old_side]);
     assert_eq!(code, Some(2), "-n and -A conflict: {both}");
     // flux-local's spellings: -o object, --strip-attrs A,B

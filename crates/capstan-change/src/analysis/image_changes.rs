@@ -1,15 +1,15 @@
 //! `image-changes`: every container image that changes across the rendered workloads — app
 //! containers, init containers and sidecars, and the images a chart bump pulls in, including the
-//! workloads it adds — so a one-line chart bump shows what it really runs. Kinds capstan has no schema for (operators' custom
-//! resources) are searched for `image`/`imageName` fields and say so.
+//! workloads it adds — so a one-line chart bump shows what it really runs. Images are read by
+//! the same rule `capstan get images` lists them by ([`crate::images::image_fields`]): custom
+//! resources' `image`/`imageName` fields at any depth (their findings say the kind has no
+//! schema), and none for Flux's own kinds.
 
 use std::collections::BTreeMap;
 
 use capstan_core::Value;
 
-use super::{
-    Analysis, AnalysisMeta, Category, Context, Hit, containers, has_schema, pod_spec, show,
-};
+use super::{Analysis, AnalysisMeta, Category, Context, Hit, show};
 use crate::diff::ObjectChange;
 use crate::plan::Risk;
 
@@ -22,46 +22,9 @@ static META: AnalysisMeta = AnalysisMeta {
     summary: "Container images that change, in every rendered workload (sidecars and chart images included).",
 };
 
-/// Images by field path.
+/// Images by field path: the same rule `capstan get images` lists them by.
 fn images(object: &Value) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    if let Some((spec, base)) = pod_spec(object) {
-        for (_, container, path) in containers(spec, base) {
-            if let Some(image) = container.get("image").and_then(Value::as_str) {
-                out.insert(format!("{path}.image"), image.to_owned());
-            }
-        }
-    } else if !has_schema(super::group_of(object)) {
-        search(object.get("spec").unwrap_or(&Value::Null), "spec", &mut out);
-    }
-    out
-}
-
-fn search(value: &Value, path: &str, out: &mut BTreeMap<String, String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map {
-                let child = format!("{path}.{key}");
-                match (key.as_str(), v) {
-                    ("image" | "imageName", Value::String(s)) => {
-                        out.insert(child, s.clone());
-                    }
-                    _ => search(v, &child, out),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let label = item
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(|n| format!("{path}[name={n}]"))
-                    .unwrap_or_else(|| format!("{path}[{i}]"));
-                search(item, &label, out);
-            }
-        }
-        _ => {}
-    }
+    crate::images::image_fields(object)
 }
 
 impl Analysis for ImageChanges {

@@ -279,10 +279,21 @@ fn unseen_files(files: &ChangedFiles, base: &Rendering, head: &Rendering) -> Vec
             })
         })
     };
+    // Any file can feed a render (a configMapGenerator's .env or .conf, a local chart's
+    // templates): only what never reaches a cluster is left out.
     let flux_file = |file: &Path| {
-        file.extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            || file.file_name().is_some_and(|n| n == "Kustomization")
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        !(name.ends_with(".md")
+            || name.ends_with(".markdown")
+            || name.starts_with("license")
+            || matches!(
+                name.as_str(),
+                ".gitignore" | ".gitattributes" | ".editorconfig" | ".pre-commit-config.yaml"
+            )
+            || file.components().any(|c| c.as_os_str() == ".github"))
     };
     files
         .iter()

@@ -206,6 +206,14 @@ pub struct DiffReport {
     /// compared, and never a clean verdict either. Relative to the compared folder (`../x`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unseen_files: Vec<String>,
+    /// Changed objects left out of the report because their kind is skipped
+    /// (`--skip-secrets`, `--skip-crds`, `--skip-kinds`): the change still differs.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hidden: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl DiffReport {

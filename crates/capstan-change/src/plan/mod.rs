@@ -549,7 +549,7 @@ pub fn classify(input: &PlanInput, rules: &RuleSet) -> Plan {
             .any(|p| p.kind == ProducerKind::Kustomization)
         {
             // nothing here says what applies the repository: not "no effect"
-            let reason = "no Flux Kustomization is declared in this repository: what applies this file (another repository's Flux, an artifact made from it) is not known here, so its effect is not compared; to see what it renders, build the repository holding the cluster's entry point with capstan build all --source KIND/NAMESPACE/NAME=<the folder of this repository the artifact is made from>".to_owned();
+            let reason = "no Flux Kustomization is declared in this repository: what applies this file (another repository's Flux, an artifact made from it) is not known here, so its effect is not compared; to see what it renders, build the repository holding the cluster's entry point with capstan build all --path <that repository> --source KIND/NAMESPACE/NAME=<the folder of this repository the artifact is made from>".to_owned();
             unplaced_files.push(Unknown {
                 producer: file.path.clone(),
                 reason: "no Flux Kustomization is declared in this repository: what applies it is not known here".to_owned(),

@@ -35,11 +35,13 @@ fn verdict_line(plan: &Plan) -> String {
     match (&plan.verdict, unknown) {
         (Some(v), 0) => format!("{} · risk {} · {}", v.phase, v.risk, v.approval),
         (Some(v), n) => format!(
-            "{} · risk {} or higher ({n} unit(s) not compared: risk unknown) · {}",
+            "{} · risk {} or higher ({n} unit(s) or file(s) not compared: risk unknown) · {}",
             v.phase, v.risk, v.approval
         ),
         (None, 0) => "no changes".to_owned(),
-        (None, n) => format!("risk unknown: {n} unit(s) not compared, nothing else changed"),
+        (None, n) => {
+            format!("risk unknown: {n} unit(s) or file(s) not compared, nothing else changed")
+        }
     }
 }
 

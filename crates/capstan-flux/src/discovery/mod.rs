@@ -464,10 +464,28 @@ fn unused_mappings(discovery: &Discovery, options: &Options) -> Vec<Diagnostic> 
     if options.scope.is_some() {
         return Vec::new();
     }
+    // Used: a source the repository declares, or one a Kustomization or HelmRelease reads
+    // through the mapping (declared in another repository).
+    fn mapped(status: &SourceStatus) -> Option<&ObjectKey> {
+        match status {
+            SourceStatus::Mapped { source, .. } => Some(source),
+            _ => None,
+        }
+    }
     let declared: BTreeSet<&ObjectKey> = discovery
         .clusters
         .iter()
-        .flat_map(|c| c.sources.iter().map(|s| &s.found.key))
+        .flat_map(|c| {
+            c.sources
+                .iter()
+                .map(|s| &s.found.key)
+                .chain(c.kustomizations.iter().filter_map(|k| mapped(&k.source)))
+                .chain(
+                    c.helm_releases
+                        .iter()
+                        .filter_map(|h| h.source.as_ref().and_then(mapped)),
+                )
+        })
         .collect();
     options
         .sources
@@ -478,7 +496,7 @@ fn unused_mappings(discovery: &Discovery, options: &Options) -> Vec<Diagnostic> 
                 UNUSED_SOURCE_MAPPING,
                 capstan_core::Severity::Warning,
                 format!(
-                    "the source mapping {key}={} is not used: nothing discovered in this repository declares a {} named {} in namespace {} (check the kind, namespace and name)",
+                    "the source mapping {key}={} is not used: nothing discovered in this repository declares or reads a {} named {} in namespace {} (check the kind, namespace and name)",
                     path.display(),
                     key.kind,
                     key.name,

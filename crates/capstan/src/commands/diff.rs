@@ -171,6 +171,7 @@ fn skip_kinds(report: &mut DiffReport, skip: &super::skip::SkipArgs) -> usize {
     report
         .groups
         .retain(|g| !g.objects.is_empty() || !g.failures.is_empty());
+    report.hidden += hidden;
     hidden
 }
 
@@ -196,6 +197,15 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let mut compared = compare_sides(&revisions, args.full, &options, &build)?;
     filter(&mut compared.report, args.target, args.name.as_deref());
     if let Some(namespace) = &args.namespace {
+        // A namespace that holds no unit on either side is a typo, not "no differences".
+        let known = [&compared.base_rendering, &compared.head_rendering]
+            .iter()
+            .any(|r| r.units.keys().any(|p| &p.namespace == namespace));
+        anyhow::ensure!(
+            known,
+            "no Kustomization or HelmRelease is in namespace {namespace} on either side (-n); \
+             -A compares every namespace"
+        );
         compared
             .report
             .groups
@@ -285,11 +295,14 @@ pub fn run(args: DiffArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         }
         anyhow::bail!("{what} could not be compared (see above); --allow-skipped accepts that");
     }
-    Ok(if compared.report.is_empty() {
-        Exit::Clean
-    } else {
-        Exit::Findings
-    })
+    // Objects hidden by --skip-… are still differences: the exit code counts them.
+    Ok(
+        if compared.report.is_empty() && compared.report.hidden == 0 {
+            Exit::Clean
+        } else {
+            Exit::Findings
+        },
+    )
 }
 
 /// `diff --live`: the drift report, for Kustomizations (HelmReleases are not rendered live yet).

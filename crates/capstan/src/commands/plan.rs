@@ -192,7 +192,7 @@ pub fn run(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     out.write_all(render(&plan, format, &title).as_bytes())?;
     if !plan.unknown.is_empty() && !args.allow_skipped {
         anyhow::bail!(
-            "the risk of {} unit(s) the change touches is unknown (see above); --allow-skipped \
+            "the risk of {} unit(s) or file(s) the change touches is unknown (see above); --allow-skipped \
              accepts that",
             plan.unknown.len()
         );

@@ -204,7 +204,15 @@ pub fn html(report: &DiffReport, options: &RenderOptions) -> String {
         );
     }
     if report.is_empty() && report.not_compared.is_empty() && report.unseen_files.is_empty() {
-        out.push_str("<p>No differences.</p>\n");
+        match report.hidden {
+            0 => out.push_str("<p>No differences.</p>\n"),
+            n => {
+                let _ = writeln!(
+                    out,
+                    "<p>No differences shown; {n} changed object(s) of skipped kinds not shown.</p>"
+                );
+            }
+        }
     }
     let _ = write!(
         out,

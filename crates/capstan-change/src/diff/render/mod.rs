@@ -87,8 +87,17 @@ pub(crate) fn counts_text(objects: &[&ObjectDiff]) -> String {
 /// The summary line of a whole report.
 pub(crate) fn summary(report: &DiffReport) -> String {
     let not_compared = report.not_compared.len() + report.unseen_files.len();
+    let hidden = match report.hidden {
+        0 => String::new(),
+        n => format!("; {n} changed object(s) of skipped kinds not shown"),
+    };
     if report.is_empty() && not_compared > 0 {
-        return format!("no differences among what was compared; {not_compared} not compared");
+        return format!(
+            "no differences among what was compared; {not_compared} not compared{hidden}"
+        );
+    }
+    if report.is_empty() && report.hidden > 0 {
+        return format!("no differences shown{hidden}");
     }
     if report.is_empty() {
         return "no differences".to_owned();
@@ -113,6 +122,7 @@ pub(crate) fn summary(report: &DiffReport) -> String {
     if failures > 0 {
         text.push_str(&format!(", {failures} failed to render"));
     }
+    text.push_str(&hidden);
     text
 }
 
