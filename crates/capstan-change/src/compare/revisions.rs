@@ -94,23 +94,26 @@ pub fn open(revisions: &Revisions<'_>) -> Result<(Opened, Opened, ChangedFiles),
                     && !head_below.as_os_str().is_empty()
                     && base_top != head_top =>
             {
-                match (worktree_files(&base_top), worktree_files(&head_top)) {
-                    (Ok(before), Ok(after)) => {
-                        Some((base_top, before, head_top, after, head_below))
-                    }
-                    _ => None,
-                }
+                // git could not list a checkout's files (a "dubious ownership" refusal in a
+                // CI container): every file under each checkout is compared instead, slower
+                // but never a narrower comparison than the one asked for
+                let listed = |top: &Path| {
+                    worktree_files(top)
+                        .map(|files| files.into_iter().collect::<BTreeSet<PathBuf>>())
+                        .unwrap_or_else(|_| walk(&OsFs, top))
+                };
+                let (before, after) = (listed(&base_top), listed(&head_top));
+                Some((base_top, before, head_top, after, head_below))
             }
             _ => None,
         };
         let files = match checkouts {
-            Some((base_top, before, head_top, after, below)) => changes_between(
-                (&OsFs, &base_top, before.into_iter().collect()),
-                (&OsFs, &head_top, after.into_iter().collect()),
-            )
-            .into_iter()
-            .map(|(path, change)| (from_folder(&below, &path), change))
-            .collect(),
+            Some((base_top, before, head_top, after, below)) => {
+                changes_between((&OsFs, &base_top, before), (&OsFs, &head_top, after))
+                    .into_iter()
+                    .map(|(path, change)| (from_folder(&below, &path), change))
+                    .collect()
+            }
             None => walked_changes(&orig_root, &root),
         };
         let base = Opened {

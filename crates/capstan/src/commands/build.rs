@@ -69,19 +69,8 @@ pub struct BuildArgs {
     /// The helm binary (also CAPSTAN_HELM; else helm on PATH).
     #[arg(long)]
     pub helm_binary: Option<PathBuf>,
-    /// Kubernetes version for `helm template --kube-version`.
-    #[arg(long, value_parser = super::helm_flags::kube_version, value_name = "VERSION")]
-    pub kube_version: Option<String>,
-    /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(
-        short = 'a',
-        long,
-        value_delimiter = ',',
-        value_parser = super::helm_flags::api_version
-    )]
-    pub api_versions: Vec<String>,
     #[command(flatten)]
-    pub helm_flags: super::helm_flags::HelmFlags,
+    pub template: super::helm_flags::TemplateArgs,
     /// Only Kustomizations and HelmReleases whose labels match (`key=value`, `key!=value`,
     /// `key`, `!key`; comma-separated or repeated: all must match).
     #[arg(
@@ -157,7 +146,7 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let fs = OsFs;
     let keys = Keys::from_process_env_and_file(args.sops_age_key_file.as_deref(), &fs)
         .context("loading SOPS age keys")?;
-    let helm = args.helm_flags.renderer(
+    let helm = args.template.flags.renderer(
         args.helm_binary.as_deref(),
         args.charts.registry_config.clone(),
     );
@@ -171,8 +160,8 @@ pub fn run(args: BuildArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
         helm,
         render_helm_releases: args.kind != BuildKind::Kustomizations,
         charts: Some(args.charts.fetcher()),
-        kube_version: args.kube_version.clone(),
-        api_versions: args.api_versions.clone(),
+        kube_version: args.template.kube_version.clone(),
+        api_versions: args.template.api_versions.clone(),
         discovery: discovery.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),

@@ -19,8 +19,8 @@ pub struct HelmFlags {
     pub no_hooks: bool,
 }
 
-/// The Kubernetes version and API versions charts see, with [`HelmFlags`]: what `diff` and
-/// `plan` take (`build` and `get images` declare the same flags themselves).
+/// The Kubernetes version and API versions charts see, with [`HelmFlags`]: what `build`,
+/// `get images`, `diff` and `plan` take.
 #[derive(Debug, Clone, Default, Args)]
 pub struct TemplateArgs {
     /// Kubernetes version for `helm template --kube-version` (e.g. 1.33 or v1.33.2).

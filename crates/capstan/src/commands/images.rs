@@ -23,7 +23,6 @@ use serde_json::json;
 
 use super::Exit;
 use super::build::ChartArgs;
-use super::helm_flags::HelmFlags;
 use crate::cli::{GetArgs, GetFormat};
 
 /// How `get images` renders (the same flags as `capstan build`).
@@ -36,19 +35,8 @@ pub struct RenderArgs {
     /// The helm binary (also CAPSTAN_HELM; else helm on PATH).
     #[arg(long, value_name = "FILE")]
     pub helm_binary: Option<PathBuf>,
-    /// Kubernetes version for `helm template --kube-version`.
-    #[arg(long, value_parser = super::helm_flags::kube_version, value_name = "VERSION")]
-    pub kube_version: Option<String>,
-    /// Extra API versions for `helm template --api-versions` (comma-separated).
-    #[arg(
-        short = 'a',
-        long,
-        value_delimiter = ',',
-        value_parser = super::helm_flags::api_version
-    )]
-    pub api_versions: Vec<String>,
     #[command(flatten)]
-    pub helm_flags: HelmFlags,
+    pub template: super::helm_flags::TemplateArgs,
     #[command(flatten)]
     pub charts: ChartArgs,
 }
@@ -66,13 +54,13 @@ pub fn get(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let ticker = bar.clone();
     let options = BuildOptions {
         keys,
-        helm: render.helm_flags.renderer(
+        helm: render.template.flags.renderer(
             render.helm_binary.as_deref(),
             render.charts.registry_config.clone(),
         ),
         charts: Some(render.charts.fetcher()),
-        kube_version: render.kube_version.clone(),
-        api_versions: render.api_versions.clone(),
+        kube_version: render.template.kube_version.clone(),
+        api_versions: render.template.api_versions.clone(),
         discovery: discovery.clone(),
         progress: ticker
             .map(|bar| Arc::new(move |_: &capstan_flux::ObjectKey| bar.inc(1)) as Arc<_>),
