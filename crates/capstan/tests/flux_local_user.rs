@@ -331,11 +331,12 @@ fn cluster_repo(dir: &Path) {
     );
 }
 
-#[test]
-fn diff_of_a_folder_inside_the_repository_compares_like_sides() {
+/// [`cluster_repo`] committed in git, then `apps/cm.yaml` changed in the working tree; `None`
+/// (with a message) when git is not installed.
+fn committed_cluster_repo_with_a_change() -> Option<tempfile::TempDir> {
     if !capstan_testkit::git::available() {
         eprintln!("skipping: git is not installed");
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     cluster_repo(dir.path());
@@ -344,6 +345,14 @@ fn diff_of_a_folder_inside_the_repository_compares_like_sides() {
         &dir.path().join("apps/cm.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
     );
+    Some(dir)
+}
+
+#[test]
+fn diff_of_a_folder_inside_the_repository_compares_like_sides() {
+    let Some(dir) = committed_cluster_repo_with_a_change() else {
+        return;
+    };
     // `apps` has no entry point of its own: both sides are discovered from the repository's
     // root and show what applies `apps` (the base, read from git, as the working tree is)
     let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
@@ -419,17 +428,9 @@ fn a_change_outside_the_compared_folder_is_not_reported_as_no_difference() {
 
 #[test]
 fn a_cluster_folder_whose_paths_start_at_the_repository_root_sees_the_files_it_reads() {
-    if !capstan_testkit::git::available() {
-        eprintln!("skipping: git is not installed");
+    let Some(dir) = committed_cluster_repo_with_a_change() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    cluster_repo(dir.path());
-    capstan_testkit::git::init_and_commit(dir.path(), "base");
-    write(
-        &dir.path().join("apps/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  k: after\n",
-    );
+    };
     // clusters/prod is an entry point whose Kustomizations' paths start at the repository's
     // root (`./apps`), as `flux-local diff --path clusters/prod` users have them
     let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
