@@ -23,6 +23,7 @@ use super::changes::{ChangeSet, FileChange};
 use super::conventions::Conventions;
 use super::index::{FluxKustomization, RepoIndex};
 use super::names::{check_dns1123_label, parse_pinned_image};
+use super::remove::{collect_files, deletion};
 use super::templates::AppSpec;
 use super::{ScaffoldError, list_names};
 
@@ -488,17 +489,10 @@ pub fn plan_remove(
         after,
     });
     let mut files = Vec::new();
-    collect_files(fs, &root.join(&app.dir), 0, &mut files);
+    collect_files(fs, root, &root.join(&app.dir), 0, &mut files)?;
     files.sort();
     for path in files {
-        let bytes = fs.read(&path).map_err(|source| ScaffoldError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        changes.push(FileChange::Delete {
-            path: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
-            before: String::from_utf8_lossy(&bytes).into_owned(),
-        });
+        changes.push(deletion(fs, root, &path)?);
     }
     Ok((app, changes))
 }
@@ -726,19 +720,6 @@ fn unregister(text: &str, name: &str) -> Option<String> {
         out.pop();
     }
     Some(out)
-}
-
-fn collect_files(fs: &dyn Fs, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    if depth > 32 {
-        return;
-    }
-    for entry in fs.read_dir(dir).unwrap_or_default() {
-        if fs.is_dir(&entry) {
-            collect_files(fs, &entry, depth + 1, out);
-        } else {
-            out.push(entry);
-        }
-    }
 }
 
 fn read(fs: &dyn Fs, root: &Path, file: &Path) -> Result<String, ScaffoldError> {

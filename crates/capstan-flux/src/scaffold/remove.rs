@@ -144,14 +144,7 @@ pub fn plan_remove(
         let mut files = Vec::new();
         collect_files(fs, root, &root.join(&dir), 0, &mut files)?;
         for path in files {
-            let bytes = fs.read(&path).map_err(|source| ScaffoldError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            changes.push(FileChange::Delete {
-                path: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
-                before: String::from_utf8_lossy(&bytes).into_owned(),
-            });
+            changes.push(deletion(fs, root, &path)?);
         }
         Some(dir)
     } else {
@@ -209,7 +202,21 @@ fn deletable_dir(
     Ok(dir)
 }
 
-fn collect_files(
+/// The deletion of `path` (under `root`), holding its bytes so a revert restores them.
+pub(super) fn deletion(fs: &dyn Fs, root: &Path, path: &Path) -> Result<FileChange, ScaffoldError> {
+    let bytes = fs.read(path).map_err(|source| ScaffoldError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(FileChange::Delete {
+        path: path.strip_prefix(root).unwrap_or(path).to_path_buf(),
+        before: String::from_utf8_lossy(&bytes).into_owned(),
+    })
+}
+
+/// Every file under `dir` (32 levels deep at most); a folder that cannot be read is an error,
+/// so a removal never leaves files behind unsaid.
+pub(super) fn collect_files(
     fs: &dyn Fs,
     root: &Path,
     dir: &Path,
